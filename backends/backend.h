@@ -1,0 +1,170 @@
+/* backends/backend.h — the one interface every crimp backend implements.
+ * Read this first.
+ *
+ * crimpd (shim/) receives a CRI call from kubelet, unpacks it with protobuf-c,
+ * checks the fields every backend needs (see proto/cri_rpcs.h), picks a
+ * backend and calls one operation of its `struct crimp_backend_ops`.  The
+ * operation does the work against its runtime (dockerd, containerd, another
+ * CRI endpoint) and fills the protobuf-c response.  shim/ packs the reply or
+ * turns the error into a gRPC status.
+ *
+ * Rules for an operation:
+ *   - Return 0 and fill *resp, or return < 0 and set *err (common/error.h)
+ *     with the gRPC code kubelet should see and a message naming what failed
+ *     ("docker: POST /containers/create: 404 no such image: busybox").
+ *   - Every pointer stored into *resp (strings, sub-messages, arrays) must be
+ *     heap memory the response owns: shim/ frees the response with
+ *     protobuf_c_message_free_unpacked().  Empty strings may stay as
+ *     protobuf_c_empty_string.
+ *   - Operations run on worker threads, several at once: a backend guards its
+ *     own shared state.
+ *   - Respect crimp_rpc_cancelled() / the deadline in long operations; pass
+ *     rpc->call as the parent of outgoing gRPC calls so kubelet's deadline
+ *     and cancellation propagate.
+ *   - A NULL operation means "not supported by this backend": the client
+ *     gets UNIMPLEMENTED naming the backend and the RPC.
+ *
+ * Server-streaming operations (STREAM in proto/cri_rpcs.h) send each message
+ * with crimp_rpc_send() and return when the stream ends; shim/ then sends
+ * the final status.
+ *
+ * No backend includes another backend's headers; shared code lives in
+ * backends/common and common/.  */
+#ifndef CRIMP_BACKEND_H
+#define CRIMP_BACKEND_H
+
+#include <grpc/grpc.h>
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "cri.pb-c.h"
+#include "error.h"
+
+/* One CRI call in flight, as a backend sees it.  Filled by shim/.  */
+struct crimp_rpc {
+    const char *method;   /* "/runtime.v1.RuntimeService/Version" */
+    grpc_call *call;      /* the server call: parent for outgoing calls */
+    gpr_timespec deadline; /* kubelet's deadline (inf_future when none) */
+    atomic_bool cancelled; /* set when the client cancelled or timed out */
+    /* Sends one message of a server-streaming reply; blocks until gRPC took
+     * it.  Fails with CANCELLED when the client went away.  */
+    int (*send)(struct crimp_rpc *rpc, const ProtobufCMessage *msg, crimp_error_t *err);
+};
+
+static inline bool crimp_rpc_cancelled(struct crimp_rpc *rpc)
+{
+    return atomic_load(&rpc->cancelled);
+}
+
+static inline int crimp_rpc_send(struct crimp_rpc *rpc, const ProtobufCMessage *msg,
+                                 crimp_error_t *err)
+{
+    return rpc->send(rpc, msg, err);
+}
+
+/* What the configuration says about one backend.  */
+struct crimp_backend_config {
+    char *name;     /* operator-chosen, unique: "docker", "containerd", "cri" */
+    char *type;     /* "docker", "containerd" or "cri": picks the ops table */
+    char *endpoint; /* "unix:///run/containerd/containerd.sock" */
+    json_t *options; /* type-specific settings, owned by the config; may be NULL */
+};
+
+/* A live backend.  Each implementation embeds this as its first member and
+ * keeps its private state after it.  */
+struct crimp_backend {
+    const struct crimp_backend_ops *ops;
+    const struct crimp_backend_config *config; /* owned by crimpd's config */
+};
+
+#define CRIMP_UNARY_OP(op, Req, Resp)                                                              \
+    int (*op)(struct crimp_backend * self, struct crimp_rpc * rpc,                                 \
+              const Runtime__V1__##Req *req, Runtime__V1__##Resp *resp, crimp_error_t *err)
+#define CRIMP_STREAM_OP(op, Req)                                                                   \
+    int (*op)(struct crimp_backend * self, struct crimp_rpc * rpc,                                 \
+              const Runtime__V1__##Req *req, crimp_error_t *err)
+
+struct crimp_backend_ops {
+    const char *type; /* matches crimp_backend_config.type */
+
+    /* Connects (lazily is fine) and returns a new backend for CFG, or NULL
+     * with *err set (INVALID_ARGUMENT for a bad option, naming the key).  */
+    struct crimp_backend *(*open)(const struct crimp_backend_config *cfg, crimp_error_t *err);
+    /* Releases everything open() made.  Called once, after the last call.  */
+    void (*close)(struct crimp_backend *self);
+
+    /* --- RuntimeService: identity and health --------------------------- */
+    /* The runtime behind the backend ("containerd", "1.6.20").  crimp
+     * answers kubelet's Version itself and shows this in its own reply.  */
+    CRIMP_UNARY_OP(version, VersionRequest, VersionResponse);
+    /* Conditions of this backend; crimp merges them into its Status.  */
+    CRIMP_UNARY_OP(status, StatusRequest, StatusResponse);
+    CRIMP_UNARY_OP(update_runtime_config, UpdateRuntimeConfigRequest, UpdateRuntimeConfigResponse);
+    CRIMP_UNARY_OP(runtime_config, RuntimeConfigRequest, RuntimeConfigResponse);
+
+    /* --- Pod sandboxes --------------------------------------------------- */
+    CRIMP_UNARY_OP(run_pod_sandbox, RunPodSandboxRequest, RunPodSandboxResponse);
+    /* Idempotent: stopping a stopped or unknown-but-removed pod succeeds.  */
+    CRIMP_UNARY_OP(stop_pod_sandbox, StopPodSandboxRequest, StopPodSandboxResponse);
+    /* Idempotent: removing a pod that is gone succeeds.  */
+    CRIMP_UNARY_OP(remove_pod_sandbox, RemovePodSandboxRequest, RemovePodSandboxResponse);
+    CRIMP_UNARY_OP(pod_sandbox_status, PodSandboxStatusRequest, PodSandboxStatusResponse);
+    CRIMP_UNARY_OP(list_pod_sandbox, ListPodSandboxRequest, ListPodSandboxResponse);
+    CRIMP_STREAM_OP(stream_pod_sandboxes, StreamPodSandboxesRequest);
+    CRIMP_UNARY_OP(update_pod_sandbox_resources, UpdatePodSandboxResourcesRequest,
+                   UpdatePodSandboxResourcesResponse);
+
+    /* --- Containers ------------------------------------------------------ */
+    CRIMP_UNARY_OP(create_container, CreateContainerRequest, CreateContainerResponse);
+    CRIMP_UNARY_OP(start_container, StartContainerRequest, StartContainerResponse);
+    CRIMP_UNARY_OP(stop_container, StopContainerRequest, StopContainerResponse);
+    CRIMP_UNARY_OP(remove_container, RemoveContainerRequest, RemoveContainerResponse);
+    CRIMP_UNARY_OP(list_containers, ListContainersRequest, ListContainersResponse);
+    CRIMP_STREAM_OP(stream_containers, StreamContainersRequest);
+    CRIMP_UNARY_OP(container_status, ContainerStatusRequest, ContainerStatusResponse);
+    CRIMP_UNARY_OP(update_container_resources, UpdateContainerResourcesRequest,
+                   UpdateContainerResourcesResponse);
+    CRIMP_UNARY_OP(reopen_container_log, ReopenContainerLogRequest, ReopenContainerLogResponse);
+    CRIMP_UNARY_OP(checkpoint_container, CheckpointContainerRequest, CheckpointContainerResponse);
+    CRIMP_STREAM_OP(get_container_events, GetEventsRequest);
+
+    /* --- Exec, attach, port-forward ------------------------------------- */
+    CRIMP_UNARY_OP(exec_sync, ExecSyncRequest, ExecSyncResponse);
+    /* These return a URL on a streaming server (stream/) that kubelet's
+     * apiserver proxy then dials.  */
+    CRIMP_UNARY_OP(exec, ExecRequest, ExecResponse);
+    CRIMP_UNARY_OP(attach, AttachRequest, AttachResponse);
+    CRIMP_UNARY_OP(port_forward, PortForwardRequest, PortForwardResponse);
+
+    /* --- Stats and metrics ---------------------------------------------- */
+    CRIMP_UNARY_OP(container_stats, ContainerStatsRequest, ContainerStatsResponse);
+    CRIMP_UNARY_OP(list_container_stats, ListContainerStatsRequest, ListContainerStatsResponse);
+    CRIMP_STREAM_OP(stream_container_stats, StreamContainerStatsRequest);
+    CRIMP_UNARY_OP(pod_sandbox_stats, PodSandboxStatsRequest, PodSandboxStatsResponse);
+    CRIMP_UNARY_OP(list_pod_sandbox_stats, ListPodSandboxStatsRequest,
+                   ListPodSandboxStatsResponse);
+    CRIMP_STREAM_OP(stream_pod_sandbox_stats, StreamPodSandboxStatsRequest);
+    CRIMP_UNARY_OP(list_metric_descriptors, ListMetricDescriptorsRequest,
+                   ListMetricDescriptorsResponse);
+    CRIMP_UNARY_OP(list_pod_sandbox_metrics, ListPodSandboxMetricsRequest,
+                   ListPodSandboxMetricsResponse);
+    CRIMP_STREAM_OP(stream_pod_sandbox_metrics, StreamPodSandboxMetricsRequest);
+
+    /* --- ImageService ---------------------------------------------------- */
+    CRIMP_UNARY_OP(list_images, ListImagesRequest, ListImagesResponse);
+    CRIMP_STREAM_OP(stream_images, StreamImagesRequest);
+    CRIMP_UNARY_OP(image_status, ImageStatusRequest, ImageStatusResponse);
+    CRIMP_UNARY_OP(pull_image, PullImageRequest, PullImageResponse);
+    /* Idempotent: removing an image that is not there succeeds.  */
+    CRIMP_UNARY_OP(remove_image, RemoveImageRequest, RemoveImageResponse);
+    CRIMP_UNARY_OP(image_fs_info, ImageFsInfoRequest, ImageFsInfoResponse);
+};
+
+/* The backend implementations linked into crimpd, NULL-terminated.  */
+extern const struct crimp_backend_ops *const crimp_backend_types[];
+
+/* The ops table for TYPE, or NULL when no such backend type is built in.  */
+const struct crimp_backend_ops *crimp_backend_ops_for_type(const char *type);
+
+#endif

@@ -1,0 +1,19 @@
+/* The backend types built into crimpd.  Adding a backend: write its ops
+ * table in backends/<type>/ and list it here.  */
+#include <string.h>
+
+#include "backend.h"
+#include "cri/cri.h"
+
+const struct crimp_backend_ops *const crimp_backend_types[] = {
+    &crimp_backend_cri,
+    NULL,
+};
+
+const struct crimp_backend_ops *crimp_backend_ops_for_type(const char *type)
+{
+    for (size_t i = 0; crimp_backend_types[i] != NULL; i++)
+        if (strcmp(crimp_backend_types[i]->type, type) == 0)
+            return crimp_backend_types[i];
+    return NULL;
+}

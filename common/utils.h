@@ -1,0 +1,77 @@
+/* Allocation that never returns NULL, cleanup attributes, and ownership
+ * helpers shared by every part of crimp.  Allocation failure is not an error
+ * path: the x* allocators abort with a message, as crun's do.  */
+#ifndef CRIMP_UTILS_H
+#define CRIMP_UTILS_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void *xmalloc(size_t size);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t size);
+char *xstrdup(const char *s);
+/* Returns NULL for a NULL S.  */
+char *xstrdup_or_null(const char *s);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
+static inline void cleanup_freep(void *p)
+{
+    free(*(void **)p);
+}
+static inline void cleanup_closep(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+}
+static inline void cleanup_filep(FILE **f)
+{
+    if (*f != NULL)
+        fclose(*f);
+}
+
+#define cleanup_free  __attribute__((cleanup(cleanup_freep)))
+#define cleanup_close __attribute__((cleanup(cleanup_closep)))
+#define cleanup_file  __attribute__((cleanup(cleanup_filep)))
+
+/* Moves ownership out of a cleanup variable: returns *P and sets it NULL.  */
+static inline void *steal_ptr_impl(void **p)
+{
+    void *v = *p;
+    *p = NULL;
+    return v;
+}
+#define steal_ptr(pp) steal_ptr_impl((void **)(pp))
+
+/* Moves ownership of a file descriptor: returns *FD and sets it to -1.  */
+static inline int steal_fd(int *fd)
+{
+    int v = *fd;
+    *fd = -1;
+    return v;
+}
+
+static inline bool has_prefix(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static inline bool str_empty(const char *s)
+{
+    return s == NULL || s[0] == '\0';
+}
+
+/* Monotonic and wall clocks in nanoseconds.  */
+int64_t crimp_now_mono_ns(void);
+int64_t crimp_now_real_ns(void);
+
+#define CRIMP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

@@ -1,0 +1,370 @@
+/* The life of one CRI call: matched by gRPC, decoded, validated, run on its
+ * lane (inline, fast, slow, or a thread of its own for streams), answered,
+ * and freed once gRPC is done with it.  */
+#include "call.h"
+
+#include <errno.h>
+#include <grpc/byte_buffer.h>
+#include <grpc/support/alloc.h>
+
+#include "grpc_client.h"
+#include "identity.h"
+#include "log.h"
+#include "pbutil.h"
+#include "server-internal.h"
+#include "utils.h"
+
+static void call_unref(struct crimp_call *c)
+{
+    if (atomic_fetch_sub(&c->refs, 1) != 1)
+        return;
+    if (c->call)
+        grpc_call_unref(c->call);
+    if (c->payload)
+        grpc_byte_buffer_destroy(c->payload);
+    if (c->reply)
+        grpc_byte_buffer_destroy(c->reply);
+    grpc_slice_unref(c->status_details);
+    grpc_metadata_array_destroy(&c->request_md);
+    grpc_call_details_destroy(&c->details);
+    pthread_mutex_destroy(&c->stream_lock);
+    pthread_cond_destroy(&c->stream_cond);
+    free(c);
+}
+
+static void log_failure(const struct crimp_call *c, const char *backend, const crimp_error_t e)
+{
+    const char *what = c->method ? crimp_method_display(c->method) : "unknown method";
+    bool serious = e->code == GRPC_STATUS_INTERNAL || e->code == GRPC_STATUS_UNKNOWN ||
+                   e->code == GRPC_STATUS_DATA_LOSS || e->code == GRPC_STATUS_UNAVAILABLE;
+    crimp_log(serious ? CRIMP_LOG_WARN : CRIMP_LOG_INFO, "%s%s%s: %s: %s", what,
+              backend ? " via " : "", backend ? backend : "", crimp_status_name(e->code), e->msg);
+}
+
+/* Sends the final batch: the reply (if any) and the status.  Consumes the
+ * handler's reference when gRPC completes it.  */
+static void send_final(struct crimp_call *c, grpc_byte_buffer *reply, grpc_status_code code,
+                       const char *msg)
+{
+    grpc_op ops[3];
+    size_t n = 0;
+    memset(ops, 0, sizeof(ops));
+    if (!c->initial_md_sent) {
+        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+        c->initial_md_sent = true;
+    }
+    if (reply) {
+        c->reply = reply;
+        ops[n].op = GRPC_OP_SEND_MESSAGE;
+        ops[n++].data.send_message.send_message = reply;
+    }
+    c->status_details = grpc_slice_from_copied_string(msg ? msg : "");
+    ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    ops[n].data.send_status_from_server.status = code;
+    ops[n++].data.send_status_from_server.status_details = code ? &c->status_details : NULL;
+
+    if (c->method && !c->method->streaming && c->method->lane != LANE_INLINE)
+        atomic_fetch_sub(&c->srv->unary_in_flight, 1);
+    grpc_call_error ce = grpc_call_start_batch(c->call, ops, n, &c->sent_tag, NULL);
+    if (ce != GRPC_CALL_OK) {
+        log_warn("grpc: cannot send status: %s", grpc_call_error_to_string(ce));
+        call_unref(c);
+    }
+}
+
+static void send_error(struct crimp_call *c, const char *backend, crimp_error_t e)
+{
+    log_failure(c, backend, e);
+    send_final(c, NULL, e->code, e->msg);
+}
+
+/* Runs an RPC that crimp answers itself or that one backend serves, and
+ * fills RESP; < 0 with *err otherwise.  *BACKEND names who served it.  */
+static int run_unary(struct crimp_call *c, const ProtobufCMessage *req, ProtobufCMessage *resp,
+                     const char **backend, crimp_error_t *err)
+{
+    const struct crimp_method *m = c->method;
+    crimp_own_handler own = crimp_identity_handler(m);
+    if (own)
+        return own(c->srv->router, &c->rpc, req, resp, err);
+    struct crimp_backend *b = crimp_router_route(c->srv->router, m, req, err);
+    if (b == NULL)
+        return -1;
+    *backend = b->config->name;
+    if (!crimp_method_supported(m, b))
+        return crimp_make_error(err, GRPC_STATUS_UNIMPLEMENTED, 0,
+                                "backend `%s` (type %s) does not implement %s", b->config->name,
+                                b->config->type, crimp_method_display(m));
+    if (m->call_unary(b, &c->rpc, req, resp, err) < 0) {
+        /* Say which backend is unreachable: with several behind crimp the
+         * transport's own message does not.  */
+        if ((*err)->code == GRPC_STATUS_UNAVAILABLE)
+            crimp_error_wrap(err, "backend `%s` (%s at %s)", b->config->name, b->config->type,
+                             b->config->endpoint);
+        return -1;
+    }
+    return 0;
+}
+
+static ProtobufCMessage *decode_request(struct crimp_call *c, crimp_error_t *err)
+{
+    const struct crimp_method *m = c->method;
+    if (c->payload == NULL) {
+        crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0, "%s: the call carried no request",
+                         m->name);
+        return NULL;
+    }
+    ProtobufCMessage *req = crimp_unpack_byte_buffer(c->payload, m->req_desc);
+    if (req == NULL) {
+        crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
+                         "%s: the request is not a valid %s message", m->name,
+                         m->req_desc->short_name);
+        return NULL;
+    }
+    if (crimp_method_validate(m, req, err) < 0) {
+        protobuf_c_message_free_unpacked(req, NULL);
+        return NULL;
+    }
+    return req;
+}
+
+static void handle_unary(struct crimp_call *c)
+{
+    cleanup_error crimp_error_t err = NULL;
+    const char *backend = NULL;
+    ProtobufCMessage *req = decode_request(c, &err);
+    if (req == NULL) {
+        send_error(c, NULL, err);
+        return;
+    }
+    ProtobufCMessage *resp = crimp_pb_new(c->method->resp_desc);
+    int ret = run_unary(c, req, resp, &backend, &err);
+    protobuf_c_message_free_unpacked(req, NULL);
+    if (ret < 0) {
+        protobuf_c_message_free_unpacked(resp, NULL);
+        send_error(c, backend, err);
+        return;
+    }
+    grpc_byte_buffer *reply = crimp_pack_to_byte_buffer(resp);
+    protobuf_c_message_free_unpacked(resp, NULL);
+    send_final(c, reply, GRPC_STATUS_OK, NULL);
+}
+
+/* crimp_rpc.send for streaming calls: one message, then wait for gRPC.  */
+static int stream_send(struct crimp_rpc *rpc, const ProtobufCMessage *msg, crimp_error_t *err)
+{
+    struct crimp_call *c = container_of(rpc, struct crimp_call, rpc);
+    if (crimp_rpc_cancelled(rpc))
+        return crimp_make_error(err, GRPC_STATUS_CANCELLED, 0, "the client went away");
+    grpc_op ops[2];
+    size_t n = 0;
+    memset(ops, 0, sizeof(ops));
+    if (!c->initial_md_sent) {
+        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+        c->initial_md_sent = true;
+    }
+    grpc_byte_buffer *bb = crimp_pack_to_byte_buffer(msg);
+    ops[n].op = GRPC_OP_SEND_MESSAGE;
+    ops[n++].data.send_message.send_message = bb;
+
+    pthread_mutex_lock(&c->stream_lock);
+    c->stream_done = false;
+    grpc_call_error ce = grpc_call_start_batch(c->call, ops, n, &c->stream_tag, NULL);
+    while (ce == GRPC_CALL_OK && !c->stream_done)
+        pthread_cond_wait(&c->stream_cond, &c->stream_lock);
+    bool ok = ce == GRPC_CALL_OK && c->stream_ok;
+    pthread_mutex_unlock(&c->stream_lock);
+    grpc_byte_buffer_destroy(bb);
+    if (!ok)
+        return crimp_make_error(err, GRPC_STATUS_CANCELLED, 0, "the client went away");
+    return 0;
+}
+
+static void on_stream_sent(struct crimp_tag *tag, bool ok)
+{
+    struct crimp_call *c = container_of(tag, struct crimp_call, stream_tag);
+    pthread_mutex_lock(&c->stream_lock);
+    c->stream_done = true;
+    c->stream_ok = ok;
+    pthread_cond_signal(&c->stream_cond);
+    pthread_mutex_unlock(&c->stream_lock);
+}
+
+static void handle_stream(struct crimp_call *c)
+{
+    cleanup_error crimp_error_t err = NULL;
+    const char *backend = NULL;
+    int ret = -1;
+    ProtobufCMessage *req = decode_request(c, &err);
+    if (req != NULL) {
+        struct crimp_backend *b = crimp_router_route(c->srv->router, c->method, req, &err);
+        if (b != NULL) {
+            backend = b->config->name;
+            if (!crimp_method_supported(c->method, b))
+                crimp_make_error(&err, GRPC_STATUS_UNIMPLEMENTED, 0,
+                                 "backend `%s` (type %s) does not implement %s", b->config->name,
+                                 b->config->type, crimp_method_display(c->method));
+            else
+                ret = c->method->call_stream(b, &c->rpc, req, &err);
+        }
+        protobuf_c_message_free_unpacked(req, NULL);
+    }
+    if (ret < 0 && crimp_rpc_cancelled(&c->rpc)) {
+        /* The client left: nobody reads the status, and that is no error.  */
+        send_final(c, NULL, GRPC_STATUS_CANCELLED, "cancelled");
+    } else if (ret < 0) {
+        send_error(c, backend, err);
+    } else {
+        send_final(c, NULL, GRPC_STATUS_OK, NULL);
+    }
+}
+
+static void run_job(struct crimp_job *job)
+{
+    struct crimp_call *c = container_of(job, struct crimp_call, job);
+    handle_unary(c);
+}
+
+static void *stream_thread(void *arg)
+{
+    struct crimp_call *c = arg;
+    struct crimp_server *srv = c->srv;
+    handle_stream(c);
+    atomic_fetch_sub(&srv->streams_in_flight, 1);
+    return NULL;
+}
+
+static void start_stream(struct crimp_call *c)
+{
+    struct crimp_server *srv = c->srv;
+    pthread_t t;
+    pthread_attr_t attr;
+    if (atomic_fetch_add(&srv->streams_in_flight, 1) >= srv->cfg->max_streams) {
+        atomic_fetch_sub(&srv->streams_in_flight, 1);
+        cleanup_error crimp_error_t err = NULL;
+        crimp_make_error(&err, GRPC_STATUS_RESOURCE_EXHAUSTED, 0,
+                         "%s: too many streaming calls (max_streams %d)", c->method->name,
+                         srv->cfg->max_streams);
+        send_error(c, NULL, err);
+        return;
+    }
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &attr, stream_thread, c) != 0) {
+        atomic_fetch_sub(&srv->streams_in_flight, 1);
+        cleanup_error crimp_error_t err = NULL;
+        crimp_make_errno_error(&err, EAGAIN, "%s: cannot start a stream thread", c->method->name);
+        send_error(c, NULL, err);
+    }
+    pthread_attr_destroy(&attr);
+}
+
+static void on_closed(struct crimp_tag *tag, bool ok)
+{
+    struct crimp_call *c = container_of(tag, struct crimp_call, closed_tag);
+    if (c->close_cancelled) {
+        atomic_store(&c->rpc.cancelled, true);
+        log_debug("%s: cancelled by the client or its deadline",
+                  c->method ? crimp_method_display(c->method) : "unknown method");
+    }
+    call_unref(c);
+}
+
+static void on_sent(struct crimp_tag *tag, bool ok)
+{
+    call_unref(container_of(tag, struct crimp_call, sent_tag));
+}
+
+static void watch_close(struct crimp_call *c)
+{
+    grpc_op op;
+    memset(&op, 0, sizeof(op));
+    op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    op.data.recv_close_on_server.cancelled = &c->close_cancelled;
+    atomic_fetch_add(&c->refs, 1);
+    if (grpc_call_start_batch(c->call, &op, 1, &c->closed_tag, NULL) != GRPC_CALL_OK)
+        call_unref(c);
+}
+
+static void answer_unknown_method(struct crimp_call *c)
+{
+    cleanup_free char *method = grpc_slice_to_c_string(c->details.method);
+    cleanup_error crimp_error_t err = NULL;
+    crimp_make_error(&err, GRPC_STATUS_UNIMPLEMENTED, 0, "unknown method %s", method);
+    send_error(c, NULL, err);
+}
+
+static void dispatch(struct crimp_call *c)
+{
+    struct crimp_server *srv = c->srv;
+    if (c->method == NULL) {
+        answer_unknown_method(c);
+        return;
+    }
+    switch (c->method->lane) {
+    case LANE_INLINE:
+        handle_unary(c);
+        break;
+    case LANE_FAST:
+    case LANE_SLOW:
+        atomic_fetch_add(&srv->unary_in_flight, 1);
+        c->job.run = run_job;
+        crimp_pool_submit(c->method->lane == LANE_FAST ? srv->fast : srv->slow, &c->job);
+        break;
+    case LANE_STREAM:
+        start_stream(c);
+        break;
+    }
+}
+
+static void on_matched(struct crimp_tag *tag, bool ok)
+{
+    struct crimp_call *c = container_of(tag, struct crimp_call, matched_tag);
+    if (!ok) {
+        /* The server is shutting down and withdrew the request.  */
+        call_unref(c);
+        return;
+    }
+    if (!atomic_load(&c->srv->stopping))
+        crimp_call_request(c->srv, c->method, c->registered);
+    c->start_ns = crimp_now_mono_ns();
+    c->rpc.call = c->call;
+    c->rpc.deadline = c->deadline;
+    c->rpc.method = c->method ? c->method->path : "";
+    c->rpc.send = stream_send;
+    watch_close(c);
+    dispatch(c);
+}
+
+void crimp_call_request(struct crimp_server *srv, const struct crimp_method *method,
+                        void *registered)
+{
+    struct crimp_call *c = xcalloc(1, sizeof(*c));
+    c->srv = srv;
+    c->method = method;
+    c->registered = registered;
+    c->matched_tag.done = on_matched;
+    c->closed_tag.done = on_closed;
+    c->sent_tag.done = on_sent;
+    c->stream_tag.done = on_stream_sent;
+    c->status_details = grpc_empty_slice();
+    atomic_init(&c->refs, 1);
+    atomic_init(&c->rpc.cancelled, false);
+    pthread_mutex_init(&c->stream_lock, NULL);
+    pthread_cond_init(&c->stream_cond, NULL);
+    grpc_metadata_array_init(&c->request_md);
+    grpc_call_details_init(&c->details);
+
+    grpc_call_error ce;
+    if (registered)
+        ce = grpc_server_request_registered_call(srv->server, registered, &c->call, &c->deadline,
+                                                 &c->request_md, &c->payload, srv->cq, srv->cq,
+                                                 &c->matched_tag);
+    else
+        ce = grpc_server_request_call(srv->server, &c->call, &c->details, &c->request_md, srv->cq,
+                                      srv->cq, &c->matched_tag);
+    if (ce != GRPC_CALL_OK) {
+        log_error("grpc: cannot request a call: %s", grpc_call_error_to_string(ce));
+        call_unref(c);
+    }
+}

@@ -1,0 +1,61 @@
+/* One CRI call inside crimpd, from the moment gRPC hands it over until its
+ * status is sent and both gRPC batches that reference it have completed.
+ * Internal to shim/.  */
+#ifndef CRIMP_CALL_H
+#define CRIMP_CALL_H
+
+#include <grpc/grpc.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "backend.h"
+#include "dispatch.h"
+#include "pool.h"
+
+struct crimp_server;
+
+/* Every tag crimpd hands to gRPC is one of these; the poller calls done().  */
+struct crimp_tag {
+    void (*done)(struct crimp_tag *tag, bool ok);
+};
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+struct crimp_call {
+    struct crimp_server *srv;
+    const struct crimp_method *method; /* NULL: a method crimp does not know */
+    void *registered;                  /* grpc_server_register_method handle */
+
+    struct crimp_tag matched_tag; /* gRPC matched a client call to our request */
+    struct crimp_tag closed_tag;  /* RECV_CLOSE_ON_SERVER completed */
+    struct crimp_tag sent_tag;    /* the final status went out */
+    struct crimp_tag stream_tag;  /* one streamed message went out */
+    struct crimp_job job;         /* for the worker lanes */
+
+    grpc_call *call;
+    gpr_timespec deadline;
+    grpc_metadata_array request_md;
+    grpc_call_details details; /* only for unknown methods */
+    grpc_byte_buffer *payload;
+    int close_cancelled;
+    atomic_int refs;
+    struct crimp_rpc rpc;
+    int64_t start_ns;
+
+    /* Kept alive until the final batch completes.  */
+    grpc_byte_buffer *reply;
+    grpc_slice status_details;
+    bool initial_md_sent;
+
+    /* A streaming call's sender waits here for each message to go out.  */
+    pthread_mutex_t stream_lock;
+    pthread_cond_t stream_cond;
+    bool stream_done, stream_ok;
+};
+
+/* Allocates a call that waits for gRPC to match METHOD (NULL: any unknown
+ * method) and posts the request.  */
+void crimp_call_request(struct crimp_server *srv, const struct crimp_method *method,
+                        void *registered);
+
+#endif

@@ -1,0 +1,84 @@
+/* The method table, generated from proto/cri_rpcs.h.  Each row gets a typed
+ * trampoline so that backend operations keep their exact protobuf-c types
+ * while crimpd's call path handles every RPC alike.  */
+#include "dispatch.h"
+
+#include <string.h>
+
+#include "cri_rpcs.h"
+#include "utils.h"
+
+#define TRAMPOLINE_UNARY(op, Req, Resp)                                                            \
+    static int call_##op(struct crimp_backend *b, struct crimp_rpc *rpc,                           \
+                         const ProtobufCMessage *req, ProtobufCMessage *resp, crimp_error_t *err)  \
+    {                                                                                              \
+        return b->ops->op(b, rpc, (const Runtime__V1__##Req *)req, (Runtime__V1__##Resp *)resp,   \
+                          err);                                                                    \
+    }
+#define TRAMPOLINE_STREAM(op, Req, Resp)                                                           \
+    static int call_##op(struct crimp_backend *b, struct crimp_rpc *rpc,                           \
+                         const ProtobufCMessage *req, crimp_error_t *err)                          \
+    {                                                                                              \
+        return b->ops->op(b, rpc, (const Runtime__V1__##Req *)req, err);                           \
+    }
+#define TRAMPOLINE(svc, Rpc, op, Req, req, Resp, resp, kind, lane, required)                       \
+    TRAMPOLINE_##kind(op, Req, Resp)
+CRIMP_CRI_RPCS(TRAMPOLINE)
+
+#define SERVICE_PATH_RUNTIME "RuntimeService"
+#define SERVICE_PATH_IMAGE   "ImageService"
+#define CALLS_UNARY(op)      .call_unary = call_##op
+#define CALLS_STREAM(op)     .call_stream = call_##op
+#define STREAMING_UNARY      false
+#define STREAMING_STREAM     true
+
+#define ROW(svc, Rpc, op, Req, req, Resp, resp, kind_, lane_, required_field)                        \
+    {                                                                                              \
+        .path = "/runtime.v1." SERVICE_PATH_##svc "/" #Rpc,                                        \
+        .service = SERVICE_PATH_##svc,                                                             \
+        .name = #Rpc,                                                                              \
+        .req_desc = &runtime__v1__##req##__descriptor,                                             \
+        .resp_desc = &runtime__v1__##resp##__descriptor,                                           \
+        .streaming = STREAMING_##kind_,                                                             \
+        .lane = LANE_##lane_,                                                                       \
+        .required = required_field,                                                                \
+        .op_offset = offsetof(struct crimp_backend_ops, op),                                       \
+        CALLS_##kind_(op),                                                                          \
+    },
+
+const struct crimp_method crimp_methods[] = {CRIMP_CRI_RPCS(ROW)};
+const size_t crimp_n_methods = CRIMP_ARRAY_SIZE(crimp_methods);
+
+bool crimp_method_supported(const struct crimp_method *m, const struct crimp_backend *b)
+{
+    void (*fn)(void) = NULL;
+    /* Read the member as a generic function pointer: every op has one.  */
+    memcpy(&fn, (const char *)b->ops + m->op_offset, sizeof(fn));
+    return fn != NULL;
+}
+
+int crimp_method_validate(const struct crimp_method *m, const ProtobufCMessage *req,
+                          crimp_error_t *err)
+{
+    if (m->required == NULL)
+        return 0;
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(m->req_desc, m->required);
+    if (f == NULL)
+        return 0;
+    const void *slot = (const char *)req + f->offset;
+    bool missing = false;
+    if (f->type == PROTOBUF_C_TYPE_STRING)
+        missing = str_empty(*(char *const *)slot);
+    else if (f->type == PROTOBUF_C_TYPE_MESSAGE)
+        missing = *(const ProtobufCMessage *const *)slot == NULL;
+    if (missing)
+        return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0, "%s: %s must be set",
+                                m->name, m->required);
+    return 0;
+}
+
+const char *crimp_method_display(const struct crimp_method *m)
+{
+    return m->path + strlen("/runtime.v1.");
+}

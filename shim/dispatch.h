@@ -1,0 +1,45 @@
+/* The method table: one entry per CRI RPC (built from proto/cri_rpcs.h),
+ * telling crimpd how to decode the request, which lane runs it, which field
+ * must be set, and how to call the backend operation that serves it.  */
+#ifndef CRIMP_DISPATCH_H
+#define CRIMP_DISPATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "backend.h"
+
+enum crimp_lane { LANE_INLINE, LANE_FAST, LANE_SLOW, LANE_STREAM };
+
+struct crimp_method {
+    const char *path;    /* "/runtime.v1.RuntimeService/Version" */
+    const char *service; /* "RuntimeService" */
+    const char *name;    /* "Version" */
+    const ProtobufCMessageDescriptor *req_desc;
+    const ProtobufCMessageDescriptor *resp_desc;
+    bool streaming;
+    enum crimp_lane lane;
+    const char *required; /* request field that must be set, or NULL */
+    size_t op_offset;     /* of the operation in struct crimp_backend_ops */
+    int (*call_unary)(struct crimp_backend *b, struct crimp_rpc *rpc,
+                      const ProtobufCMessage *req, ProtobufCMessage *resp, crimp_error_t *err);
+    int (*call_stream)(struct crimp_backend *b, struct crimp_rpc *rpc,
+                       const ProtobufCMessage *req, crimp_error_t *err);
+};
+
+/* All methods, in cri.proto's order.  */
+extern const struct crimp_method crimp_methods[];
+extern const size_t crimp_n_methods;
+
+/* Whether backend B implements METHOD's operation.  */
+bool crimp_method_supported(const struct crimp_method *m, const struct crimp_backend *b);
+
+/* Checks the field every backend needs: INVALID_ARGUMENT naming it when it
+ * is an empty string or an absent message.  */
+int crimp_method_validate(const struct crimp_method *m, const ProtobufCMessage *req,
+                          crimp_error_t *err);
+
+/* The short name for logs: "RuntimeService/Version".  */
+const char *crimp_method_display(const struct crimp_method *m);
+
+#endif

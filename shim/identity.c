@@ -1,0 +1,210 @@
+/* Version and Status answered by crimp.
+ *
+ * Version never calls a backend: kubelet polls it, and it is the floor every
+ * latency figure is measured against.  It reports what Status last learned
+ * about the default backend.  Status asks every backend for its conditions
+ * and reports the default backend's RuntimeReady and NetworkReady as the
+ * node's, plus one condition per backend so an operator sees each.  */
+#include "identity.h"
+
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "pbutil.h"
+#include "utils.h"
+
+static int answer_version(struct crimp_router *r, struct crimp_rpc *rpc,
+                          const ProtobufCMessage *req_msg, ProtobufCMessage *resp_msg,
+                          crimp_error_t *err)
+{
+    Runtime__V1__VersionResponse *resp = (Runtime__V1__VersionResponse *)resp_msg;
+    struct crimp_backend *b = crimp_router_default(r);
+    cleanup_free char *behind = b ? crimp_router_backend_version(r, b) : NULL;
+
+    resp->version = xstrdup("0.1.0");
+    resp->runtime_name = xstrdup(CRIMP_RUNTIME_NAME);
+    resp->runtime_api_version = xstrdup(CRIMP_CRI_API_VERSION);
+    if (b == NULL)
+        resp->runtime_version = xstrdup(CRIMP_VERSION " (no backend)");
+    else
+        resp->runtime_version = xasprintf(CRIMP_VERSION " (default backend %s: %s)",
+                                          b->config->name, behind ? behind : "not reached yet");
+    return 0;
+}
+
+static Runtime__V1__RuntimeCondition *new_condition(const char *type, bool status,
+                                                    const char *reason, const char *message)
+{
+    Runtime__V1__RuntimeCondition *c = xmalloc(sizeof(*c));
+    runtime__v1__runtime_condition__init(c);
+    c->type = xstrdup(type);
+    c->status = status;
+    c->reason = xstrdup(reason ? reason : "");
+    c->message = xstrdup(message ? message : "");
+    return c;
+}
+
+static const Runtime__V1__RuntimeCondition *
+find_condition(const Runtime__V1__StatusResponse *s, const char *type)
+{
+    if (s == NULL || s->status == NULL)
+        return NULL;
+    for (size_t i = 0; i < s->status->n_conditions; i++)
+        if (strcmp(s->status->conditions[i]->type, type) == 0)
+            return s->status->conditions[i];
+    return NULL;
+}
+
+/* The state of one backend, as learned by one Status call.  */
+struct backend_probe {
+    struct crimp_backend *b;
+    Runtime__V1__StatusResponse *status; /* NULL when it did not answer */
+    char *error;
+};
+
+static void probe_backend(struct crimp_router *r, struct crimp_rpc *rpc, struct backend_probe *p)
+{
+    cleanup_error crimp_error_t err = NULL;
+    if (p->b->ops->status == NULL) {
+        p->error = xstrdup("the backend does not report status");
+        return;
+    }
+    Runtime__V1__StatusRequest req = RUNTIME__V1__STATUS_REQUEST__INIT;
+    p->status = (Runtime__V1__StatusResponse *)crimp_pb_new(&runtime__v1__status_response__descriptor);
+    if (p->b->ops->status(p->b, rpc, &req, p->status, &err) < 0) {
+        protobuf_c_message_free_unpacked(&p->status->base, NULL);
+        p->status = NULL;
+        p->error = xstrdup(err->msg);
+        log_warn("backend `%s`: status: %s", p->b->config->name, err->msg);
+        return;
+    }
+    crimp_error_release(&err);
+    /* Status is also when crimp learns which runtime version is behind.  */
+    if (crimp_router_refresh_version(r, p->b, rpc, &err) < 0)
+        log_debug("backend `%s`: version: %s", p->b->config->name, err->msg);
+}
+
+static Runtime__V1__RuntimeCondition *node_condition(const char *type,
+                                                     const struct backend_probe *def)
+{
+    if (def == NULL)
+        return new_condition(type, false, "NoBackend", "crimp has no backend configured");
+    const Runtime__V1__RuntimeCondition *c = find_condition(def->status, type);
+    if (c != NULL)
+        return new_condition(type, c->status, c->reason, c->message);
+    cleanup_free char *msg = xasprintf("default backend `%s`: %s", def->b->config->name,
+                                       def->error ? def->error : "no such condition reported");
+    return new_condition(type, false, "BackendUnavailable", msg);
+}
+
+static Runtime__V1__RuntimeCondition *backend_condition(struct crimp_router *r,
+                                                        const struct backend_probe *p)
+{
+    const struct crimp_backend_config *bc = p->b->config;
+    cleanup_free char *type = xasprintf("BackendReady/%s", bc->name);
+    const Runtime__V1__RuntimeCondition *rr = find_condition(p->status, "RuntimeReady");
+    cleanup_free char *version = crimp_router_backend_version(r, p->b);
+    cleanup_free char *msg = xasprintf("%s backend at %s%s%s", bc->type, bc->endpoint,
+                                       version ? ": " : "", version ? version : "");
+    if (p->status == NULL)
+        return new_condition(type, false, "BackendUnavailable", p->error);
+    if (rr == NULL || !rr->status)
+        return new_condition(type, false, rr ? rr->reason : "RuntimeNotReady",
+                             rr ? rr->message : msg);
+    return new_condition(type, true, "", msg);
+}
+
+static json_t *backends_json(struct crimp_router *r, const struct backend_probe *probes)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < crimp_router_count(r); i++) {
+        const struct backend_probe *p = &probes[i];
+        const struct crimp_backend_config *bc = p->b->config;
+        cleanup_free char *version = crimp_router_backend_version(r, p->b);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:b}", "name", bc->name, "type", bc->type,
+                              "endpoint", bc->endpoint, "default",
+                              p->b == crimp_router_default(r), "reachable", p->status != NULL);
+        json_object_set_new(o, "runtime", version ? json_string(version) : json_null());
+        if (p->error)
+            json_object_set_new(o, "error", json_string(p->error));
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+static void add_info(Runtime__V1__StatusResponse *resp, const char *key, json_t *value)
+{
+    size_t n = resp->n_info;
+    resp->info = xrealloc(resp->info, (n + 1) * sizeof(*resp->info));
+    Runtime__V1__StatusResponse__InfoEntry *e = xmalloc(sizeof(*e));
+    runtime__v1__status_response__info_entry__init(e);
+    e->key = xstrdup(key);
+    e->value = json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    resp->info[n] = e;
+    resp->n_info = n + 1;
+    json_decref(value);
+}
+
+/* Runtime handlers and features are the default backend's: they describe
+ * what kubelet may ask of new pods, which go there.  */
+static void take_handlers(Runtime__V1__StatusResponse *resp, struct backend_probe *def)
+{
+    if (def == NULL || def->status == NULL)
+        return;
+    resp->runtime_handlers = def->status->runtime_handlers;
+    resp->n_runtime_handlers = def->status->n_runtime_handlers;
+    resp->features = def->status->features;
+    def->status->runtime_handlers = NULL;
+    def->status->n_runtime_handlers = 0;
+    def->status->features = NULL;
+}
+
+static int answer_status(struct crimp_router *r, struct crimp_rpc *rpc,
+                         const ProtobufCMessage *req_msg, ProtobufCMessage *resp_msg,
+                         crimp_error_t *err)
+{
+    const Runtime__V1__StatusRequest *req = (const Runtime__V1__StatusRequest *)req_msg;
+    Runtime__V1__StatusResponse *resp = (Runtime__V1__StatusResponse *)resp_msg;
+    size_t n = crimp_router_count(r);
+    cleanup_free struct backend_probe *probes = xcalloc(n ? n : 1, sizeof(*probes));
+    struct backend_probe *def = NULL;
+
+    for (size_t i = 0; i < n; i++) {
+        probes[i].b = crimp_router_get(r, i);
+        probe_backend(r, rpc, &probes[i]);
+        if (probes[i].b == crimp_router_default(r))
+            def = &probes[i];
+    }
+
+    resp->status = xmalloc(sizeof(*resp->status));
+    runtime__v1__runtime_status__init(resp->status);
+    resp->status->conditions = xcalloc(n + 2, sizeof(*resp->status->conditions));
+    resp->status->conditions[0] = node_condition("RuntimeReady", def);
+    resp->status->conditions[1] = node_condition("NetworkReady", def);
+    for (size_t i = 0; i < n; i++)
+        resp->status->conditions[2 + i] = backend_condition(r, &probes[i]);
+    resp->status->n_conditions = n + 2;
+    take_handlers(resp, def);
+
+    if (req->verbose) {
+        json_t *crimp = json_pack("{s:s, s:s}", "version", CRIMP_VERSION, "api", "v1");
+        json_object_set_new(crimp, "backends", backends_json(r, probes));
+        add_info(resp, "crimp", crimp);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (probes[i].status)
+            protobuf_c_message_free_unpacked(&probes[i].status->base, NULL);
+        free(probes[i].error);
+    }
+    return 0;
+}
+
+crimp_own_handler crimp_identity_handler(const struct crimp_method *m)
+{
+    if (m->op_offset == offsetof(struct crimp_backend_ops, version))
+        return answer_version;
+    if (m->op_offset == offsetof(struct crimp_backend_ops, status))
+        return answer_status;
+    return NULL;
+}

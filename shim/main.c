@@ -1,0 +1,131 @@
+/* crimpd: configuration, signals, and the server's start and stop.  */
+#include <errno.h>
+#include <fcntl.h>
+#include <grpc/grpc.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "log.h"
+#include "router.h"
+#include "server.h"
+#include "utils.h"
+
+/* SIGTERM, SIGINT and SIGHUP are turned into bytes on a pipe that main
+ * reads.  A handler, not sigwait: threads that start before main (the
+ * sanitizers' own) would otherwise take the signal with its default action.  */
+static int signal_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    if (write(signal_pipe[1], &b, 1) < 0) {
+        /* Nothing to do: the pipe is full of signals already.  */
+    }
+    errno = saved;
+}
+
+static int install_signal_handlers(crimp_error_t *err)
+{
+    struct sigaction sa;
+    if (pipe2(signal_pipe, O_CLOEXEC) < 0)
+        return crimp_make_errno_error(err, errno, "pipe");
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    /* A client that closes its end mid-write must not kill the daemon.  */
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+static int wait_for_stop(void)
+{
+    for (;;) {
+        unsigned char b;
+        ssize_t n = read(signal_pipe[0], &b, 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n != 1)
+            return SIGTERM;
+        if (b == SIGHUP) {
+            log_info("SIGHUP: configuration reload is not supported yet; ignoring");
+            continue;
+        }
+        return b;
+    }
+}
+
+/* Learns each backend's runtime version once at start, so that the first
+ * Version reply already names it.  A backend that is down is only logged:
+ * crimpd serves and reports it in Status until it comes up.  */
+static void probe_backends(struct crimp_router *router)
+{
+    for (size_t i = 0; i < crimp_router_count(router); i++) {
+        struct crimp_backend *b = crimp_router_get(router, i);
+        cleanup_error crimp_error_t err = NULL;
+        cleanup_free char *v = NULL;
+        if (crimp_router_refresh_version(router, b, NULL, &err) < 0) {
+            log_warn("backend `%s` (%s at %s) does not answer yet: %s", b->config->name,
+                     b->config->type, b->config->endpoint, err->msg);
+            continue;
+        }
+        v = crimp_router_backend_version(router, b);
+        log_info("backend `%s` (%s at %s): %s%s", b->config->name, b->config->type,
+                 b->config->endpoint, v ? v : "?",
+                 b == crimp_router_default(router) ? " [default]" : "");
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct crimp_config cfg;
+    cleanup_error crimp_error_t err = NULL;
+    int want_exit = 0;
+
+    crimp_config_init(&cfg);
+    if (crimp_config_from_args(&cfg, argc, argv, &want_exit, &err) < 0) {
+        fprintf(stderr, "crimpd: %s\n", err->msg);
+        crimp_config_free(&cfg);
+        return 2;
+    }
+    if (want_exit) {
+        crimp_config_free(&cfg);
+        return 0;
+    }
+    crimp_log_set_level((enum crimp_log_level)crimp_log_parse_level(cfg.log_level));
+    if (install_signal_handlers(&err) < 0) {
+        fprintf(stderr, "crimpd: %s\n", err->msg);
+        crimp_config_free(&cfg);
+        return 1;
+    }
+    grpc_init();
+
+    struct crimp_router *router = crimp_router_new(&cfg, &err);
+    struct crimp_server *srv = NULL;
+    if (router != NULL) {
+        if (crimp_router_count(router) == 0)
+            log_warn("no backend configured: every call but Version and Status will fail");
+        probe_backends(router);
+        srv = crimp_server_start(&cfg, router, &err);
+    }
+    if (srv == NULL) {
+        log_error("%s", err->msg);
+        crimp_router_free(router);
+        grpc_shutdown_blocking();
+        crimp_config_free(&cfg);
+        return 1;
+    }
+    log_info("crimpd %s ready", CRIMP_VERSION);
+    int sig = wait_for_stop();
+    log_info("%s: shutting down", strsignal(sig));
+    crimp_server_stop(srv);
+    crimp_router_free(router);
+    grpc_shutdown_blocking();
+    crimp_config_free(&cfg);
+    return 0;
+}

@@ -1,0 +1,37 @@
+/* The server's state, shared by server.c and call.c only.  */
+#ifndef CRIMP_SERVER_INTERNAL_H
+#define CRIMP_SERVER_INTERNAL_H
+
+#include <grpc/grpc.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "call.h"
+#include "config.h"
+#include "pool.h"
+#include "router.h"
+
+struct crimp_server {
+    const struct crimp_config *cfg;
+    struct crimp_router *router;
+    grpc_server *server;
+    grpc_completion_queue *cq;
+    pthread_t *pollers;
+    int npollers;
+    struct crimp_pool *fast, *slow;
+    void **registered; /* one handle per crimp_methods[] entry */
+
+    atomic_bool stopping;
+    atomic_int unary_in_flight;
+    atomic_int streams_in_flight;
+
+    struct crimp_tag shutdown_tag;
+    pthread_mutex_t shutdown_lock;
+    pthread_cond_t shutdown_cond;
+    bool shutdown_done;
+
+    dev_t sock_dev; /* to remove only our own socket at exit */
+    ino_t sock_ino;
+};
+
+#endif

@@ -1,0 +1,213 @@
+/* The gRPC server: socket, completion queue, pollers, lanes, drain.
+ *
+ * Threads: `pollers` threads wait on one completion queue and run each
+ * event's tag.  Version is answered right there (it never blocks); other
+ * unary calls go to the fast or the slow lane; each server-streaming call
+ * gets a thread of its own.  */
+#include "server.h"
+
+#include <grpc/grpc_security.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "server-internal.h"
+#include "socket.h"
+#include "utils.h"
+
+/* Requests kept posted per method: a call that arrives while none is posted
+ * waits inside gRPC, so the cheap inline lane gets many.  */
+enum { PREPOST_INLINE = 64, PREPOST_OTHER = 8, PREPOST_UNKNOWN = 4 };
+
+static void *poller_main(void *arg)
+{
+    struct crimp_server *srv = arg;
+    for (;;) {
+        grpc_event ev =
+            grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        if (ev.type == GRPC_QUEUE_SHUTDOWN)
+            return NULL;
+        if (ev.type == GRPC_OP_COMPLETE) {
+            struct crimp_tag *tag = ev.tag;
+            tag->done(tag, ev.success != 0);
+        }
+    }
+}
+
+static void on_shutdown(struct crimp_tag *tag, bool ok)
+{
+    struct crimp_server *srv = container_of(tag, struct crimp_server, shutdown_tag);
+    pthread_mutex_lock(&srv->shutdown_lock);
+    srv->shutdown_done = true;
+    pthread_cond_broadcast(&srv->shutdown_cond);
+    pthread_mutex_unlock(&srv->shutdown_lock);
+}
+
+static grpc_server *create_grpc_server(const struct crimp_config *cfg)
+{
+    grpc_arg args[2];
+    args[0].type = GRPC_ARG_INTEGER;
+    args[0].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+    args[0].value.integer = cfg->max_message_bytes;
+    args[1].type = GRPC_ARG_INTEGER;
+    args[1].key = (char *)GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
+    args[1].value.integer = cfg->max_message_bytes;
+    grpc_channel_args chargs = {.num_args = 2, .args = args};
+    return grpc_server_create(&chargs, NULL);
+}
+
+static void register_methods(struct crimp_server *srv)
+{
+    srv->registered = xcalloc(crimp_n_methods, sizeof(*srv->registered));
+    for (size_t i = 0; i < crimp_n_methods; i++) {
+        const struct crimp_method *m = &crimp_methods[i];
+        /* Unary requests arrive with their message; streaming ones too, as
+         * CRI's streams are server-side only.  */
+        srv->registered[i] = grpc_server_register_method(
+            srv->server, m->path, NULL, GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+    }
+}
+
+static void post_requests(struct crimp_server *srv)
+{
+    for (size_t i = 0; i < crimp_n_methods; i++) {
+        int n = crimp_methods[i].lane == LANE_INLINE ? PREPOST_INLINE : PREPOST_OTHER;
+        for (int k = 0; k < n; k++)
+            crimp_call_request(srv, &crimp_methods[i], srv->registered[i]);
+    }
+    for (int k = 0; k < PREPOST_UNKNOWN; k++)
+        crimp_call_request(srv, NULL, NULL);
+}
+
+static int bind_socket(struct crimp_server *srv, crimp_error_t *err)
+{
+    const struct crimp_config *cfg = srv->cfg;
+    if (crimp_socket_prepare(cfg->listen, err) < 0)
+        return -1;
+    cleanup_free char *addr = xasprintf("unix:%s", cfg->listen);
+    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+    /* Bind with the final mode already in the umask, so that the socket is
+     * never reachable by others, not even for an instant.  */
+    mode_t old = umask(~cfg->socket_mode & 0777);
+    int port = grpc_server_add_http2_port(srv->server, addr, creds);
+    umask(old);
+    grpc_server_credentials_release(creds);
+    if (port == 0)
+        return crimp_make_error(err, GRPC_STATUS_UNAVAILABLE, 0, "cannot listen on `%s`",
+                                cfg->listen);
+    return 0;
+}
+
+static void free_server(struct crimp_server *srv)
+{
+    /* Workers first: their calls are finished or cancelled by now, and they
+     * must not touch a destroyed server.  */
+    crimp_pool_free(srv->fast);
+    crimp_pool_free(srv->slow);
+    if (srv->server)
+        grpc_server_destroy(srv->server);
+    if (srv->cq) {
+        grpc_completion_queue_shutdown(srv->cq);
+        for (int i = 0; i < srv->npollers; i++)
+            pthread_join(srv->pollers[i], NULL);
+        if (srv->npollers == 0)
+            while (grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
+                       .type != GRPC_QUEUE_SHUTDOWN)
+                ;
+        grpc_completion_queue_destroy(srv->cq);
+    }
+    pthread_mutex_destroy(&srv->shutdown_lock);
+    pthread_cond_destroy(&srv->shutdown_cond);
+    free(srv->pollers);
+    free(srv->registered);
+    free(srv);
+}
+
+struct crimp_server *crimp_server_start(const struct crimp_config *cfg,
+                                        struct crimp_router *router, crimp_error_t *err)
+{
+    struct crimp_server *srv = xcalloc(1, sizeof(*srv));
+    srv->cfg = cfg;
+    srv->router = router;
+    srv->shutdown_tag.done = on_shutdown;
+    pthread_mutex_init(&srv->shutdown_lock, NULL);
+    pthread_cond_init(&srv->shutdown_cond, NULL);
+
+    srv->server = create_grpc_server(cfg);
+    srv->cq = grpc_completion_queue_create_for_next(NULL);
+    grpc_server_register_completion_queue(srv->server, srv->cq, NULL);
+    register_methods(srv);
+    if (bind_socket(srv, err) < 0) {
+        free_server(srv);
+        return NULL;
+    }
+    grpc_server_start(srv->server);
+    if (crimp_socket_finish(cfg->listen, cfg->socket_mode, &srv->sock_dev, &srv->sock_ino,
+                            err) < 0) {
+        grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->shutdown_tag);
+        grpc_server_cancel_all_calls(srv->server);
+        free_server(srv);
+        return NULL;
+    }
+
+    srv->fast = crimp_pool_new("crimp-fast", cfg->workers);
+    srv->slow = crimp_pool_new("crimp-slow", cfg->slow_workers);
+    post_requests(srv);
+    srv->npollers = cfg->pollers;
+    srv->pollers = xcalloc((size_t)srv->npollers, sizeof(*srv->pollers));
+    for (int i = 0; i < srv->npollers; i++) {
+        pthread_create(&srv->pollers[i], NULL, poller_main, srv);
+        pthread_setname_np(srv->pollers[i], "crimp-poll");
+    }
+    log_info("serving CRI v1 on %s (mode %04o, %d pollers, %d fast + %d slow workers)",
+             cfg->listen, cfg->socket_mode, cfg->pollers, cfg->workers, cfg->slow_workers);
+    return srv;
+}
+
+/* Waits until the server's shutdown completes or DEADLINE (monotonic ns)
+ * passes; true when it completed.  */
+static bool wait_shutdown(struct crimp_server *srv, int64_t deadline_ns)
+{
+    struct timespec ts;
+    int64_t real_deadline = crimp_now_real_ns() + (deadline_ns - crimp_now_mono_ns());
+    ts.tv_sec = real_deadline / 1000000000LL;
+    ts.tv_nsec = real_deadline % 1000000000LL;
+    pthread_mutex_lock(&srv->shutdown_lock);
+    while (!srv->shutdown_done)
+        if (pthread_cond_timedwait(&srv->shutdown_cond, &srv->shutdown_lock, &ts) != 0)
+            break;
+    bool done = srv->shutdown_done;
+    pthread_mutex_unlock(&srv->shutdown_lock);
+    return done;
+}
+
+static void wait_unary_drained(struct crimp_server *srv, int64_t deadline_ns)
+{
+    while (atomic_load(&srv->unary_in_flight) > 0 && crimp_now_mono_ns() < deadline_ns)
+        usleep(10000);
+}
+
+void crimp_server_stop(struct crimp_server *srv)
+{
+    int64_t drain_ns = (int64_t)(srv->cfg->drain_timeout * 1e9);
+    int64_t deadline = crimp_now_mono_ns() + drain_ns;
+
+    atomic_store(&srv->stopping, true);
+    log_info("draining: %d unary and %d streaming calls in flight",
+             atomic_load(&srv->unary_in_flight), atomic_load(&srv->streams_in_flight));
+    grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->shutdown_tag);
+    wait_unary_drained(srv, deadline);
+    if (atomic_load(&srv->unary_in_flight) > 0)
+        log_warn("drain timeout (%.1fs): cancelling %d calls still in flight",
+                 srv->cfg->drain_timeout, atomic_load(&srv->unary_in_flight));
+    /* Streams (event watches) never end on their own: cancel them now.  */
+    grpc_server_cancel_all_calls(srv->server);
+    if (!wait_shutdown(srv, crimp_now_mono_ns() + 5000000000LL))
+        log_warn("gRPC did not finish shutting down in 5s");
+    /* Stream threads end once their cancelled call fails a send.  */
+    int64_t streams_deadline = crimp_now_mono_ns() + 5000000000LL;
+    while (atomic_load(&srv->streams_in_flight) > 0 && crimp_now_mono_ns() < streams_deadline)
+        usleep(10000);
+    crimp_socket_remove(srv->cfg->listen, srv->sock_dev, srv->sock_ino);
+    free_server(srv);
+    log_info("stopped");
+}

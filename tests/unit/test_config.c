@@ -1,0 +1,147 @@
+/* Unit tests for shim/config.c: defaults, JSON keys, flags over the file,
+ * and refusals that name the key at fault.  */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "unit.h"
+
+static int apply(struct crimp_config *cfg, const char *text, crimp_error_t *err)
+{
+    json_error_t jerr;
+    json_t *doc = json_loads(text, 0, &jerr);
+    if (doc == NULL)
+        return -2;
+    int ret = crimp_config_apply_json(cfg, doc, "test", err);
+    json_decref(doc);
+    return ret;
+}
+
+static int test_defaults_validate(void)
+{
+    struct crimp_config cfg;
+    crimp_error_t err = NULL;
+    crimp_config_init(&cfg);
+    CHECK(strcmp(cfg.listen, "/run/crimp/crimp.sock") == 0);
+    CHECK(cfg.socket_mode == 0660);
+    CHECK(cfg.max_message_bytes == 16 * 1024 * 1024);
+    CHECK(crimp_config_validate(&cfg, &err) == 0);
+    crimp_config_free(&cfg);
+    return 0;
+}
+
+static int test_json_sets_values(void)
+{
+    struct crimp_config cfg;
+    crimp_error_t err = NULL;
+    crimp_config_init(&cfg);
+    CHECK(apply(&cfg,
+                "{\"workers\": 3, \"socket_mode\": \"0600\", \"drain_timeout\": 2.5,"
+                " \"backends\": [{\"name\": \"a\", \"type\": \"cri\", \"endpoint\": \"/x.sock\"}],"
+                " \"default_backend\": \"a\"}",
+                &err) == 0);
+    CHECK(cfg.workers == 3);
+    CHECK(cfg.socket_mode == 0600);
+    CHECK(cfg.drain_timeout == 2.5);
+    CHECK(cfg.n_backends == 1 && strcmp(cfg.backends[0].endpoint, "/x.sock") == 0);
+    CHECK(crimp_config_validate(&cfg, &err) == 0);
+    crimp_config_free(&cfg);
+    return 0;
+}
+
+/* Every refusal must name the key so an operator can fix the file.  */
+static int expect_refusal(const char *text, const char *needle)
+{
+    struct crimp_config cfg;
+    crimp_error_t err = NULL;
+    crimp_config_init(&cfg);
+    int ret = apply(&cfg, text, &err);
+    if (ret == 0)
+        ret = crimp_config_validate(&cfg, &err);
+    int ok = ret < 0 && err && err->code == GRPC_STATUS_INVALID_ARGUMENT &&
+             strstr(err->msg, needle) != NULL;
+    if (!ok)
+        fprintf(stderr, "for %s: got `%s`, wanted `%s`\n", text, err ? err->msg : "(no error)",
+                needle);
+    crimp_error_release(&err);
+    crimp_config_free(&cfg);
+    return ok ? 0 : -1;
+}
+
+static int test_refusals_name_the_key(void)
+{
+    CHECK(expect_refusal("{\"workers\": \"many\"}", "workers") == 0);
+    CHECK(expect_refusal("{\"workers\": 0}", "workers") == 0);
+    CHECK(expect_refusal("{\"wrokers\": 4}", "wrokers") == 0);
+    CHECK(expect_refusal("{\"socket_mode\": \"999\"}", "socket_mode") == 0);
+    CHECK(expect_refusal("{\"log_level\": \"loud\"}", "log_level") == 0);
+    CHECK(expect_refusal("{\"listen\": \"relative.sock\"}", "listen") == 0);
+    CHECK(expect_refusal("{\"backends\": [{\"name\": \"a\", \"type\": \"nope\", "
+                         "\"endpoint\": \"/x\"}], \"default_backend\": \"a\"}",
+                         "nope") == 0);
+    CHECK(expect_refusal("{\"backends\": [{\"name\": \"a\", \"type\": \"cri\"}]}", "endpoint") ==
+          0);
+    CHECK(expect_refusal("{\"backends\": [{\"name\": \"a\", \"type\": \"cri\", \"endpoint\": "
+                         "\"/x\", \"colour\": 1}]}",
+                         "colour") == 0);
+    CHECK(expect_refusal("{\"default_backend\": \"ghost\"}", "ghost") == 0);
+    CHECK(expect_refusal("{\"backends\": [{\"name\": \"a\", \"type\": \"cri\", \"endpoint\": "
+                         "\"/x\"}, {\"name\": \"a\", \"type\": \"cri\", \"endpoint\": \"/y\"}],"
+                         " \"default_backend\": \"a\"}",
+                         "twice") == 0);
+    return 0;
+}
+
+static int test_flags_override_file(void)
+{
+    char path[] = "/tmp/crimp-test-config-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    const char *doc = "{\"workers\": 3, \"pollers\": 5}";
+    CHECK(write(fd, doc, strlen(doc)) == (ssize_t)strlen(doc));
+    close(fd);
+
+    struct crimp_config cfg;
+    crimp_error_t err = NULL;
+    int want_exit = 0;
+    /* The flag comes before --config on purpose: order must not matter.  */
+    char *argv[] = {"crimpd", "--workers", "7", "--config", path,
+                    "--backend", "b=cri:unix:///run/b.sock", NULL};
+    crimp_config_init(&cfg);
+    int ret = crimp_config_from_args(&cfg, 7, argv, &want_exit, &err);
+    unlink(path);
+    CHECK(ret == 0);
+    CHECK(want_exit == 0);
+    CHECK(cfg.workers == 7);
+    CHECK(cfg.pollers == 5);
+    CHECK(cfg.n_backends == 1 && strcmp(cfg.backends[0].name, "b") == 0);
+    CHECK(strcmp(cfg.backends[0].endpoint, "unix:///run/b.sock") == 0);
+    CHECK(strcmp(cfg.default_backend, "b") == 0);
+    crimp_config_free(&cfg);
+    return 0;
+}
+
+static int test_bad_backend_flag(void)
+{
+    struct crimp_config cfg;
+    crimp_error_t err = NULL;
+    int want_exit = 0;
+    char *argv[] = {"crimpd", "--backend", "nameonly", NULL};
+    crimp_config_init(&cfg);
+    CHECK(crimp_config_from_args(&cfg, 3, argv, &want_exit, &err) < 0);
+    CHECK(strstr(err->msg, "NAME=TYPE:ENDPOINT") != NULL);
+    crimp_error_release(&err);
+    crimp_config_free(&cfg);
+    return 0;
+}
+
+int main(void)
+{
+    static const struct unit_test tests[] = {
+        UNIT_TEST(test_defaults_validate),     UNIT_TEST(test_json_sets_values),
+        UNIT_TEST(test_refusals_name_the_key), UNIT_TEST(test_flags_override_file),
+        UNIT_TEST(test_bad_backend_flag),
+    };
+    return unit_run(tests, sizeof(tests) / sizeof(tests[0]));
+}
