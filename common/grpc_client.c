@@ -114,13 +114,13 @@ static grpc_call *create_call(grpc_channel *ch, grpc_call *parent, grpc_completi
     return call;
 }
 
-static int status_to_error(grpc_status_code status, grpc_slice details, const char *method,
-                           crimp_error_t *err)
+/* The peer's status becomes the error as it is: a passthrough must not
+ * reword what the runtime said.  */
+static int status_to_error(grpc_status_code status, grpc_slice details, crimp_error_t *err)
 {
     char *text = grpc_slice_to_c_string(details);
     int ret = crimp_make_error(err, status, 0, "%s", text[0] ? text : crimp_status_name(status));
     gpr_free(text);
-    (void)method;
     return ret;
 }
 
@@ -159,7 +159,7 @@ static int unary_bb(grpc_channel *ch, grpc_call *parent, const char *method,
         ret = crimp_make_error(err, GRPC_STATUS_INTERNAL, 0, "%s: grpc batch failed (%d)", method,
                                (int)ce);
     } else if (status != GRPC_STATUS_OK) {
-        ret = status_to_error(status, details, method, err);
+        ret = status_to_error(status, details, err);
     } else if (resp_bb == NULL) {
         ret = crimp_make_error(err, GRPC_STATUS_INTERNAL, 0, "%s: reply carried no message",
                                method);
@@ -261,7 +261,7 @@ static int finish_stream(struct crimp_grpc_stream *s, crimp_error_t *err)
         return crimp_make_error(err, GRPC_STATUS_INTERNAL, 0, "%s: no final status", s->method);
     s->finished = true;
     if (s->status != GRPC_STATUS_OK)
-        return status_to_error(s->status, s->details, s->method, err);
+        return status_to_error(s->status, s->details, err);
     return 0;
 }
 

@@ -4,6 +4,7 @@
 #ifndef CRIMP_PBUTIL_H
 #define CRIMP_PBUTIL_H
 
+#include <jansson.h>
 #include <protobuf-c/protobuf-c.h>
 
 /* Frees what MSG's fields own and re-initialises MSG, which itself is not
@@ -16,5 +17,26 @@ void crimp_pb_move(ProtobufCMessage *dst, ProtobufCMessage *src);
 
 /* A new heap message of type DESC, initialised.  */
 ProtobufCMessage *crimp_pb_new(const ProtobufCMessageDescriptor *desc);
+
+/* Every protobuf-c map<string,string> entry has this layout; only the
+ * descriptor differs between maps.  */
+struct crimp_pb_map_entry {
+    ProtobufCMessage base;
+    char *key;
+    char *value;
+};
+
+/* Builds the entries of a map<string,string> field from a JSON object of
+ * strings (non-strings are skipped): returns the array (NULL when empty) and
+ * sets *N.  ENTRY_DESC is the map's entry type, e.g.
+ * &runtime__v1__pod_sandbox__labels_entry__descriptor.  */
+void *crimp_pb_map_from_json(const ProtobufCMessageDescriptor *entry_desc, json_t *obj,
+                             size_t *n);
+
+/* A JSON object of the entries of a map<string,string> field.  */
+json_t *crimp_pb_map_to_json(void *const *entries, size_t n);
+
+/* A heap copy of S for a response field ("" stays a fresh empty string).  */
+char *crimp_pb_strdup(const char *s);
 
 #endif

@@ -65,6 +65,10 @@ static void send_final(struct crimp_call *c, grpc_byte_buffer *reply, grpc_statu
 
     if (c->method && !c->method->streaming && c->method->lane != LANE_INLINE)
         atomic_fetch_sub(&c->srv->unary_in_flight, 1);
+    if (c->method)
+        crimp_recorder_finish(c->srv->recorder, (int)(c->method - crimp_methods),
+                              c->backend_index, code, c->start_real_ns,
+                              crimp_now_mono_ns() - c->start_ns, &c->trace);
     grpc_call_error ce = grpc_call_start_batch(c->call, ops, n, &c->sent_tag, NULL);
     if (ce != GRPC_CALL_OK) {
         log_warn("grpc: cannot send status: %s", grpc_call_error_to_string(ce));
@@ -91,11 +95,15 @@ static int run_unary(struct crimp_call *c, const ProtobufCMessage *req, Protobuf
     if (b == NULL)
         return -1;
     *backend = b->config->name;
+    c->backend_index = crimp_router_index(c->srv->router, b);
     if (!crimp_method_supported(m, b))
         return crimp_make_error(err, GRPC_STATUS_UNIMPLEMENTED, 0,
                                 "backend `%s` (type %s) does not implement %s", b->config->name,
                                 b->config->type, crimp_method_display(m));
-    if (m->call_unary(b, &c->rpc, req, resp, err) < 0) {
+    crimp_trace_set_current(&c->trace);
+    int ret = m->call_unary(b, &c->rpc, req, resp, err);
+    crimp_trace_set_current(NULL);
+    if (ret < 0) {
         /* Say which backend is unreachable: with several behind crimp the
          * transport's own message does not.  */
         if ((*err)->code == GRPC_STATUS_UNAVAILABLE)
@@ -132,6 +140,12 @@ static void handle_unary(struct crimp_call *c)
 {
     cleanup_error crimp_error_t err = NULL;
     const char *backend = NULL;
+    /* A call that waited in a lane past its client's patience is dropped
+     * before it reaches a backend: nobody would read the answer.  */
+    if (crimp_rpc_cancelled(&c->rpc)) {
+        send_final(c, NULL, GRPC_STATUS_CANCELLED, "cancelled before it ran");
+        return;
+    }
     ProtobufCMessage *req = decode_request(c, &err);
     if (req == NULL) {
         send_error(c, NULL, err);
@@ -200,6 +214,7 @@ static void handle_stream(struct crimp_call *c)
         struct crimp_backend *b = crimp_router_route(c->srv->router, c->method, req, &err);
         if (b != NULL) {
             backend = b->config->name;
+            c->backend_index = crimp_router_index(c->srv->router, b);
             if (!crimp_method_supported(c->method, b))
                 crimp_make_error(&err, GRPC_STATUS_UNIMPLEMENTED, 0,
                                  "backend `%s` (type %s) does not implement %s", b->config->name,
@@ -328,6 +343,11 @@ static void on_matched(struct crimp_tag *tag, bool ok)
     if (!atomic_load(&c->srv->stopping))
         crimp_call_request(c->srv, c->method, c->registered);
     c->start_ns = crimp_now_mono_ns();
+    c->start_real_ns = crimp_now_real_ns();
+    c->trace.start_mono_ns = c->start_ns;
+    c->backend_index = -1;
+    if (c->method)
+        crimp_recorder_begin(c->srv->recorder);
     c->rpc.call = c->call;
     c->rpc.deadline = c->deadline;
     c->rpc.method = c->method ? c->method->path : "";

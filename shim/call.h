@@ -11,6 +11,7 @@
 #include "backend.h"
 #include "dispatch.h"
 #include "pool.h"
+#include "trace.h"
 
 struct crimp_server;
 
@@ -40,7 +41,10 @@ struct crimp_call {
     int close_cancelled;
     atomic_int refs;
     struct crimp_rpc rpc;
-    int64_t start_ns;
+    int64_t start_ns;      /* monotonic */
+    int64_t start_real_ns; /* wall clock, for the record */
+    int backend_index;     /* who served it: -1 for crimp itself */
+    struct crimp_trace trace;
 
     /* Kept alive until the final batch completes.  */
     grpc_byte_buffer *reply;

@@ -33,6 +33,8 @@ static const struct opt_def opt_defs[] = {
      "threads for slow calls (pull, stop, exec)"},
     {"pollers", OPT_INT, OFF(pollers), 1, 64, "N", "gRPC completion queue threads"},
     {"max_streams", OPT_INT, OFF(max_streams), 1, 4096, "N", "concurrent server-streaming calls"},
+    {"recent_calls", OPT_INT, OFF(recent_calls), 1, 1000000, "N",
+     "recent calls kept with their spans"},
     {"max_message_bytes", OPT_INT, OFF(max_message_bytes), 4096, 1L << 30, "BYTES",
      "largest gRPC message accepted or sent"},
     {"drain_timeout", OPT_SECONDS, OFF(drain_timeout), 0, 3600, "SECONDS",
@@ -63,6 +65,7 @@ void crimp_config_init(struct crimp_config *cfg)
     cfg->slow_workers = 16;
     cfg->pollers = 2;
     cfg->max_streams = 64;
+    cfg->recent_calls = 512;
     cfg->max_message_bytes = 16 * 1024 * 1024;
     cfg->drain_timeout = 10;
     cfg->log_level = xstrdup("info");

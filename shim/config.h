@@ -19,6 +19,7 @@ struct crimp_config {
     int slow_workers;       /* slow lane threads */
     int pollers;            /* gRPC completion queue threads */
     int max_streams;        /* concurrent server-streaming calls */
+    int recent_calls;       /* calls kept with their spans for tracing */
     int max_message_bytes;  /* gRPC receive and send limit */
     double drain_timeout;   /* seconds SIGTERM waits for in-flight calls */
     char *log_level;        /* error, warn, info, debug */

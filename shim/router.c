@@ -91,6 +91,12 @@ static size_t index_of(const struct crimp_router *r, const struct crimp_backend 
     return r->n;
 }
 
+int crimp_router_index(const struct crimp_router *r, const struct crimp_backend *b)
+{
+    size_t i = index_of(r, b);
+    return i < r->n ? (int)i : -1;
+}
+
 int crimp_router_refresh_version(struct crimp_router *r, struct crimp_backend *b,
                                  struct crimp_rpc *rpc, crimp_error_t *err)
 {

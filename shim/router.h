@@ -25,6 +25,10 @@ struct crimp_backend *crimp_router_route(struct crimp_router *r, const struct cr
 
 size_t crimp_router_count(const struct crimp_router *r);
 struct crimp_backend *crimp_router_get(const struct crimp_router *r, size_t i);
+/* The position of B in the configuration (as the recorder numbers
+ * backends), -1 if B is not one of R's.  */
+int crimp_router_index(const struct crimp_router *r, const struct crimp_backend *b);
+
 /* NULL when there are no backends.  */
 struct crimp_backend *crimp_router_default(const struct crimp_router *r);
 

@@ -9,11 +9,13 @@
 #include "call.h"
 #include "config.h"
 #include "pool.h"
+#include "recorder.h"
 #include "router.h"
 
 struct crimp_server {
     const struct crimp_config *cfg;
     struct crimp_router *router;
+    struct crimp_recorder *recorder;
     grpc_server *server;
     grpc_completion_queue *cq;
     pthread_t *pollers;

@@ -97,6 +97,16 @@ static int bind_socket(struct crimp_server *srv, crimp_error_t *err)
     return 0;
 }
 
+static struct crimp_recorder *new_recorder(const struct crimp_config *cfg,
+                                           struct crimp_router *router)
+{
+    size_t n = crimp_router_count(router);
+    cleanup_free const char **names = xcalloc(n + 1, sizeof(*names));
+    for (size_t i = 0; i < n; i++)
+        names[i] = crimp_router_get(router, i)->config->name;
+    return crimp_recorder_new(names, n, crimp_n_methods, (size_t)cfg->recent_calls);
+}
+
 static void free_server(struct crimp_server *srv)
 {
     /* Workers first: their calls are finished or cancelled by now, and they
@@ -117,6 +127,7 @@ static void free_server(struct crimp_server *srv)
     }
     pthread_mutex_destroy(&srv->shutdown_lock);
     pthread_cond_destroy(&srv->shutdown_cond);
+    crimp_recorder_free(srv->recorder);
     free(srv->pollers);
     free(srv->registered);
     free(srv);
@@ -149,6 +160,7 @@ struct crimp_server *crimp_server_start(const struct crimp_config *cfg,
         return NULL;
     }
 
+    srv->recorder = new_recorder(cfg, router);
     srv->fast = crimp_pool_new("crimp-fast", cfg->workers);
     srv->slow = crimp_pool_new("crimp-slow", cfg->slow_workers);
     post_requests(srv);

@@ -1,0 +1,32 @@
+/* Per-object state files under crimpd's state dir, for what a backend must
+ * remember across a crimpd restart or after its runtime forgot (a pod's CNI
+ * result for DEL once the pause container died, its port mappings).
+ *
+ * Each file is {"version": 1, "data": {...}, "checksum": N}, written
+ * atomically (temporary file, fsync, rename, fsync of the directory), so a
+ * crash leaves the old or the new file, never a torn one.  */
+#ifndef CRIMP_CHECKPOINT_H
+#define CRIMP_CHECKPOINT_H
+
+#include <jansson.h>
+
+#include "error.h"
+
+/* Writes DATA as DIR/ID (DIR is created).  */
+int crimp_checkpoint_write(const char *dir, const char *id, json_t *data, crimp_error_t *err);
+
+/* Reads DIR/ID into *DATA (new reference).  NOT_FOUND when there is none;
+ * DATA_LOSS when it is corrupt, in which case the file is removed.  */
+int crimp_checkpoint_read(const char *dir, const char *id, json_t **data, crimp_error_t *err);
+
+/* Removes DIR/ID; a missing file is success.  */
+int crimp_checkpoint_remove(const char *dir, const char *id, crimp_error_t *err);
+
+/* Calls FN for the id of every checkpoint in DIR (none if DIR is missing).  */
+int crimp_checkpoint_list(const char *dir, void (*fn)(void *ctx, const char *id), void *ctx,
+                          crimp_error_t *err);
+
+/* FNV-1a over the compact, key-sorted JSON of DATA.  */
+uint32_t crimp_checkpoint_checksum(json_t *data);
+
+#endif

@@ -1,0 +1,177 @@
+/* Hijacked HTTP connections to dockerd, and the stdout/stderr demuxer.  */
+#include "hijack.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "utils.h"
+
+static int connect_unix(const char *path, crimp_error_t *err)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(addr.sun_path))
+        return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
+                                "docker socket path `%s` is too long", path);
+    strcpy(addr.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return crimp_make_errno_error(err, errno, "socket");
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+        int e = errno;
+        close(fd);
+        return crimp_make_error(err, GRPC_STATUS_UNAVAILABLE, e,
+                                "docker: cannot reach dockerd at %s", path);
+    }
+    return fd;
+}
+
+static int write_all(int fd, const char *buf, size_t len, crimp_error_t *err)
+{
+    while (len > 0) {
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return crimp_make_errno_error(err, errno, "docker: write request");
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Reads until the blank line ending the head; returns its length (head
+ * plus separator) within *BUF, which may hold stream bytes beyond it.  */
+static ssize_t read_head(int fd, char **buf, size_t *len, int timeout_ms, crimp_error_t *err)
+{
+    size_t cap = 4096;
+    *buf = xmalloc(cap + 1);
+    *len = 0;
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int r = poll(&p, 1, timeout_ms);
+        if (r == 0)
+            return crimp_make_error(err, GRPC_STATUS_DEADLINE_EXCEEDED, 0,
+                                    "docker: no answer in %d ms", timeout_ms);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (*len == cap) {
+            if (cap >= 1 << 20)
+                return crimp_make_error(err, GRPC_STATUS_INTERNAL, 0,
+                                        "docker: response head too large");
+            cap *= 2;
+            *buf = xrealloc(*buf, cap + 1);
+        }
+        ssize_t n = read(fd, *buf + *len, cap - *len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return crimp_make_error(err, GRPC_STATUS_UNAVAILABLE, n < 0 ? errno : 0,
+                                    "docker: connection closed before the response");
+        *len += (size_t)n;
+        (*buf)[*len] = '\0';
+        char *end = strstr(*buf, "\r\n\r\n");
+        if (end)
+            return end + 4 - *buf;
+    }
+}
+
+static grpc_status_code code_for_http(int status)
+{
+    switch (status) {
+    case 400:
+        return GRPC_STATUS_INVALID_ARGUMENT;
+    case 404:
+        return GRPC_STATUS_NOT_FOUND;
+    case 409:
+        return GRPC_STATUS_FAILED_PRECONDITION;
+    case 503:
+        return GRPC_STATUS_UNAVAILABLE;
+    default:
+        return GRPC_STATUS_INTERNAL;
+    }
+}
+
+int docker_hijack(const char *socket_path, const char *method, const char *path,
+                  const char *body, int timeout_ms, char **early, size_t *n_early,
+                  crimp_error_t *err)
+{
+    cleanup_close int fd = connect_unix(socket_path, err);
+    if (fd < 0)
+        return -1;
+    size_t blen = body ? strlen(body) : 0;
+    cleanup_free char *req = xasprintf("%s %s HTTP/1.1\r\nHost: docker\r\n"
+                                       "Connection: Upgrade\r\nUpgrade: tcp\r\n"
+                                       "Content-Type: application/json\r\n"
+                                       "Content-Length: %zu\r\n\r\n%s",
+                                       method, path, blen, body ? body : "");
+    if (write_all(fd, req, strlen(req), err) < 0)
+        return -1;
+    cleanup_free char *buf = NULL;
+    size_t len = 0;
+    ssize_t head = read_head(fd, &buf, &len, timeout_ms, err);
+    if (head < 0)
+        return -1;
+    int status = 0;
+    if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
+        return crimp_make_error(err, GRPC_STATUS_INTERNAL, 0, "docker: %s %s: not an HTTP reply",
+                                method, path);
+    if (status != 101 && status != 200) {
+        /* The error body is JSON {"message": …}; show what came with the head.  */
+        const char *msg = buf + head;
+        const char *m = strstr(msg, "\"message\":\"");
+        cleanup_free char *text = m ? strndup(m + 11, strcspn(m + 11, "\"")) : xstrdup(msg);
+        return crimp_make_error(err, code_for_http(status), 0, "docker: %s %s: %d %s", method, path,
+                                status, text);
+    }
+    /* Stream bytes that arrived with the head belong to the caller.  */
+    *n_early = len - (size_t)head;
+    *early = NULL;
+    if (*n_early) {
+        *early = xmalloc(*n_early);
+        memcpy(*early, buf + head, *n_early);
+    }
+    return steal_fd(&fd);
+}
+
+void docker_demux_init(struct docker_demux *d,
+                       void (*on_data)(void *ctx, enum docker_stream, const char *, size_t),
+                       void *ctx)
+{
+    memset(d, 0, sizeof(*d));
+    d->on_data = on_data;
+    d->ctx = ctx;
+}
+
+int docker_demux_feed(struct docker_demux *d, const char *buf, size_t len, crimp_error_t *err)
+{
+    while (len > 0) {
+        if (d->remaining == 0) {
+            size_t take = 8 - d->header_len < len ? 8 - d->header_len : len;
+            memcpy(d->header + d->header_len, buf, take);
+            d->header_len += take;
+            buf += take;
+            len -= take;
+            if (d->header_len < 8)
+                return 0;
+            d->header_len = 0;
+            if (d->header[0] > DOCKER_STDERR || d->header[1] || d->header[2] || d->header[3])
+                return crimp_make_error(err, GRPC_STATUS_DATA_LOSS, 0,
+                                        "docker: bad stream frame header");
+            d->stream = (enum docker_stream)d->header[0];
+            d->remaining = (uint32_t)d->header[4] << 24 | (uint32_t)d->header[5] << 16 |
+                           (uint32_t)d->header[6] << 8 | d->header[7];
+            continue;
+        }
+        size_t take = d->remaining < len ? d->remaining : len;
+        d->on_data(d->ctx, d->stream, buf, take);
+        d->remaining -= (uint32_t)take;
+        buf += take;
+        len -= take;
+    }
+    return 0;
+}

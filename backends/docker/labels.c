@@ -1,0 +1,123 @@
+/* Names and labels of crimp's Docker containers.  */
+#include "labels.h"
+
+#include <ctype.h>
+
+#include "pbutil.h"
+#include "utils.h"
+
+/* Docker names match [a-zA-Z0-9][a-zA-Z0-9_.-]+; '_' separates the parts
+ * of a k8s name, so it may not appear inside one either.  */
+static char *name_part(const char *s)
+{
+    char *out = xstrdup(str_empty(s) ? "-" : s);
+    for (char *p = out; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-')
+            *p = '-';
+    return out;
+}
+
+char *docker_sandbox_name(const Runtime__V1__PodSandboxMetadata *md)
+{
+    cleanup_free char *name = name_part(md->name);
+    cleanup_free char *ns = name_part(md->namespace_);
+    cleanup_free char *uid = name_part(md->uid);
+    return xasprintf("k8s_POD_%s_%s_%s_%u", name, ns, uid, md->attempt);
+}
+
+char *docker_container_name(const Runtime__V1__ContainerMetadata *md,
+                            const Runtime__V1__PodSandboxMetadata *pod)
+{
+    cleanup_free char *cname = name_part(md->name);
+    cleanup_free char *name = name_part(pod->name);
+    cleanup_free char *ns = name_part(pod->namespace_);
+    cleanup_free char *uid = name_part(pod->uid);
+    return xasprintf("k8s_%s_%s_%s_%s_%u", cname, name, ns, uid, md->attempt);
+}
+
+/* CRI labels become real Docker labels too: cAdvisor's Docker handler finds
+ * a container's pod by kubelet's io.kubernetes.pod.* labels.  */
+static json_t *labels_with_cri(void *const *labels, size_t n_labels, void *const *annotations,
+                               size_t n_annotations, json_t *metadata)
+{
+    json_t *out = crimp_pb_map_to_json(labels, n_labels);
+    json_t *doc = json_pack("{s:o, s:o, s:o}", "metadata", metadata, "labels",
+                            crimp_pb_map_to_json(labels, n_labels), "annotations",
+                            crimp_pb_map_to_json(annotations, n_annotations));
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+    json_object_set_new(out, DOCKER_LABEL_CRI, json_string(text));
+    free(text);
+    json_decref(doc);
+    return out;
+}
+
+json_t *docker_sandbox_labels(const Runtime__V1__PodSandboxConfig *cfg)
+{
+    const Runtime__V1__PodSandboxMetadata *md = cfg->metadata;
+    json_t *meta = json_pack("{s:s, s:s, s:s, s:i}", "name", md->name, "uid", md->uid,
+                             "namespace", md->namespace_, "attempt", (json_int_t)md->attempt);
+    json_t *out = labels_with_cri((void *const *)cfg->labels, cfg->n_labels,
+                                  (void *const *)cfg->annotations, cfg->n_annotations, meta);
+    json_object_set_new(out, DOCKER_LABEL_TYPE, json_string(DOCKER_TYPE_SANDBOX));
+    json_object_set_new(out, DOCKER_LABEL_CONTAINER_NAME, json_string("POD"));
+    return out;
+}
+
+json_t *docker_container_labels(const Runtime__V1__ContainerConfig *cfg, const char *sandbox_id,
+                                const char *log_path)
+{
+    const Runtime__V1__ContainerMetadata *md = cfg->metadata;
+    json_t *meta = json_pack("{s:s, s:i}", "name", md->name, "attempt", (json_int_t)md->attempt);
+    json_t *out = labels_with_cri((void *const *)cfg->labels, cfg->n_labels,
+                                  (void *const *)cfg->annotations, cfg->n_annotations, meta);
+    json_object_set_new(out, DOCKER_LABEL_TYPE, json_string(DOCKER_TYPE_CONTAINER));
+    json_object_set_new(out, DOCKER_LABEL_SANDBOX_ID, json_string(sandbox_id));
+    if (!str_empty(log_path))
+        json_object_set_new(out, DOCKER_LABEL_LOG_PATH, json_string(log_path));
+    return out;
+}
+
+int docker_cri_meta_from_labels(json_t *labels, struct docker_cri_meta *meta, crimp_error_t *err)
+{
+    memset(meta, 0, sizeof(*meta));
+    const char *text = json_string_value(json_object_get(labels, DOCKER_LABEL_CRI));
+    if (text == NULL)
+        return crimp_make_error(err, GRPC_STATUS_INTERNAL, 0, "not a crimp container (no %s label)",
+                                DOCKER_LABEL_CRI);
+    json_error_t jerr;
+    meta->doc = json_loads(text, 0, &jerr);
+    json_t *md = json_object_get(meta->doc, "metadata");
+    if (!json_is_object(md))
+        return crimp_make_error(err, GRPC_STATUS_INTERNAL, 0, "label %s is not valid: %s",
+                                DOCKER_LABEL_CRI, meta->doc ? "no metadata" : jerr.text);
+    meta->name = json_string_value(json_object_get(md, "name"));
+    meta->uid = json_string_value(json_object_get(md, "uid"));
+    meta->namespace_ = json_string_value(json_object_get(md, "namespace"));
+    meta->attempt = (uint32_t)json_integer_value(json_object_get(md, "attempt"));
+    meta->labels = json_object_get(meta->doc, "labels");
+    meta->annotations = json_object_get(meta->doc, "annotations");
+    if (!json_is_object(meta->labels) || !json_is_object(meta->annotations) ||
+        meta->name == NULL) {
+        docker_cri_meta_free(meta);
+        return crimp_make_error(err, GRPC_STATUS_INTERNAL, 0, "label %s is incomplete",
+                                DOCKER_LABEL_CRI);
+    }
+    return 0;
+}
+
+void docker_cri_meta_free(struct docker_cri_meta *meta)
+{
+    json_decref(meta->doc);
+    memset(meta, 0, sizeof(*meta));
+}
+
+bool docker_labels_match(json_t *labels, void *const *selector, size_t n_selector)
+{
+    for (size_t i = 0; i < n_selector; i++) {
+        const struct crimp_pb_map_entry *e = selector[i];
+        const char *v = json_string_value(json_object_get(labels, e->key));
+        if (v == NULL || strcmp(v, e->value) != 0)
+            return false;
+    }
+    return true;
+}

@@ -1,0 +1,50 @@
+/* Spans: the backend calls one CRI call caused (a Docker HTTP request, a
+ * gRPC call to containerd, a CNI plugin run), each with its start offset and
+ * duration.  crimpd sets the current call on the worker thread before it
+ * runs a backend operation; backend code only reports what it did, from the
+ * same thread, with crimp_trace_span().  Spans reported on a thread with no
+ * current call (background work) are dropped.  */
+#ifndef CRIMP_TRACE_H
+#define CRIMP_TRACE_H
+
+#include <stdint.h>
+
+#define CRIMP_TRACE_MAX_SPANS 32
+#define CRIMP_TRACE_NAME_LEN  64
+
+enum crimp_span_kind { CRIMP_SPAN_HTTP, CRIMP_SPAN_GRPC, CRIMP_SPAN_CNI, CRIMP_SPAN_EXEC };
+
+struct crimp_span {
+    enum crimp_span_kind kind;
+    char name[CRIMP_TRACE_NAME_LEN]; /* "GET /containers/{id}/json", "bridge ADD" */
+    int status;                      /* HTTP status, gRPC code, exit status */
+    int depth;                       /* 0 for a direct sub-call, 1 for one it caused */
+    int64_t start_ns;                /* offset from the CRI call's start */
+    int64_t duration_ns;
+};
+
+/* The spans of one call, filled in place (no allocation on the hot path).  */
+struct crimp_trace {
+    int64_t start_mono_ns;
+    int n_spans;
+    int dropped; /* spans beyond CRIMP_TRACE_MAX_SPANS */
+    int depth;   /* current nesting, see crimp_trace_enter */
+    struct crimp_span spans[CRIMP_TRACE_MAX_SPANS];
+};
+
+/* Makes TRACE the current call of this thread (NULL: none).  */
+void crimp_trace_set_current(struct crimp_trace *trace);
+struct crimp_trace *crimp_trace_current(void);
+
+/* Records a finished sub-call that started at START_MONO_NS (monotonic).  */
+void crimp_trace_span(enum crimp_span_kind kind, const char *name, int status,
+                      int64_t start_mono_ns, int64_t end_mono_ns);
+
+/* Marks sub-calls recorded until the matching leave as caused by the one
+ * being made (e.g. the CNI plugins a RunPodSandbox step ran).  */
+void crimp_trace_enter(void);
+void crimp_trace_leave(void);
+
+const char *crimp_span_kind_name(enum crimp_span_kind kind);
+
+#endif

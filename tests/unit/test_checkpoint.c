@@ -1,0 +1,85 @@
+/* Unit tests for backends/common/checkpoint.c.  */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/checkpoint.h"
+#include "unit.h"
+#include "utils.h"
+
+static char dir[] = "/tmp/crimp-ckpt-XXXXXX";
+
+static int test_round_trip(void)
+{
+    crimp_error_t err = NULL;
+    cleanup_free char *sub = xasprintf("%s/a/b", dir);
+    json_auto_t *in = json_pack("{s:s, s:[i]}", "netns", "/proc/1/ns/net", "ports", 80);
+    json_t *out = NULL;
+    CHECK(crimp_checkpoint_write(sub, "pod1", in, &err) == 0);
+    CHECK(crimp_checkpoint_read(sub, "pod1", &out, &err) == 0);
+    CHECK(json_equal(in, out));
+    json_decref(out);
+    CHECK(crimp_checkpoint_remove(sub, "pod1", &err) == 0);
+    CHECK(crimp_checkpoint_remove(sub, "pod1", &err) == 0);
+    CHECK(crimp_checkpoint_read(sub, "pod1", &out, &err) < 0);
+    CHECK(err->code == GRPC_STATUS_NOT_FOUND);
+    crimp_error_release(&err);
+    return 0;
+}
+
+static int test_corrupt_is_removed(void)
+{
+    crimp_error_t err = NULL;
+    json_auto_t *in = json_pack("{s:i}", "x", 1);
+    json_t *out = NULL;
+    CHECK(crimp_checkpoint_write(dir, "c", in, &err) == 0);
+    cleanup_free char *path = xasprintf("%s/c", dir);
+    FILE *f = fopen(path, "w");
+    fputs("{\"version\":1,\"data\":{\"x\":2},\"checksum\":1}", f);
+    fclose(f);
+    CHECK(crimp_checkpoint_read(dir, "c", &out, &err) < 0);
+    CHECK(err->code == GRPC_STATUS_DATA_LOSS);
+    crimp_error_release(&err);
+    CHECK(access(path, F_OK) != 0);
+    return 0;
+}
+
+static void count(void *ctx, const char *id)
+{
+    (*(int *)ctx)++;
+    (void)id;
+}
+
+static int test_list_and_bad_ids(void)
+{
+    crimp_error_t err = NULL;
+    json_auto_t *in = json_object();
+    int n = 0;
+    CHECK(crimp_checkpoint_write(dir, "one", in, &err) == 0);
+    CHECK(crimp_checkpoint_write(dir, "two", in, &err) == 0);
+    CHECK(crimp_checkpoint_list(dir, count, &n, &err) == 0);
+    CHECK(n == 2);
+    CHECK(crimp_checkpoint_write(dir, "../escape", in, &err) < 0);
+    CHECK(err->code == GRPC_STATUS_INVALID_ARGUMENT);
+    crimp_error_release(&err);
+    n = 0;
+    CHECK(crimp_checkpoint_list("/nonexistent/dir", count, &n, &err) == 0 && n == 0);
+    return 0;
+}
+
+int main(void)
+{
+    if (mkdtemp(dir) == NULL)
+        return 1;
+    static const struct unit_test tests[] = {
+        UNIT_TEST(test_round_trip),
+        UNIT_TEST(test_corrupt_is_removed),
+        UNIT_TEST(test_list_and_bad_ids),
+    };
+    int ret = unit_run(tests, sizeof(tests) / sizeof(tests[0]));
+    cleanup_free char *rm = xasprintf("rm -rf %s", dir);
+    if (system(rm) != 0)
+        ret = 1;
+    return ret;
+}
