@@ -80,3 +80,13 @@ int64_t crimp_now_real_ns(void)
 {
     return clock_ns(CLOCK_REALTIME);
 }
+
+void crimp_format_rfc3339_ns(int64_t ns, char *buf, size_t size)
+{
+    time_t secs = (time_t)(ns / 1000000000LL);
+    struct tm tm;
+    char base[32];
+    gmtime_r(&secs, &tm);
+    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, size, "%s.%09lldZ", base, (long long)(ns % 1000000000LL));
+}

@@ -72,6 +72,10 @@ static inline bool str_empty(const char *s)
 int64_t crimp_now_mono_ns(void);
 int64_t crimp_now_real_ns(void);
 
+/* Formats wall-clock NS as 2006-01-02T15:04:05.999999999Z (UTC, always
+ * nine digits: the form CRI log lines and Docker use) into BUF (>= 40).  */
+void crimp_format_rfc3339_ns(int64_t ns, char *buf, size_t size);
+
 #define CRIMP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif

@@ -10,7 +10,7 @@
 #include "log.h"
 #include "utils.h"
 
-enum opt_kind { OPT_INT, OPT_STR, OPT_MODE, OPT_SECONDS, OPT_LEVEL };
+enum opt_kind { OPT_INT, OPT_STR, OPT_STR_OR_EMPTY, OPT_MODE, OPT_SECONDS, OPT_LEVEL };
 
 struct opt_def {
     const char *key;  /* JSON key; the flag is the same with '-' for '_' */
@@ -25,6 +25,10 @@ struct opt_def {
 
 static const struct opt_def opt_defs[] = {
     {"listen", OPT_STR, OFF(listen), 0, 0, "PATH", "CRI socket path"},
+    {"admin_listen", OPT_STR_OR_EMPTY, OFF(admin_listen), 0, 0, "PATH",
+     "admin API socket (metrics, latency, calls); auto: admin.sock beside --listen; empty: off"},
+    {"metrics_listen", OPT_STR_OR_EMPTY, OFF(metrics_listen), 0, 0, "HOST:PORT",
+     "also serve /metrics over TCP; empty: off"},
     {"socket_mode", OPT_MODE, OFF(socket_mode), 0, 0777, "MODE", "CRI socket permissions (octal)"},
     {"state_dir", OPT_STR, OFF(state_dir), 0, 0, "DIR", "state directory"},
     {"default_backend", OPT_STR, OFF(default_backend), 0, 0, "NAME", "backend new pods go to"},
@@ -59,6 +63,8 @@ void crimp_config_init(struct crimp_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->listen = xstrdup("/run/crimp/crimp.sock");
+    cfg->admin_listen = xstrdup("auto");
+    cfg->metrics_listen = xstrdup("");
     cfg->socket_mode = 0660;
     cfg->state_dir = xstrdup("/var/lib/crimp");
     cfg->workers = 16;
@@ -92,7 +98,7 @@ void crimp_config_free(struct crimp_config *cfg)
     json_decref(cfg->backend_options);
     for (size_t i = 0; i < CRIMP_ARRAY_SIZE(opt_defs); i++) {
         const struct opt_def *d = &opt_defs[i];
-        if (d->kind == OPT_STR || d->kind == OPT_LEVEL)
+        if (d->kind == OPT_STR || d->kind == OPT_STR_OR_EMPTY || d->kind == OPT_LEVEL)
             free(*FIELD(cfg, d, char *));
     }
     free(cfg->config_file);
@@ -106,7 +112,8 @@ static int set_from_text(struct crimp_config *cfg, const struct opt_def *d, cons
     char *end = NULL;
     switch (d->kind) {
     case OPT_STR:
-        if (text[0] == '\0')
+    case OPT_STR_OR_EMPTY:
+        if (text[0] == '\0' && d->kind == OPT_STR)
             return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0, "%s: must not be empty",
                                     where);
         free(*FIELD(cfg, d, char *));
@@ -297,6 +304,18 @@ static int add_backend_flag(struct crimp_config *cfg, const char *arg, bool *rep
     return 0;
 }
 
+/* "auto" puts the admin socket beside the CRI socket, so that several
+ * crimpd (tests, a second instance) never fight over one admin path.  */
+static void resolve_admin_listen(struct crimp_config *cfg)
+{
+    if (strcmp(cfg->admin_listen, "auto") != 0)
+        return;
+    const char *slash = strrchr(cfg->listen, '/');
+    size_t dir_len = slash ? (size_t)(slash - cfg->listen) : 0;
+    free(cfg->admin_listen);
+    cfg->admin_listen = xasprintf("%.*s/admin.sock", (int)dir_len, cfg->listen);
+}
+
 enum { FLAG_CONFIG = 1000, FLAG_BACKEND, FLAG_HELP, FLAG_VERSION, FLAG_PRINT, FLAG_OPT0 };
 
 static struct option *build_long_options(char (*names)[32])
@@ -368,6 +387,7 @@ int crimp_config_from_args(struct crimp_config *cfg, int argc, char **argv, int 
     if (optind < argc)
         return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
                                 "unexpected argument `%s` (see %s --help)", argv[optind], argv[0]);
+    resolve_admin_listen(cfg);
     /* With one backend given on the command line, it is the default.  */
     if (replaced && cfg->n_backends == 1) {
         free(cfg->default_backend);
@@ -406,6 +426,10 @@ int crimp_config_validate(const struct crimp_config *cfg, crimp_error_t *err)
     if (cfg->listen[0] != '/')
         return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
                                 "listen: `%s` must be an absolute socket path", cfg->listen);
+    if (!str_empty(cfg->admin_listen) && cfg->admin_listen[0] != '/')
+        return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
+                                "admin_listen: `%s` must be an absolute socket path",
+                                cfg->admin_listen);
     if (strlen(cfg->listen) >= 108)
         return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
                                 "listen: `%s` is longer than a unix socket path may be (107)",
@@ -421,6 +445,7 @@ json_t *crimp_config_to_json(const struct crimp_config *cfg)
         char mode[8];
         switch (d->kind) {
         case OPT_STR:
+        case OPT_STR_OR_EMPTY:
         case OPT_LEVEL:
             json_object_set_new(j, d->key, json_string(*FIELD(cfg, d, char *)));
             break;

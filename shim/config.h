@@ -13,6 +13,8 @@
 struct crimp_config {
     char *config_file;      /* NULL when only defaults and flags are used */
     char *listen;           /* CRI socket path */
+    char *admin_listen;     /* admin API socket path; "" disables it */
+    char *metrics_listen;   /* HOST:PORT for /metrics over TCP; "" (default) disables */
     unsigned socket_mode;   /* e.g. 0660 */
     char *state_dir;        /* checkpoints, default-backend choice */
     int workers;            /* fast lane threads */

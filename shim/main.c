@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "admin.h"
 #include "config.h"
 #include "log.h"
 #include "router.h"
@@ -120,9 +121,17 @@ int main(int argc, char **argv)
         crimp_config_free(&cfg);
         return 1;
     }
+    struct crimp_admin *admin =
+        crimp_admin_start(&cfg, router, crimp_server_recorder(srv), &err);
+    if (admin == NULL) {
+        /* The CRI socket serves kubelet; a busy admin path must not stop it.  */
+        log_warn("admin API not started: %s", err->msg);
+        crimp_error_release(&err);
+    }
     log_info("crimpd %s ready", CRIMP_VERSION);
     int sig = wait_for_stop();
     log_info("%s: shutting down", strsignal(sig));
+    crimp_admin_stop(admin);
     crimp_server_stop(srv);
     crimp_router_free(router);
     grpc_shutdown_blocking();

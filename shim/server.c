@@ -223,3 +223,8 @@ void crimp_server_stop(struct crimp_server *srv)
     free_server(srv);
     log_info("stopped");
 }
+
+struct crimp_recorder *crimp_server_recorder(struct crimp_server *srv)
+{
+    return srv->recorder;
+}

@@ -13,6 +13,9 @@ struct crimp_server;
 struct crimp_server *crimp_server_start(const struct crimp_config *cfg,
                                         struct crimp_router *router, crimp_error_t *err);
 
+/* The server's latency recorder (lives as long as the server).  */
+struct crimp_recorder *crimp_server_recorder(struct crimp_server *srv);
+
 /* Stops accepting calls, lets in-flight unary calls finish for up to the
  * configured drain timeout, cancels the rest, removes the socket and frees
  * the server.  */

@@ -6,7 +6,6 @@
 #include <pthread.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <time.h>
 
 #include "utils.h"
 
@@ -23,12 +22,7 @@ static const char *const stream_names[] = {"stdout", "stderr"};
 
 void crilog_format_time(int64_t time_ns, char *buf, size_t size)
 {
-    time_t secs = (time_t)(time_ns / 1000000000LL);
-    struct tm tm;
-    char base[32];
-    gmtime_r(&secs, &tm);
-    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, size, "%s.%09lldZ", base, (long long)(time_ns % 1000000000LL));
+    crimp_format_rfc3339_ns(time_ns, buf, size);
 }
 
 static int mkdir_for(const char *path, crimp_error_t *err)

@@ -1,0 +1,168 @@
+/* Prometheus and JSON renderings of the recorder.  */
+#include "metrics.h"
+
+#include "dispatch.h"
+#include "error.h"
+#include "utils.h"
+
+/* Bucket bounds in seconds: CRI calls span 100 µs (Version) to minutes
+ * (pulls, stops with a grace period).  */
+static const double bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5,
+                                5,      10,      30,     60,    120,    300};
+
+static void write_escaped(FILE *out, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"')
+            fputc('\\', out);
+        if (*s == '\n') {
+            fputs("\\n", out);
+            continue;
+        }
+        fputc(*s, out);
+    }
+}
+
+static void write_histogram(FILE *out, const char *metric, const char *labels,
+                            const struct crimp_histogram *h)
+{
+    for (size_t i = 0; i < CRIMP_ARRAY_SIZE(bounds); i++)
+        fprintf(out, "%s_bucket{%s,le=\"%g\"} %llu\n", metric, labels, bounds[i],
+                (unsigned long long)crimp_hist_count_le(h, (uint64_t)(bounds[i] * 1e9)));
+    unsigned long long count = atomic_load(&h->count);
+    fprintf(out, "%s_bucket{%s,le=\"+Inf\"} %llu\n", metric, labels, count);
+    fprintf(out, "%s_sum{%s} %.9f\n", metric, labels, (double)atomic_load(&h->sum_ns) / 1e9);
+    fprintf(out, "%s_count{%s} %llu\n", metric, labels, count);
+}
+
+struct prom_ctx {
+    struct crimp_recorder *r;
+    FILE *out;
+};
+
+static char *escape(const char *s)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    write_escaped(f, s);
+    fclose(f);
+    return buf;
+}
+
+static void prom_call(void *ctx, int method, int backend, grpc_status_code code,
+                      const struct crimp_histogram *h)
+{
+    struct prom_ctx *p = ctx;
+    const struct crimp_method *m = &crimp_methods[method];
+    cleanup_free char *b = escape(crimp_recorder_backend_name(p->r, backend));
+    cleanup_free char *labels =
+        xasprintf("service=\"%s\",method=\"%s\",backend=\"%s\",code=\"%s\"", m->service,
+                    m->name, b, crimp_status_name(code));
+    write_histogram(p->out, "crimp_cri_call_duration_seconds", labels, h);
+}
+
+static void prom_subcall(void *ctx, int backend, enum crimp_span_kind kind, const char *name,
+                         const struct crimp_histogram *h)
+{
+    struct prom_ctx *p = ctx;
+    cleanup_free char *b = escape(crimp_recorder_backend_name(p->r, backend));
+    cleanup_free char *n = escape(name);
+    cleanup_free char *labels = xasprintf("backend=\"%s\",kind=\"%s\",call=\"%s\"", b,
+                                            crimp_span_kind_name(kind), n);
+    write_histogram(p->out, "crimp_backend_subcall_duration_seconds", labels, h);
+}
+
+void crimp_metrics_prometheus(struct crimp_recorder *r, FILE *out)
+{
+    struct prom_ctx p = {r, out};
+    fputs("# HELP crimp_cri_call_duration_seconds Time crimpd took to answer a CRI call.\n"
+          "# TYPE crimp_cri_call_duration_seconds histogram\n",
+          out);
+    crimp_recorder_each_call_series(r, prom_call, &p);
+    fputs("# HELP crimp_backend_subcall_duration_seconds Time of each backend call a CRI call "
+          "caused (Docker HTTP request, gRPC call, CNI plugin run).\n"
+          "# TYPE crimp_backend_subcall_duration_seconds histogram\n",
+          out);
+    crimp_recorder_each_subcall_series(r, prom_subcall, &p);
+    fprintf(out,
+            "# HELP crimp_cri_calls_in_flight CRI calls being served now.\n"
+            "# TYPE crimp_cri_calls_in_flight gauge\n"
+            "crimp_cri_calls_in_flight %lld\n"
+            "# HELP crimp_build_info crimpd's version.\n"
+            "# TYPE crimp_build_info gauge\n"
+            "crimp_build_info{version=\"%s\"} 1\n",
+            (long long)crimp_recorder_in_flight(r), CRIMP_VERSION);
+}
+
+static json_t *summary(const struct crimp_histogram *h)
+{
+    return json_pack("{s:I, s:f, s:f, s:f, s:f, s:f}", "count", (json_int_t)atomic_load(&h->count),
+                     "sum_seconds", (double)atomic_load(&h->sum_ns) / 1e9, "p50",
+                     (double)crimp_hist_quantile(h, 0.5) / 1e9, "p90",
+                     (double)crimp_hist_quantile(h, 0.9) / 1e9, "p99",
+                     (double)crimp_hist_quantile(h, 0.99) / 1e9, "max",
+                     (double)atomic_load(&h->max_ns) / 1e9);
+}
+
+struct json_ctx {
+    struct crimp_recorder *r;
+    json_t *arr;
+};
+
+static void json_call(void *ctx, int method, int backend, grpc_status_code code,
+                      const struct crimp_histogram *h)
+{
+    struct json_ctx *j = ctx;
+    json_t *o = summary(h);
+    json_object_set_new(o, "service", json_string(crimp_methods[method].service));
+    json_object_set_new(o, "method", json_string(crimp_methods[method].name));
+    json_object_set_new(o, "backend", json_string(crimp_recorder_backend_name(j->r, backend)));
+    json_object_set_new(o, "code", json_string(crimp_status_name(code)));
+    json_array_append_new(j->arr, o);
+}
+
+static void json_subcall(void *ctx, int backend, enum crimp_span_kind kind, const char *name,
+                         const struct crimp_histogram *h)
+{
+    struct json_ctx *j = ctx;
+    json_t *o = summary(h);
+    json_object_set_new(o, "backend", json_string(crimp_recorder_backend_name(j->r, backend)));
+    json_object_set_new(o, "kind", json_string(crimp_span_kind_name(kind)));
+    json_object_set_new(o, "call", json_string(name));
+    json_array_append_new(j->arr, o);
+}
+
+json_t *crimp_metrics_latency_json(struct crimp_recorder *r)
+{
+    struct json_ctx calls = {r, json_array()}, subs = {r, json_array()};
+    crimp_recorder_each_call_series(r, json_call, &calls);
+    crimp_recorder_each_subcall_series(r, json_subcall, &subs);
+    return json_pack("{s:o, s:o, s:I}", "calls", calls.arr, "subcalls", subs.arr, "in_flight",
+                     (json_int_t)crimp_recorder_in_flight(r));
+}
+
+json_t *crimp_metrics_call_json(const struct crimp_recorder *r,
+                                const struct crimp_call_record *rec)
+{
+    char start[48];
+    crimp_format_rfc3339_ns(rec->start_real_ns, start, sizeof(start));
+    json_t *spans = json_array();
+    for (int i = 0; i < rec->trace.n_spans; i++) {
+        const struct crimp_span *s = &rec->trace.spans[i];
+        json_array_append_new(spans,
+                              json_pack("{s:s, s:s, s:i, s:i, s:f, s:f}", "kind",
+                                        crimp_span_kind_name(s->kind), "name", s->name, "status",
+                                        s->status, "depth", s->depth, "start_us",
+                                        (double)s->start_ns / 1e3, "duration_us",
+                                        (double)s->duration_ns / 1e3));
+    }
+    return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:f, s:o, s:i}", "id", (json_int_t)rec->id,
+                     "service", crimp_methods[rec->method].service, "method",
+                     crimp_methods[rec->method].name, "backend",
+                     crimp_recorder_backend_name(r, rec->backend), "code",
+                     crimp_status_name(rec->code), "start", start, "duration_us",
+                     (double)rec->duration_ns / 1e3, "spans", spans, "spans_dropped",
+                     rec->trace.dropped);
+}
