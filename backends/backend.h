@@ -69,6 +69,7 @@ struct crimp_backend_config {
     char *type;     /* "docker", "containerd" or "cri": picks the ops table */
     char *endpoint; /* "unix:///run/containerd/containerd.sock" */
     json_t *options; /* type-specific settings, owned by the config; may be NULL */
+    char *state_dir; /* this backend's own dir under crimpd's state dir (created by the backend) */
 };
 
 /* A live backend.  Each implementation embeds this as its first member and

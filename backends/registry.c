@@ -4,9 +4,11 @@
 
 #include "backend.h"
 #include "cri/cri.h"
+#include "docker/docker.h"
 
 const struct crimp_backend_ops *const crimp_backend_types[] = {
     &crimp_backend_cri,
+    &crimp_backend_docker,
     NULL,
 };
 

@@ -34,6 +34,7 @@ struct crimp_admin {
     struct crimp_recorder *recorder;
     struct event_base *base;
     struct evhttp *unix_http, *tcp_http;
+    struct event *stop_ev; /* activated from another thread to end the loop */
     pthread_t thread;
     bool running;
     dev_t sock_dev;
@@ -251,6 +252,16 @@ static int listen_tcp(struct crimp_admin *a, crimp_error_t *err)
     return 0;
 }
 
+/* Runs on the admin thread.  A stop request is an event rather than a bare
+ * event_base_loopbreak(): a break issued before the loop has started would be
+ * forgotten (the loop clears the flag on entry), while an active event waits
+ * for the loop and ends it at once.  */
+static void on_stop_requested(evutil_socket_t fd, short what, void *arg)
+{
+    struct crimp_admin *a = arg;
+    event_base_loopbreak(a->base);
+}
+
 static void *admin_main(void *arg)
 {
     struct crimp_admin *a = arg;
@@ -262,6 +273,8 @@ static void free_admin(struct crimp_admin *a)
 {
     while (a->followers)
         drop_follower(a->followers);
+    if (a->stop_ev)
+        event_free(a->stop_ev);
     if (a->unix_http)
         evhttp_free(a->unix_http);
     if (a->tcp_http)
@@ -300,6 +313,7 @@ struct crimp_admin *crimp_admin_start(const struct crimp_config *cfg, struct cri
         free_admin(a);
         return NULL;
     }
+    a->stop_ev = event_new(a->base, -1, 0, on_stop_requested, a);
     pthread_create(&a->thread, NULL, admin_main, a);
     pthread_setname_np(a->thread, "crimp-admin");
     a->running = true;
@@ -314,7 +328,7 @@ void crimp_admin_stop(struct crimp_admin *a)
     if (a == NULL)
         return;
     if (a->running) {
-        event_base_loopbreak(a->base);
+        event_active(a->stop_ev, 0, 0);
         pthread_join(a->thread, NULL);
     }
     if (a->unix_http)

@@ -31,7 +31,7 @@ static const struct opt_def opt_defs[] = {
      "also serve /metrics over TCP; empty: off"},
     {"socket_mode", OPT_MODE, OFF(socket_mode), 0, 0777, "MODE", "CRI socket permissions (octal)"},
     {"state_dir", OPT_STR, OFF(state_dir), 0, 0, "DIR", "state directory"},
-    {"default_backend", OPT_STR, OFF(default_backend), 0, 0, "NAME", "backend new pods go to"},
+    {"default_backend", OPT_STR, OFF(default_backend), 0, 0, "NAME", "backend new pods go to; empty: the first one listed"},
     {"workers", OPT_INT, OFF(workers), 1, 1024, "N", "threads for fast calls"},
     {"slow_workers", OPT_INT, OFF(slow_workers), 1, 1024, "N",
      "threads for slow calls (pull, stop, exec)"},
@@ -75,7 +75,7 @@ void crimp_config_init(struct crimp_config *cfg)
     cfg->max_message_bytes = 16 * 1024 * 1024;
     cfg->drain_timeout = 10;
     cfg->log_level = xstrdup("info");
-    cfg->default_backend = xstrdup("containerd-cri");
+    cfg->default_backend = xstrdup(""); /* the first backend, resolved after parsing */
     cfg->backend_options = json_array();
     set_backends_default(cfg);
 }
@@ -86,6 +86,7 @@ static void free_backends(struct crimp_config *cfg)
         free(cfg->backends[i].name);
         free(cfg->backends[i].type);
         free(cfg->backends[i].endpoint);
+        free(cfg->backends[i].state_dir);
     }
     free(cfg->backends);
     cfg->backends = NULL;
@@ -388,13 +389,19 @@ int crimp_config_from_args(struct crimp_config *cfg, int argc, char **argv, int 
         return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
                                 "unexpected argument `%s` (see %s --help)", argv[optind], argv[0]);
     resolve_admin_listen(cfg);
-    /* With one backend given on the command line, it is the default.  */
-    if (replaced && cfg->n_backends == 1) {
+    /* Unless named, the default is the first backend listed, so that a
+     * config or command line with one backend needs nothing more.  */
+    if (str_empty(cfg->default_backend) && cfg->n_backends > 0) {
         free(cfg->default_backend);
         cfg->default_backend = xstrdup(cfg->backends[0].name);
     }
     if (crimp_config_validate(cfg, err) < 0)
         return -1;
+    for (size_t i = 0; i < cfg->n_backends; i++) {
+        free(cfg->backends[i].state_dir);
+        cfg->backends[i].state_dir = xasprintf("%s/backends/%s", cfg->state_dir,
+                                               cfg->backends[i].name);
+    }
     if (print) {
         json_auto_t *j = crimp_config_to_json(cfg);
         json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -412,7 +419,7 @@ int crimp_config_validate(const struct crimp_config *cfg, crimp_error_t *err)
         if (crimp_backend_ops_for_type(b->type) == NULL)
             return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
                                     "backends: `%s` has unknown type `%s` (built in: %s)", b->name,
-                                    b->type, "cri");
+                                    b->type, "cri, docker");
         for (size_t j = 0; j < i; j++)
             if (strcmp(cfg->backends[j].name, b->name) == 0)
                 return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
@@ -420,13 +427,15 @@ int crimp_config_validate(const struct crimp_config *cfg, crimp_error_t *err)
         if (strcmp(b->name, cfg->default_backend) == 0)
             default_found = true;
     }
-    if (cfg->n_backends > 0 && !default_found)
+    /* An empty default_backend means the first one listed.  */
+    if (cfg->n_backends > 0 && !default_found && !str_empty(cfg->default_backend))
         return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
                                 "default_backend: no backend is named `%s`", cfg->default_backend);
     if (cfg->listen[0] != '/')
         return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
                                 "listen: `%s` must be an absolute socket path", cfg->listen);
-    if (!str_empty(cfg->admin_listen) && cfg->admin_listen[0] != '/')
+    if (!str_empty(cfg->admin_listen) && strcmp(cfg->admin_listen, "auto") != 0 &&
+        cfg->admin_listen[0] != '/')
         return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
                                 "admin_listen: `%s` must be an absolute socket path",
                                 cfg->admin_listen);

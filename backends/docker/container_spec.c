@@ -3,6 +3,8 @@
  * profiles checked at create, masked paths only when not privileged).  */
 #include "spec.h"
 
+#include <strings.h>
+
 #include <errno.h>
 
 #include "labels.h"
@@ -214,9 +216,21 @@ static char *apparmor_opt(const Runtime__V1__LinuxContainerSecurityContext *sc,
     return xasprintf("apparmor=%s", name);
 }
 
-static json_t *cap_list(char *const *caps, size_t n)
+/* Docker expands "ALL" to every capability it knows, which fails to start
+ * where the bounding set lacks one; with a reduced set (PRIVILEGED_CAPS
+ * set) "ALL" means what there is.  */
+static json_t *cap_list(char *const *caps, size_t n, const char *const *available)
 {
-    return string_array(caps, n);
+    json_t *out = json_array();
+    for (size_t i = 0; i < n; i++) {
+        if (available != NULL && strcasecmp(caps[i], "ALL") == 0) {
+            for (size_t k = 0; available[k]; k++)
+                json_array_append_new(out, json_string(available[k]));
+        } else {
+            json_array_append_new(out, json_string(caps[i]));
+        }
+    }
+    return out;
 }
 
 static void set_privileged(json_t *hc, json_t *secopts, const struct docker_spec_opts *o)
@@ -269,9 +283,10 @@ static int set_security(json_t *body, json_t *hc, const Runtime__V1__LinuxContai
     }
     if (sc->capabilities) {
         json_object_set_new(hc, "CapAdd", cap_list(sc->capabilities->add_capabilities,
-                                                   sc->capabilities->n_add_capabilities));
+                                                   sc->capabilities->n_add_capabilities,
+                                                   o->privileged_caps));
         json_object_set_new(hc, "CapDrop", cap_list(sc->capabilities->drop_capabilities,
-                                                    sc->capabilities->n_drop_capabilities));
+                                                    sc->capabilities->n_drop_capabilities, NULL));
     }
     bool fail = false;
     cleanup_free char *seccomp = seccomp_opt(sc, &fail, err);
@@ -298,7 +313,12 @@ static json_t *container_host_config(const Runtime__V1__ContainerConfig *cfg,
                                      const Runtime__V1__PodSandboxConfig *sandbox_cfg,
                                      const struct docker_spec_opts *o)
 {
-    json_t *hc = json_pack("{s:{s:s}}", "RestartPolicy", "Name", "no");
+    /* crimp writes the CRI log file itself from Docker's log stream
+     * (logs.c); Docker keeps a bounded copy in its compact "local" format so
+     * that a crimpd restart can resume where it stopped.  */
+    json_t *hc = json_pack("{s:{s:s}, s:{s:s, s:{s:s, s:s}}}", "RestartPolicy", "Name", "no",
+                           "LogConfig", "Type", "local", "Config", "max-size", "20m", "max-file",
+                           "2");
     const Runtime__V1__LinuxContainerSecurityContext *sc =
         cfg->linux ? cfg->linux->security_context : NULL;
     set_namespaces(hc, sandbox_id, sc ? sc->namespace_options : NULL);

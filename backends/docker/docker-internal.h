@@ -1,0 +1,111 @@
+/* The docker backend's shared state and the functions its files share.
+ * One file per concern: docker.c (open, options, Version, Status),
+ * images.c, sandbox.c, container.c, exec.c, logs.c.  */
+#ifndef CRIMP_DOCKER_INTERNAL_H
+#define CRIMP_DOCKER_INTERNAL_H
+
+#include <pthread.h>
+
+#include "backend.h"
+#include "client.h"
+#include "common/cni.h"
+#include "spec.h"
+
+struct docker_logs; /* logs.c */
+
+struct docker_backend {
+    struct crimp_backend base; /* first: the shim sees only this */
+    struct docker_client *client;
+    struct docker_spec_opts spec;
+    char *pause_image;
+    char **privileged_caps; /* NULL-terminated, when privileged is emulated */
+    struct cni_runner *cni;
+    char *state_dir;   /* checkpoints and CNI cache live below it */
+    char *sandbox_dir; /* one checkpoint per sandbox */
+    struct docker_logs *logs;
+
+    pthread_mutex_t lock; /* guards the cached engine version */
+    char *engine_version;
+    int64_t engine_version_at;
+};
+
+static inline struct docker_backend *docker_of(struct crimp_backend *b)
+{
+    return (struct docker_backend *)b;
+}
+
+/* The engine version ("20.10.24"), asked at most once a minute.  */
+int docker_engine_version(struct docker_backend *d, char **version, crimp_error_t *err);
+
+/* Inspects a container by ID or unique prefix; NOT_FOUND when absent.  */
+int docker_inspect(struct docker_backend *d, const char *id, json_t **out, crimp_error_t *err);
+
+/* The full ID behind ID (a prefix is resolved by Docker), or NULL with
+ * NOT_FOUND.  Caller frees.  */
+char *docker_resolve_id(struct docker_backend *d, const char *id, crimp_error_t *err);
+
+/* Makes sure IMAGE is present, pulling it when it is not.  */
+int docker_ensure_image(struct docker_backend *d, struct crimp_rpc *rpc, const char *image,
+                        crimp_error_t *err);
+
+/* Pulls IMAGE with optional AUTH; *IMAGE_ID (caller frees) is the result's
+ * image ID.  */
+int docker_pull(struct docker_backend *d, struct crimp_rpc *rpc, const char *image,
+                const Runtime__V1__AuthConfig *auth, char **image_id, crimp_error_t *err);
+
+/* Creates a container named NAME from BODY; *ID (caller frees) is its ID.
+ * A name left behind by an earlier failed create is cleared as
+ * dockershim did (see docker-backend.md §1).  */
+int docker_create(struct docker_backend *d, const char *name, json_t *body, char **id,
+                  crimp_error_t *err);
+
+/* Lists containers of TYPE (DOCKER_TYPE_SANDBOX / _CONTAINER) with extra
+ * label filters (may be NULL): Docker's /containers/json entries.  */
+int docker_list(struct docker_backend *d, const char *type, json_t *label_filters, json_t **out,
+                crimp_error_t *err);
+
+/* Docker's RFC 3339 time as Unix ns; 0 for Docker's zero time.  */
+int64_t docker_parse_time(const char *text);
+
+/* Log copiers (logs.c): the container's output into its CRI log file.  */
+struct docker_logs *docker_logs_new(struct docker_backend *d);
+void docker_logs_free(struct docker_logs *l);
+/* Attaches to ID's output before it starts, writing to PATH.  */
+int docker_logs_attach(struct docker_logs *l, const char *id, const char *path, bool tty,
+                       crimp_error_t *err);
+/* Stops copying for ID (after it was removed, or its start failed).  */
+void docker_logs_forget(struct docker_logs *l, const char *id);
+int docker_logs_reopen(struct docker_logs *l, const char *id, crimp_error_t *err);
+/* Re-attaches to running containers after a crimpd restart.  */
+void docker_logs_recover(struct docker_logs *l);
+
+/* The operations, by file.  */
+#define DOCKER_OP(op, Req, Resp)                                                                   \
+    int docker_##op(struct crimp_backend *self, struct crimp_rpc *rpc,                             \
+                    const Runtime__V1__##Req *req, Runtime__V1__##Resp *resp, crimp_error_t *err)
+
+DOCKER_OP(pull_image, PullImageRequest, PullImageResponse);
+DOCKER_OP(image_status, ImageStatusRequest, ImageStatusResponse);
+DOCKER_OP(list_images, ListImagesRequest, ListImagesResponse);
+DOCKER_OP(remove_image, RemoveImageRequest, RemoveImageResponse);
+DOCKER_OP(image_fs_info, ImageFsInfoRequest, ImageFsInfoResponse);
+
+DOCKER_OP(run_pod_sandbox, RunPodSandboxRequest, RunPodSandboxResponse);
+DOCKER_OP(stop_pod_sandbox, StopPodSandboxRequest, StopPodSandboxResponse);
+DOCKER_OP(remove_pod_sandbox, RemovePodSandboxRequest, RemovePodSandboxResponse);
+DOCKER_OP(pod_sandbox_status, PodSandboxStatusRequest, PodSandboxStatusResponse);
+DOCKER_OP(list_pod_sandbox, ListPodSandboxRequest, ListPodSandboxResponse);
+
+DOCKER_OP(create_container, CreateContainerRequest, CreateContainerResponse);
+DOCKER_OP(start_container, StartContainerRequest, StartContainerResponse);
+DOCKER_OP(stop_container, StopContainerRequest, StopContainerResponse);
+DOCKER_OP(remove_container, RemoveContainerRequest, RemoveContainerResponse);
+DOCKER_OP(container_status, ContainerStatusRequest, ContainerStatusResponse);
+DOCKER_OP(list_containers, ListContainersRequest, ListContainersResponse);
+DOCKER_OP(update_container_resources, UpdateContainerResourcesRequest,
+          UpdateContainerResourcesResponse);
+DOCKER_OP(reopen_container_log, ReopenContainerLogRequest, ReopenContainerLogResponse);
+
+DOCKER_OP(exec_sync, ExecSyncRequest, ExecSyncResponse);
+
+#endif

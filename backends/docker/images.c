@@ -1,0 +1,390 @@
+/* The ImageService on Docker: pull, status, list, remove, filesystem use.  */
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "docker-internal.h"
+#include "log.h"
+#include "pbutil.h"
+#include "utils.h"
+
+/* "reg:5000/a/b:tag" → fromImage "reg:5000/a/b", tag "tag"; a digest goes in
+ * the tag parameter too; no tag means latest.  */
+static void split_ref(const char *ref, char **repo, char **tag)
+{
+    const char *at = strchr(ref, '@');
+    if (at) {
+        *repo = strndup(ref, (size_t)(at - ref));
+        *tag = xstrdup(at + 1);
+        return;
+    }
+    const char *slash = strrchr(ref, '/');
+    const char *colon = strrchr(slash ? slash : ref, ':');
+    if (colon) {
+        *repo = strndup(ref, (size_t)(colon - ref));
+        *tag = xstrdup(colon + 1);
+    } else {
+        *repo = xstrdup(ref);
+        *tag = xstrdup("latest");
+    }
+}
+
+/* Docker's short form: without docker.io/library/, with :latest when the
+ * reference names neither tag nor digest.  */
+static char *normalize_ref(const char *ref)
+{
+    const char *r = ref;
+    if (has_prefix(r, "docker.io/library/"))
+        r += strlen("docker.io/library/");
+    else if (has_prefix(r, "docker.io/"))
+        r += strlen("docker.io/");
+    const char *slash = strrchr(r, '/');
+    if (strchr(r, '@') == NULL && strchr(slash ? slash : r, ':') == NULL)
+        return xasprintf("%s:latest", r);
+    return xstrdup(r);
+}
+
+static bool json_array_has_string(json_t *arr, const char *want)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach (arr, i, v) {
+        cleanup_free char *n = normalize_ref(json_string_value(v) ?: "");
+        if (strcmp(n, want) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Docker resolves short ID prefixes and bare names loosely; check that the
+ * image it found really is the one REF names (docker-backend.md §5).  */
+static bool image_matches(json_t *img, const char *ref)
+{
+    const char *id = json_string_value(json_object_get(img, "Id"));
+    if (id == NULL)
+        return false;
+    if (has_prefix(id, ref) || (strlen(ref) >= 12 && has_prefix(id + strlen("sha256:"), ref)))
+        return true;
+    cleanup_free char *n = normalize_ref(ref);
+    if (strchr(n, '@'))
+        return json_array_has_string(json_object_get(img, "RepoDigests"), n) ||
+               strcmp(strchr(n, '@') + 1, id) == 0;
+    return json_array_has_string(json_object_get(img, "RepoTags"), n);
+}
+
+/* Inspects REF; *IMG is NULL (and 0 returned) when there is no such image.  */
+static int find_image(struct docker_backend *d, const char *ref, json_t **img, crimp_error_t *err)
+{
+    *img = NULL;
+    json_t *found = NULL;
+    cleanup_error crimp_error_t ierr = NULL;
+    if (docker_get_json(d->client, "/images/{id}/json", ref, NULL, &found, &ierr) < 0) {
+        if (ierr->code == GRPC_STATUS_NOT_FOUND)
+            return 0;
+        *err = steal_ptr(&ierr);
+        return -1;
+    }
+    if (image_matches(found, ref))
+        *img = found;
+    else
+        json_decref(found);
+    return 0;
+}
+
+static char **string_array(json_t *arr, size_t *n, bool skip_none)
+{
+    *n = 0;
+    char **out = xcalloc(json_array_size(arr) + 1, sizeof(char *));
+    size_t i;
+    json_t *v;
+    json_array_foreach (arr, i, v) {
+        const char *s = json_string_value(v);
+        if (s && !(skip_none && has_prefix(s, "<none>")))
+            out[(*n)++] = xstrdup(s);
+    }
+    return out;
+}
+
+/* Config.User "1000:1000" → uid 1000; "nobody" → username.  */
+static void fill_user(Runtime__V1__Image *out, const char *user)
+{
+    if (str_empty(user))
+        return;
+    cleanup_free char *u = strndup(user, strcspn(user, ":"));
+    char *end = NULL;
+    long long uid = strtoll(u, &end, 10);
+    if (*u && end && *end == '\0') {
+        out->uid = xmalloc(sizeof(*out->uid));
+        runtime__v1__int64_value__init(out->uid);
+        out->uid->value = uid;
+    } else if (*u) {
+        out->username = xstrdup(u);
+    }
+}
+
+static Runtime__V1__Image *image_from_json(json_t *img)
+{
+    Runtime__V1__Image *out = xmalloc(sizeof(*out));
+    runtime__v1__image__init(out);
+    out->id = xstrdup(json_string_value(json_object_get(img, "Id")) ?: "");
+    out->repo_tags = string_array(json_object_get(img, "RepoTags"), &out->n_repo_tags, true);
+    out->repo_digests =
+        string_array(json_object_get(img, "RepoDigests"), &out->n_repo_digests, true);
+    out->size = (uint64_t)json_integer_value(json_object_get(img, "Size"));
+    fill_user(out, json_string_value(json_object_get(json_object_get(img, "Config"), "User")));
+    out->spec = xmalloc(sizeof(*out->spec));
+    runtime__v1__image_spec__init(out->spec);
+    out->spec->image = xstrdup(out->id);
+    return out;
+}
+
+int docker_image_status(struct crimp_backend *self, struct crimp_rpc *rpc,
+                        const Runtime__V1__ImageStatusRequest *req,
+                        Runtime__V1__ImageStatusResponse *resp, crimp_error_t *err)
+{
+    json_t *img = NULL;
+    if (find_image(docker_of(self), req->image->image, &img, err) < 0)
+        return -1;
+    if (img == NULL)
+        return 0; /* CRI: an absent image is an empty reply, not an error */
+    resp->image = image_from_json(img);
+    json_decref(img);
+    return 0;
+}
+
+int docker_list_images(struct crimp_backend *self, struct crimp_rpc *rpc,
+                       const Runtime__V1__ListImagesRequest *req,
+                       Runtime__V1__ListImagesResponse *resp, crimp_error_t *err)
+{
+    struct docker_backend *d = docker_of(self);
+    const char *want = req->filter && req->filter->image ? req->filter->image->image : NULL;
+    if (!str_empty(want)) {
+        json_t *img = NULL;
+        if (find_image(d, want, &img, err) < 0)
+            return -1;
+        if (img) {
+            resp->images = xcalloc(1, sizeof(*resp->images));
+            resp->images[resp->n_images++] = image_from_json(img);
+            json_decref(img);
+        }
+        return 0;
+    }
+    json_t *list = NULL;
+    if (docker_get_json(d->client, "/images/json", NULL, NULL, &list, err) < 0)
+        return -1;
+    json_auto_t *owned = list;
+    resp->images = xcalloc(json_array_size(list) + 1, sizeof(*resp->images));
+    size_t i;
+    json_t *img;
+    json_array_foreach (list, i, img) {
+        /* Dangling images stay listed (kubelet's image GC must see them),
+         * only Docker's "<none>" placeholders are dropped.  */
+        resp->images[resp->n_images++] = image_from_json(img);
+    }
+    return 0;
+}
+
+static char *base64url(const char *in)
+{
+    static const char tbl[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t n = strlen(in);
+    char *out = xmalloc((n + 2) / 3 * 4 + 1), *o = out;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)(unsigned char)in[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)(unsigned char)in[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (unsigned char)in[i + 2];
+        *o++ = tbl[(v >> 18) & 63];
+        *o++ = tbl[(v >> 12) & 63];
+        *o++ = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
+        *o++ = i + 2 < n ? tbl[v & 63] : '=';
+    }
+    *o = '\0';
+    return out;
+}
+
+/* The X-Registry-Auth header for AUTH (an empty JSON object without).  */
+static char *registry_auth_header(const Runtime__V1__AuthConfig *auth)
+{
+    json_auto_t *j = json_object();
+    if (auth) {
+        const char *fields[][2] = {{"username", auth->username},
+                                   {"password", auth->password},
+                                   {"auth", auth->auth},
+                                   {"serveraddress", auth->server_address},
+                                   {"identitytoken", auth->identity_token},
+                                   {"registrytoken", auth->registry_token}};
+        for (size_t i = 0; i < CRIMP_ARRAY_SIZE(fields); i++)
+            if (!str_empty(fields[i][1]))
+                json_object_set_new(j, fields[i][0], json_string(fields[i][1]));
+    }
+    cleanup_free char *text = json_dumps(j, JSON_COMPACT);
+    cleanup_free char *enc = base64url(text);
+    return xasprintf("X-Registry-Auth: %s", enc);
+}
+
+/* Pull progress is a stream of JSON objects; HTTP says 200 even when the
+ * pull fails, so any object with "error" is the failure.  */
+struct pull_progress {
+    char *pending;
+    size_t len;
+    char *error;
+};
+
+static bool on_pull_data(void *ctx, const char *data, size_t len)
+{
+    struct pull_progress *p = ctx;
+    p->pending = xrealloc(p->pending, p->len + len + 1);
+    memcpy(p->pending + p->len, data, len);
+    p->len += len;
+    p->pending[p->len] = '\0';
+    char *line = p->pending, *nl;
+    while ((nl = strchr(line, '\n')) != NULL) {
+        *nl = '\0';
+        json_auto_t *j = json_loads(line, 0, NULL);
+        const char *e = json_string_value(json_object_get(j, "error"));
+        if (e && p->error == NULL)
+            p->error = xstrdup(e);
+        line = nl + 1;
+    }
+    p->len = strlen(line);
+    memmove(p->pending, line, p->len + 1);
+    return true;
+}
+
+int docker_pull(struct docker_backend *d, struct crimp_rpc *rpc, const char *image,
+                const Runtime__V1__AuthConfig *auth, char **image_id, crimp_error_t *err)
+{
+    cleanup_free char *repo = NULL, *tag = NULL;
+    split_ref(image, &repo, &tag);
+    cleanup_free char *erepo = docker_query_escape(repo);
+    cleanup_free char *etag = docker_query_escape(tag);
+    cleanup_free char *query = xasprintf("fromImage=%s&tag=%s", erepo, etag);
+    cleanup_free char *header = registry_auth_header(auth);
+    struct pull_progress progress = {0};
+    struct docker_request r = {.method = "POST", .path = "/images/create", .query = query,
+                               .timeout_ms = DOCKER_TIMEOUT_NONE, .stall_seconds = 60,
+                               .cancelled = rpc ? &rpc->cancelled : NULL,
+                               .extra_header = header, .on_data = on_pull_data, .ctx = &progress};
+    int rc = docker_do(d->client, &r, NULL, err);
+    free(progress.pending);
+    cleanup_free char *perr = progress.error;
+    if (rc < 0)
+        return crimp_error_wrap(err, "pull %s", image);
+    if (perr)
+        return crimp_make_error(err, strstr(perr, "not found") || strstr(perr, "unknown") ?
+                                         GRPC_STATUS_NOT_FOUND : GRPC_STATUS_UNKNOWN,
+                                0, "pull %s: %s", image, perr);
+    json_t *img = NULL;
+    if (find_image(d, image, &img, err) < 0)
+        return -1;
+    if (img == NULL)
+        return crimp_make_error(err, GRPC_STATUS_INTERNAL, 0,
+                                "pull %s: dockerd reported success but has no such image", image);
+    *image_id = xstrdup(json_string_value(json_object_get(img, "Id")));
+    json_decref(img);
+    return 0;
+}
+
+int docker_ensure_image(struct docker_backend *d, struct crimp_rpc *rpc, const char *image,
+                        crimp_error_t *err)
+{
+    json_t *img = NULL;
+    if (find_image(d, image, &img, err) < 0)
+        return -1;
+    if (img) {
+        json_decref(img);
+        return 0;
+    }
+    cleanup_free char *id = NULL;
+    return docker_pull(d, rpc, image, NULL, &id, err);
+}
+
+int docker_pull_image(struct crimp_backend *self, struct crimp_rpc *rpc,
+                      const Runtime__V1__PullImageRequest *req,
+                      Runtime__V1__PullImageResponse *resp, crimp_error_t *err)
+{
+    char *id = NULL;
+    if (docker_pull(docker_of(self), rpc, req->image->image, req->auth, &id, err) < 0)
+        return -1;
+    resp->image_ref = id;
+    return 0;
+}
+
+static int delete_image(struct docker_backend *d, const char *ref, crimp_error_t *err)
+{
+    struct docker_request r = {.method = "DELETE", .path = "/images/{id}", .id = ref};
+    cleanup_error crimp_error_t derr = NULL;
+    if (docker_do(d->client, &r, NULL, &derr) < 0 && derr->code != GRPC_STATUS_NOT_FOUND) {
+        *err = steal_ptr(&derr);
+        return -1;
+    }
+    return 0;
+}
+
+/* Removes the image REF names, whatever REF is (ID, tag or digest): every
+ * tag and digest of it, then the ID.  An absent image is a success.  */
+int docker_remove_image(struct crimp_backend *self, struct crimp_rpc *rpc,
+                        const Runtime__V1__RemoveImageRequest *req,
+                        Runtime__V1__RemoveImageResponse *resp, crimp_error_t *err)
+{
+    struct docker_backend *d = docker_of(self);
+    json_t *img = NULL;
+    if (find_image(d, req->image->image, &img, err) < 0)
+        return -1;
+    if (img == NULL)
+        return 0;
+    json_auto_t *owned = img;
+    const char *lists[] = {"RepoTags", "RepoDigests"};
+    for (size_t l = 0; l < 2; l++) {
+        size_t i;
+        json_t *v;
+        json_array_foreach (json_object_get(img, lists[l]), i, v)
+            if (json_string_value(v) && !has_prefix(json_string_value(v), "<none>") &&
+                delete_image(d, json_string_value(v), err) < 0)
+                return -1;
+    }
+    return delete_image(d, json_string_value(json_object_get(img, "Id")), err);
+}
+
+int docker_image_fs_info(struct crimp_backend *self, struct crimp_rpc *rpc,
+                         const Runtime__V1__ImageFsInfoRequest *req,
+                         Runtime__V1__ImageFsInfoResponse *resp, crimp_error_t *err)
+{
+    struct docker_backend *d = docker_of(self);
+    json_t *info = NULL, *images = NULL;
+    if (docker_get_json(d->client, "/info", NULL, NULL, &info, err) < 0)
+        return -1;
+    json_auto_t *info_owned = info;
+    if (docker_get_json(d->client, "/images/json", NULL, NULL, &images, err) < 0)
+        return -1;
+    json_auto_t *images_owned = images;
+    uint64_t used = 0;
+    size_t i;
+    json_t *img;
+    json_array_foreach (images, i, img)
+        used += (uint64_t)json_integer_value(json_object_get(img, "Size"));
+    const char *root = json_string_value(json_object_get(info, "DockerRootDir")) ?: "/var/lib/docker";
+    struct statvfs st;
+    uint64_t inodes = 0;
+    if (statvfs(root, &st) == 0)
+        inodes = (uint64_t)(st.f_files - st.f_ffree);
+
+    Runtime__V1__FilesystemUsage *u = xmalloc(sizeof(*u));
+    runtime__v1__filesystem_usage__init(u);
+    u->timestamp = crimp_now_real_ns();
+    u->fs_id = xmalloc(sizeof(*u->fs_id));
+    runtime__v1__filesystem_identifier__init(u->fs_id);
+    u->fs_id->mountpoint = xstrdup(root);
+    u->used_bytes = xmalloc(sizeof(*u->used_bytes));
+    runtime__v1__uint64_value__init(u->used_bytes);
+    u->used_bytes->value = used;
+    u->inodes_used = xmalloc(sizeof(*u->inodes_used));
+    runtime__v1__uint64_value__init(u->inodes_used);
+    u->inodes_used->value = inodes;
+    resp->image_filesystems = xcalloc(1, sizeof(*resp->image_filesystems));
+    resp->image_filesystems[0] = u;
+    resp->n_image_filesystems = 1;
+    return 0;
+}

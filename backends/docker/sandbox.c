@@ -1,0 +1,478 @@
+/* Pod sandboxes on Docker: a pause container holding the namespaces, CNI
+ * networking into its netns, and a checkpoint per pod that remembers what
+ * Stop and Remove need after the pause container or crimpd went away.
+ *
+ * Checkpoint data: {"name", "namespace", "uid", "host_network",
+ * "port_mappings" (CNI form), "ips", "network_torn_down"}.  */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/checkpoint.h"
+#include "docker-internal.h"
+#include "labels.h"
+#include "log.h"
+#include "pbutil.h"
+#include "utils.h"
+
+#define SANDBOX_STOP_SECONDS 10
+
+static const char *protocol_name(Runtime__V1__Protocol p)
+{
+    return p == RUNTIME__V1__PROTOCOL__UDP ? "udp" : p == RUNTIME__V1__PROTOCOL__SCTP ? "sctp" : "tcp";
+}
+
+/* CRI port mappings with a host port, in the form CNI's portmap takes.  */
+static json_t *cni_port_mappings(const Runtime__V1__PodSandboxConfig *cfg)
+{
+    json_t *pm = json_array();
+    for (size_t i = 0; i < cfg->n_port_mappings; i++) {
+        const Runtime__V1__PortMapping *p = cfg->port_mappings[i];
+        if (p->host_port <= 0)
+            continue;
+        json_t *m = json_pack("{s:i, s:i, s:s}", "hostPort", p->host_port, "containerPort",
+                              p->container_port, "protocol", protocol_name(p->protocol));
+        if (!str_empty(p->host_ip))
+            json_object_set_new(m, "hostIP", json_string(p->host_ip));
+        json_array_append_new(pm, m);
+    }
+    return pm;
+}
+
+static bool wants_host_network(const Runtime__V1__PodSandboxConfig *cfg)
+{
+    return cfg->linux && cfg->linux->security_context &&
+           cfg->linux->security_context->namespace_options &&
+           cfg->linux->security_context->namespace_options->network ==
+               RUNTIME__V1__NAMESPACE_MODE__NODE;
+}
+
+/* resolv.conf of the pod, rewritten in place so the inode Docker bind-mounts
+ * into every container of the pod stays the same.  */
+static int write_dns(const char *path, const Runtime__V1__DNSConfig *dns, crimp_error_t *err)
+{
+    if (dns == NULL || (dns->n_servers == 0 && dns->n_searches == 0 && dns->n_options == 0))
+        return 0;
+    cleanup_file FILE *f = fopen(path, "we");
+    if (f == NULL)
+        return crimp_make_errno_error(err, errno, "write %s", path);
+    for (size_t i = 0; i < dns->n_servers; i++)
+        fprintf(f, "nameserver %s\n", dns->servers[i]);
+    const char *const *lists[] = {(const char *const *)dns->searches,
+                                  (const char *const *)dns->options};
+    size_t counts[] = {dns->n_searches, dns->n_options};
+    const char *keys[] = {"search", "options"};
+    for (size_t l = 0; l < 2; l++) {
+        if (counts[l] == 0)
+            continue;
+        fputs(keys[l], f);
+        for (size_t i = 0; i < counts[l]; i++)
+            fprintf(f, " %s", lists[l][i]);
+        fputc('\n', f);
+    }
+    return fflush(f) == 0 ? 0 : crimp_make_errno_error(err, errno, "write %s", path);
+}
+
+static int force_remove(struct docker_backend *d, const char *id, crimp_error_t *err)
+{
+    struct docker_request r = {.method = "DELETE", .path = "/containers/{id}", .id = id,
+                               .query = "v=1&force=1"};
+    cleanup_error crimp_error_t rerr = NULL;
+    if (docker_do(d->client, &r, NULL, &rerr) < 0 && rerr->code != GRPC_STATUS_NOT_FOUND) {
+        *err = steal_ptr(&rerr);
+        return -1;
+    }
+    return 0;
+}
+
+static int stop_container_now(struct docker_backend *d, const char *id, int seconds,
+                              crimp_error_t *err)
+{
+    cleanup_free char *q = xasprintf("t=%d", seconds);
+    struct docker_request r = {.method = "POST", .path = "/containers/{id}/stop", .id = id,
+                               .query = q, .timeout_ms = (seconds + 120) * 1000L};
+    cleanup_error crimp_error_t serr = NULL;
+    if (docker_do(d->client, &r, NULL, &serr) < 0 && serr->code != GRPC_STATUS_NOT_FOUND) {
+        *err = steal_ptr(&serr);
+        return -1;
+    }
+    return 0;
+}
+
+static struct cni_attachment attachment(const char *id, json_t *ckpt, const char *netns)
+{
+    return (struct cni_attachment){
+        .container_id = id,
+        .netns = netns,
+        .ifname = "eth0",
+        .pod_namespace = json_string_value(json_object_get(ckpt, "namespace")),
+        .pod_name = json_string_value(json_object_get(ckpt, "name")),
+        .port_mappings = json_object_get(ckpt, "port_mappings"),
+    };
+}
+
+/* CNI ADD into the running pause container ID; records the IPs.  */
+static int setup_network(struct docker_backend *d, const char *id, json_t *inspect, json_t *ckpt,
+                         crimp_error_t *err)
+{
+    json_int_t pid = json_integer_value(json_object_get(json_object_get(inspect, "State"), "Pid"));
+    if (pid <= 0)
+        return crimp_make_error(err, GRPC_STATUS_INTERNAL, 0,
+                                "pause container %.12s has no process", id);
+    char netns[64];
+    snprintf(netns, sizeof(netns), "/proc/%lld/ns/net", (long long)pid);
+    struct cni_attachment a = attachment(id, ckpt, netns);
+    json_t *result = NULL;
+    if (cni_add(d->cni, &a, &result, err) < 0)
+        return -1;
+    json_auto_t *owned = result;
+    char *ips[8];
+    size_t n = cni_result_ips(result, ips, 8);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(arr, json_string(ips[i]));
+        free(ips[i]);
+    }
+    json_object_set_new(ckpt, "ips", arr);
+    return crimp_checkpoint_write(d->sandbox_dir, id, ckpt, err);
+}
+
+/* Undoes a half-made sandbox so a failed RunPodSandbox leaks nothing.  */
+static void undo_sandbox(struct docker_backend *d, const char *id, json_t *ckpt)
+{
+    crimp_error_t e = NULL;
+    struct cni_attachment a = attachment(id, ckpt, "");
+    if (cni_del(d->cni, &a, &e) < 0)
+        log_warn("docker: undo sandbox %.12s: %s", id, e->msg);
+    crimp_error_release(&e);
+    if (force_remove(d, id, &e) < 0)
+        log_warn("docker: undo sandbox %.12s: %s", id, e->msg);
+    crimp_error_release(&e);
+    crimp_checkpoint_remove(d->sandbox_dir, id, NULL);
+}
+
+static int start_sandbox(struct docker_backend *d, const char *id,
+                         const Runtime__V1__PodSandboxConfig *cfg, json_t *ckpt,
+                         crimp_error_t *err)
+{
+    if (docker_post(d->client, "/containers/{id}/start", id, NULL, NULL, NULL, err) < 0)
+        return -1;
+    json_t *inspect = NULL;
+    if (docker_inspect(d, id, &inspect, err) < 0)
+        return -1;
+    json_auto_t *owned = inspect;
+    const char *resolv = json_string_value(json_object_get(inspect, "ResolvConfPath"));
+    if (!str_empty(resolv) && write_dns(resolv, cfg->dns_config, err) < 0)
+        return -1;
+    if (json_is_true(json_object_get(ckpt, "host_network")))
+        return 0;
+    return setup_network(d, id, inspect, ckpt, err);
+}
+
+int docker_run_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
+                           const Runtime__V1__RunPodSandboxRequest *req,
+                           Runtime__V1__RunPodSandboxResponse *resp, crimp_error_t *err)
+{
+    struct docker_backend *d = docker_of(self);
+    const Runtime__V1__PodSandboxConfig *cfg = req->config;
+    if (!str_empty(req->runtime_handler) && strcmp(req->runtime_handler, "docker") != 0 &&
+        strcmp(req->runtime_handler, "runc") != 0)
+        return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
+                                "runtime handler `%s` is not served by the docker backend",
+                                req->runtime_handler);
+    if (!wants_host_network(cfg) && !cni_runner_ready(d->cni, NULL))
+        return crimp_make_error(err, GRPC_STATUS_FAILED_PRECONDITION, 0,
+                                "the pod network is not ready: no CNI config");
+    json_auto_t *body = docker_sandbox_spec(cfg, &d->spec, err);
+    if (body == NULL)
+        return -1;
+    if (docker_ensure_image(d, rpc, d->pause_image, err) < 0)
+        return crimp_error_wrap(err, "pause image");
+    cleanup_free char *name = docker_sandbox_name(cfg->metadata);
+    cleanup_free char *id = NULL;
+    if (docker_create(d, name, body, &id, err) < 0)
+        return -1;
+    /* Written before start: Stop and Remove must find the pod whatever
+     * happens from here on.  */
+    json_auto_t *ckpt = json_pack("{s:s, s:s, s:s, s:b, s:o, s:[], s:b}", "name",
+                                  cfg->metadata->name, "namespace", cfg->metadata->namespace_,
+                                  "uid", cfg->metadata->uid, "host_network",
+                                  wants_host_network(cfg), "port_mappings", cni_port_mappings(cfg),
+                                  "ips", "network_torn_down", 0);
+    if (crimp_checkpoint_write(d->sandbox_dir, id, ckpt, err) < 0 ||
+        start_sandbox(d, id, cfg, ckpt, err) < 0) {
+        undo_sandbox(d, id, ckpt);
+        return crimp_error_wrap(err, "run pod sandbox %s", name);
+    }
+    resp->pod_sandbox_id = steal_ptr(&id);
+    return 0;
+}
+
+/* The checkpoint of full ID, or NULL when there is none.  */
+static json_t *read_checkpoint(struct docker_backend *d, const char *id)
+{
+    json_t *ckpt = NULL;
+    crimp_error_t e = NULL;
+    if (crimp_checkpoint_read(d->sandbox_dir, id, &ckpt, &e) < 0) {
+        if (e->code != GRPC_STATUS_NOT_FOUND)
+            log_warn("docker: sandbox %.12s: %s", id, e->msg);
+        crimp_error_release(&e);
+        return NULL;
+    }
+    return ckpt;
+}
+
+/* CNI DEL once per sandbox: the flag in the checkpoint says it is done.  */
+static int teardown_network(struct docker_backend *d, const char *id, json_t *inspect,
+                            json_t *ckpt, crimp_error_t *err)
+{
+    if (ckpt == NULL || json_is_true(json_object_get(ckpt, "host_network")) ||
+        json_is_true(json_object_get(ckpt, "network_torn_down")))
+        return 0;
+    json_t *state = json_object_get(inspect, "State");
+    json_int_t pid = json_is_true(json_object_get(state, "Running")) ?
+                         json_integer_value(json_object_get(state, "Pid")) : 0;
+    char netns[64] = "";
+    if (pid > 0)
+        snprintf(netns, sizeof(netns), "/proc/%lld/ns/net", (long long)pid);
+    struct cni_attachment a = attachment(id, ckpt, netns);
+    if (cni_del(d->cni, &a, err) < 0)
+        return -1;
+    json_object_set_new(ckpt, "network_torn_down", json_true());
+    return crimp_checkpoint_write(d->sandbox_dir, id, ckpt, err);
+}
+
+/* Stops (or with REMOVE removes) every container of the pod.  */
+static int for_pod_containers(struct docker_backend *d, const char *sandbox_id, bool remove,
+                              crimp_error_t *err)
+{
+    cleanup_free char *label = xasprintf("%s=%s", DOCKER_LABEL_SANDBOX_ID, sandbox_id);
+    json_auto_t *filter = json_pack("{s:b}", label, 1);
+    json_t *list = NULL;
+    if (docker_list(d, DOCKER_TYPE_CONTAINER, filter, &list, err) < 0)
+        return -1;
+    json_auto_t *owned = list;
+    size_t i;
+    json_t *c;
+    json_array_foreach (list, i, c) {
+        const char *cid = json_string_value(json_object_get(c, "Id"));
+        if (remove) {
+            docker_logs_forget(d->logs, cid);
+            if (force_remove(d, cid, err) < 0)
+                return -1;
+        } else if (strcmp(json_string_value(json_object_get(c, "State")) ?: "", "running") == 0 &&
+                   stop_container_now(d, cid, 0, err) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The pod's full ID and inspect, or its checkpoint when the pause container
+ * is gone.  Returns 1 when neither exists.  */
+static int find_sandbox(struct docker_backend *d, const char *id, char **full, json_t **inspect,
+                        json_t **ckpt, crimp_error_t *err)
+{
+    cleanup_error crimp_error_t ierr = NULL;
+    *inspect = NULL;
+    if (docker_inspect(d, id, inspect, &ierr) < 0 && ierr->code != GRPC_STATUS_NOT_FOUND) {
+        *err = steal_ptr(&ierr);
+        return -1;
+    }
+    const char *docker_id = json_string_value(json_object_get(*inspect, "Id"));
+    *full = xstrdup(docker_id ? docker_id : id);
+    *ckpt = read_checkpoint(d, *full);
+    return *inspect == NULL && *ckpt == NULL ? 1 : 0;
+}
+
+int docker_stop_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
+                            const Runtime__V1__StopPodSandboxRequest *req,
+                            Runtime__V1__StopPodSandboxResponse *resp, crimp_error_t *err)
+{
+    struct docker_backend *d = docker_of(self);
+    cleanup_free char *id = NULL;
+    json_t *inspect = NULL, *ckpt = NULL;
+    int found = find_sandbox(d, req->pod_sandbox_id, &id, &inspect, &ckpt, err);
+    json_auto_t *i_owned = inspect, *c_owned = ckpt;
+    if (found < 0)
+        return -1;
+    if (found == 1)
+        return 0; /* already removed: stopping it is done */
+    if (for_pod_containers(d, id, false, err) < 0 || teardown_network(d, id, inspect, ckpt, err) < 0)
+        return crimp_error_wrap(err, "stop pod sandbox %.12s", id);
+    if (inspect && stop_container_now(d, id, SANDBOX_STOP_SECONDS, err) < 0)
+        return crimp_error_wrap(err, "stop pod sandbox %.12s", id);
+    return 0;
+}
+
+int docker_remove_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
+                              const Runtime__V1__RemovePodSandboxRequest *req,
+                              Runtime__V1__RemovePodSandboxResponse *resp, crimp_error_t *err)
+{
+    struct docker_backend *d = docker_of(self);
+    cleanup_free char *id = NULL;
+    json_t *inspect = NULL, *ckpt = NULL;
+    int found = find_sandbox(d, req->pod_sandbox_id, &id, &inspect, &ckpt, err);
+    json_auto_t *i_owned = inspect, *c_owned = ckpt;
+    if (found < 0)
+        return -1;
+    if (found == 1)
+        return 0;
+    /* Unlike dockershim, Remove releases the network when Stop did not, so
+     * an IP never leaks.  */
+    if (for_pod_containers(d, id, true, err) < 0 || teardown_network(d, id, inspect, ckpt, err) < 0 ||
+        (inspect && force_remove(d, id, err) < 0))
+        return crimp_error_wrap(err, "remove pod sandbox %.12s", id);
+    return crimp_checkpoint_remove(d->sandbox_dir, id, err);
+}
+
+static void set_namespaces(Runtime__V1__PodSandboxStatus *st, json_t *host_config)
+{
+    Runtime__V1__LinuxPodSandboxStatus *lx = xmalloc(sizeof(*lx));
+    runtime__v1__linux_pod_sandbox_status__init(lx);
+    lx->namespaces = xmalloc(sizeof(*lx->namespaces));
+    runtime__v1__namespace__init(lx->namespaces);
+    Runtime__V1__NamespaceOption *o = xmalloc(sizeof(*o));
+    runtime__v1__namespace_option__init(o);
+    const char *net = json_string_value(json_object_get(host_config, "NetworkMode")) ?: "";
+    const char *pid = json_string_value(json_object_get(host_config, "PidMode")) ?: "";
+    const char *ipc = json_string_value(json_object_get(host_config, "IpcMode")) ?: "";
+    o->network = strcmp(net, "host") == 0 ? RUNTIME__V1__NAMESPACE_MODE__NODE
+                                          : RUNTIME__V1__NAMESPACE_MODE__POD;
+    o->pid = strcmp(pid, "host") == 0 ? RUNTIME__V1__NAMESPACE_MODE__NODE
+                                      : RUNTIME__V1__NAMESPACE_MODE__CONTAINER;
+    o->ipc = strcmp(ipc, "host") == 0 ? RUNTIME__V1__NAMESPACE_MODE__NODE
+                                      : RUNTIME__V1__NAMESPACE_MODE__POD;
+    lx->namespaces->options = o;
+    st->linux = lx;
+}
+
+/* The IPs kept from the CNI ADD result: no nsenter per status call.  */
+static void set_network(Runtime__V1__PodSandboxStatus *st, json_t *ckpt, bool ready)
+{
+    st->network = xmalloc(sizeof(*st->network));
+    runtime__v1__pod_sandbox_network_status__init(st->network);
+    json_t *ips = json_object_get(ckpt, "ips");
+    if (!ready || json_is_true(json_object_get(ckpt, "host_network")) || json_array_size(ips) == 0)
+        return;
+    st->network->ip = xstrdup(json_string_value(json_array_get(ips, 0)) ?: "");
+    size_t n = json_array_size(ips) - 1;
+    st->network->additional_ips = xcalloc(n + 1, sizeof(*st->network->additional_ips));
+    for (size_t i = 0; i < n; i++) {
+        Runtime__V1__PodIP *ip = xmalloc(sizeof(*ip));
+        runtime__v1__pod_ip__init(ip);
+        ip->ip = xstrdup(json_string_value(json_array_get(ips, i + 1)) ?: "");
+        st->network->additional_ips[st->network->n_additional_ips++] = ip;
+    }
+}
+
+int docker_pod_sandbox_status(struct crimp_backend *self, struct crimp_rpc *rpc,
+                              const Runtime__V1__PodSandboxStatusRequest *req,
+                              Runtime__V1__PodSandboxStatusResponse *resp, crimp_error_t *err)
+{
+    struct docker_backend *d = docker_of(self);
+    json_t *inspect = NULL;
+    if (docker_inspect(d, req->pod_sandbox_id, &inspect, err) < 0)
+        return crimp_error_wrap(err, "pod sandbox %s", req->pod_sandbox_id);
+    json_auto_t *owned = inspect;
+    json_t *labels = json_object_get(json_object_get(inspect, "Config"), "Labels");
+    struct docker_cri_meta meta;
+    if (strcmp(json_string_value(json_object_get(labels, DOCKER_LABEL_TYPE)) ?: "",
+               DOCKER_TYPE_SANDBOX) != 0 ||
+        docker_cri_meta_from_labels(labels, &meta, err) < 0)
+        return crimp_make_error(err, GRPC_STATUS_NOT_FOUND, 0, "pod sandbox %s not found",
+                                req->pod_sandbox_id);
+    const char *id = json_string_value(json_object_get(inspect, "Id"));
+    json_auto_t *ckpt = read_checkpoint(d, id);
+    bool running = json_is_true(json_object_get(json_object_get(inspect, "State"), "Running"));
+
+    Runtime__V1__PodSandboxStatus *st = xmalloc(sizeof(*st));
+    runtime__v1__pod_sandbox_status__init(st);
+    st->id = xstrdup(id);
+    st->metadata = xmalloc(sizeof(*st->metadata));
+    runtime__v1__pod_sandbox_metadata__init(st->metadata);
+    st->metadata->name = xstrdup(meta.name);
+    st->metadata->uid = xstrdup(meta.uid ?: "");
+    st->metadata->namespace_ = xstrdup(meta.namespace_ ?: "");
+    st->metadata->attempt = meta.attempt;
+    st->state = running ? RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY
+                        : RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
+    st->created_at = docker_parse_time(json_string_value(json_object_get(inspect, "Created")));
+    set_network(st, ckpt, running);
+    set_namespaces(st, json_object_get(inspect, "HostConfig"));
+    st->labels = crimp_pb_map_from_json(&runtime__v1__pod_sandbox_status__labels_entry__descriptor,
+                                        meta.labels, &st->n_labels);
+    st->annotations = crimp_pb_map_from_json(
+        &runtime__v1__pod_sandbox_status__annotations_entry__descriptor, meta.annotations,
+        &st->n_annotations);
+    st->runtime_handler = xstrdup("");
+    docker_cri_meta_free(&meta);
+    resp->status = st;
+    return 0;
+}
+
+static bool sandbox_passes(const Runtime__V1__PodSandboxFilter *f, json_t *c,
+                           struct docker_cri_meta *meta)
+{
+    if (f == NULL)
+        return true;
+    const char *id = json_string_value(json_object_get(c, "Id")) ?: "";
+    if (!str_empty(f->id) && !has_prefix(id, f->id))
+        return false;
+    bool running = strcmp(json_string_value(json_object_get(c, "State")) ?: "", "running") == 0;
+    if (f->state && (f->state->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY) != running)
+        return false;
+    return docker_labels_match(meta->labels, (void *const *)f->label_selector,
+                               f->n_label_selector);
+}
+
+static Runtime__V1__PodSandbox *sandbox_from_list(json_t *c, struct docker_cri_meta *meta)
+{
+    Runtime__V1__PodSandbox *p = xmalloc(sizeof(*p));
+    runtime__v1__pod_sandbox__init(p);
+    p->id = xstrdup(json_string_value(json_object_get(c, "Id")) ?: "");
+    p->metadata = xmalloc(sizeof(*p->metadata));
+    runtime__v1__pod_sandbox_metadata__init(p->metadata);
+    p->metadata->name = xstrdup(meta->name);
+    p->metadata->uid = xstrdup(meta->uid ?: "");
+    p->metadata->namespace_ = xstrdup(meta->namespace_ ?: "");
+    p->metadata->attempt = meta->attempt;
+    bool running = strcmp(json_string_value(json_object_get(c, "State")) ?: "", "running") == 0;
+    p->state = running ? RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY
+                       : RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
+    p->created_at = json_integer_value(json_object_get(c, "Created")) * 1000000000LL;
+    p->labels = crimp_pb_map_from_json(&runtime__v1__pod_sandbox__labels_entry__descriptor,
+                                       meta->labels, &p->n_labels);
+    p->annotations = crimp_pb_map_from_json(
+        &runtime__v1__pod_sandbox__annotations_entry__descriptor, meta->annotations,
+        &p->n_annotations);
+    p->runtime_handler = xstrdup("");
+    return p;
+}
+
+int docker_list_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
+                            const Runtime__V1__ListPodSandboxRequest *req,
+                            Runtime__V1__ListPodSandboxResponse *resp, crimp_error_t *err)
+{
+    json_t *list = NULL;
+    if (docker_list(docker_of(self), DOCKER_TYPE_SANDBOX, NULL, &list, err) < 0)
+        return -1;
+    json_auto_t *owned = list;
+    resp->items = xcalloc(json_array_size(list) + 1, sizeof(*resp->items));
+    size_t i;
+    json_t *c;
+    json_array_foreach (list, i, c) {
+        struct docker_cri_meta meta;
+        crimp_error_t e = NULL;
+        if (docker_cri_meta_from_labels(json_object_get(c, "Labels"), &meta, &e) < 0) {
+            crimp_error_release(&e);
+            continue;
+        }
+        if (sandbox_passes(req->filter, c, &meta))
+            resp->items[resp->n_items++] = sandbox_from_list(c, &meta);
+        docker_cri_meta_free(&meta);
+    }
+    return 0;
+}

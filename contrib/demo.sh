@@ -1,0 +1,65 @@
+#!/bin/bash
+# crimp's demo on a fresh Debian 12 machine (as root): installs what is
+# missing, builds crimp, starts private containerd, dockerd and registry
+# daemons under a temp dir (tests/bed), runs crimpd on its embedded defaults
+# with the bed's runtimes as backends, drives pod lifecycles through crimpd
+# and directly to the runtime, and prints the latency of each CRI call side
+# by side.  Everything is stopped and removed at the end.
+#
+#   sudo contrib/demo.sh [ROUNDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+rounds=${1:-5}
+[ "$(id -u)" = 0 ] || { echo "demo: run as root (it starts containerd and dockerd)" >&2; exit 2; }
+
+echo "== installing what is missing (Debian packages)"
+tests/bed/install.sh
+echo "== building crimp"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc)" >/dev/null
+echo "== starting the bed: containerd, dockerd, registry (private, under /tmp)"
+bed=$(tests/bed/up.sh)
+. "$bed/env"
+trap 'tests/bed/down.sh "$bed" >/dev/null 2>&1' EXIT
+
+echo "== crimpd, twice on its embedded defaults: one with the docker backend, one with containerd's CRI plugin behind the cri backend"
+cat > "$bed/crimp-docker.json" <<J
+{"backends": [{"name": "docker", "type": "docker", "endpoint": "unix://$CRIMP_BED_DOCKER_SOCK",
+  "options": {"pause_image": "$CRIMP_BED_PAUSE_IMAGE", "cni_conf_dir": "$CRIMP_BED_CNI_CONF_DIR"}}]}
+J
+start_crimpd() { # NAME ARGS...
+    local name=$1; shift
+    mkdir -p "$bed/$name"
+    build/shim/crimpd --listen "$bed/$name/crimp.sock" --state-dir "$bed/$name/state" "$@" \
+        >"$bed/$name/crimpd.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 100); do [ -S "$bed/$name/crimp.sock" ] && return; sleep 0.05; done
+    echo "demo: crimpd $name did not start:"; cat "$bed/$name/crimpd.log"; exit 1
+}
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+    tests/bed/down.sh "$bed" >/dev/null 2>&1
+}
+trap cleanup EXIT
+start_crimpd d --config "$bed/crimp-docker.json"
+start_crimpd c --backend "containerd-cri=cri:unix://$CRIMP_BED_CONTAINERD_SOCK"
+if [ -x build/cli/crimpctl ]; then
+    build/cli/crimpctl --endpoint "unix://$bed/d/crimp.sock" version
+    build/cli/crimpctl --endpoint "unix://$bed/d/crimp.sock" info || true
+fi
+
+echo "== $rounds pod lifecycles on each chain: containerd's CRI plugin directly (the reference),"
+echo "   kubelet->crimp->containerd, and kubelet->crimp->dockerd->containerd"
+PYTHONPATH=$root/build/tests/py:$root/tests/e2e /usr/bin/python3 contrib/demo/pod_lifecycle.py \
+    --image "$CRIMP_BED_BUSYBOX_IMAGE" --rounds "$rounds" \
+    "containerd-direct=unix://$CRIMP_BED_CONTAINERD_SOCK" \
+    "crimp/containerd-cri=unix://$bed/c/crimp.sock" "crimp/docker=unix://$bed/d/crimp.sock"
+
+for name in c d; do
+    echo
+    echo "== what crimpd ($([ $name = d ] && echo docker || echo containerd-cri) backend) measured: each CRI call and the backend calls it caused"
+    curl -fsS --unix-socket "$bed/$name/admin.sock" http://crimp/v1/latency |
+        /usr/bin/python3 contrib/demo/latency_table.py
+done

@@ -1,0 +1,306 @@
+"""The docker backend against the bed's real dockerd: pods with CNI
+networking, containers whose output lands in the CRI log file, ExecSync,
+cleanup that leaks no IP, and state that survives a crimpd restart."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.parse
+import uuid
+
+import grpc
+
+from crimpe2e import PB, Crimpd, bed_env, main
+
+BED = bed_env()
+DOCKER_SOCK = BED["CRIMP_BED_DOCKER_SOCK"]
+BUSYBOX = BED["CRIMP_BED_BUSYBOX_IMAGE"]
+IPAM_DIR = os.path.join(BED["CRIMP_BED"], "cni", "ipam", "crimp-bed")
+
+
+def docker_api(path):
+    out = subprocess.run(["curl", "-fsS", "--unix-socket", DOCKER_SOCK, "http://d" + path],
+                         capture_output=True, text=True, timeout=30)
+    return json.loads(out.stdout) if out.returncode == 0 else None
+
+
+def docker_backend(state_dir, conf_dir=None):
+    """A crimpd config (path) with the docker backend on the bed's dockerd."""
+    cfg = {"backends": [{"name": "docker", "type": "docker", "endpoint": "unix://" + DOCKER_SOCK,
+                         "options": {"pause_image": BED["CRIMP_BED_PAUSE_IMAGE"],
+                                     "cni_conf_dir": conf_dir or BED["CRIMP_BED_CNI_CONF_DIR"],
+                                     "cni_bin_dirs": "/usr/lib/cni"}}]}
+    path = os.path.join(state_dir, "crimpd.json")
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    return path
+
+
+def read_text(path):
+    if not os.path.exists(path):
+        return ""
+    with open(path) as f:
+        return f.read()
+
+
+def leased_ips():
+    if not os.path.isdir(IPAM_DIR):
+        return set()
+    return {n for n in os.listdir(IPAM_DIR) if n[0].isdigit()}
+
+
+def wait_for(fn, timeout=10, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class DockerBackend(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.state = tempfile.mkdtemp(prefix="crimp-docker-e2e.")
+        cls.logdir = os.path.join(cls.state, "logs")
+        cls.crimpd = cls.start_crimpd()
+        cls.c = cls.crimpd.client
+        cls.c.call("PullImage", PB.PullImageRequest(image=PB.ImageSpec(image=BUSYBOX)), timeout=120)
+
+    @classmethod
+    def start_crimpd(cls):
+        d = Crimpd(extra=["--config", docker_backend(cls.state),
+                          "--state-dir", os.path.join(cls.state, "crimp")])
+        return d.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        c = cls.crimpd.client
+        for p in c.call("ListPodSandbox").items:
+            c.call("StopPodSandbox", pod_sandbox_id=p.id, timeout=60)
+            c.call("RemovePodSandbox", pod_sandbox_id=p.id, timeout=60)
+        cls.crimpd.cleanup()
+        shutil.rmtree(cls.state, ignore_errors=True)
+
+    def restart_crimpd(self):
+        self.assertEqual(self.crimpd.stop(), 0)
+        self.crimpd.cleanup()
+        type(self).crimpd = self.start_crimpd()
+        type(self).c = self.crimpd.client
+
+    def pod_config(self, name, **kw):
+        return PB.PodSandboxConfig(
+            metadata=PB.PodSandboxMetadata(name=name, namespace="e2e", uid=str(uuid.uuid4())),
+            hostname=name, log_directory=os.path.join(self.logdir, name),
+            labels={"app": name}, annotations={"note": "kept"},
+            linux=PB.LinuxPodSandboxConfig(), **kw)
+
+    def run_pod(self, name, **kw):
+        cfg = self.pod_config(name, **kw)
+        return cfg, self.c.call("RunPodSandbox", config=cfg, timeout=120).pod_sandbox_id
+
+    def run_container(self, pod, pod_cfg, name, command, **kw):
+        cfg = PB.ContainerConfig(metadata=PB.ContainerMetadata(name=name),
+                                 image=PB.ImageSpec(image=BUSYBOX), command=command,
+                                 log_path=name + ".log", linux=kw.pop("linux", PB.LinuxContainerConfig()),
+                                 **kw)
+        cid = self.c.call("CreateContainer", pod_sandbox_id=pod, config=cfg,
+                          sandbox_config=pod_cfg, timeout=60).container_id
+        self.c.call("StartContainer", container_id=cid, timeout=60)
+        return cid, os.path.join(pod_cfg.log_directory, name + ".log")
+
+    def remove_pod(self, pod):
+        self.c.call("StopPodSandbox", pod_sandbox_id=pod, timeout=60)
+        self.c.call("RemovePodSandbox", pod_sandbox_id=pod, timeout=60)
+
+    def read_log(self, path, want, timeout=10):
+        def has():
+            text = read_text(path)
+            return text if want in text else None
+        return wait_for(has, timeout, f"{want!r} in {path}")
+
+    def test_pod_lifecycle_networking_logs_exec(self):
+        before = leased_ips()
+        dns = PB.DNSConfig(servers=["10.0.0.10"], searches=["svc.e2e"], options=["ndots:5"])
+        cfg, pod = self.run_pod("life", dns_config=dns,
+                                port_mappings=[PB.PortMapping(container_port=80, host_port=18081)])
+        st = self.c.call("PodSandboxStatus", pod_sandbox_id=pod).status
+        self.assertEqual(st.state, PB.SANDBOX_READY)
+        self.assertTrue(st.network.ip.startswith("10.99."), st.network.ip)
+        self.assertEqual(dict(st.labels), {"app": "life"})
+        self.assertEqual(dict(st.annotations), {"note": "kept"})
+        self.assertIn(st.network.ip, leased_ips())
+
+        cid, log = self.run_container(pod, cfg, "app",
+                                      ["sh", "-c", "echo to-out; echo to-err >&2; exec sleep 300"])
+        self.read_log(log, "to-err")
+        text = self.read_log(log, "to-out")
+        # stdout and stderr are two pipes: their relative order is not fixed.
+        self.assertRegex(text, r"(?m)^\d{4}-\d\d-\d\dT[\d:.]+Z stdout F to-out$")
+        self.assertRegex(text, r"(?m)^\d{4}-\d\d-\d\dT[\d:.]+Z stderr F to-err$")
+
+        ex = self.c.call("ExecSync", container_id=cid, cmd=["cat", "/etc/resolv.conf"])
+        self.assertEqual(ex.exit_code, 0)
+        self.assertEqual(ex.stdout.decode(), "nameserver 10.0.0.10\nsearch svc.e2e\noptions ndots:5\n")
+        ex = self.c.call("ExecSync", container_id=cid, cmd=["hostname"])
+        self.assertEqual(ex.stdout, b"life\n")
+        ex = self.c.call("ExecSync", container_id=cid, cmd=["sh", "-c", "echo o; echo e >&2; exit 7"])
+        self.assertEqual((ex.stdout, ex.stderr, ex.exit_code), (b"o\n", b"e\n", 7))
+        ex = self.c.call("ExecSync", container_id=cid, cmd=["ip", "-o", "-4", "addr", "show", "eth0"])
+        self.assertIn(st.network.ip + "/", ex.stdout.decode())
+
+        cs = self.c.call("ContainerStatus", container_id=cid).status
+        self.assertEqual(cs.state, PB.CONTAINER_RUNNING)
+        self.assertEqual(cs.log_path, log)
+        self.assertTrue(cs.image_ref.startswith("sha256:"))
+        listed = self.c.call("ListContainers", filter=PB.ContainerFilter(pod_sandbox_id=pod)).containers
+        self.assertEqual([c.id for c in listed], [cid])
+
+        self.c.call("StopContainer", PB.StopContainerRequest(container_id=cid, timeout=1), timeout=30)
+        cs = self.c.call("ContainerStatus", container_id=cid).status
+        self.assertEqual(cs.state, PB.CONTAINER_EXITED)
+        self.assertNotEqual(cs.finished_at, 0)
+        self.c.call("RemoveContainer", container_id=cid)
+        self.c.call("RemoveContainer", container_id=cid)  # gone is fine
+
+        self.c.call("StopPodSandbox", pod_sandbox_id=pod, timeout=60)
+        self.assertEqual(leased_ips(), before, "StopPodSandbox did not release the IP")
+        self.c.call("StopPodSandbox", pod_sandbox_id=pod, timeout=60)
+        self.c.call("RemovePodSandbox", pod_sandbox_id=pod, timeout=60)
+        self.c.call("RemovePodSandbox", pod_sandbox_id=pod, timeout=60)
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.c.call("PodSandboxStatus", pod_sandbox_id=pod)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND)
+        self.assertEqual(docker_api(f"/containers/json?all=1&filters=" + urllib.parse.quote(
+            json.dumps({"label": {"io.kubernetes.sandbox.id=" + pod: True}}))), [])
+
+    def test_exec_timeout_kills_the_command(self):
+        cfg, pod = self.run_pod("exec-timeout")
+        cid, _ = self.run_container(pod, cfg, "app", ["sleep", "300"])
+        try:
+            t0 = time.monotonic()
+            with self.assertRaises(grpc.RpcError) as cm:
+                self.c.call("ExecSync", PB.ExecSyncRequest(container_id=cid, cmd=["sleep", "77"],
+                                                           timeout=1), timeout=30)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.DEADLINE_EXCEEDED)
+            self.assertLess(time.monotonic() - t0, 5)
+            ps = self.c.call("ExecSync", container_id=cid, cmd=["ps", "-o", "args"]).stdout.decode()
+            self.assertNotIn("sleep 77", ps)
+        finally:
+            self.remove_pod(pod)
+
+    def test_bad_requests_get_clear_codes(self):
+        def code(fn, *a, **kw):
+            with self.assertRaises(grpc.RpcError) as cm:
+                fn(*a, **kw)
+            return cm.exception
+        e = code(self.c.call, "ContainerStatus", container_id="0123456789ab")
+        self.assertEqual(e.code(), grpc.StatusCode.NOT_FOUND)
+        e = code(self.c.call, "PodSandboxStatus", pod_sandbox_id="0123456789ab")
+        self.assertEqual(e.code(), grpc.StatusCode.NOT_FOUND)
+        cfg = self.pod_config("nopod")
+        e = code(self.c.call, "CreateContainer", pod_sandbox_id="0123456789ab", config=PB.ContainerConfig(
+            metadata=PB.ContainerMetadata(name="x"), image=PB.ImageSpec(image=BUSYBOX)),
+            sandbox_config=cfg)
+        self.assertEqual(e.code(), grpc.StatusCode.NOT_FOUND)
+        e = code(self.c.call, "PullImage", PB.PullImageRequest(
+            image=PB.ImageSpec(image=BED["CRIMP_BED_REGISTRY"] + "/crimp/no-such-image:1")), timeout=60)
+        self.assertIn(e.code(), (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNKNOWN))
+        self.assertIn("no-such-image", e.details())
+        # RunAsGroup without a user cannot be expressed: refused at create.
+        pcfg, pod = self.run_pod("badctr")
+        try:
+            bad = PB.ContainerConfig(metadata=PB.ContainerMetadata(name="x"),
+                                     image=PB.ImageSpec(image=BUSYBOX),
+                                     linux=PB.LinuxContainerConfig(security_context=PB.LinuxContainerSecurityContext(
+                                         run_as_group=PB.Int64Value(value=5))))
+            e = code(self.c.call, "CreateContainer", pod_sandbox_id=pod, config=bad, sandbox_config=pcfg)
+            self.assertEqual(e.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        finally:
+            self.remove_pod(pod)
+        self.assertEqual(self.c.call("ImageStatus", image=PB.ImageSpec(image="nosuch:1")).image.id, "")
+
+    def test_restart_keeps_pods_ips_and_logs(self):
+        before = leased_ips()
+        cfg, pod = self.run_pod("restart")
+        ip = self.c.call("PodSandboxStatus", pod_sandbox_id=pod).status.network.ip
+        cid, log = self.run_container(pod, cfg, "ticker", [
+            "sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"])
+        self.read_log(log, "tick 2")
+        self.restart_crimpd()
+        st = self.c.call("PodSandboxStatus", pod_sandbox_id=pod).status
+        self.assertEqual(st.network.ip, ip)
+        self.assertEqual([p.id for p in self.c.call("ListPodSandbox").items if p.id == pod], [pod])
+        last = int(self.read_log(log, "tick").strip().splitlines()[-1].split()[-1])
+        self.read_log(log, f"tick {last + 5}", timeout=15)
+        ticks = [int(l.split()[-1]) for l in read_text(log).splitlines()]
+        self.assertEqual(ticks, sorted(set(ticks)), "lines lost or repeated across the restart")
+        self.assertEqual(ticks, list(range(ticks[0], ticks[-1] + 1)))
+        self.remove_pod(pod)
+        self.assertEqual(leased_ips(), before)
+
+    def test_reopen_after_rotation(self):
+        cfg, pod = self.run_pod("rotate")
+        try:
+            cid, log = self.run_container(pod, cfg, "ticker", [
+                "sh", "-c", "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.1; done"])
+            self.read_log(log, "line 3")
+            os.rename(log, log + ".1")
+            self.c.call("ReopenContainerLog", container_id=cid)
+            self.read_log(log, "line")
+            first_new = int(read_text(log).splitlines()[0].split()[-1])
+            last_old = int(read_text(log + ".1").splitlines()[-1].split()[-1])
+            self.assertEqual(first_new, last_old + 1)
+        finally:
+            self.remove_pod(pod)
+
+    def test_stop_after_pause_died_still_releases_ip(self):
+        before = leased_ips()
+        cfg, pod = self.run_pod("pausedied")
+        ip = self.c.call("PodSandboxStatus", pod_sandbox_id=pod).status.network.ip
+        self.assertIn(ip, leased_ips())
+        pid = docker_api(f"/containers/{pod}/json")["State"]["Pid"]
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: not docker_api(f"/containers/{pod}/json")["State"]["Running"], 10, "pause to die")
+        self.assertEqual(self.c.call("PodSandboxStatus", pod_sandbox_id=pod).status.state, PB.SANDBOX_NOTREADY)
+        self.remove_pod(pod)
+        self.assertEqual(leased_ips(), before)
+
+    def test_image_calls(self):
+        imgs = self.c.call("ListImages").images
+        bb = [i for i in imgs if BUSYBOX in i.repo_tags]
+        self.assertEqual(len(bb), 1)
+        st = self.c.call("ImageStatus", image=PB.ImageSpec(image=bb[0].id)).image
+        self.assertEqual(st.id, bb[0].id)
+        fs = self.c.call("ImageFsInfo").image_filesystems
+        self.assertGreater(fs[0].used_bytes.value, 0)
+
+
+class NetworkNotReady(unittest.TestCase):
+    def test_status_says_why_and_runp_refuses(self):
+        state = tempfile.mkdtemp(prefix="crimp-docker-nonet.")
+        empty = os.path.join(state, "empty-net.d")
+        os.mkdir(empty)
+        try:
+            with Crimpd(extra=["--config", docker_backend(state, conf_dir=empty),
+                               "--state-dir", os.path.join(state, "crimp")]) as d:
+                conds = {c.type: c for c in d.client.call("Status").status.conditions}
+                self.assertFalse(conds["NetworkReady"].status)
+                self.assertIn("cni config uninitialized", conds["NetworkReady"].message)
+                cfg = PB.PodSandboxConfig(metadata=PB.PodSandboxMetadata(
+                    name="x", namespace="e2e", uid=str(uuid.uuid4())), linux=PB.LinuxPodSandboxConfig())
+                with self.assertRaises(grpc.RpcError) as cm:
+                    d.client.call("RunPodSandbox", config=cfg)
+                self.assertEqual(cm.exception.code(), grpc.StatusCode.FAILED_PRECONDITION)
+                self.assertEqual(len(d.client.call("ListPodSandbox").items), 0)
+        finally:
+            shutil.rmtree(state, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
