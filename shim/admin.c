@@ -186,28 +186,101 @@ static void on_follow(struct evhttp_request *req, void *arg)
     event_add(f->timer, &tv);
 }
 
+/* One backend as `crimpctl backend list` shows it.  Asking the backend for
+ * its version doubles as the up/down check.  */
+static json_t *backend_json(struct crimp_admin *a, size_t i)
+{
+    struct crimp_backend *b = crimp_router_get(a->router, i);
+    cleanup_error crimp_error_t err = NULL;
+    bool up = crimp_router_refresh_version(a->router, b, NULL, &err) == 0;
+    cleanup_free char *v = crimp_router_backend_version(a->router, b);
+    size_t pods = 0, containers = 0;
+    crimp_router_owned(a->router, i, &pods, &containers);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:I, s:I}", "name", b->config->name,
+                          "type", b->config->type, "endpoint", b->config->endpoint, "up", up,
+                          "default", b == crimp_router_default(a->router), "draining",
+                          crimp_router_is_draining(a->router, i), "pods", (json_int_t)pods,
+                          "containers", (json_int_t)containers);
+    json_object_set_new(o, "runtime", v ? json_string(v) : json_null());
+    if (!up)
+        json_object_set_new(o, "error", json_string(err->msg));
+    return o;
+}
+
 static void on_backends(struct evhttp_request *req, void *arg)
 {
     struct crimp_admin *a = arg;
     if (!is_get(req))
         return;
     json_t *arr = json_array();
-    for (size_t i = 0; i < crimp_router_count(a->router); i++) {
-        struct crimp_backend *b = crimp_router_get(a->router, i);
-        cleanup_free char *v = crimp_router_backend_version(a->router, b);
-        json_t *o = json_pack("{s:s, s:s, s:s, s:b}", "name", b->config->name, "type",
-                              b->config->type, "endpoint", b->config->endpoint, "default",
-                              b == crimp_router_default(a->router));
-        json_object_set_new(o, "runtime", v ? json_string(v) : json_null());
-        json_array_append_new(arr, o);
-    }
+    for (size_t i = 0; i < crimp_router_count(a->router); i++)
+        json_array_append_new(arr, backend_json(a, i));
     send_json(req, 200, json_pack("{s:o}", "backends", arr));
+}
+
+static int http_status_for(grpc_status_code code)
+{
+    return code == GRPC_STATUS_NOT_FOUND             ? 404
+           : code == GRPC_STATUS_FAILED_PRECONDITION ? 409
+           : code == GRPC_STATUS_INVALID_ARGUMENT    ? 400
+                                                     : 500;
+}
+
+/* POST /v1/backends/NAME/{default,drain,undrain}: the cutover switches.  */
+static void on_backend_action(struct evhttp_request *req, struct crimp_admin *a, const char *rest)
+{
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+        send_json(req, 405, json_pack("{s:s}", "error", "use POST"));
+        return;
+    }
+    const char *slash = strchr(rest, '/');
+    if (slash == NULL) {
+        send_json(req, 404, json_pack("{s:s}", "error", "want /v1/backends/NAME/ACTION"));
+        return;
+    }
+    cleanup_free char *name = strndup(rest, (size_t)(slash - rest));
+    const char *action = slash + 1;
+    cleanup_error crimp_error_t err = NULL;
+    int rc;
+    if (strcmp(action, "default") == 0)
+        rc = crimp_router_set_default(a->router, name, &err);
+    else if (strcmp(action, "drain") == 0 || strcmp(action, "undrain") == 0)
+        rc = crimp_router_set_draining(a->router, name, action[0] == 'd', &err);
+    else
+        rc = crimp_make_error(&err, GRPC_STATUS_NOT_FOUND, 0,
+                              "unknown action `%s` (default, drain, undrain)", action);
+    if (rc < 0) {
+        send_json(req, http_status_for(err->code), json_pack("{s:s}", "error", err->msg));
+        return;
+    }
+    int idx = -1;
+    for (size_t i = 0; i < crimp_router_count(a->router); i++)
+        if (strcmp(crimp_router_get(a->router, i)->config->name, name) == 0)
+            idx = (int)i;
+    send_json(req, 200, backend_json(a, (size_t)idx));
+}
+
+static void not_found(struct evhttp_request *req)
+{
+    send_json(req, 404, json_pack("{s:s, s:s}", "error", "no such endpoint", "uri",
+                                  evhttp_request_get_uri(req)));
+}
+
+/* The TCP listener serves /metrics and nothing else: switching backends is
+ * for whoever may open the admin socket (root).  */
+static void on_unknown_tcp(struct evhttp_request *req, void *arg)
+{
+    not_found(req);
 }
 
 static void on_unknown(struct evhttp_request *req, void *arg)
 {
-    send_json(req, 404, json_pack("{s:s, s:s}", "error", "no such endpoint", "uri",
-                                  evhttp_request_get_uri(req)));
+    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+    if (path && has_prefix(path, "/v1/backends/")) {
+        on_backend_action(req, arg, path + strlen("/v1/backends/"));
+        return;
+    }
+    not_found(req);
 }
 
 static int listen_unix(struct crimp_admin *a, crimp_error_t *err)
@@ -245,7 +318,7 @@ static int listen_tcp(struct crimp_admin *a, crimp_error_t *err)
     cleanup_free char *host = strndup(addr, (size_t)(colon - addr));
     a->tcp_http = evhttp_new(a->base);
     evhttp_set_cb(a->tcp_http, "/metrics", on_metrics, a);
-    evhttp_set_gencb(a->tcp_http, on_unknown, a);
+    evhttp_set_gencb(a->tcp_http, on_unknown_tcp, a);
     if (evhttp_bind_socket(a->tcp_http, host, (ev_uint16_t)atoi(colon + 1)) != 0)
         return crimp_make_errno_error(err, errno ? errno : EADDRINUSE, "metrics_listen `%s`",
                                       addr);

@@ -91,17 +91,29 @@ static int run_unary(struct crimp_call *c, const ProtobufCMessage *req, Protobuf
     crimp_own_handler own = crimp_identity_handler(m);
     if (own)
         return own(c->srv->router, &c->rpc, req, resp, err);
-    struct crimp_backend *b = crimp_router_route(c->srv->router, m, req, err);
-    if (b == NULL)
+    bool all = false;
+    int idx = crimp_router_plan(c->srv->router, m, &c->rpc, (ProtobufCMessage *)req, &all, err);
+    if (idx < 0)
         return -1;
+    if (all) {
+        /* Served by every backend: recorded under crimp itself, each
+         * backend's part shows in the spans.  */
+        crimp_trace_set_current(&c->trace);
+        int ret = crimp_router_call_all(c->srv->router, m, &c->rpc, req, resp, err);
+        crimp_trace_set_current(NULL);
+        return ret;
+    }
+    struct crimp_backend *b = crimp_router_get(c->srv->router, (size_t)idx);
     *backend = b->config->name;
-    c->backend_index = crimp_router_index(c->srv->router, b);
+    c->backend_index = idx;
     if (!crimp_method_supported(m, b))
         return crimp_make_error(err, GRPC_STATUS_UNIMPLEMENTED, 0,
                                 "backend `%s` (type %s) does not implement %s", b->config->name,
                                 b->config->type, crimp_method_display(m));
     crimp_trace_set_current(&c->trace);
-    int ret = m->call_unary(b, &c->rpc, req, resp, err);
+    int ret = crimp_router_prepare(c->srv->router, m, idx, &c->rpc, req, err);
+    if (ret == 0)
+        ret = m->call_unary(b, &c->rpc, req, resp, err);
     crimp_trace_set_current(NULL);
     if (ret < 0) {
         /* Say which backend is unreachable: with several behind crimp the
@@ -111,6 +123,7 @@ static int run_unary(struct crimp_call *c, const ProtobufCMessage *req, Protobuf
                              b->config->endpoint);
         return -1;
     }
+    crimp_router_observe(c->srv->router, m, idx, req, resp);
     return 0;
 }
 
@@ -211,7 +224,7 @@ static void handle_stream(struct crimp_call *c)
     int ret = -1;
     ProtobufCMessage *req = decode_request(c, &err);
     if (req != NULL) {
-        struct crimp_backend *b = crimp_router_route(c->srv->router, c->method, req, &err);
+        struct crimp_backend *b = crimp_router_route(c->srv->router, c->method, &c->rpc, req, &err);
         if (b != NULL) {
             backend = b->config->name;
             c->backend_index = crimp_router_index(c->srv->router, b);

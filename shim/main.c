@@ -112,6 +112,7 @@ int main(int argc, char **argv)
         if (crimp_router_count(router) == 0)
             log_warn("no backend configured: every call but Version and Status will fail");
         probe_backends(router);
+        crimp_router_rebuild_ownership(router);
         srv = crimp_server_start(&cfg, router, &err);
     }
     if (srv == NULL) {

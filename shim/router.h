@@ -1,6 +1,10 @@
-/* The live backends and which one a call goes to.  Today every call that
- * names no backend goes to the default backend; routing by pod and
- * container ownership across several backends builds on this.  */
+/* The live backends and which one a call goes to.
+ *
+ * New pods go to the default backend; every call naming a pod or container
+ * goes to the backend that owns it; lists go to all and are merged (rules in
+ * route.c).  The default can be switched while crimpd runs, and a backend
+ * can be marked draining (it keeps serving what it owns, takes no new pods);
+ * both choices are kept in the state dir across restarts.  */
 #ifndef CRIMP_ROUTER_H
 #define CRIMP_ROUTER_H
 
@@ -19,9 +23,47 @@ struct crimp_router *crimp_router_new(const struct crimp_config *cfg, crimp_erro
 void crimp_router_free(struct crimp_router *r);
 
 /* The backend that serves a call of METHOD with request REQ, or NULL with
- * UNAVAILABLE when no backend is configured.  */
+ * *err (UNAVAILABLE when no backend is configured).  For calls every
+ * backend serves, the default.  */
 struct crimp_backend *crimp_router_route(struct crimp_router *r, const struct crimp_method *m,
-                                         const ProtobufCMessage *req, crimp_error_t *err);
+                                         struct crimp_rpc *rpc, ProtobufCMessage *req,
+                                         crimp_error_t *err);
+
+/* The index of the backend for a call, or < 0 with *err; *ALL is set
+ * instead when every backend serves it (crimp_router_call_all).  REQ may be
+ * adjusted (a runtime_handler naming a backend is consumed).  */
+int crimp_router_plan(struct crimp_router *r, const struct crimp_method *m, struct crimp_rpc *rpc,
+                      ProtobufCMessage *req, bool *all, crimp_error_t *err);
+
+/* Calls M on every backend and merges the replies into RESP.  */
+int crimp_router_call_all(struct crimp_router *r, const struct crimp_method *m,
+                          struct crimp_rpc *rpc, const ProtobufCMessage *req,
+                          ProtobufCMessage *resp, crimp_error_t *err);
+
+/* What must happen on backend IDX before M runs there (an image pulled into
+ * a pod's backend for CreateContainer).  */
+int crimp_router_prepare(struct crimp_router *r, const struct crimp_method *m, int idx,
+                         struct crimp_rpc *rpc, const ProtobufCMessage *req, crimp_error_t *err);
+
+/* Learns ownership from a successful call of backend IDX.  */
+void crimp_router_observe(struct crimp_router *r, const struct crimp_method *m, int idx,
+                          const ProtobufCMessage *req, const ProtobufCMessage *resp);
+
+/* Lists every backend's pods and containers into the ownership table
+ * (at start; a backend that does not answer is skipped).  */
+void crimp_router_rebuild_ownership(struct crimp_router *r);
+
+/* How many pods and containers backend I owns.  */
+void crimp_router_owned(struct crimp_router *r, size_t i, size_t *pods, size_t *containers);
+
+/* Makes NAME the default for new pods (and no longer draining), and saves
+ * the choice.  NOT_FOUND for an unknown name.  */
+int crimp_router_set_default(struct crimp_router *r, const char *name, crimp_error_t *err);
+
+/* Marks NAME draining or not, and saves it.  The default cannot drain.  */
+int crimp_router_set_draining(struct crimp_router *r, const char *name, bool draining,
+                              crimp_error_t *err);
+bool crimp_router_is_draining(struct crimp_router *r, size_t i);
 
 size_t crimp_router_count(const struct crimp_router *r);
 struct crimp_backend *crimp_router_get(const struct crimp_router *r, size_t i);

@@ -140,6 +140,17 @@ class Crimpd:
         self.client = Client(self.endpoint)
         return self
 
+    def restart(self):
+        """SIGTERM, then the same crimpd again on the same socket and state."""
+        if self.client:
+            self.client.close()
+            self.client = None
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=20)
+        self.log.close()
+        self.start()
+        return rc
+
     def read_log(self):
         with open(self.log_path, errors="replace") as f:
             return f.read()

@@ -1,0 +1,127 @@
+/* crimpctl — talks CRI to crimpd (or any CRI endpoint) with crimp's own
+ * client on grpc C core.  Thin: options, then one function per command.  */
+#include <curl/curl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "grpc_client.h"
+#include "pbjson.h"
+#include "utils.h"
+
+#define DEFAULT_ENDPOINT "unix:///run/crimp/crimp.sock"
+
+static const struct cli_command commands[] = {
+    {"version", "the runtime's name and version (crimp, and the default backend behind it)",
+     cli_cmd_version},
+    {"info", "runtime conditions (one per backend) and crimp's own status", cli_cmd_info},
+    {"backend", "list | set NAME | drain NAME | undrain NAME: where new pods go",
+     cli_cmd_backend},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "Usage: crimpctl [OPTION]... COMMAND\n"
+                 "crimp's CRI client: asks crimpd (or any CRI endpoint) what kubelet would.\n\n"
+                 "Options:\n"
+                 "  -e, --endpoint URL  CRI socket (default: $CRIMP_ENDPOINT or %s)\n"
+                 "  -t, --timeout SECS  per call (default: 5)\n"
+                 "      --json          print the reply as JSON\n"
+                 "  -a, --admin-socket PATH  crimpd's admin API (default: admin.sock beside\n"
+                 "                      the endpoint's socket)\n"
+                 "  -h, --help          this text\n"
+                 "      --version       crimpctl's version\n\nCommands:\n",
+            DEFAULT_ENDPOINT);
+    for (size_t i = 0; i < CRIMP_ARRAY_SIZE(commands); i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+}
+
+int cli_call(struct cli *cli, const char *rpc, const ProtobufCMessage *req,
+             const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp)
+{
+    cleanup_free char *method = xasprintf("/runtime.v1.%s", rpc);
+    cleanup_error crimp_error_t err = NULL;
+    if (crimp_grpc_unary(cli->channel, NULL, method, crimp_grpc_deadline_in(cli->timeout), req,
+                         resp_desc, resp, &err) < 0) {
+        fprintf(stderr, "crimpctl: %s: %s: %s\n", strchr(rpc, '/') + 1, crimp_status_name(err->code),
+                err->msg);
+        if (err->code == GRPC_STATUS_UNAVAILABLE || err->code == GRPC_STATUS_DEADLINE_EXCEEDED)
+            fprintf(stderr, "crimpctl: is crimpd running and listening on %s? (--endpoint)\n",
+                    cli->endpoint);
+        return -1;
+    }
+    return 0;
+}
+
+void cli_print_json(const ProtobufCMessage *msg)
+{
+    json_auto_t *j = crimp_pbjson_from_message(msg);
+    json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    fputc('\n', stdout);
+}
+
+int main(int argc, char **argv)
+{
+    struct cli cli = {.endpoint = getenv("CRIMP_ENDPOINT"), .timeout = 5};
+    if (cli.endpoint == NULL || cli.endpoint[0] == '\0')
+        cli.endpoint = DEFAULT_ENDPOINT;
+    enum { OPT_JSON = 1000, OPT_VERSION };
+    /* The admin API is HTTP: libcurl, set up once for the process.  */
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    static const struct option opts[] = {{"endpoint", required_argument, NULL, 'e'},
+                                         {"timeout", required_argument, NULL, 't'},
+                                         {"json", no_argument, NULL, OPT_JSON},
+                                         {"admin-socket", required_argument, NULL, 'a'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, OPT_VERSION},
+                                         {0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "+e:t:a:h", opts, NULL)) != -1) {
+        char *end = NULL;
+        switch (c) {
+        case 'e':
+            cli.endpoint = optarg;
+            break;
+        case 't':
+            cli.timeout = strtod(optarg, &end);
+            if (end == optarg || *end || cli.timeout <= 0) {
+                fprintf(stderr, "crimpctl: --timeout: `%s` is not a positive number\n", optarg);
+                return 2;
+            }
+            break;
+        case 'a':
+            cli.admin_socket = optarg;
+            break;
+        case OPT_JSON:
+            cli.json = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case OPT_VERSION:
+            printf("crimpctl %s\n", CRIMP_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    for (size_t i = 0; i < CRIMP_ARRAY_SIZE(commands); i++) {
+        if (strcmp(argv[optind], commands[i].name) != 0)
+            continue;
+        grpc_init();
+        cli.channel = crimp_grpc_channel_open(cli.endpoint, 64 << 20);
+        int rc = commands[i].run(&cli, argc - optind, argv + optind);
+        grpc_channel_destroy(cli.channel);
+        grpc_shutdown();
+        return rc;
+    }
+    fprintf(stderr, "crimpctl: unknown command `%s` (see crimpctl --help)\n", argv[optind]);
+    return 2;
+}

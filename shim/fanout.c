@@ -1,0 +1,100 @@
+/* Calls that every backend serves (lists, list stats, RemoveImage): each
+ * backend answers into its own reply, and their repeated fields are joined
+ * into the one kubelet gets.  A backend that fails is logged and left out,
+ * so one runtime being down never hides the pods of the others; only when
+ * every backend failed does the call fail.  */
+#include <string.h>
+
+#include "call.h"
+#include "log.h"
+#include "pbutil.h"
+#include "router-internal.h"
+#include "utils.h"
+
+/* The "id" of a list element, for dropping duplicates (an image both
+ * runtimes hold has the same ID in each).  */
+static const char *element_id(const ProtobufCMessage *m)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(m->descriptor, "id");
+    if (f == NULL || f->type != PROTOBUF_C_TYPE_STRING || f->label == PROTOBUF_C_LABEL_REPEATED)
+        return NULL;
+    return *(char *const *)((const char *)m + f->offset);
+}
+
+static bool already_listed(ProtobufCMessage **have, size_t n, const ProtobufCMessage *m)
+{
+    const char *id = element_id(m);
+    if (str_empty(id))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        const char *other = element_id(have[i]);
+        if (other && strcmp(other, id) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Moves the elements of every repeated message field of SRC to the end of
+ * DST's (same type).  SRC keeps what it does not give away.  */
+static void append_repeated(ProtobufCMessage *dst, ProtobufCMessage *src)
+{
+    const ProtobufCMessageDescriptor *d = dst->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->label != PROTOBUF_C_LABEL_REPEATED || f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        size_t *dn = (size_t *)((char *)dst + f->quantifier_offset);
+        size_t *sn = (size_t *)((char *)src + f->quantifier_offset);
+        ProtobufCMessage ***da = (ProtobufCMessage ***)((char *)dst + f->offset);
+        ProtobufCMessage ***sa = (ProtobufCMessage ***)((char *)src + f->offset);
+        if (*sn == 0)
+            continue;
+        *da = xrealloc(*da, (*dn + *sn) * sizeof(**da));
+        size_t kept = 0;
+        for (size_t k = 0; k < *sn; k++) {
+            if (already_listed(*da, *dn, (*sa)[k]))
+                (*sa)[kept++] = (*sa)[k]; /* stays in SRC, freed with it */
+            else
+                (*da)[(*dn)++] = (*sa)[k];
+        }
+        *sn = kept;
+    }
+}
+
+int crimp_router_call_all(struct crimp_router *r, const struct crimp_method *m,
+                          struct crimp_rpc *rpc, const ProtobufCMessage *req,
+                          ProtobufCMessage *resp, crimp_error_t *err)
+{
+    size_t ok = 0, tried = 0;
+    cleanup_error crimp_error_t last = NULL;
+    for (size_t i = 0; i < r->n; i++) {
+        struct crimp_backend *b = r->backends[i];
+        if (!crimp_method_supported(m, b))
+            continue;
+        tried++;
+        ProtobufCMessage *part = crimp_pb_new(m->resp_desc);
+        crimp_error_t e = NULL;
+        if (m->call_unary(b, rpc, req, part, &e) == 0) {
+            crimp_router_observe(r, m, (int)i, req, part);
+            append_repeated(resp, part);
+            ok++;
+        } else {
+            log_warn("%s: backend `%s` left out: %s", crimp_method_display(m), b->config->name,
+                     e->msg);
+            crimp_error_wrap(&e, "backend `%s`", b->config->name);
+            crimp_error_release(&last);
+            last = e;
+        }
+        protobuf_c_message_free_unpacked(part, NULL);
+    }
+    if (tried == 0)
+        return crimp_make_error(err, GRPC_STATUS_UNIMPLEMENTED, 0, "no backend implements %s",
+                                crimp_method_display(m));
+    /* A failed RemoveImage must be seen (an image in use), not skipped.  */
+    if (last && (ok == 0 || strcmp(m->name, "RemoveImage") == 0)) {
+        *err = steal_ptr(&last);
+        return -1;
+    }
+    return 0;
+}

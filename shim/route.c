@@ -1,0 +1,269 @@
+/* Which backend serves a call, and calls that every backend serves.
+ *
+ * The rules (../shared/design/architecture.md):
+ *   RunPodSandbox             the default backend, or the backend a
+ *                             runtime_handler names
+ *   calls naming a pod or a   the backend that owns it (ownership table;
+ *   container                 unknown IDs are looked for in every backend)
+ *   List* and list stats      every backend, merged; one that fails is
+ *                             logged and left out, not fatal
+ *   RemoveImage, UpdateRuntimeConfig   every backend
+ *   PullImage with a pod      the pod's backend; other image calls the default
+ */
+#include <string.h>
+
+#include "call.h"
+#include "log.h"
+#include "ownership.h"
+#include "pbutil.h"
+#include "router-internal.h"
+#include "trace.h"
+#include "utils.h"
+
+enum route_rule { RULE_DEFAULT, RULE_NEW_POD, RULE_POD, RULE_CONTAINER, RULE_ALL };
+
+static const struct {
+    const char *method;
+    enum route_rule rule;
+} RULES[] = {
+    {"RunPodSandbox", RULE_NEW_POD},
+    {"StopPodSandbox", RULE_POD},
+    {"RemovePodSandbox", RULE_POD},
+    {"PodSandboxStatus", RULE_POD},
+    {"CreateContainer", RULE_POD},
+    {"PortForward", RULE_POD},
+    {"PodSandboxStats", RULE_POD},
+    {"UpdatePodSandboxResources", RULE_POD},
+    {"StartContainer", RULE_CONTAINER},
+    {"StopContainer", RULE_CONTAINER},
+    {"RemoveContainer", RULE_CONTAINER},
+    {"ContainerStatus", RULE_CONTAINER},
+    {"UpdateContainerResources", RULE_CONTAINER},
+    {"ReopenContainerLog", RULE_CONTAINER},
+    {"ExecSync", RULE_CONTAINER},
+    {"Exec", RULE_CONTAINER},
+    {"Attach", RULE_CONTAINER},
+    {"ContainerStats", RULE_CONTAINER},
+    {"CheckpointContainer", RULE_CONTAINER},
+    {"ListPodSandbox", RULE_ALL},
+    {"ListContainers", RULE_ALL},
+    {"ListContainerStats", RULE_ALL},
+    {"ListPodSandboxStats", RULE_ALL},
+    {"ListPodSandboxMetrics", RULE_ALL},
+    {"ListImages", RULE_ALL},
+    {"ImageFsInfo", RULE_ALL},
+    {"RemoveImage", RULE_ALL},
+    {"UpdateRuntimeConfig", RULE_ALL},
+};
+
+static enum route_rule rule_for(const struct crimp_method *m)
+{
+    for (size_t i = 0; i < CRIMP_ARRAY_SIZE(RULES); i++)
+        if (strcmp(RULES[i].method, m->name) == 0)
+            return RULES[i].rule;
+    return RULE_DEFAULT;
+}
+
+static const char *string_field(const ProtobufCMessage *msg, const char *name)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, name);
+    if (f == NULL || f->type != PROTOBUF_C_TYPE_STRING || f->label == PROTOBUF_C_LABEL_REPEATED)
+        return NULL;
+    return *(char *const *)((const char *)msg + f->offset);
+}
+
+static const ProtobufCMessage *message_field(const ProtobufCMessage *msg, const char *name)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, name);
+    if (f == NULL || f->type != PROTOBUF_C_TYPE_MESSAGE || f->label == PROTOBUF_C_LABEL_REPEATED)
+        return NULL;
+    return *(ProtobufCMessage *const *)((const char *)msg + f->offset);
+}
+
+/* Asks backend B whether it has pod or container ID.  */
+static bool backend_has(struct crimp_backend *b, struct crimp_rpc *rpc, const char *id, bool pod)
+{
+    cleanup_error crimp_error_t err = NULL;
+    int rc = -1;
+    if (pod && b->ops->pod_sandbox_status) {
+        Runtime__V1__PodSandboxStatusRequest req = RUNTIME__V1__POD_SANDBOX_STATUS_REQUEST__INIT;
+        Runtime__V1__PodSandboxStatusResponse resp = RUNTIME__V1__POD_SANDBOX_STATUS_RESPONSE__INIT;
+        req.pod_sandbox_id = (char *)id;
+        rc = b->ops->pod_sandbox_status(b, rpc, &req, &resp, &err);
+        crimp_pb_free_fields(&resp.base);
+    } else if (!pod && b->ops->container_status) {
+        Runtime__V1__ContainerStatusRequest req = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
+        Runtime__V1__ContainerStatusResponse resp = RUNTIME__V1__CONTAINER_STATUS_RESPONSE__INIT;
+        req.container_id = (char *)id;
+        rc = b->ops->container_status(b, rpc, &req, &resp, &err);
+        crimp_pb_free_fields(&resp.base);
+    }
+    return rc == 0;
+}
+
+/* The owner of ID: the table, else every backend asked in turn (the default
+ * first).  Unknown everywhere: the default, whose answer (NOT_FOUND, or
+ * success for an idempotent remove) is the right one.  */
+static int owner_of(struct crimp_router *r, struct crimp_rpc *rpc, const char *id, bool pod)
+{
+    int idx = crimp_ownership_get(r->owners, id);
+    if (idx >= 0 && (size_t)idx < r->n)
+        return idx;
+    size_t def = crimp_router_default_index(r);
+    for (size_t k = 0; k < r->n; k++) {
+        size_t i = k == 0 ? def : (k <= def ? k - 1 : k);
+        if (backend_has(r->backends[i], rpc, id, pod)) {
+            crimp_ownership_set(r->owners, id, pod ? NULL : "", (int)i);
+            return (int)i;
+        }
+    }
+    return (int)def;
+}
+
+static char *uid_key(const char *uid)
+{
+    return xasprintf("pod-uid/%s", uid);
+}
+
+/* The backend a runtime_handler names, or -1 (then the handler is the
+ * backend's own business, e.g. "runc").  */
+static int backend_named(struct crimp_router *r, const char *name)
+{
+    for (size_t i = 0; !str_empty(name) && i < r->n; i++)
+        if (strcmp(r->backends[i]->config->name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int plan_new_pod(struct crimp_router *r, ProtobufCMessage *req, crimp_error_t *err)
+{
+    Runtime__V1__RunPodSandboxRequest *run = (Runtime__V1__RunPodSandboxRequest *)req;
+    int named = backend_named(r, run->runtime_handler);
+    if (named >= 0) {
+        /* The handler chose crimp's backend; the backend itself gets its
+         * default handler.  */
+        free(run->runtime_handler);
+        run->runtime_handler = xstrdup("");
+        return named;
+    }
+    size_t def = crimp_router_default_index(r);
+    if (crimp_router_is_draining(r, def))
+        return crimp_make_error(err, GRPC_STATUS_FAILED_PRECONDITION, 0,
+                                "the default backend `%s` is draining: set another default "
+                                "(crimpctl backend set NAME)",
+                                r->backends[def]->config->name);
+    return (int)def;
+}
+
+/* PullImage names the pod it pulls for: pull into that pod's backend.  */
+static int plan_pull(struct crimp_router *r, const ProtobufCMessage *req)
+{
+    const Runtime__V1__PodSandboxConfig *sc =
+        (const Runtime__V1__PodSandboxConfig *)message_field(req, "sandbox_config");
+    if (sc && sc->metadata && !str_empty(sc->metadata->uid)) {
+        cleanup_free char *key = uid_key(sc->metadata->uid);
+        int idx = crimp_ownership_get(r->owners, key);
+        if (idx >= 0)
+            return idx;
+    }
+    return (int)crimp_router_default_index(r);
+}
+
+int crimp_router_plan(struct crimp_router *r, const struct crimp_method *m,
+                      struct crimp_rpc *rpc, ProtobufCMessage *req, bool *all, crimp_error_t *err)
+{
+    *all = false;
+    if (r->n == 0)
+        return crimp_make_error(err, GRPC_STATUS_UNAVAILABLE, 0,
+                                "%s: no backend is configured (see crimpd --help, --backend)",
+                                m->name);
+    switch (rule_for(m)) {
+    case RULE_NEW_POD:
+        return plan_new_pod(r, req, err);
+    case RULE_POD:
+        return owner_of(r, rpc, string_field(req, "pod_sandbox_id"), true);
+    case RULE_CONTAINER:
+        return owner_of(r, rpc, string_field(req, "container_id"), false);
+    case RULE_ALL:
+        *all = true;
+        return 0;
+    case RULE_DEFAULT:
+        break;
+    }
+    if (strcmp(m->name, "PullImage") == 0)
+        return plan_pull(r, req);
+    return (int)crimp_router_default_index(r);
+}
+
+/* Keeps the table current with what a successful call of backend IDX did
+ * or showed.  */
+void crimp_router_observe(struct crimp_router *r, const struct crimp_method *m, int idx,
+                          const ProtobufCMessage *req, const ProtobufCMessage *resp)
+{
+    const char *name = m->name;
+    if (strcmp(name, "RunPodSandbox") == 0) {
+        const Runtime__V1__RunPodSandboxRequest *run = (const void *)req;
+        crimp_ownership_set(r->owners,
+                            ((const Runtime__V1__RunPodSandboxResponse *)resp)->pod_sandbox_id,
+                            NULL, idx);
+        if (run->config && run->config->metadata && !str_empty(run->config->metadata->uid)) {
+            cleanup_free char *key = uid_key(run->config->metadata->uid);
+            /* Filed under the pod so that it goes when the pod goes.  */
+            crimp_ownership_set(r->owners, key,
+                                ((const Runtime__V1__RunPodSandboxResponse *)resp)->pod_sandbox_id,
+                                idx);
+        }
+    } else if (strcmp(name, "CreateContainer") == 0) {
+        crimp_ownership_set(r->owners,
+                            ((const Runtime__V1__CreateContainerResponse *)resp)->container_id,
+                            string_field(req, "pod_sandbox_id"), idx);
+    } else if (strcmp(name, "RemovePodSandbox") == 0) {
+        crimp_ownership_remove_pod(r->owners, string_field(req, "pod_sandbox_id"));
+    } else if (strcmp(name, "RemoveContainer") == 0) {
+        crimp_ownership_remove(r->owners, string_field(req, "container_id"));
+    } else if (strcmp(name, "ListPodSandbox") == 0) {
+        const Runtime__V1__ListPodSandboxResponse *l = (const void *)resp;
+        for (size_t i = 0; i < l->n_items; i++)
+            crimp_ownership_set(r->owners, l->items[i]->id, NULL, idx);
+    } else if (strcmp(name, "ListContainers") == 0) {
+        const Runtime__V1__ListContainersResponse *l = (const void *)resp;
+        for (size_t i = 0; i < l->n_containers; i++)
+            crimp_ownership_set(r->owners, l->containers[i]->id,
+                                l->containers[i]->pod_sandbox_id, idx);
+    }
+}
+
+/* CreateContainer in a pod whose backend lacks the image: kubelet asked
+ * ImageStatus of the default backend, which may have it while the pod's
+ * backend (the one being drained) does not.  Pull it there rather than fail
+ * with ImagePullBackOff in the middle of a cutover.  */
+int crimp_router_prepare(struct crimp_router *r, const struct crimp_method *m, int idx,
+                         struct crimp_rpc *rpc, const ProtobufCMessage *req, crimp_error_t *err)
+{
+    if (strcmp(m->name, "CreateContainer") != 0 || r->n < 2)
+        return 0;
+    struct crimp_backend *b = r->backends[idx];
+    const Runtime__V1__CreateContainerRequest *cc = (const void *)req;
+    if (cc->config == NULL || cc->config->image == NULL || str_empty(cc->config->image->image) ||
+        !b->ops->image_status || !b->ops->pull_image)
+        return 0;
+    Runtime__V1__ImageStatusRequest sreq = RUNTIME__V1__IMAGE_STATUS_REQUEST__INIT;
+    Runtime__V1__ImageStatusResponse sresp = RUNTIME__V1__IMAGE_STATUS_RESPONSE__INIT;
+    sreq.image = cc->config->image;
+    int rc = b->ops->image_status(b, rpc, &sreq, &sresp, err);
+    bool present = rc == 0 && sresp.image != NULL;
+    crimp_pb_free_fields(&sresp.base);
+    if (rc < 0 || present)
+        return rc;
+    log_info("CreateContainer: image %s is missing on backend `%s` (the pod's); pulling it there",
+             cc->config->image->image, b->config->name);
+    Runtime__V1__PullImageRequest preq = RUNTIME__V1__PULL_IMAGE_REQUEST__INIT;
+    Runtime__V1__PullImageResponse presp = RUNTIME__V1__PULL_IMAGE_RESPONSE__INIT;
+    preq.image = cc->config->image;
+    preq.sandbox_config = cc->sandbox_config;
+    rc = b->ops->pull_image(b, rpc, &preq, &presp, err);
+    crimp_pb_free_fields(&presp.base);
+    return rc;
+}
