@@ -68,3 +68,55 @@ json_t *cli_admin_request(struct cli *cli, const char *method, const char *path)
     }
     return j;
 }
+
+struct follow {
+    char *pending;
+    size_t len;
+    void (*on_line)(void *ctx, json_t *doc);
+    void *ctx;
+};
+
+static size_t on_follow_data(char *data, size_t size, size_t n, void *arg)
+{
+    struct follow *f = arg;
+    size_t len = size * n;
+    f->pending = xrealloc(f->pending, f->len + len + 1);
+    memcpy(f->pending + f->len, data, len);
+    f->len += len;
+    f->pending[f->len] = '\0';
+    char *line = f->pending, *nl;
+    while ((nl = strchr(line, '\n')) != NULL) {
+        *nl = '\0';
+        json_t *j = json_loads(line, 0, NULL);
+        if (j) {
+            f->on_line(f->ctx, j);
+            json_decref(j);
+        }
+        line = nl + 1;
+    }
+    f->len = strlen(line);
+    memmove(f->pending, line, f->len + 1);
+    fflush(stdout);
+    return len;
+}
+
+int cli_admin_follow(struct cli *cli, const char *path, void (*on_line)(void *ctx, json_t *doc),
+                     void *ctx)
+{
+    cleanup_free char *sock = cli_admin_socket(cli);
+    cleanup_free char *url = xasprintf("http://crimp%s", path);
+    struct follow f = {.on_line = on_line, .ctx = ctx};
+    CURL *curl = curl_easy_init();
+    curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, sock);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_follow_data);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &f);
+    CURLcode rc = curl_easy_perform(curl);
+    curl_easy_cleanup(curl);
+    free(f.pending);
+    if (rc != CURLE_OK) {
+        fprintf(stderr, "crimpctl: admin API at %s: %s\n", sock, curl_easy_strerror(rc));
+        return -1;
+    }
+    return 0;
+}

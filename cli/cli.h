@@ -37,8 +37,13 @@ void cli_print_json(const ProtobufCMessage *msg);
  * after printing why.  */
 json_t *cli_admin_request(struct cli *cli, const char *method, const char *path);
 char *cli_admin_socket(const struct cli *cli);
+/* Follows a stream of JSON lines (GET PATH) until crimpd ends it.  */
+int cli_admin_follow(struct cli *cli, const char *path, void (*on_line)(void *ctx, json_t *doc),
+                     void *ctx);
 
 int cli_cmd_backend(struct cli *cli, int argc, char **argv);
+int cli_cmd_latency(struct cli *cli, int argc, char **argv);
+int cli_cmd_trace(struct cli *cli, int argc, char **argv);
 int cli_cmd_version(struct cli *cli, int argc, char **argv);
 int cli_cmd_info(struct cli *cli, int argc, char **argv);
 

@@ -19,6 +19,10 @@ static const struct cli_command commands[] = {
     {"info", "runtime conditions (one per backend) and crimp's own status", cli_cmd_info},
     {"backend", "list | set NAME | drain NAME | undrain NAME: where new pods go",
      cli_cmd_backend},
+    {"latency", "[--backends A,B] [--html FILE]: p50/p90/p99 per method, backends side by side",
+     cli_cmd_latency},
+    {"trace", "[--all]: follow live CRI calls, each with the backend calls it caused",
+     cli_cmd_trace},
 };
 
 static void usage(FILE *out)

@@ -30,8 +30,15 @@ void crimp_trace_span(enum crimp_span_kind kind, const char *name, int status,
     snprintf(s->name, sizeof(s->name), "%s", name);
     s->status = status;
     s->depth = t->depth;
+    s->backend = t->backend;
     s->start_ns = start_mono_ns - t->start_mono_ns;
     s->duration_ns = end_mono_ns - start_mono_ns;
+}
+
+void crimp_trace_set_backend(int index)
+{
+    if (current)
+        current->backend = index + 1;
 }
 
 void crimp_trace_enter(void)

@@ -19,6 +19,7 @@ struct crimp_span {
     char name[CRIMP_TRACE_NAME_LEN]; /* "GET /containers/{id}/json", "bridge ADD" */
     int status;                      /* HTTP status, gRPC code, exit status */
     int depth;                       /* 0 for a direct sub-call, 1 for one it caused */
+    int backend;                     /* 1 + the backend that made it; 0: the call's own */
     int64_t start_ns;                /* offset from the CRI call's start */
     int64_t duration_ns;
 };
@@ -29,6 +30,7 @@ struct crimp_trace {
     int n_spans;
     int dropped; /* spans beyond CRIMP_TRACE_MAX_SPANS */
     int depth;   /* current nesting, see crimp_trace_enter */
+    int backend; /* 1 + crimp_trace_set_backend's index; 0 (as zeroed): the call's own */
     struct crimp_span spans[CRIMP_TRACE_MAX_SPANS];
 };
 
@@ -39,6 +41,11 @@ struct crimp_trace *crimp_trace_current(void);
 /* Records a finished sub-call that started at START_MONO_NS (monotonic).  */
 void crimp_trace_span(enum crimp_span_kind kind, const char *name, int status,
                       int64_t start_mono_ns, int64_t end_mono_ns);
+
+/* Sub-calls recorded from now on were made by backend INDEX (as the
+ * recorder numbers backends; -1: the call's own backend).  For calls that
+ * several backends serve (merged lists).  */
+void crimp_trace_set_backend(int index);
 
 /* Marks sub-calls recorded until the matching leave as caused by the one
  * being made (e.g. the CNI plugins a RunPodSandbox step ran).  */

@@ -81,11 +81,15 @@ static void on_metrics(struct evhttp_request *req, void *arg)
     send_text(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 }
 
+
+static uint64_t query_u64(struct evhttp_request *req, const char *name, uint64_t deflt);
+
 static void on_latency(struct evhttp_request *req, void *arg)
 {
     struct crimp_admin *a = arg;
     if (is_get(req))
-        send_json(req, 200, crimp_metrics_latency_json(a->recorder));
+        send_json(req, 200,
+                  crimp_metrics_latency_json(a->recorder, query_u64(req, "cdf", 0) != 0));
 }
 
 /* The unsigned query parameter NAME of REQ, DEFLT when absent or bad.  */

@@ -27,6 +27,7 @@ static void call_unref(struct crimp_call *c)
     grpc_slice_unref(c->status_details);
     grpc_metadata_array_destroy(&c->request_md);
     grpc_call_details_destroy(&c->details);
+    free(c->trace);
     pthread_mutex_destroy(&c->stream_lock);
     pthread_cond_destroy(&c->stream_cond);
     free(c);
@@ -68,7 +69,7 @@ static void send_final(struct crimp_call *c, grpc_byte_buffer *reply, grpc_statu
     if (c->method)
         crimp_recorder_finish(c->srv->recorder, (int)(c->method - crimp_methods),
                               c->backend_index, code, c->start_real_ns,
-                              crimp_now_mono_ns() - c->start_ns, &c->trace);
+                              crimp_now_mono_ns() - c->start_ns, c->trace);
     grpc_call_error ce = grpc_call_start_batch(c->call, ops, n, &c->sent_tag, NULL);
     if (ce != GRPC_CALL_OK) {
         log_warn("grpc: cannot send status: %s", grpc_call_error_to_string(ce));
@@ -98,9 +99,14 @@ static int run_unary(struct crimp_call *c, const ProtobufCMessage *req, Protobuf
     if (all) {
         /* Served by every backend: recorded under crimp itself, each
          * backend's part shows in the spans.  */
-        crimp_trace_set_current(&c->trace);
-        int ret = crimp_router_call_all(c->srv->router, m, &c->rpc, req, resp, err);
+        crimp_trace_set_current(c->trace);
+        int only = -1;
+        int ret = crimp_router_call_all(c->srv->router, m, &c->rpc, req, resp, &only, err);
         crimp_trace_set_current(NULL);
+        /* With one backend taking part, the call is that backend's.  */
+        c->backend_index = only;
+        if (only >= 0)
+            *backend = crimp_router_get(c->srv->router, (size_t)only)->config->name;
         return ret;
     }
     struct crimp_backend *b = crimp_router_get(c->srv->router, (size_t)idx);
@@ -110,7 +116,7 @@ static int run_unary(struct crimp_call *c, const ProtobufCMessage *req, Protobuf
         return crimp_make_error(err, GRPC_STATUS_UNIMPLEMENTED, 0,
                                 "backend `%s` (type %s) does not implement %s", b->config->name,
                                 b->config->type, crimp_method_display(m));
-    crimp_trace_set_current(&c->trace);
+    crimp_trace_set_current(c->trace);
     int ret = crimp_router_prepare(c->srv->router, m, idx, &c->rpc, req, err);
     if (ret == 0)
         ret = m->call_unary(b, &c->rpc, req, resp, err);
@@ -357,7 +363,12 @@ static void on_matched(struct crimp_tag *tag, bool ok)
         crimp_call_request(c->srv, c->method, c->registered);
     c->start_ns = crimp_now_mono_ns();
     c->start_real_ns = crimp_now_real_ns();
-    c->trace.start_mono_ns = c->start_ns;
+    if (c->method && c->method->lane != LANE_INLINE) {
+        c->trace = xmalloc(sizeof(*c->trace));
+        c->trace->start_mono_ns = c->start_ns;
+        c->trace->n_spans = c->trace->dropped = c->trace->depth = 0;
+        c->trace->backend = 0;
+    }
     c->backend_index = -1;
     if (c->method)
         crimp_recorder_begin(c->srv->recorder);

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "pbutil.h"
 #include "router-internal.h"
+#include "trace.h"
 #include "utils.h"
 
 /* The "id" of a list element, for dropping duplicates (an image both
@@ -64,18 +65,23 @@ static void append_repeated(ProtobufCMessage *dst, ProtobufCMessage *src)
 
 int crimp_router_call_all(struct crimp_router *r, const struct crimp_method *m,
                           struct crimp_rpc *rpc, const ProtobufCMessage *req,
-                          ProtobufCMessage *resp, crimp_error_t *err)
+                          ProtobufCMessage *resp, int *only, crimp_error_t *err)
 {
     size_t ok = 0, tried = 0;
+    int last_tried = -1;
     cleanup_error crimp_error_t last = NULL;
     for (size_t i = 0; i < r->n; i++) {
         struct crimp_backend *b = r->backends[i];
         if (!crimp_method_supported(m, b))
             continue;
         tried++;
+        last_tried = (int)i;
         ProtobufCMessage *part = crimp_pb_new(m->resp_desc);
         crimp_error_t e = NULL;
-        if (m->call_unary(b, rpc, req, part, &e) == 0) {
+        crimp_trace_set_backend((int)i);
+        int rc = m->call_unary(b, rpc, req, part, &e);
+        crimp_trace_set_backend(-1);
+        if (rc == 0) {
             crimp_router_observe(r, m, (int)i, req, part);
             append_repeated(resp, part);
             ok++;
@@ -88,6 +94,7 @@ int crimp_router_call_all(struct crimp_router *r, const struct crimp_method *m,
         }
         protobuf_c_message_free_unpacked(part, NULL);
     }
+    *only = tried == 1 ? last_tried : -1;
     if (tried == 0)
         return crimp_make_error(err, GRPC_STATUS_UNIMPLEMENTED, 0, "no backend implements %s",
                                 crimp_method_display(m));

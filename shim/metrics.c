@@ -109,7 +109,25 @@ static json_t *summary(const struct crimp_histogram *h)
 struct json_ctx {
     struct crimp_recorder *r;
     json_t *arr;
+    bool cdf;
 };
+
+/* The share of calls at or under each of a fixed ladder of durations (1, 2,
+ * 5 × 10^k from 10 µs to 5 min): enough points for a CDF chart, and the
+ * same points for every series so they can be drawn on one axis.  */
+static json_t *cdf_json(const struct crimp_histogram *h)
+{
+    json_t *pts = json_array();
+    uint64_t total = atomic_load(&h->count);
+    static const int mant[] = {1, 2, 5};
+    for (uint64_t decade = 10000; decade <= 100000000000ULL; decade *= 10)
+        for (size_t i = 0; i < 3; i++) {
+            uint64_t ns = decade * (uint64_t)mant[i];
+            double share = total ? (double)crimp_hist_count_le(h, ns) / (double)total : 0;
+            json_array_append_new(pts, json_pack("[f, f]", (double)ns / 1e6, share));
+        }
+    return pts;
+}
 
 static void json_call(void *ctx, int method, int backend, grpc_status_code code,
                       const struct crimp_histogram *h)
@@ -120,6 +138,8 @@ static void json_call(void *ctx, int method, int backend, grpc_status_code code,
     json_object_set_new(o, "method", json_string(crimp_methods[method].name));
     json_object_set_new(o, "backend", json_string(crimp_recorder_backend_name(j->r, backend)));
     json_object_set_new(o, "code", json_string(crimp_status_name(code)));
+    if (j->cdf)
+        json_object_set_new(o, "cdf_ms", cdf_json(h));
     json_array_append_new(j->arr, o);
 }
 
@@ -134,9 +154,9 @@ static void json_subcall(void *ctx, int backend, enum crimp_span_kind kind, cons
     json_array_append_new(j->arr, o);
 }
 
-json_t *crimp_metrics_latency_json(struct crimp_recorder *r)
+json_t *crimp_metrics_latency_json(struct crimp_recorder *r, bool cdf)
 {
-    struct json_ctx calls = {r, json_array()}, subs = {r, json_array()};
+    struct json_ctx calls = {r, json_array(), cdf}, subs = {r, json_array(), false};
     crimp_recorder_each_call_series(r, json_call, &calls);
     crimp_recorder_each_subcall_series(r, json_subcall, &subs);
     return json_pack("{s:o, s:o, s:I}", "calls", calls.arr, "subcalls", subs.arr, "in_flight",
@@ -151,12 +171,13 @@ json_t *crimp_metrics_call_json(const struct crimp_recorder *r,
     json_t *spans = json_array();
     for (int i = 0; i < rec->trace.n_spans; i++) {
         const struct crimp_span *s = &rec->trace.spans[i];
-        json_array_append_new(spans,
-                              json_pack("{s:s, s:s, s:i, s:i, s:f, s:f}", "kind",
-                                        crimp_span_kind_name(s->kind), "name", s->name, "status",
-                                        s->status, "depth", s->depth, "start_us",
-                                        (double)s->start_ns / 1e3, "duration_us",
-                                        (double)s->duration_ns / 1e3));
+        int by = s->backend > 0 ? s->backend - 1 : rec->backend;
+        json_array_append_new(
+            spans, json_pack("{s:s, s:s, s:s, s:i, s:i, s:f, s:f}", "backend",
+                             crimp_recorder_backend_name(r, by), "kind",
+                             crimp_span_kind_name(s->kind), "name", s->name, "status", s->status,
+                             "depth", s->depth, "start_us", (double)s->start_ns / 1e3,
+                             "duration_us", (double)s->duration_ns / 1e3));
     }
     return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:f, s:o, s:i}", "id", (json_int_t)rec->id,
                      "service", crimp_methods[rec->method].service, "method",

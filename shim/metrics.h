@@ -4,6 +4,7 @@
 #define CRIMP_METRICS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "recorder.h"
@@ -12,7 +13,8 @@
 void crimp_metrics_prometheus(struct crimp_recorder *r, FILE *out);
 
 /* Per series count, sum and p50/p90/p99/max in seconds (new reference).  */
-json_t *crimp_metrics_latency_json(struct crimp_recorder *r);
+/* CDF: also each call series' share of calls under a ladder of durations.  */
+json_t *crimp_metrics_latency_json(struct crimp_recorder *r, bool cdf);
 
 /* One finished call with its spans (new reference).  */
 json_t *crimp_metrics_call_json(const struct crimp_recorder *r,

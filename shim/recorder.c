@@ -180,7 +180,8 @@ void crimp_recorder_finish(struct crimp_recorder *r, int method, int backend,
         memcpy(rec.trace.spans, trace->spans, (size_t)trace->n_spans * sizeof(struct crimp_span));
         for (int i = 0; i < trace->n_spans; i++) {
             const struct crimp_span *s = &trace->spans[i];
-            struct crimp_histogram *h = subcall_hist(r, backend, s->kind, s->name);
+            int by = s->backend > 0 ? s->backend - 1 : backend;
+            struct crimp_histogram *h = subcall_hist(r, by, s->kind, s->name);
             if (h)
                 crimp_hist_record(h, (uint64_t)s->duration_ns);
         }

@@ -35,10 +35,11 @@ struct crimp_backend *crimp_router_route(struct crimp_router *r, const struct cr
 int crimp_router_plan(struct crimp_router *r, const struct crimp_method *m, struct crimp_rpc *rpc,
                       ProtobufCMessage *req, bool *all, crimp_error_t *err);
 
-/* Calls M on every backend and merges the replies into RESP.  */
+/* Calls M on every backend and merges the replies into RESP.  *ONLY is the
+ * backend's index when just one took part, else -1.  */
 int crimp_router_call_all(struct crimp_router *r, const struct crimp_method *m,
                           struct crimp_rpc *rpc, const ProtobufCMessage *req,
-                          ProtobufCMessage *resp, crimp_error_t *err);
+                          ProtobufCMessage *resp, int *only, crimp_error_t *err);
 
 /* What must happen on backend IDX before M runs there (an image pulled into
  * a pod's backend for CreateContainer).  */
