@@ -218,7 +218,8 @@ static void on_backends(struct evhttp_request *req, void *arg)
         return;
     json_t *arr = json_array();
     for (size_t i = 0; i < crimp_router_count(a->router); i++)
-        json_array_append_new(arr, backend_json(a, i));
+        if (crimp_router_get(a->router, i))
+            json_array_append_new(arr, backend_json(a, i));
     send_json(req, 200, json_pack("{s:o}", "backends", arr));
 }
 
@@ -259,7 +260,8 @@ static void on_backend_action(struct evhttp_request *req, struct crimp_admin *a,
     }
     int idx = -1;
     for (size_t i = 0; i < crimp_router_count(a->router); i++)
-        if (strcmp(crimp_router_get(a->router, i)->config->name, name) == 0)
+        if (crimp_router_get(a->router, i) &&
+            strcmp(crimp_router_get(a->router, i)->config->name, name) == 0)
             idx = (int)i;
     send_json(req, 200, backend_json(a, (size_t)idx));
 }

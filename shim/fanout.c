@@ -72,7 +72,7 @@ int crimp_router_call_all(struct crimp_router *r, const struct crimp_method *m,
     cleanup_error crimp_error_t last = NULL;
     for (size_t i = 0; i < r->n; i++) {
         struct crimp_backend *b = r->backends[i];
-        if (!crimp_method_supported(m, b))
+        if (!crimp_router_live(r, i) || !crimp_method_supported(m, b))
             continue;
         tried++;
         last_tried = (int)i;

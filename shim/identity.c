@@ -115,10 +115,10 @@ static Runtime__V1__RuntimeCondition *backend_condition(struct crimp_router *r,
     return new_condition(type, true, "", msg);
 }
 
-static json_t *backends_json(struct crimp_router *r, const struct backend_probe *probes)
+static json_t *backends_json(struct crimp_router *r, const struct backend_probe *probes, size_t n)
 {
     json_t *arr = json_array();
-    for (size_t i = 0; i < crimp_router_count(r); i++) {
+    for (size_t i = 0; i < n; i++) {
         const struct backend_probe *p = &probes[i];
         const struct crimp_backend_config *bc = p->b->config;
         cleanup_free char *version = crimp_router_backend_version(r, p->b);
@@ -166,15 +166,19 @@ static int answer_status(struct crimp_router *r, struct crimp_rpc *rpc,
 {
     const Runtime__V1__StatusRequest *req = (const Runtime__V1__StatusRequest *)req_msg;
     Runtime__V1__StatusResponse *resp = (Runtime__V1__StatusResponse *)resp_msg;
-    size_t n = crimp_router_count(r);
-    cleanup_free struct backend_probe *probes = xcalloc(n ? n : 1, sizeof(*probes));
+    size_t slots = crimp_router_count(r), n = 0;
+    cleanup_free struct backend_probe *probes = xcalloc(slots ? slots : 1, sizeof(*probes));
     struct backend_probe *def = NULL;
 
-    for (size_t i = 0; i < n; i++) {
-        probes[i].b = crimp_router_get(r, i);
-        probe_backend(r, rpc, &probes[i]);
-        if (probes[i].b == crimp_router_default(r))
-            def = &probes[i];
+    for (size_t i = 0; i < slots; i++) {
+        struct crimp_backend *b = crimp_router_get(r, i);
+        if (b == NULL)
+            continue; /* retired by a reload */
+        probes[n].b = b;
+        probe_backend(r, rpc, &probes[n]);
+        if (b == crimp_router_default(r))
+            def = &probes[n];
+        n++;
     }
 
     resp->status = xmalloc(sizeof(*resp->status));
@@ -189,7 +193,7 @@ static int answer_status(struct crimp_router *r, struct crimp_rpc *rpc,
 
     if (req->verbose) {
         json_t *crimp = json_pack("{s:s, s:s}", "version", CRIMP_VERSION, "api", "v1");
-        json_object_set_new(crimp, "backends", backends_json(r, probes));
+        json_object_set_new(crimp, "backends", backends_json(r, probes, n));
         add_info(resp, "crimp", crimp);
     }
     for (size_t i = 0; i < n; i++) {

@@ -8,6 +8,7 @@
 #include "admin.h"
 #include "config.h"
 #include "log.h"
+#include "reload.h"
 #include "router.h"
 #include "server.h"
 #include "utils.h"
@@ -44,7 +45,29 @@ static int install_signal_handlers(crimp_error_t *err)
     return 0;
 }
 
-static int wait_for_stop(void)
+/* SIGHUP: the command line (and so the config file) read again, the
+ * backends applied (shim/reload.c), the log level too.  A bad file changes
+ * nothing.  */
+static void reload(int argc, char **argv, struct crimp_router *router,
+                   struct crimp_recorder *recorder)
+{
+    struct crimp_config *cfg = xcalloc(1, sizeof(*cfg));
+    cleanup_error crimp_error_t err = NULL;
+    int want_exit = 0;
+    crimp_config_init(cfg);
+    if (crimp_config_from_args(cfg, argc, argv, &want_exit, &err) < 0) {
+        log_error("SIGHUP: configuration not reloaded: %s", err->msg);
+        crimp_config_free(cfg);
+        free(cfg);
+        return;
+    }
+    log_info("SIGHUP: reloading %s", cfg->config_file ? cfg->config_file : "the command line");
+    crimp_log_set_level((enum crimp_log_level)crimp_log_parse_level(cfg->log_level));
+    crimp_router_reload(router, cfg, recorder);
+}
+
+static int wait_for_stop(int argc, char **argv, struct crimp_router *router,
+                         struct crimp_recorder *recorder)
 {
     for (;;) {
         unsigned char b;
@@ -54,7 +77,7 @@ static int wait_for_stop(void)
         if (n != 1)
             return SIGTERM;
         if (b == SIGHUP) {
-            log_info("SIGHUP: configuration reload is not supported yet; ignoring");
+            reload(argc, argv, router, recorder);
             continue;
         }
         return b;
@@ -68,6 +91,8 @@ static void probe_backends(struct crimp_router *router)
 {
     for (size_t i = 0; i < crimp_router_count(router); i++) {
         struct crimp_backend *b = crimp_router_get(router, i);
+        if (b == NULL)
+            continue;
         cleanup_error crimp_error_t err = NULL;
         cleanup_free char *v = NULL;
         if (crimp_router_refresh_version(router, b, NULL, &err) < 0) {
@@ -130,7 +155,7 @@ int main(int argc, char **argv)
         crimp_error_release(&err);
     }
     log_info("crimpd %s ready", CRIMP_VERSION);
-    int sig = wait_for_stop();
+    int sig = wait_for_stop(argc, argv, router, crimp_server_recorder(srv));
     log_info("%s: shutting down", strsignal(sig));
     crimp_admin_stop(admin);
     crimp_server_stop(srv);

@@ -26,7 +26,7 @@ struct ring_slot {
 };
 
 struct crimp_recorder {
-    char **backend_names;
+    _Atomic(char *) *backend_names; /* NULL: a slot for a backend added later */
     size_t n_backends, n_methods;
     _Atomic(struct crimp_histogram *) *series; /* [method][backend + 1][code] */
     struct subcall_slot *subcalls;
@@ -42,9 +42,10 @@ struct crimp_recorder *crimp_recorder_new(const char *const *backend_names, size
     struct crimp_recorder *r = xcalloc(1, sizeof(*r));
     r->n_backends = n_backends;
     r->n_methods = n_methods;
-    r->backend_names = xcalloc(n_backends + 1, sizeof(char *));
+    r->backend_names = xcalloc(n_backends + 1, sizeof(*r->backend_names));
     for (size_t i = 0; i < n_backends; i++)
-        r->backend_names[i] = xstrdup(backend_names[i]);
+        if (backend_names[i])
+            atomic_store(&r->backend_names[i], xstrdup(backend_names[i]));
     r->series = xcalloc(n_methods * (n_backends + 1) * CRIMP_RECORDER_CODES, sizeof(*r->series));
     r->subcalls = xcalloc(SUBCALL_SLOTS, sizeof(*r->subcalls));
     r->ring_size = ring_size ? ring_size : 1;
@@ -62,7 +63,7 @@ void crimp_recorder_free(struct crimp_recorder *r)
     for (size_t i = 0; i < SUBCALL_SLOTS; i++)
         free(r->subcalls[i].hist);
     for (size_t i = 0; i < r->n_backends; i++)
-        free(r->backend_names[i]);
+        free(atomic_load(&r->backend_names[i]));
     free(r->backend_names);
     free(r->series);
     free(r->subcalls);
@@ -193,7 +194,19 @@ const char *crimp_recorder_backend_name(const struct crimp_recorder *r, int back
 {
     if (backend < 0 || (size_t)backend >= r->n_backends)
         return "crimp";
-    return r->backend_names[backend];
+    const char *name = atomic_load(&((struct crimp_recorder *)r)->backend_names[backend]);
+    return name ? name : "?";
+}
+
+void crimp_recorder_name_backend(struct crimp_recorder *r, int backend, const char *name)
+{
+    if (backend < 0 || (size_t)backend >= r->n_backends)
+        return;
+    char *fresh = xstrdup(name);
+    char *none = NULL;
+    /* Names are set once; a slot is never renamed while readers use it.  */
+    if (!atomic_compare_exchange_strong(&r->backend_names[backend], &none, fresh))
+        free(fresh);
 }
 
 size_t crimp_recorder_n_backends(const struct crimp_recorder *r)

@@ -47,6 +47,9 @@ void crimp_recorder_begin(struct crimp_recorder *r);
 int64_t crimp_recorder_in_flight(const struct crimp_recorder *r);
 
 const char *crimp_recorder_backend_name(const struct crimp_recorder *r, int backend);
+/* Names slot BACKEND (left unnamed at creation) for a backend added by a
+ * configuration reload.  */
+void crimp_recorder_name_backend(struct crimp_recorder *r, int backend, const char *name);
 size_t crimp_recorder_n_backends(const struct crimp_recorder *r);
 
 /* Visits every call histogram that has data.  */

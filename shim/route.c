@@ -114,7 +114,7 @@ static int owner_of(struct crimp_router *r, struct crimp_rpc *rpc, const char *i
     size_t def = crimp_router_default_index(r);
     for (size_t k = 0; k < r->n; k++) {
         size_t i = k == 0 ? def : (k <= def ? k - 1 : k);
-        if (backend_has(r->backends[i], rpc, id, pod)) {
+        if (crimp_router_live(r, i) && backend_has(r->backends[i], rpc, id, pod)) {
             crimp_ownership_set(r->owners, id, pod ? NULL : "", (int)i);
             return (int)i;
         }
@@ -132,7 +132,7 @@ static char *uid_key(const char *uid)
 static int backend_named(struct crimp_router *r, const char *name)
 {
     for (size_t i = 0; !str_empty(name) && i < r->n; i++)
-        if (strcmp(r->backends[i]->config->name, name) == 0)
+        if (crimp_router_live(r, i) && strcmp(r->backends[i]->config->name, name) == 0)
             return (int)i;
     return -1;
 }

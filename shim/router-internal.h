@@ -9,10 +9,17 @@
 #include "router.h"
 
 struct crimp_router {
+    /* Slots for CRIMP_MAX_BACKENDS; the first n are in use.  A slot never
+     * moves or empties (indexes are kept by the ownership table and the
+     * recorder); a backend retired by a reload is only marked removed.  */
     struct crimp_backend **backends;
     char **versions; /* guarded by lock; NULL until the backend answered */
     bool *draining;  /* guarded by lock */
-    size_t n;
+    atomic_bool *removed;
+    atomic_size_t n;
+    pthread_mutex_t reload_lock;
+    struct crimp_config **retired_configs; /* configs that reloads brought */
+    size_t n_retired_configs;
     atomic_size_t default_index;
     pthread_mutex_t lock;
     char *state_file; /* the default and draining choices, or NULL */
@@ -20,5 +27,11 @@ struct crimp_router {
 };
 
 size_t crimp_router_default_index(struct crimp_router *r);
+
+/* Whether slot I holds a backend in service.  */
+static inline bool crimp_router_live(const struct crimp_router *r, size_t i)
+{
+    return i < atomic_load(&((struct crimp_router *)r)->n) && !atomic_load(&r->removed[i]);
+}
 
 #endif

@@ -17,7 +17,7 @@
 static int index_by_name(const struct crimp_router *r, const char *name)
 {
     for (size_t i = 0; name && i < r->n; i++)
-        if (strcmp(r->backends[i]->config->name, name) == 0)
+        if (crimp_router_live(r, i) && strcmp(r->backends[i]->config->name, name) == 0)
             return (int)i;
     return -1;
 }
@@ -183,6 +183,8 @@ static void list_into_table(struct crimp_router *r, size_t i)
 void crimp_router_rebuild_ownership(struct crimp_router *r)
 {
     for (size_t i = 0; i < r->n; i++) {
+        if (!crimp_router_live(r, i))
+            continue;
         cleanup_free char *v = crimp_router_backend_version(r, r->backends[i]);
         if (v != NULL)
             list_into_table(r, i);
@@ -194,9 +196,17 @@ struct crimp_router *crimp_router_new(const struct crimp_config *cfg, crimp_erro
     struct crimp_router *r = xcalloc(1, sizeof(*r));
     pthread_mutex_init(&r->lock, NULL);
     r->owners = crimp_ownership_new();
-    r->backends = xcalloc(cfg->n_backends, sizeof(*r->backends));
-    r->versions = xcalloc(cfg->n_backends, sizeof(*r->versions));
-    r->draining = xcalloc(cfg->n_backends, sizeof(*r->draining));
+    pthread_mutex_init(&r->reload_lock, NULL);
+    r->backends = xcalloc(CRIMP_MAX_BACKENDS, sizeof(*r->backends));
+    r->versions = xcalloc(CRIMP_MAX_BACKENDS, sizeof(*r->versions));
+    r->draining = xcalloc(CRIMP_MAX_BACKENDS, sizeof(*r->draining));
+    r->removed = xcalloc(CRIMP_MAX_BACKENDS, sizeof(*r->removed));
+    if (cfg->n_backends > CRIMP_MAX_BACKENDS) {
+        crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0, "backends: at most %d",
+                         CRIMP_MAX_BACKENDS);
+        crimp_router_free(r);
+        return NULL;
+    }
     for (size_t i = 0; i < cfg->n_backends; i++) {
         const struct crimp_backend_config *bc = &cfg->backends[i];
         const struct crimp_backend_ops *ops = crimp_backend_ops_for_type(bc->type);
@@ -231,9 +241,16 @@ void crimp_router_free(struct crimp_router *r)
         free(r->versions[i]);
     }
     crimp_ownership_free(r->owners);
+    for (size_t i = 0; i < r->n_retired_configs; i++) {
+        crimp_config_free(r->retired_configs[i]);
+        free(r->retired_configs[i]);
+    }
+    free(r->retired_configs);
     free(r->backends);
     free(r->versions);
     free(r->draining);
+    free(r->removed);
+    pthread_mutex_destroy(&r->reload_lock);
     free(r->state_file);
     pthread_mutex_destroy(&r->lock);
     free(r);
@@ -246,7 +263,7 @@ size_t crimp_router_count(const struct crimp_router *r)
 
 struct crimp_backend *crimp_router_get(const struct crimp_router *r, size_t i)
 {
-    return i < r->n ? r->backends[i] : NULL;
+    return crimp_router_live(r, i) ? r->backends[i] : NULL;
 }
 
 size_t crimp_router_default_index(struct crimp_router *r)

@@ -16,6 +16,9 @@
 
 struct crimp_router;
 
+/* The most backends one crimpd holds (configured plus added by reloads).  */
+#define CRIMP_MAX_BACKENDS 16
+
 /* Opens every configured backend.  A backend whose runtime is down still
  * opens (connections are lazy); only a bad option fails.  */
 struct crimp_router *crimp_router_new(const struct crimp_config *cfg, crimp_error_t *err);
@@ -66,6 +69,8 @@ int crimp_router_set_draining(struct crimp_router *r, const char *name, bool dra
                               crimp_error_t *err);
 bool crimp_router_is_draining(struct crimp_router *r, size_t i);
 
+/* Slots in use; crimp_router_get is NULL for a slot whose backend a
+ * reload retired.  */
 size_t crimp_router_count(const struct crimp_router *r);
 struct crimp_backend *crimp_router_get(const struct crimp_router *r, size_t i);
 /* The position of B in the configuration (as the recorder numbers

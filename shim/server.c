@@ -120,11 +120,13 @@ static int bind_socket(struct crimp_server *srv, crimp_error_t *err)
 static struct crimp_recorder *new_recorder(const struct crimp_config *cfg,
                                            struct crimp_router *router)
 {
+    /* Slots for every backend the router can hold: a reload may add some.  */
     size_t n = crimp_router_count(router);
-    cleanup_free const char **names = xcalloc(n + 1, sizeof(*names));
+    cleanup_free const char **names = xcalloc(CRIMP_MAX_BACKENDS + 1, sizeof(*names));
     for (size_t i = 0; i < n; i++)
         names[i] = crimp_router_get(router, i)->config->name;
-    return crimp_recorder_new(names, n, crimp_n_methods, (size_t)cfg->recent_calls);
+    return crimp_recorder_new(names, CRIMP_MAX_BACKENDS, crimp_n_methods,
+                              (size_t)cfg->recent_calls);
 }
 
 static void free_server(struct crimp_server *srv)

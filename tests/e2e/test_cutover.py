@@ -4,8 +4,10 @@ restart, on one client channel throughout."""
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
+import time
 import unittest
 import uuid
 
@@ -165,6 +167,73 @@ class Cutover(unittest.TestCase):
         pod = self.c.call("RunPodSandbox", config=cfg, runtime_handler="docker", timeout=120).pod_sandbox_id
         self.pods.append(pod)
         self.assertTrue(docker_has(pod))
+
+
+class Reload(unittest.TestCase):
+    """SIGHUP adds and retires backends without a restart."""
+
+    def write(self, backends, text=None):
+        with open(self.path, "w") as f:
+            f.write(text if text is not None else json.dumps({"backends": backends}))
+
+    def names(self):
+        r = subprocess.run([CRIMPCTL, "-e", self.crimpd.endpoint, "--json", "backend", "list"],
+                           capture_output=True, text=True, timeout=30)
+        return [b["name"] for b in json.loads(r.stdout)["backends"]]
+
+    def hup_and_wait(self, marker):
+        self.crimpd.signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.crimpd.read_log().count(marker) > self.seen.get(marker, 0):
+                self.seen[marker] = self.crimpd.read_log().count(marker)
+                return
+            time.sleep(0.05)
+        self.fail(f"no {marker!r} in the log:\n{self.crimpd.read_log()}")
+
+    def test_sighup_adds_and_retires_backends(self):
+        state = tempfile.mkdtemp(prefix="crimp-reload.")
+        self.path = os.path.join(state, "crimpd.json")
+        self.seen = {}
+        docker = {"name": "docker", "type": "docker", "endpoint": "unix://" + DOCKER_SOCK,
+                  "options": {"pause_image": BED["CRIMP_BED_PAUSE_IMAGE"],
+                              "cni_conf_dir": BED["CRIMP_BED_CNI_CONF_DIR"]}}
+        ctr = {"name": "containerd", "type": "cri", "endpoint": CTR}
+        self.write([docker])
+        self.crimpd = Crimpd(extra=["--config", self.path, "--state-dir", os.path.join(state, "s")])
+        self.crimpd.start()
+        c = Client(self.crimpd.endpoint)
+        try:
+            self.assertEqual(self.names(), ["docker"])
+            self.write([docker, ctr])
+            self.hup_and_wait("backend `containerd` (cri at")
+            self.assertEqual(self.names(), ["docker", "containerd"])
+            # The new backend serves at once: a pod named for it lands there.
+            cfg = PB.PodSandboxConfig(metadata=PB.PodSandboxMetadata(
+                name="reloaded", namespace="cutover", uid=str(uuid.uuid4())),
+                linux=PB.LinuxPodSandboxConfig())
+            pod = c.call("RunPodSandbox", config=cfg, runtime_handler="containerd",
+                         timeout=120).pod_sandbox_id
+            self.assertFalse(docker_has(pod))
+            # Not retired while it owns a pod.
+            self.write([docker])
+            self.hup_and_wait("still owns 1 pods")
+            self.assertIn("containerd", self.names())
+            c.call("StopPodSandbox", pod_sandbox_id=pod, timeout=60)
+            c.call("RemovePodSandbox", pod_sandbox_id=pod, timeout=60)
+            self.hup_and_wait("backend `containerd` retired")
+            self.assertEqual(self.names(), ["docker"])
+            conds = [x.type for x in c.call("Status").status.conditions]
+            self.assertNotIn("BackendReady/containerd", conds)
+            # A broken file changes nothing.
+            self.write(None, text="{ not json")
+            self.hup_and_wait("configuration not reloaded")
+            self.assertEqual(self.names(), ["docker"])
+            self.assertEqual(c.call("Version").runtime_name, "crimp")
+        finally:
+            c.close()
+            self.crimpd.cleanup()
+            shutil.rmtree(state, ignore_errors=True)
 
 
 if __name__ == "__main__":
