@@ -79,6 +79,33 @@ struct crimp_backend {
     const struct crimp_backend_config *config; /* owned by crimpd's config */
 };
 
+/* Exec, Attach and PortForward on runtimes that have no streaming server of
+ * their own (docker): crimp serves the URL (stream/), and when the client
+ * connects it asks the backend for the process's stdio with these.  */
+struct crimp_stream_io {
+    int fd;            /* bidirectional byte stream; closing it detaches */
+    bool multiplexed;  /* output carries Docker's 8-byte stdout/stderr frames */
+    char *early;       /* output bytes that arrived with the handshake */
+    size_t n_early;
+    char *handle;      /* the backend's name for the session (exec ID, container ID) */
+    bool is_exec;
+};
+
+struct crimp_stream_ops {
+    int (*exec_start)(struct crimp_backend *self, const Runtime__V1__ExecRequest *req,
+                      struct crimp_stream_io *io, crimp_error_t *err);
+    int (*attach_start)(struct crimp_backend *self, const Runtime__V1__AttachRequest *req,
+                        struct crimp_stream_io *io, crimp_error_t *err);
+    int (*resize)(struct crimp_backend *self, const struct crimp_stream_io *io, unsigned width,
+                  unsigned height, crimp_error_t *err);
+    /* The exit status of a finished exec.  */
+    int (*exit_code)(struct crimp_backend *self, const struct crimp_stream_io *io, int *code,
+                     crimp_error_t *err);
+    /* The network namespace of a pod (a path), NULL for host network.  */
+    int (*pod_netns)(struct crimp_backend *self, const char *pod_id, char **path,
+                     crimp_error_t *err);
+};
+
 #define CRIMP_UNARY_OP(op, Req, Resp)                                                              \
     int (*op)(struct crimp_backend * self, struct crimp_rpc * rpc,                                 \
               const Runtime__V1__##Req *req, Runtime__V1__##Resp *resp, crimp_error_t *err)
@@ -131,6 +158,9 @@ struct crimp_backend_ops {
     CRIMP_STREAM_OP(get_container_events, GetEventsRequest);
 
     /* --- Exec, attach, port-forward ------------------------------------- */
+    /* When set, crimp's own streaming server answers Exec, Attach and
+     * PortForward and the three operations below are not used.  */
+    const struct crimp_stream_ops *stream;
     CRIMP_UNARY_OP(exec_sync, ExecSyncRequest, ExecSyncResponse);
     /* These return a URL on a streaming server (stream/) that kubelet's
      * apiserver proxy then dials.  */

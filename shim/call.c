@@ -83,6 +83,81 @@ static void send_error(struct crimp_call *c, const char *backend, crimp_error_t 
     send_final(c, NULL, e->code, e->msg);
 }
 
+/* Exec, Attach, PortForward on a backend without a streaming server of its
+ * own: crimp's streaming server (stream/) takes the request behind a
+ * single-use token and the client gets its URL.  */
+static int stream_kind(const struct crimp_method *m, enum crimp_stream_kind *kind)
+{
+    if (strcmp(m->name, "Exec") == 0)
+        *kind = CRIMP_STREAM_EXEC;
+    else if (strcmp(m->name, "Attach") == 0)
+        *kind = CRIMP_STREAM_ATTACH;
+    else if (strcmp(m->name, "PortForward") == 0)
+        *kind = CRIMP_STREAM_PORTFORWARD;
+    else
+        return -1;
+    return 0;
+}
+
+static int check_stdio(bool in, bool out, bool err_, bool tty, crimp_error_t *err)
+{
+    if (tty && err_)
+        return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
+                                "tty and stderr cannot both be true");
+    if (!in && !out && !err_)
+        return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
+                                "one of stdin, stdout and stderr must be true");
+    return 0;
+}
+
+/* The container must exist and run now: a URL for a dead one would only
+ * fail later, where the error is harder to read.  */
+static int check_running(struct crimp_backend *b, struct crimp_rpc *rpc, const char *id,
+                         crimp_error_t *err)
+{
+    Runtime__V1__ContainerStatusRequest req = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
+    Runtime__V1__ContainerStatusResponse resp = RUNTIME__V1__CONTAINER_STATUS_RESPONSE__INIT;
+    req.container_id = (char *)id;
+    if (b->ops->container_status(b, rpc, &req, &resp, err) < 0)
+        return -1;
+    bool running = resp.status && resp.status->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+    crimp_pb_free_fields(&resp.base);
+    if (!running)
+        return crimp_make_error(err, GRPC_STATUS_FAILED_PRECONDITION, 0,
+                                "container %s is not running", id);
+    return 0;
+}
+
+static int serve_stream_url(struct crimp_call *c, struct crimp_backend *b,
+                            enum crimp_stream_kind kind, const ProtobufCMessage *req,
+                            ProtobufCMessage *resp, crimp_error_t *err)
+{
+    if (c->srv->stream == NULL)
+        return crimp_make_error(err, GRPC_STATUS_UNAVAILABLE, 0,
+                                "crimp's streaming server is off (stream_listen is empty)");
+    if (kind == CRIMP_STREAM_EXEC) {
+        const Runtime__V1__ExecRequest *e = (const void *)req;
+        if (e->n_cmd == 0)
+            return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0, "cmd is empty");
+        if (check_stdio(e->stdin, e->stdout, e->stderr, e->tty, err) < 0 ||
+            check_running(b, &c->rpc, e->container_id, err) < 0)
+            return -1;
+    } else if (kind == CRIMP_STREAM_ATTACH) {
+        const Runtime__V1__AttachRequest *a = (const void *)req;
+        if (check_stdio(a->stdin, a->stdout, a->stderr, a->tty, err) < 0 ||
+            check_running(b, &c->rpc, a->container_id, err) < 0)
+            return -1;
+    }
+    char *url = crimp_stream_register(c->srv->stream, kind, b, req, err);
+    if (url == NULL)
+        return -1;
+    /* ExecResponse, AttachResponse and PortForwardResponse: url is field 1.  */
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(resp->descriptor, "url");
+    *(char **)((char *)resp + f->offset) = url;
+    return 0;
+}
+
 /* Runs an RPC that crimp answers itself or that one backend serves, and
  * fills RESP; < 0 with *err otherwise.  *BACKEND names who served it.  */
 static int run_unary(struct crimp_call *c, const ProtobufCMessage *req, ProtobufCMessage *resp,
@@ -112,6 +187,13 @@ static int run_unary(struct crimp_call *c, const ProtobufCMessage *req, Protobuf
     struct crimp_backend *b = crimp_router_get(c->srv->router, (size_t)idx);
     *backend = b->config->name;
     c->backend_index = idx;
+    enum crimp_stream_kind kind;
+    if (b->ops->stream && stream_kind(m, &kind) == 0) {
+        crimp_trace_set_current(c->trace);
+        int ret = serve_stream_url(c, b, kind, req, resp, err);
+        crimp_trace_set_current(NULL);
+        return ret;
+    }
     if (!crimp_method_supported(m, b))
         return crimp_make_error(err, GRPC_STATUS_UNIMPLEMENTED, 0,
                                 "backend `%s` (type %s) does not implement %s", b->config->name,

@@ -29,6 +29,11 @@ static const struct opt_def opt_defs[] = {
      "admin API socket (metrics, latency, calls); auto: admin.sock beside --listen; empty: off"},
     {"metrics_listen", OPT_STR_OR_EMPTY, OFF(metrics_listen), 0, 0, "HOST:PORT",
      "also serve /metrics over TCP; empty: off"},
+    {"stream_listen", OPT_STR_OR_EMPTY, OFF(stream_listen), 0, 0, "HOST:PORT",
+     "exec/attach/port-forward server for backends without one (docker); port 0: any; "
+     "empty: off"},
+    {"stream_idle_timeout", OPT_SECONDS, OFF(stream_idle_timeout), 0, 7 * 24 * 3600, "SECONDS",
+     "end a streaming session nobody used for this long"},
     {"socket_mode", OPT_MODE, OFF(socket_mode), 0, 0777, "MODE", "CRI socket permissions (octal)"},
     {"state_dir", OPT_STR, OFF(state_dir), 0, 0, "DIR", "state directory"},
     {"default_backend", OPT_STR, OFF(default_backend), 0, 0, "NAME", "backend new pods go to; empty: the first one listed"},
@@ -65,6 +70,8 @@ void crimp_config_init(struct crimp_config *cfg)
     cfg->listen = xstrdup("/run/crimp/crimp.sock");
     cfg->admin_listen = xstrdup("auto");
     cfg->metrics_listen = xstrdup("");
+    cfg->stream_listen = xstrdup("127.0.0.1:0");
+    cfg->stream_idle_timeout = 4 * 3600;
     cfg->socket_mode = 0660;
     cfg->state_dir = xstrdup("/var/lib/crimp");
     cfg->workers = 16;

@@ -15,6 +15,8 @@ struct crimp_config {
     char *listen;           /* CRI socket path */
     char *admin_listen;     /* admin API socket path; "" disables it */
     char *metrics_listen;   /* HOST:PORT for /metrics over TCP; "" (default) disables */
+    char *stream_listen;    /* HOST:PORT of the streaming server; "" disables */
+    double stream_idle_timeout; /* seconds */
     unsigned socket_mode;   /* e.g. 0660 */
     char *state_dir;        /* checkpoints, default-backend choice */
     int workers;            /* fast lane threads */

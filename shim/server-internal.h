@@ -10,12 +10,14 @@
 #include "config.h"
 #include "pool.h"
 #include "recorder.h"
+#include "stream.h"
 #include "router.h"
 
 struct crimp_server {
     const struct crimp_config *cfg;
     struct crimp_router *router;
     struct crimp_recorder *recorder;
+    struct crimp_stream_server *stream; /* NULL when stream_listen is empty */
     grpc_server *server;
     grpc_completion_queue *cq;
     pthread_t *pollers;

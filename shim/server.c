@@ -149,6 +149,7 @@ static void free_server(struct crimp_server *srv)
     }
     pthread_mutex_destroy(&srv->shutdown_lock);
     pthread_cond_destroy(&srv->shutdown_cond);
+    crimp_stream_stop(srv->stream);
     crimp_recorder_free(srv->recorder);
     free(srv->pollers);
     free(srv->registered);
@@ -182,6 +183,16 @@ struct crimp_server *crimp_server_start(const struct crimp_config *cfg,
         return NULL;
     }
 
+    if (!str_empty(cfg->stream_listen)) {
+        srv->stream = crimp_stream_start(cfg->stream_listen, (int)cfg->stream_idle_timeout, err);
+        if (srv->stream == NULL) {
+            grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->shutdown_tag);
+            grpc_server_cancel_all_calls(srv->server);
+            crimp_socket_remove(cfg->listen, srv->sock_dev, srv->sock_ino);
+            free_server(srv);
+            return NULL;
+        }
+    }
     srv->recorder = new_recorder(cfg, router);
     srv->fast = crimp_pool_new("crimp-fast", cfg->workers);
     srv->slow = crimp_pool_new("crimp-slow", cfg->slow_workers);

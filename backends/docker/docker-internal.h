@@ -67,6 +67,20 @@ int docker_list(struct docker_backend *d, const char *type, json_t *label_filter
 /* Docker's RFC 3339 time as Unix ns; 0 for Docker's zero time.  */
 int64_t docker_parse_time(const char *text);
 
+/* Exec (exec.c): a process created in CONTAINER with the stdio asked for;
+ * its inspect once it stopped running.  */
+struct docker_exec_stdio {
+    bool in, out, err, tty;
+};
+int docker_exec_create(struct docker_backend *d, const char *container, char *const *argv,
+                       size_t argc, const struct docker_exec_stdio *io, char **exec_id,
+                       crimp_error_t *err);
+int docker_exec_finished(struct docker_backend *d, const char *exec_id, json_t **inspect,
+                         crimp_error_t *err);
+
+/* Streaming (stream.c): exec, attach and port-forward sessions.  */
+extern const struct crimp_stream_ops docker_stream_ops;
+
 /* Log copiers (logs.c): the container's output into its CRI log file.  */
 struct docker_logs *docker_logs_new(struct docker_backend *d);
 void docker_logs_free(struct docker_logs *l);

@@ -342,6 +342,7 @@ const struct crimp_backend_ops crimp_backend_docker = {
     .update_container_resources = docker_update_container_resources,
     .reopen_container_log = docker_reopen_container_log,
     .exec_sync = docker_exec_sync,
+    .stream = &docker_stream_ops,
     .list_images = docker_list_images,
     .image_status = docker_image_status,
     .pull_image = docker_pull_image,

@@ -35,14 +35,16 @@ static void on_exec_data(void *ctx, enum docker_stream stream, const char *data,
     o->len[i] += len;
 }
 
-static int exec_create(struct docker_backend *d, const char *container,
-                       const Runtime__V1__ExecSyncRequest *req, char **exec_id, crimp_error_t *err)
+int docker_exec_create(struct docker_backend *d, const char *container, char *const *argv,
+                       size_t argc, const struct docker_exec_stdio *io, char **exec_id,
+                       crimp_error_t *err)
 {
     json_auto_t *cmd = json_array();
-    for (size_t i = 0; i < req->n_cmd; i++)
-        json_array_append_new(cmd, json_string(req->cmd[i]));
-    json_auto_t *body = json_pack("{s:O, s:b, s:b, s:b, s:b}", "Cmd", cmd, "AttachStdin", 0,
-                                  "AttachStdout", 1, "AttachStderr", 1, "Tty", 0);
+    for (size_t i = 0; i < argc; i++)
+        json_array_append_new(cmd, json_string(argv[i]));
+    json_auto_t *body = json_pack("{s:O, s:b, s:b, s:b, s:b}", "Cmd", cmd, "AttachStdin",
+                                  io->in, "AttachStdout", io->out, "AttachStderr", io->err,
+                                  "Tty", io->tty);
     cleanup_docker_response struct docker_response resp = {0};
     if (docker_post(d->client, "/containers/{id}/exec", container, NULL, body, &resp, err) < 0)
         return -1;
@@ -93,7 +95,7 @@ static int read_stream(int fd, const char *early, size_t n_early, int64_t deadli
 
 /* The exec's inspect once it stopped running (Docker marks it a moment
  * after the stream closed).  */
-static int exec_finished(struct docker_backend *d, const char *exec_id, json_t **inspect,
+int docker_exec_finished(struct docker_backend *d, const char *exec_id, json_t **inspect,
                          crimp_error_t *err)
 {
     for (int attempt = 0; attempt < 100; attempt++) {
@@ -143,7 +145,8 @@ int docker_exec_sync(struct crimp_backend *self, struct crimp_rpc *rpc,
         return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0, "exec: cmd is empty");
     int64_t deadline = req->timeout > 0 ? crimp_now_mono_ns() + req->timeout * 1000000000LL : 0;
     cleanup_free char *exec_id = NULL;
-    if (exec_create(d, req->container_id, req, &exec_id, err) < 0)
+    const struct docker_exec_stdio stdio = {.out = true, .err = true};
+    if (docker_exec_create(d, req->container_id, req->cmd, req->n_cmd, &stdio, &exec_id, err) < 0)
         return crimp_error_wrap(err, "exec in %s", req->container_id);
 
     cleanup_free char *path = xasprintf("%s/exec/%s/start", docker_client_api_prefix(d->client),
@@ -170,7 +173,7 @@ int docker_exec_sync(struct crimp_backend *self, struct crimp_rpc *rpc,
         return -1;
     }
     json_t *inspect = NULL;
-    if (exec_finished(d, exec_id, &inspect, err) < 0) {
+    if (docker_exec_finished(d, exec_id, &inspect, err) < 0) {
         free(out.buf[0]), free(out.buf[1]);
         return -1;
     }

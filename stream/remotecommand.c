@@ -1,0 +1,369 @@
+/* Exec and attach over SPDY: Kubernetes' remotecommand protocol
+ * (channel.k8s.io .. v4; v5 over SPDY is v4).  The client opens its
+ * streams (error, then stdin/stdout/stderr as asked, resize with a tty);
+ * once all are there the backend starts the process, and bytes are pumped
+ * both ways until it ends; the exit status goes on the error stream
+ * (../shared/design/streaming.md §4).  */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "stream-internal.h"
+#include "utils.h"
+
+#define SETUP_TIMEOUT_MS 30000
+#define CLOSE_WAIT_MS 10000
+
+enum rc_stream { RC_ERROR, RC_STDIN, RC_STDOUT, RC_STDERR, RC_RESIZE, RC_N };
+static const char *const RC_NAMES[RC_N] = {"error", "stdin", "stdout", "stderr", "resize"};
+
+struct rc_session {
+    struct stream_conn *c;
+    struct stream_request *r;
+    int version; /* 1..4 */
+    bool want[RC_N];
+    uint32_t sid[RC_N];
+    int expected, got;
+    struct crimp_stream_io io;
+    bool started;
+    struct spdy_buf out;
+    char resize[512];
+    size_t resize_len;
+    uint8_t frame[8]; /* Docker stdout/stderr frame header being read */
+    size_t frame_have;
+    uint32_t frame_left;
+    int frame_stream;
+    bool output_done, client_gone;
+};
+
+static int version_of(const char *protocol)
+{
+    if (strcmp(protocol, "channel.k8s.io") == 0)
+        return 1;
+    int v = protocol[1] - '0';
+    return v >= 4 ? 4 : v;
+}
+
+static void plan_streams(struct rc_session *s)
+{
+    bool tty;
+    if (s->r->kind == CRIMP_STREAM_EXEC) {
+        const Runtime__V1__ExecRequest *e = (const void *)s->r->req;
+        s->want[RC_STDIN] = e->stdin;
+        s->want[RC_STDOUT] = e->stdout;
+        s->want[RC_STDERR] = e->stderr && !e->tty;
+        tty = e->tty;
+    } else {
+        const Runtime__V1__AttachRequest *a = (const void *)s->r->req;
+        s->want[RC_STDIN] = a->stdin;
+        s->want[RC_STDOUT] = a->stdout;
+        s->want[RC_STDERR] = a->stderr && !a->tty;
+        tty = a->tty;
+    }
+    s->want[RC_ERROR] = true;
+    s->want[RC_RESIZE] = tty && s->version >= 3;
+    for (int i = 0; i < RC_N; i++)
+        s->expected += s->want[i];
+}
+
+static void on_syn_stream(struct rc_session *s, const struct spdy_frame *f)
+{
+    const char *type = spdy_header(f, "streamtype");
+    s->c->last_client_stream = f->stream_id;
+    spdy_put_syn_reply(&s->c->codec, &s->out, f->stream_id);
+    for (int i = 0; type && i < RC_N; i++)
+        if (strcmp(type, RC_NAMES[i]) == 0 && s->sid[i] == 0) {
+            s->sid[i] = f->stream_id;
+            s->got += s->want[i];
+            return;
+        }
+    log_debug("stream: ignoring a `%s` stream", type ? type : "(no type)");
+}
+
+/* {"Width":80,"Height":24} objects, one per line, split anyhow.  */
+static void on_resize_bytes(struct rc_session *s, const uint8_t *p, size_t n)
+{
+    if (s->resize_len + n >= sizeof(s->resize))
+        s->resize_len = 0; /* nonsense: start over rather than grow */
+    memcpy(s->resize + s->resize_len, p, n);
+    s->resize_len += n;
+    s->resize[s->resize_len] = '\0';
+    char *nl;
+    while ((nl = strchr(s->resize, '\n')) != NULL) {
+        *nl = '\0';
+        json_auto_t *j = json_loads(s->resize, 0, NULL);
+        json_t *w = j ? (json_object_get(j, "Width") ?: json_object_get(j, "width")) : NULL;
+        json_t *h = j ? (json_object_get(j, "Height") ?: json_object_get(j, "height")) : NULL;
+        unsigned width = (unsigned)json_integer_value(w), height = (unsigned)json_integer_value(h);
+        struct crimp_backend *b = s->r->backend;
+        crimp_error_t err = NULL;
+        if (width && height && s->started &&
+            b->ops->stream->resize(b, &s->io, width, height, &err) < 0) {
+            log_debug("stream: resize: %s", err->msg);
+            crimp_error_release(&err);
+        }
+        size_t used = (size_t)(nl - s->resize) + 1;
+        memmove(s->resize, nl + 1, s->resize_len - used + 1);
+        s->resize_len -= used;
+    }
+}
+
+static void write_stdin(struct rc_session *s, const uint8_t *p, size_t n)
+{
+    while (n > 0 && s->started) {
+        ssize_t w = send(s->io.fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return; /* the process is gone; its output EOF ends the session */
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static void on_frame(struct rc_session *s, const struct spdy_frame *f)
+{
+    switch (f->type) {
+    case SPDY_SYN_STREAM:
+        on_syn_stream(s, f);
+        break;
+    case SPDY_PING:
+        spdy_put_ping(&s->out, f->value); /* echo: the client's keepalive */
+        break;
+    case SPDY_GOAWAY:
+        s->client_gone = true;
+        break;
+    case SPDY_DATA:
+        if (s->sid[RC_STDIN] && f->stream_id == s->sid[RC_STDIN]) {
+            write_stdin(s, f->data, f->len);
+            if ((f->flags & SPDY_FLAG_FIN) && s->started)
+                shutdown(s->io.fd, SHUT_WR); /* EOF for the process's stdin */
+        } else if (s->sid[RC_RESIZE] && f->stream_id == s->sid[RC_RESIZE]) {
+            on_resize_bytes(s, f->data, f->len);
+        }
+        break;
+    case SPDY_RST_STREAM:
+        if (s->sid[RC_STDIN] && f->stream_id == s->sid[RC_STDIN] && s->started)
+            shutdown(s->io.fd, SHUT_WR);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Reads and handles what the client sent; < 0 when it is gone.  */
+static int pump_client(struct rc_session *s, int timeout_ms)
+{
+    int r = stream_read_client(s->c, timeout_ms);
+    if (r < 0) {
+        s->client_gone = true;
+        return -1;
+    }
+    struct spdy_frame f;
+    cleanup_error crimp_error_t err = NULL;
+    int got;
+    while ((got = spdy_next(&s->c->codec, &f, &err)) > 0)
+        on_frame(s, &f);
+    if (got < 0) {
+        log_info("stream: client sent bad SPDY: %s", err->msg);
+        s->client_gone = true;
+        return -1;
+    }
+    return stream_flush(s->c, &s->out) < 0 ? (s->client_gone = true, -1) : 0;
+}
+
+static bool wait_for_streams(struct rc_session *s)
+{
+    int64_t deadline = crimp_now_mono_ns() + SETUP_TIMEOUT_MS * 1000000LL;
+    while (s->got < s->expected && !s->client_gone) {
+        int64_t left = (deadline - crimp_now_mono_ns()) / 1000000;
+        if (left <= 0)
+            return false;
+        if (pump_client(s, (int)left) < 0)
+            return false;
+    }
+    return s->got == s->expected;
+}
+
+static void send_output(struct rc_session *s, int which, const uint8_t *p, size_t n)
+{
+    uint32_t sid = s->sid[which] ? s->sid[which] : s->sid[RC_STDOUT];
+    while (n > 0 && sid) {
+        size_t chunk = n < SPDY_MAX_DATA ? n : SPDY_MAX_DATA;
+        spdy_put_data(&s->out, sid, 0, p, chunk);
+        p += chunk;
+        n -= chunk;
+    }
+}
+
+/* Docker multiplexes stdout and stderr as [stream,0,0,0,size BE32] frames.  */
+static void demux_output(struct rc_session *s, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        if (s->frame_left == 0) {
+            size_t take = 8 - s->frame_have < n ? 8 - s->frame_have : n;
+            memcpy(s->frame + s->frame_have, p, take);
+            s->frame_have += take;
+            p += take;
+            n -= take;
+            if (s->frame_have < 8)
+                return;
+            s->frame_have = 0;
+            s->frame_stream = s->frame[0] == 2 ? RC_STDERR : RC_STDOUT;
+            s->frame_left = (uint32_t)s->frame[4] << 24 | (uint32_t)s->frame[5] << 16 |
+                            (uint32_t)s->frame[6] << 8 | s->frame[7];
+            continue;
+        }
+        size_t take = s->frame_left < n ? s->frame_left : n;
+        send_output(s, s->frame_stream, p, take);
+        s->frame_left -= (uint32_t)take;
+        p += take;
+        n -= take;
+    }
+}
+
+static void pump_output(struct rc_session *s)
+{
+    uint8_t buf[SPDY_MAX_DATA];
+    ssize_t n = recv(s->io.fd, buf, sizeof(buf), 0);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return;
+    if (n <= 0) {
+        s->output_done = true;
+        return;
+    }
+    if (s->io.multiplexed)
+        demux_output(s, buf, (size_t)n);
+    else
+        send_output(s, RC_STDOUT, buf, (size_t)n);
+}
+
+static void run(struct rc_session *s)
+{
+    int64_t idle_ns = (int64_t)s->c->idle_seconds * 1000000000LL, last = crimp_now_mono_ns();
+    if (s->io.n_early)
+        s->io.multiplexed ? demux_output(s, (uint8_t *)s->io.early, s->io.n_early)
+                          : send_output(s, RC_STDOUT, (uint8_t *)s->io.early, s->io.n_early);
+    while (!s->output_done && !s->client_gone) {
+        if (stream_flush(s->c, &s->out) < 0)
+            return;
+        struct pollfd p[2] = {{s->c->fd, POLLIN, 0}, {s->io.fd, POLLIN, 0}};
+        if (poll(p, 2, 1000) < 0 && errno != EINTR)
+            return;
+        if (p[0].revents) {
+            pump_client(s, 0);
+            last = crimp_now_mono_ns();
+        }
+        if (p[1].revents) {
+            pump_output(s);
+            last = crimp_now_mono_ns();
+        }
+        if (idle_ns > 0 && crimp_now_mono_ns() - last > idle_ns) {
+            log_info("stream: session idle for %d s, ending it", s->c->idle_seconds);
+            return;
+        }
+    }
+}
+
+/* The error stream's last word: v4 a metav1.Status, older a bare message
+ * and only on failure.  */
+static void put_status(struct rc_session *s, const char *failure, int exit_code)
+{
+    cleanup_free char *text = NULL;
+    if (s->version >= 4) {
+        json_auto_t *st;
+        if (failure)
+            st = json_pack("{s:{}, s:s, s:s, s:s, s:{s:[{s:s}]}, s:i}", "metadata", "status",
+                           "Failure", "message", failure, "reason", "InternalError", "details",
+                           "causes", "message", failure, "code", 500);
+        else if (exit_code != 0)
+            st = json_pack("{s:{}, s:s, s:s, s:s, s:{s:[{s:s, s:s}]}}", "metadata", "status",
+                           "Failure", "message", "command terminated with non-zero exit code",
+                           "reason", "NonZeroExitCode", "details", "causes", "reason", "ExitCode",
+                           "message", "");
+        else
+            st = json_pack("{s:{}, s:s}", "metadata", "status", "Success");
+        if (!failure && exit_code != 0) {
+            char code[16];
+            snprintf(code, sizeof(code), "%d", exit_code > 255 ? 255 : exit_code);
+            json_t *cause = json_array_get(json_object_get(json_object_get(st, "details"), "causes"), 0);
+            json_object_set_new(cause, "message", json_string(code));
+        }
+        text = json_dumps(st, JSON_COMPACT);
+    } else if (failure) {
+        text = xstrdup(failure);
+    } else if (exit_code != 0) {
+        text = xasprintf("command terminated with non-zero exit code: exit status %d", exit_code);
+    }
+    if (text)
+        spdy_put_data(&s->out, s->sid[RC_ERROR], 0, text, strlen(text));
+}
+
+/* Ends the session the way clients expect (§4.5): input streams reset,
+ * the status, FIN on the output streams, then wait for the client to
+ * leave so nothing unsent is lost to a reset socket.  */
+static void finish(struct rc_session *s, const char *failure, int exit_code)
+{
+    if (s->client_gone)
+        return;
+    for (int i = RC_STDIN; i <= RC_RESIZE; i += RC_RESIZE - RC_STDIN)
+        if (s->sid[i])
+            spdy_put_rst(&s->out, s->sid[i], SPDY_RST_CANCEL);
+    put_status(s, failure, exit_code);
+    for (int i = RC_ERROR; i <= RC_STDERR; i++)
+        if (s->sid[i] && i != RC_STDIN)
+            spdy_put_data(&s->out, s->sid[i], SPDY_FLAG_FIN, NULL, 0);
+    if (stream_flush(s->c, &s->out) < 0)
+        return;
+    int64_t deadline = crimp_now_mono_ns() + CLOSE_WAIT_MS * 1000000LL;
+    while (!s->client_gone && crimp_now_mono_ns() < deadline)
+        pump_client(s, 500);
+}
+
+static int start_backend(struct rc_session *s, crimp_error_t *err)
+{
+    struct crimp_backend *b = s->r->backend;
+    if (s->r->kind == CRIMP_STREAM_EXEC)
+        return b->ops->stream->exec_start(b, (const void *)s->r->req, &s->io, err);
+    return b->ops->stream->attach_start(b, (const void *)s->r->req, &s->io, err);
+}
+
+void stream_run_remotecommand(struct stream_conn *c, struct stream_request *r,
+                              const char *protocol)
+{
+    struct rc_session s = {.c = c, .r = r, .version = version_of(protocol), .io = {.fd = -1}};
+    plan_streams(&s);
+    if (!wait_for_streams(&s)) {
+        log_info("stream: %s session: the client's streams did not all arrive",
+                 r->kind == CRIMP_STREAM_EXEC ? "exec" : "attach");
+        spdy_buf_free(&s.out);
+        return;
+    }
+    cleanup_error crimp_error_t err = NULL;
+    if (start_backend(&s, &err) < 0) {
+        cleanup_free char *msg = xasprintf("error %s container: %s",
+                                           r->kind == CRIMP_STREAM_EXEC ? "executing command in"
+                                                                        : "attaching to",
+                                           err->msg);
+        finish(&s, msg, 0);
+        spdy_buf_free(&s.out);
+        return;
+    }
+    s.started = true;
+    run(&s);
+    int code = 0;
+    cleanup_error crimp_error_t cerr = NULL;
+    struct crimp_backend *b = r->backend;
+    if (r->kind == CRIMP_STREAM_EXEC && !s.client_gone &&
+        b->ops->stream->exit_code(b, &s.io, &code, &cerr) < 0)
+        log_warn("stream: exec exit code: %s", cerr->msg);
+    close(s.io.fd);
+    finish(&s, NULL, code);
+    free(s.io.early);
+    free(s.io.handle);
+    spdy_buf_free(&s.out);
+}

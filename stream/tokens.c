@@ -1,0 +1,143 @@
+/* Single-use, expiring tokens that stand for a CRI streaming request, as
+ * kubelet's streaming library keeps them: 8 characters of URL-safe base64
+ * from 6 random bytes, a minute to live, at most 1000 waiting.  */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "stream-internal.h"
+#include "utils.h"
+
+#define TOKENS_MAX 1000
+#define TOKEN_TTL_NS (60LL * 1000000000LL)
+
+struct token {
+    struct token *next;
+    char id[9];
+    struct stream_request *req;
+};
+
+struct stream_tokens {
+    pthread_mutex_t lock;
+    struct token *head;
+    size_t n;
+};
+
+void stream_request_free(struct stream_request *r)
+{
+    if (r == NULL)
+        return;
+    if (r->req)
+        protobuf_c_message_free_unpacked(r->req, NULL);
+    free(r);
+}
+
+struct stream_tokens *stream_tokens_new(void)
+{
+    struct stream_tokens *t = xcalloc(1, sizeof(*t));
+    pthread_mutex_init(&t->lock, NULL);
+    return t;
+}
+
+void stream_tokens_free(struct stream_tokens *t)
+{
+    if (t == NULL)
+        return;
+    while (t->head) {
+        struct token *k = t->head;
+        t->head = k->next;
+        stream_request_free(k->req);
+        free(k);
+    }
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+}
+
+static void random_token(char out[9])
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    unsigned char r[6];
+    if (getrandom(r, sizeof(r), 0) != sizeof(r)) {
+        /* Not reachable on Linux ≥ 3.17 with a 6-byte request.  */
+        uint64_t x = (uint64_t)crimp_now_mono_ns() * 0x9E3779B97F4A7C15ULL;
+        memcpy(r, &x, sizeof(r));
+    }
+    uint64_t bits = 0;
+    for (int i = 0; i < 6; i++)
+        bits = bits << 8 | r[i];
+    for (int i = 0; i < 8; i++) /* 48 bits, 6 per character */
+        out[i] = b64[(bits >> (42 - 6 * i)) & 63];
+    out[8] = '\0';
+}
+
+/* Drops expired tokens (lock held).  */
+static void expire(struct stream_tokens *t, int64_t now)
+{
+    for (struct token **p = &t->head; *p;) {
+        if ((*p)->req->expires_mono_ns < now) {
+            struct token *k = *p;
+            *p = k->next;
+            stream_request_free(k->req);
+            free(k);
+            t->n--;
+        } else {
+            p = &(*p)->next;
+        }
+    }
+}
+
+static bool in_use(struct stream_tokens *t, const char *id)
+{
+    for (struct token *k = t->head; k; k = k->next)
+        if (strcmp(k->id, id) == 0)
+            return true;
+    return false;
+}
+
+char *stream_tokens_add(struct stream_tokens *t, struct stream_request *r)
+{
+    int64_t now = crimp_now_mono_ns();
+    r->expires_mono_ns = now + TOKEN_TTL_NS;
+    pthread_mutex_lock(&t->lock);
+    expire(t, now);
+    if (t->n >= TOKENS_MAX) {
+        pthread_mutex_unlock(&t->lock);
+        stream_request_free(r);
+        return NULL;
+    }
+    struct token *k = xcalloc(1, sizeof(*k));
+    do
+        random_token(k->id);
+    while (in_use(t, k->id));
+    k->req = r;
+    k->next = t->head;
+    t->head = k;
+    t->n++;
+    char *id = xstrdup(k->id);
+    pthread_mutex_unlock(&t->lock);
+    return id;
+}
+
+struct stream_request *stream_tokens_take(struct stream_tokens *t, const char *token,
+                                          enum crimp_stream_kind kind)
+{
+    struct stream_request *r = NULL;
+    pthread_mutex_lock(&t->lock);
+    for (struct token **p = &t->head; *p; p = &(*p)->next) {
+        if (strcmp((*p)->id, token) != 0)
+            continue;
+        struct token *k = *p;
+        *p = k->next;
+        t->n--;
+        r = k->req;
+        free(k);
+        break;
+    }
+    pthread_mutex_unlock(&t->lock);
+    if (r && (r->kind != kind || r->expires_mono_ns < crimp_now_mono_ns())) {
+        stream_request_free(r);
+        r = NULL;
+    }
+    return r;
+}
