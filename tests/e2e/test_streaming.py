@@ -1,0 +1,198 @@
+"""crimp's streaming server (exec, attach, port-forward over SPDY/3.1) for
+the docker backend, driven by a SPDY client written in Python
+(spdyclient.py), not by crimp's own code."""
+import json
+import os
+import shutil
+import tempfile
+import time
+import unittest
+import urllib.request
+import uuid
+
+import grpc
+
+import spdyclient
+from crimpe2e import PB, Crimpd, bed_env, main
+
+BED = bed_env()
+BUSYBOX = BED["CRIMP_BED_BUSYBOX_IMAGE"]
+V4 = ["v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io", "channel.k8s.io"]
+
+
+class Streaming(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.state = tempfile.mkdtemp(prefix="crimp-stream-e2e.")
+        cfg = {"backends": [{"name": "docker", "type": "docker",
+                             "endpoint": "unix://" + BED["CRIMP_BED_DOCKER_SOCK"],
+                             "options": {"pause_image": BED["CRIMP_BED_PAUSE_IMAGE"],
+                                         "cni_conf_dir": BED["CRIMP_BED_CNI_CONF_DIR"]}}]}
+        path = os.path.join(cls.state, "crimpd.json")
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        cls.crimpd = Crimpd(extra=["--config", path, "--state-dir", os.path.join(cls.state, "s")])
+        cls.crimpd.start()
+        c = cls.c = cls.crimpd.client
+        c.call("PullImage", PB.PullImageRequest(image=PB.ImageSpec(image=BUSYBOX)), timeout=120)
+        cls.pod_cfg = PB.PodSandboxConfig(
+            metadata=PB.PodSandboxMetadata(name="stream", namespace="e2e", uid=str(uuid.uuid4())),
+            log_directory=os.path.join(cls.state, "logs"), linux=PB.LinuxPodSandboxConfig())
+        cls.pod = c.call("RunPodSandbox", config=cls.pod_cfg, timeout=120).pod_sandbox_id
+        cls.ctr = cls.start("sh", ["sleep", "600"])
+        cls.web = cls.start("web", ["sh", "-c", "mkdir -p /www && echo hello-from-pod > "
+                                    "/www/index.html && exec httpd -f -p 8080 -h /www"])
+        cls.shell = cls.start("shell", ["sh"], stdin=True)
+
+    @classmethod
+    def start(cls, name, command, **kw):
+        cfg = PB.ContainerConfig(metadata=PB.ContainerMetadata(name=name),
+                                 image=PB.ImageSpec(image=BUSYBOX), command=command,
+                                 linux=PB.LinuxContainerConfig(), **kw)
+        cid = cls.c.call("CreateContainer", pod_sandbox_id=cls.pod, config=cfg,
+                         sandbox_config=cls.pod_cfg, timeout=60).container_id
+        cls.c.call("StartContainer", container_id=cid, timeout=60)
+        return cid
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.c.call("StopPodSandbox", pod_sandbox_id=cls.pod, timeout=60)
+            cls.c.call("RemovePodSandbox", pod_sandbox_id=cls.pod, timeout=60)
+        finally:
+            cls.crimpd.cleanup()
+            shutil.rmtree(cls.state, ignore_errors=True)
+
+    def exec_url(self, cmd, **kw):
+        url = self.c.call("Exec", PB.ExecRequest(container_id=self.ctr, cmd=cmd, **kw)).url
+        self.assertRegex(url, r"^http://127\.0\.0\.1:\d+/exec/[A-Za-z0-9_-]{8}$")
+        return url
+
+    def run_exec(self, cmd, stdin=None, **kw):
+        kw.setdefault("stdout", True)
+        kw.setdefault("stderr", not kw.get("tty"))
+        url = self.exec_url(cmd, stdin=stdin is not None, **kw)
+        s = spdyclient.Client(url, V4)
+        try:
+            self.assertEqual(s.protocol, "v4.channel.k8s.io")
+            kinds = ["error"] + (["stdin"] if stdin is not None else []) + ["stdout"]
+            kinds += ["stderr"] if kw["stderr"] else []
+            ids = s.open_streams(kinds)
+            if stdin is not None:
+                s.data(ids["stdin"], stdin, fin=True)
+            return s.collect(ids)
+        finally:
+            s.close()
+
+    def test_exec_output_and_exit_code(self):
+        out = self.run_exec(["sh", "-c", "echo out; echo err >&2; exit 7"])
+        self.assertEqual(out["stdout"], b"out\n")
+        self.assertEqual(out["stderr"], b"err\n")
+        self.assertEqual(spdyclient.exit_code_of(out["error"]), 7)
+        ok = self.run_exec(["true"])
+        self.assertEqual(spdyclient.exit_code_of(ok["error"]), 0)
+
+    def test_large_output_is_not_lost(self):
+        n = 12 * 1024 * 1024
+        out = self.run_exec(["sh", "-c", f"head -c {n} /dev/zero | tr '\\0' x"])
+        self.assertEqual(len(out["stdout"]), n)
+        self.assertEqual(out["stdout"].count(b"x"), n)
+
+    def test_stdin_and_its_eof(self):
+        payload = b"".join(b"line %d\n" % i for i in range(20000))
+        out = self.run_exec(["cat"], stdin=payload)
+        self.assertEqual(out["stdout"], payload)
+        self.assertEqual(spdyclient.exit_code_of(out["error"]), 0)
+
+    def test_tty_and_resize(self):
+        url = self.exec_url(["sh", "-c", "sleep 1; stty size"], tty=True, stdout=True, stdin=True)
+        s = spdyclient.Client(url, V4)
+        try:
+            ids = s.open_streams(["error", "stdin", "stdout", "resize"])
+            s.data(ids["resize"], json.dumps({"Width": 123, "Height": 45}).encode() + b"\n")
+            out = s.collect(ids, until_fin=("stdout", "error"))
+        finally:
+            s.close()
+        self.assertIn(b"45 123", out["stdout"])
+
+    def test_pings_are_answered(self):
+        url = self.exec_url(["sleep", "1"], stdout=True)
+        s = spdyclient.Client(url, V4)
+        try:
+            ids = s.open_streams(["error", "stdout"])
+            s.ping(1)
+            pongs = []
+            s.collect(ids, on_frame=lambda f: pongs.append(f.value) if f.ctype == spdyclient.PING else None)
+            self.assertEqual(pongs, [1])
+        finally:
+            s.close()
+
+    def test_attach_sees_new_output_and_takes_stdin(self):
+        url = self.c.call("Attach", PB.AttachRequest(container_id=self.shell, stdin=True,
+                                                     stdout=True, stderr=True)).url
+        s = spdyclient.Client(url, V4)
+        try:
+            ids = s.open_streams(["error", "stdin", "stdout", "stderr"])
+            s.data(ids["stdin"], b"echo attached-$((40+2))\n")
+            got = bytearray()
+            deadline = time.monotonic() + 10
+            while b"attached-42" not in got and time.monotonic() < deadline:
+                f = s.read_frame()
+                if f.ctype == 0 and f.stream_id == ids["stdout"]:
+                    got += f.data
+            self.assertIn(b"attached-42", got)
+        finally:
+            s.close()
+        # Detaching leaves the container running.
+        st = self.c.call("ContainerStatus", container_id=self.shell).status
+        self.assertEqual(st.state, PB.CONTAINER_RUNNING)
+
+    def test_port_forward_reaches_the_pod(self):
+        url = self.c.call("PortForward", pod_sandbox_id=self.pod, port=[8080]).url
+        s = spdyclient.Client(url, ["portforward.k8s.io"])
+        try:
+            self.assertEqual(s.protocol, "portforward.k8s.io")
+            for rid in ("0", "1"):  # two connections on one session
+                ids = s.open_streams(["error", "data"], {"port": "8080", "requestid": rid})
+                s.data(ids["error"], fin=True)
+                s.data(ids["data"], b"GET /index.html HTTP/1.0\r\n\r\n", fin=True)
+                out = s.collect(ids, until_fin=("data", "error"))
+                self.assertIn(b"hello-from-pod", out["data"])
+                self.assertEqual(out["error"], b"")
+            ids = s.open_streams(["error", "data"], {"port": "9", "requestid": "2"})
+            out = s.collect(ids, until_fin=("data", "error"))
+            self.assertIn(b"error forwarding port 9", out["error"])
+        finally:
+            s.close()
+
+    def test_tokens_are_single_use_and_checked(self):
+        url = self.exec_url(["true"], stdout=True)
+        s = spdyclient.Client(url, V4)
+        s.close()
+        with self.assertRaises(spdyclient.UpgradeError) as cm:
+            spdyclient.Client(url, V4)
+        self.assertEqual(cm.exception.status, 404)
+        with self.assertRaises(spdyclient.UpgradeError) as cm:
+            spdyclient.Client(url.rsplit("/", 1)[0] + "/AAAAAAAA", V4)
+        self.assertEqual(cm.exception.status, 404)
+        url = self.exec_url(["true"], stdout=True)
+        with self.assertRaises(spdyclient.UpgradeError) as cm:
+            spdyclient.Client(url, ["v9.channel.example"])
+        self.assertEqual(cm.exception.status, 403)
+        self.assertIn(b"subprotocol", cm.exception.body)
+
+    def test_bad_requests(self):
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.c.call("Exec", PB.ExecRequest(container_id=self.ctr, cmd=["true"], tty=True,
+                                               stdout=True, stderr=True))
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.c.call("Exec", PB.ExecRequest(container_id=self.ctr, cmd=["true"]))
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.c.call("Exec", PB.ExecRequest(container_id="0123456789ab", cmd=["true"], stdout=True))
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND)
+
+
+if __name__ == "__main__":
+    main()
