@@ -38,9 +38,11 @@ def one_round(c, image, logdir, samples):
     pod = timed(samples, "RunPodSandbox", c.call, "RunPodSandbox", config=pod_cfg,
                 timeout=120).pod_sandbox_id
     timed(samples, "PodSandboxStatus", c.call, "PodSandboxStatus", pod_sandbox_id=pod)
+    # The app handles SIGTERM as real workloads do; a bare `sleep` as PID 1
+    # ignores it, and StopContainer would time the grace period instead.
     ctr_cfg = PB.ContainerConfig(metadata=PB.ContainerMetadata(name="app"),
                                  image=PB.ImageSpec(image=image), log_path="app.log",
-                                 command=["sh", "-c", "echo hello from the demo; exec sleep 300"],
+                                 command=["sh", "-c", "echo hello from the demo; trap 'exit 0' TERM; sleep 300 & wait"],
                                  linux=PB.LinuxContainerConfig())
     cid = timed(samples, "CreateContainer", c.call, "CreateContainer", pod_sandbox_id=pod,
                 config=ctr_cfg, sandbox_config=pod_cfg, timeout=60).container_id

@@ -10,6 +10,7 @@ import tempfile
 import time
 import unittest
 import urllib.parse
+import urllib.request
 import uuid
 
 import grpc
@@ -51,6 +52,14 @@ def leased_ips():
     if not os.path.isdir(IPAM_DIR):
         return set()
     return {n for n in os.listdir(IPAM_DIR) if n[0].isdigit()}
+
+
+def http_get(url, timeout=2):
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.read().decode()
+    except OSError:
+        return None
 
 
 def wait_for(fn, timeout=10, what="condition"):
@@ -270,6 +279,42 @@ class DockerBackend(unittest.TestCase):
         self.assertEqual(self.c.call("PodSandboxStatus", pod_sandbox_id=pod).status.state, PB.SANDBOX_NOTREADY)
         self.remove_pod(pod)
         self.assertEqual(leased_ips(), before)
+
+    def test_pod_http_server_on_pod_ip_and_host_port(self):
+        cfg, pod = self.run_pod("web", port_mappings=[
+            PB.PortMapping(container_port=8080, host_port=18082, host_ip="127.0.0.1")])
+        try:
+            self.run_container(pod, cfg, "web", [
+                "sh", "-c", "mkdir -p /www && echo served-by-pod > /www/index.html && "
+                            "exec httpd -f -p 8080 -h /www"])
+            ip = self.c.call("PodSandboxStatus", pod_sandbox_id=pod).status.network.ip
+            body = wait_for(lambda: http_get(f"http://{ip}:8080/index.html"), 10, "the pod IP")
+            self.assertEqual(body, "served-by-pod\n")
+            body = wait_for(lambda: http_get("http://127.0.0.1:18082/index.html"), 10, "the host port")
+            self.assertEqual(body, "served-by-pod\n")
+        finally:
+            self.remove_pod(pod)
+        self.assertIsNone(http_get("http://127.0.0.1:18082/index.html", timeout=1),
+                          "the host port still forwards after the pod is gone")
+
+    def test_exited_container_reports_code_and_reason(self):
+        cfg, pod = self.run_pod("exits")
+        try:
+            bad, _ = self.run_container(pod, cfg, "bad", ["sh", "-c", "exit 3"])
+            good, _ = self.run_container(pod, cfg, "good", ["true"])
+            def exited(cid):
+                st = self.c.call("ContainerStatus", container_id=cid).status
+                return st if st.state == PB.CONTAINER_EXITED else None
+            st = wait_for(lambda: exited(bad), 10, "the container to exit")
+            self.assertEqual((st.exit_code, st.reason), (3, "Error"))
+            self.assertGreater(st.finished_at, st.started_at)
+            st = wait_for(lambda: exited(good), 10, "the container to exit")
+            self.assertEqual((st.exit_code, st.reason), (0, "Completed"))
+            listed = self.c.call("ListContainers", filter=PB.ContainerFilter(
+                pod_sandbox_id=pod, state=PB.ContainerStateValue(state=PB.CONTAINER_EXITED)))
+            self.assertEqual(sorted(c.id for c in listed.containers), sorted([bad, good]))
+        finally:
+            self.remove_pod(pod)
 
     def test_image_calls(self):
         imgs = self.c.call("ListImages").images

@@ -1,0 +1,38 @@
+#!/bin/bash
+# The pod lifecycle benchmark: crimpd's docker backend and containerd's CRI
+# plugin (directly, the same-run reference) on the test bed's daemons.
+#
+#   sudo bench/run-cri-bench.sh BUILD_DIR [ROUNDS]
+#
+# Uses $CRIMP_BED when set (tests/bed/up.sh), else starts and stops a bed.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:?usage: $0 BUILD_DIR [ROUNDS]}" && pwd)
+rounds=${2:-30}
+own_bed=0
+if [ -z "${CRIMP_BED:-}" ]; then
+    CRIMP_BED=$("$root/tests/bed/up.sh")
+    own_bed=1
+fi
+. "$CRIMP_BED/env"
+tmp=$(mktemp -d /tmp/crimp-cribench.XXXX)
+cleanup() {
+    [ -n "${pid:-}" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    rm -rf "$tmp"
+    [ $own_bed = 1 ] && "$root/tests/bed/down.sh" "$CRIMP_BED" >/dev/null
+    return 0
+}
+trap cleanup EXIT
+cat > "$tmp/crimpd.json" <<J
+{"backends": [{"name": "docker", "type": "docker", "endpoint": "unix://$CRIMP_BED_DOCKER_SOCK",
+  "options": {"pause_image": "$CRIMP_BED_PAUSE_IMAGE", "cni_conf_dir": "$CRIMP_BED_CNI_CONF_DIR"}}]}
+J
+"$build/shim/crimpd" --config "$tmp/crimpd.json" --listen "$tmp/crimp.sock" --state-dir "$tmp/state" \
+    --log-level warn >"$tmp/crimpd.log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do [ -S "$tmp/crimp.sock" ] && break; sleep 0.05; done
+echo "# machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "# docker $(curl -s --unix-socket "$CRIMP_BED_DOCKER_SOCK" http://d/version | python3 -c 'import json,sys; print(json.load(sys.stdin)["Version"])'), containerd $(containerd --version | awk '{print $3}')"
+PYTHONPATH=$build/tests/py:$root/tests/e2e:$root/contrib/demo /usr/bin/python3 "$root/bench/cri_bench.py" \
+    --image "$CRIMP_BED_BUSYBOX_IMAGE" --rounds "$rounds" \
+    "containerd-cri=unix://$CRIMP_BED_CONTAINERD_SOCK" "crimp-docker=unix://$tmp/crimp.sock"
