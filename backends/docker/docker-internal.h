@@ -122,4 +122,9 @@ DOCKER_OP(reopen_container_log, ReopenContainerLogRequest, ReopenContainerLogRes
 
 DOCKER_OP(exec_sync, ExecSyncRequest, ExecSyncResponse);
 
+DOCKER_OP(container_stats, ContainerStatsRequest, ContainerStatsResponse);
+DOCKER_OP(list_container_stats, ListContainerStatsRequest, ListContainerStatsResponse);
+DOCKER_OP(pod_sandbox_stats, PodSandboxStatsRequest, PodSandboxStatsResponse);
+DOCKER_OP(list_pod_sandbox_stats, ListPodSandboxStatsRequest, ListPodSandboxStatsResponse);
+
 #endif

@@ -316,6 +316,34 @@ class DockerBackend(unittest.TestCase):
         finally:
             self.remove_pod(pod)
 
+    def test_stats_from_cgroups(self):
+        cfg, pod = self.run_pod("stats")
+        try:
+            busy, _ = self.run_container(pod, cfg, "busy", [
+                "sh", "-c", "dd if=/dev/zero of=/tmp/f bs=1M count=6 2>/dev/null; "
+                            "while :; do :; done"])
+            idle, _ = self.run_container(pod, cfg, "idle", ["sleep", "300"])
+            first = wait_for(lambda: self.c.call("ContainerStats", container_id=busy).stats
+                             if self.c.call("ContainerStats", container_id=busy).stats
+                             .writable_layer.used_bytes.value >= 6 << 20 else None, 10, "6 MB written")
+            time.sleep(0.5)
+            second = self.c.call("ContainerStats", container_id=busy).stats
+            self.assertGreater(second.cpu.usage_core_nano_seconds.value,
+                               first.cpu.usage_core_nano_seconds.value)
+            self.assertGreater(second.memory.working_set_bytes.value, 0)
+            self.assertEqual(second.attributes.metadata.name, "busy")
+            listed = self.c.call("ListContainerStats", filter=PB.ContainerStatsFilter(
+                pod_sandbox_id=pod)).stats
+            self.assertEqual(sorted(s.attributes.id for s in listed), sorted([busy, idle]))
+            ps = self.c.call("PodSandboxStats", pod_sandbox_id=pod).stats
+            self.assertEqual(len(ps.linux.containers), 2)
+            self.assertGreaterEqual(ps.linux.cpu.usage_core_nano_seconds.value,
+                                    second.cpu.usage_core_nano_seconds.value)
+            self.assertIn(pod, [s.attributes.id for s in
+                                self.c.call("ListPodSandboxStats").stats])
+        finally:
+            self.remove_pod(pod)
+
     def test_image_calls(self):
         imgs = self.c.call("ListImages").images
         bb = [i for i in imgs if BUSYBOX in i.repo_tags]
