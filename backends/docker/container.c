@@ -336,29 +336,30 @@ static Runtime__V1__Container *container_from_list(json_t *c, const struct docke
     return ct;
 }
 
+struct list_ctx {
+    const Runtime__V1__ContainerFilter *filter;
+    Runtime__V1__ListContainersResponse *resp;
+    size_t cap;
+};
+
+static void add_if_passes(void *arg, json_t *c, const struct docker_cri_meta *meta)
+{
+    struct list_ctx *x = arg;
+    if (!container_passes(x->filter, c, meta))
+        return;
+    if (x->resp->n_containers == x->cap) {
+        x->cap = x->cap ? x->cap * 2 : 16;
+        x->resp->containers = xrealloc(x->resp->containers, x->cap * sizeof(*x->resp->containers));
+    }
+    x->resp->containers[x->resp->n_containers++] = container_from_list(c, meta);
+}
+
 int docker_list_containers(struct crimp_backend *self, struct crimp_rpc *rpc,
                            const Runtime__V1__ListContainersRequest *req,
                            Runtime__V1__ListContainersResponse *resp, crimp_error_t *err)
 {
-    json_t *list = NULL;
-    if (docker_list(docker_of(self), DOCKER_TYPE_CONTAINER, NULL, &list, err) < 0)
-        return -1;
-    json_auto_t *owned = list;
-    resp->containers = xcalloc(json_array_size(list) + 1, sizeof(*resp->containers));
-    size_t i;
-    json_t *c;
-    json_array_foreach (list, i, c) {
-        struct docker_cri_meta meta;
-        crimp_error_t e = NULL;
-        if (docker_cri_meta_from_labels(json_object_get(c, "Labels"), &meta, &e) < 0) {
-            crimp_error_release(&e);
-            continue;
-        }
-        if (container_passes(req->filter, c, &meta))
-            resp->containers[resp->n_containers++] = container_from_list(c, &meta);
-        docker_cri_meta_free(&meta);
-    }
-    return 0;
+    struct list_ctx x = {req->filter, resp, 0};
+    return docker_list_each(docker_of(self), DOCKER_TYPE_CONTAINER, add_if_passes, &x, err);
 }
 
 int docker_update_container_resources(struct crimp_backend *self, struct crimp_rpc *rpc,

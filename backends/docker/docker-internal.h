@@ -64,6 +64,12 @@ int docker_create(struct docker_backend *d, const char *name, json_t *body, char
 int docker_list(struct docker_backend *d, const char *type, json_t *label_filters, json_t **out,
                 crimp_error_t *err);
 
+/* Calls FN for each crimp container of TYPE with its CRI metadata.  */
+struct docker_cri_meta;
+int docker_list_each(struct docker_backend *d, const char *type,
+                     void (*fn)(void *ctx, json_t *entry, const struct docker_cri_meta *meta),
+                     void *ctx, crimp_error_t *err);
+
 /* Docker's RFC 3339 time as Unix ns; 0 for Docker's zero time.  */
 int64_t docker_parse_time(const char *text);
 

@@ -322,6 +322,29 @@ int docker_list(struct docker_backend *d, const char *type, json_t *label_filter
     return docker_get_json(d->client, "/containers/json", NULL, query, out, err);
 }
 
+int docker_list_each(struct docker_backend *d, const char *type,
+                     void (*fn)(void *ctx, json_t *entry, const struct docker_cri_meta *meta),
+                     void *ctx, crimp_error_t *err)
+{
+    json_t *list = NULL;
+    if (docker_list(d, type, NULL, &list, err) < 0)
+        return -1;
+    json_auto_t *owned = list;
+    size_t i;
+    json_t *c;
+    json_array_foreach (list, i, c) {
+        struct docker_cri_meta meta;
+        crimp_error_t e = NULL;
+        if (docker_cri_meta_from_labels(json_object_get(c, "Labels"), &meta, &e) < 0) {
+            crimp_error_release(&e); /* a label crimp did not write: not ours */
+            continue;
+        }
+        fn(ctx, c, &meta);
+        docker_cri_meta_free(&meta);
+    }
+    return 0;
+}
+
 const struct crimp_backend_ops crimp_backend_docker = {
     .type = "docker",
     .open = docker_open,

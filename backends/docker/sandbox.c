@@ -452,27 +452,29 @@ static Runtime__V1__PodSandbox *sandbox_from_list(json_t *c, struct docker_cri_m
     return p;
 }
 
+struct list_ctx {
+    const Runtime__V1__PodSandboxFilter *filter;
+    Runtime__V1__ListPodSandboxResponse *resp;
+    size_t cap;
+};
+
+static void add_if_passes(void *arg, json_t *c, const struct docker_cri_meta *meta)
+{
+    struct list_ctx *x = arg;
+    struct docker_cri_meta *m = (struct docker_cri_meta *)meta;
+    if (!sandbox_passes(x->filter, c, m))
+        return;
+    if (x->resp->n_items == x->cap) {
+        x->cap = x->cap ? x->cap * 2 : 16;
+        x->resp->items = xrealloc(x->resp->items, x->cap * sizeof(*x->resp->items));
+    }
+    x->resp->items[x->resp->n_items++] = sandbox_from_list(c, m);
+}
+
 int docker_list_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
                             const Runtime__V1__ListPodSandboxRequest *req,
                             Runtime__V1__ListPodSandboxResponse *resp, crimp_error_t *err)
 {
-    json_t *list = NULL;
-    if (docker_list(docker_of(self), DOCKER_TYPE_SANDBOX, NULL, &list, err) < 0)
-        return -1;
-    json_auto_t *owned = list;
-    resp->items = xcalloc(json_array_size(list) + 1, sizeof(*resp->items));
-    size_t i;
-    json_t *c;
-    json_array_foreach (list, i, c) {
-        struct docker_cri_meta meta;
-        crimp_error_t e = NULL;
-        if (docker_cri_meta_from_labels(json_object_get(c, "Labels"), &meta, &e) < 0) {
-            crimp_error_release(&e);
-            continue;
-        }
-        if (sandbox_passes(req->filter, c, &meta))
-            resp->items[resp->n_items++] = sandbox_from_list(c, &meta);
-        docker_cri_meta_free(&meta);
-    }
-    return 0;
+    struct list_ctx x = {req->filter, resp, 0};
+    return docker_list_each(docker_of(self), DOCKER_TYPE_SANDBOX, add_if_passes, &x, err);
 }
