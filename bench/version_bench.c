@@ -26,6 +26,11 @@
 #include "utils.h"
 
 #define VERSION_METHOD "/runtime.v1.RuntimeService/Version"
+
+/* The call measured: Version by default; ListContainers and ContainerStatus
+ * measure a passthrough backend (--method, --container-id).  */
+static const char *bench_method = "Version";
+static const char *bench_container_id = "";
 #define MAX_LEVELS     16
 
 struct options {
@@ -76,14 +81,27 @@ struct result {
 
 /* The request, VersionRequest{version: "v1"} as kubelet sends it, packed
  * once: the benchmark measures the server, not the client's encoder.  */
+static grpc_slice pack_slice(const ProtobufCMessage *m)
+{
+    grpc_slice s = grpc_slice_malloc(protobuf_c_message_get_packed_size(m));
+    protobuf_c_message_pack(m, GRPC_SLICE_START_PTR(s));
+    return s;
+}
+
 static grpc_slice request_bytes(void)
 {
+    if (strcmp(bench_method, "ListContainers") == 0) {
+        Runtime__V1__ListContainersRequest req = RUNTIME__V1__LIST_CONTAINERS_REQUEST__INIT;
+        return pack_slice(&req.base);
+    }
+    if (strcmp(bench_method, "ContainerStatus") == 0) {
+        Runtime__V1__ContainerStatusRequest req = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
+        req.container_id = (char *)bench_container_id;
+        return pack_slice(&req.base);
+    }
     Runtime__V1__VersionRequest req = RUNTIME__V1__VERSION_REQUEST__INIT;
     req.version = (char *)"v1";
-    size_t len = runtime__v1__version_request__get_packed_size(&req);
-    grpc_slice s = grpc_slice_malloc(len);
-    runtime__v1__version_request__pack(&req, GRPC_SLICE_START_PTR(s));
-    return s;
+    return pack_slice(&req.base);
 }
 
 /* One synchronous unary Version call: crimp_grpc_unary minus what does not
@@ -273,7 +291,8 @@ static struct result summarize(struct sample *s)
 static int open_endpoint(struct endpoint *ep, crimp_error_t *err)
 {
     ep->ch = crimp_grpc_channel_open(ep->address, 0);
-    ep->method = grpc_channel_register_call(ep->ch, VERSION_METHOD, NULL, NULL);
+    cleanup_free char *path = xasprintf("/runtime.v1.RuntimeService/%s", bench_method);
+    ep->method = grpc_channel_register_call(ep->ch, path, NULL, NULL);
     Runtime__V1__VersionRequest req = RUNTIME__V1__VERSION_REQUEST__INIT;
     req.version = (char *)"v1";
     ProtobufCMessage *resp = NULL;
@@ -315,10 +334,10 @@ static void run_level(const struct options *o, struct endpoint *eps, int n_eps, 
 
 static void print_header(const struct options *o, const struct endpoint *eps, int n_eps)
 {
-    printf("# Version, synchronous unary calls back to back; one shared channel per endpoint\n"
+    printf("# %s, synchronous unary calls back to back; one shared channel per endpoint\n"
            "# (as kubelet), C client threads on it; %.1fs measured per endpoint and level in\n"
            "# %d ABBA-ordered slices after %.1fs warmup\n",
-           o->seconds, o->rounds, o->warmup);
+           bench_method, o->seconds, o->rounds, o->warmup);
     for (int e = 0; e < n_eps; e++)
         printf("# %-8s %s  (says: %s)\n", eps[e].label, eps[e].address, eps[e].runtime);
     if (n_eps == 2)
@@ -369,6 +388,8 @@ static void usage(FILE *out)
             "Usage: crimp-bench-version --endpoint E [--endpoint-ref E2] [--clients 1,8,64]\n"
             "                           [--seconds S] [--warmup S] [--rounds N] [--json]\n"
             "                           [--label NAME] [--label-ref NAME]\n"
+            "                           [--method Version|ListContainers|ContainerStatus]\n"
+            "                           [--container-id ID]\n"
             "Measures Version calls/s, p50 and p99 on E (label crimpd) and, interleaved,\n"
             "on the reference E2 (label echo, e.g. crimp-echo-server), with one shared\n"
             "channel per endpoint and C client threads per level.  S (default 5) is the\n"
@@ -410,6 +431,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"warmup", required_argument, NULL, 'w'},   {"rounds", required_argument, NULL, 'n'},
         {"label", required_argument, NULL, 'l'},    {"label-ref", required_argument, NULL, 'L'},
         {"json", no_argument, NULL, 'j'},           {"help", no_argument, NULL, 'h'},
+        {"method", required_argument, NULL, 'm'},   {"container-id", required_argument, NULL, 'i'},
         {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -420,6 +442,12 @@ static int parse_args(int argc, char **argv, struct options *o)
         case 'l': o->label = optarg; break;
         case 'L': o->label_ref = optarg; break;
         case 'j': o->json = true; break;
+        case 'm':
+            bench_method = optarg;
+            bad = strcmp(optarg, "Version") && strcmp(optarg, "ListContainers") &&
+                  strcmp(optarg, "ContainerStatus");
+            break;
+        case 'i': bench_container_id = optarg; break;
         case 'c': bad = parse_levels(optarg, o) < 0; break;
         case 's': bad = parse_seconds(optarg, 0.01, &o->seconds) < 0; break;
         case 'w': bad = parse_seconds(optarg, 0, &o->warmup) < 0; break;

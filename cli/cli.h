@@ -43,6 +43,7 @@ int cli_admin_follow(struct cli *cli, const char *path, void (*on_line)(void *ct
 
 int cli_cmd_backend(struct cli *cli, int argc, char **argv);
 int cli_cmd_latency(struct cli *cli, int argc, char **argv);
+int cli_cmd_bench(struct cli *cli, int argc, char **argv);
 int cli_cmd_trace(struct cli *cli, int argc, char **argv);
 int cli_cmd_version(struct cli *cli, int argc, char **argv);
 int cli_cmd_info(struct cli *cli, int argc, char **argv);

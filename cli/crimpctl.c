@@ -23,6 +23,9 @@ static const struct cli_command commands[] = {
      cli_cmd_latency},
     {"trace", "[--all]: follow live CRI calls, each with the backend calls it caused",
      cli_cmd_trace},
+    {"bench", "--backends A,B [--pods N --containers M --parallel P --image I --save F]: "
+              "pod lifecycles per backend, side by side",
+     cli_cmd_bench},
 };
 
 static void usage(FILE *out)

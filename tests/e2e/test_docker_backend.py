@@ -354,6 +354,52 @@ class DockerBackend(unittest.TestCase):
         self.assertGreater(fs[0].used_bytes.value, 0)
 
 
+class Measured(unittest.TestCase):
+    """The recorder sees exactly the calls made, with the Docker and CNI
+    calls each one caused."""
+
+    def test_counts_and_spans_match_the_calls(self):
+        state = tempfile.mkdtemp(prefix="crimp-docker-measured.")
+        try:
+            with Crimpd(extra=["--config", docker_backend(state),
+                               "--state-dir", os.path.join(state, "crimp")]) as d:
+                c = d.client
+                cfg = PB.PodSandboxConfig(
+                    metadata=PB.PodSandboxMetadata(name="measured", namespace="e2e",
+                                                   uid=str(uuid.uuid4())),
+                    port_mappings=[PB.PortMapping(container_port=80, host_port=18083)],
+                    linux=PB.LinuxPodSandboxConfig())
+                pod = c.call("RunPodSandbox", config=cfg, timeout=120).pod_sandbox_id
+                for _ in range(3):
+                    c.call("PodSandboxStatus", pod_sandbox_id=pod)
+                c.call("StopPodSandbox", pod_sandbox_id=pod, timeout=60)
+                c.call("RemovePodSandbox", pod_sandbox_id=pod, timeout=60)
+                out = subprocess.run(["curl", "-fsS", "--unix-socket", d.admin,
+                                      "http://crimp/v1/latency"], capture_output=True, text=True)
+                series = {(x["method"], x["backend"], x["code"]): x["count"]
+                          for x in json.loads(out.stdout)["calls"]}
+                self.assertEqual(series[("RunPodSandbox", "docker", "OK")], 1)
+                self.assertEqual(series[("PodSandboxStatus", "docker", "OK")], 3)
+                self.assertEqual(series[("StopPodSandbox", "docker", "OK")], 1)
+                self.assertEqual(series[("RemovePodSandbox", "docker", "OK")], 1)
+                out = subprocess.run(["curl", "-fsS", "--unix-socket", d.admin,
+                                      "http://crimp/v1/calls?limit=50"], capture_output=True,
+                                     text=True)
+                run = [x for x in json.loads(out.stdout) if x["method"] == "RunPodSandbox"][0]
+                names = [sp["name"] for sp in run["spans"]]
+                for want in ("POST /containers/create", "POST /containers/{id}/start",
+                             "GET /containers/{id}/json", "loopback ADD", "bridge ADD",
+                             "portmap ADD"):
+                    self.assertIn(want, names)
+                self.assertTrue(all(sp["backend"] == "docker" for sp in run["spans"]))
+                self.assertLessEqual(sum(sp["duration_us"] for sp in run["spans"] if sp["depth"] == 0),
+                                     run["duration_us"])
+                stop = [x for x in json.loads(out.stdout) if x["method"] == "StopPodSandbox"][0]
+                self.assertIn("bridge DEL", [sp["name"] for sp in stop["spans"]])
+        finally:
+            shutil.rmtree(state, ignore_errors=True)
+
+
 class NetworkNotReady(unittest.TestCase):
     def test_status_says_why_and_runp_refuses(self):
         state = tempfile.mkdtemp(prefix="crimp-docker-nonet.")
