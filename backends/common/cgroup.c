@@ -2,6 +2,7 @@
 #include "cgroup.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -144,4 +145,86 @@ int crimp_cgroup_stats_of_pid(pid_t pid, struct crimp_cgroup_stats *st, crimp_er
     read_v1(proc, st); /* v1 controllers first: on hybrid hosts they hold the data */
     read_v2(proc, st);
     return 0;
+}
+
+#define RATE_SLOTS 1024
+
+struct rate_slot {
+    char key[72];
+    int64_t when_ns;
+    uint64_t usage_ns;
+};
+
+struct crimp_cpu_rates {
+    pthread_mutex_t lock;
+    struct rate_slot slots[RATE_SLOTS]; /* keyed by hash; a collision just restarts a rate */
+};
+
+struct crimp_cpu_rates *crimp_cpu_rates_new(void)
+{
+    struct crimp_cpu_rates *r = xcalloc(1, sizeof(*r));
+    pthread_mutex_init(&r->lock, NULL);
+    return r;
+}
+
+void crimp_cpu_rates_free(struct crimp_cpu_rates *r)
+{
+    if (r == NULL)
+        return;
+    pthread_mutex_destroy(&r->lock);
+    free(r);
+}
+
+bool crimp_cpu_rate(struct crimp_cpu_rates *r, const char *key, int64_t now_ns,
+                    uint64_t usage_ns, uint64_t *nano_cores)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = key; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    struct rate_slot *s = &r->slots[h % RATE_SLOTS];
+    bool ok = false;
+    pthread_mutex_lock(&r->lock);
+    if (strncmp(s->key, key, sizeof(s->key)) == 0 && now_ns > s->when_ns &&
+        usage_ns >= s->usage_ns) {
+        *nano_cores = (uint64_t)((double)(usage_ns - s->usage_ns) * 1e9 /
+                                 (double)(now_ns - s->when_ns));
+        ok = true;
+    }
+    snprintf(s->key, sizeof(s->key), "%s", key);
+    s->when_ns = now_ns;
+    s->usage_ns = usage_ns;
+    pthread_mutex_unlock(&r->lock);
+    return ok;
+}
+
+size_t crimp_parse_net_dev(const char *text, struct crimp_netdev *out, size_t max)
+{
+    size_t n = 0;
+    const char *line = text;
+    for (int skip = 0; line && skip < 2; skip++) /* two header lines */
+        line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL;
+    while (line && *line && n < max) {
+        char name[32];
+        unsigned long long v[16];
+        if (sscanf(line, " %31[^:]: %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
+                   name, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9],
+                   &v[10]) == 12 &&
+            strcmp(name, "lo") != 0) {
+            struct crimp_netdev *d = &out[n++];
+            snprintf(d->name, sizeof(d->name), "%s", name);
+            d->rx_bytes = v[0];
+            d->rx_errors = v[2];
+            d->tx_bytes = v[8];
+            d->tx_errors = v[10];
+        }
+        line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL;
+    }
+    return n;
+}
+
+size_t crimp_netdev_of_pid(pid_t pid, struct crimp_netdev *out, size_t max)
+{
+    cleanup_free char *path = xasprintf("/proc/%d/net/dev", (int)pid);
+    cleanup_free char *text = read_text(path);
+    return text ? crimp_parse_net_dev(text, out, max) : 0;
 }

@@ -48,7 +48,8 @@ static Runtime__V1__FilesystemUsage *writable_layer(json_t *inspect, int64_t now
 
 /* CPU and memory of a running container; zeros for one that is not, so a
  * created container is still listed (critest and kubelet expect it).  */
-static void cpu_memory(Runtime__V1__ContainerStats *cs, json_t *inspect, int64_t now)
+static void cpu_memory(struct docker_backend *d, Runtime__V1__ContainerStats *cs, json_t *inspect,
+                       int64_t now)
 {
     json_t *state = json_object_get(inspect, "State");
     json_int_t pid = json_integer_value(json_object_get(state, "Pid"));
@@ -61,6 +62,10 @@ static void cpu_memory(Runtime__V1__ContainerStats *cs, json_t *inspect, int64_t
     runtime__v1__cpu_usage__init(cs->cpu);
     cs->cpu->timestamp = now;
     cs->cpu->usage_core_nano_seconds = u64(st.cpu_usage_ns);
+    uint64_t nano_cores = 0;
+    const char *id = json_string_value(json_object_get(inspect, "Id"));
+    if (st.have_cpu && id && crimp_cpu_rate(d->cpu_rates, id, now, st.cpu_usage_ns, &nano_cores))
+        cs->cpu->usage_nano_cores = u64(nano_cores);
     cs->memory = xmalloc(sizeof(*cs->memory));
     runtime__v1__memory_usage__init(cs->memory);
     cs->memory->timestamp = now;
@@ -74,7 +79,7 @@ static void cpu_memory(Runtime__V1__ContainerStats *cs, json_t *inspect, int64_t
             u64(st.memory_limit > st.working_set ? st.memory_limit - st.working_set : 0);
 }
 
-static Runtime__V1__ContainerStats *stats_from_inspect(json_t *inspect,
+static Runtime__V1__ContainerStats *stats_from_inspect(struct docker_backend *d, json_t *inspect,
                                                        const struct docker_cri_meta *meta)
 {
     int64_t now = crimp_now_real_ns();
@@ -93,7 +98,7 @@ static Runtime__V1__ContainerStats *stats_from_inspect(json_t *inspect,
     cs->attributes->annotations = crimp_pb_map_from_json(
         &runtime__v1__container_attributes__annotations_entry__descriptor, meta->annotations,
         &cs->attributes->n_annotations);
-    cpu_memory(cs, inspect, now);
+    cpu_memory(d, cs, inspect, now);
     cs->writable_layer = writable_layer(inspect, now);
     return cs;
 }
@@ -115,7 +120,7 @@ static Runtime__V1__ContainerStats *stats_of(struct docker_backend *d, const cha
         crimp_make_error(err, GRPC_STATUS_NOT_FOUND, 0, "container %s not found", id);
         return NULL;
     }
-    Runtime__V1__ContainerStats *cs = stats_from_inspect(inspect, &meta);
+    Runtime__V1__ContainerStats *cs = stats_from_inspect(d, inspect, &meta);
     docker_cri_meta_free(&meta);
     return cs;
 }
@@ -187,13 +192,55 @@ int docker_list_container_stats(struct crimp_backend *self, struct crimp_rpc *rp
                       &resp->stats, &resp->n_stats, err);
 }
 
+/* The pod's network: the pause process's namespace, eth0 its default.  */
+static Runtime__V1__NetworkUsage *pod_network(pid_t pid, int64_t now)
+{
+    struct crimp_netdev devs[16];
+    size_t n = pid > 0 ? crimp_netdev_of_pid(pid, devs, 16) : 0;
+    if (n == 0)
+        return NULL;
+    Runtime__V1__NetworkUsage *net = xmalloc(sizeof(*net));
+    runtime__v1__network_usage__init(net);
+    net->timestamp = now;
+    net->interfaces = xcalloc(n, sizeof(*net->interfaces));
+    for (size_t i = 0; i < n; i++) {
+        Runtime__V1__NetworkInterfaceUsage *u = xmalloc(sizeof(*u));
+        runtime__v1__network_interface_usage__init(u);
+        u->name = xstrdup(devs[i].name);
+        u->rx_bytes = u64(devs[i].rx_bytes);
+        u->rx_errors = u64(devs[i].rx_errors);
+        u->tx_bytes = u64(devs[i].tx_bytes);
+        u->tx_errors = u64(devs[i].tx_errors);
+        net->interfaces[net->n_interfaces++] = u;
+    }
+    size_t def = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(devs[i].name, "eth0") == 0)
+            def = i;
+    /* The default interface is a copy: the message owns every pointer once.  */
+    Runtime__V1__NetworkInterfaceUsage *d = xmalloc(sizeof(*d));
+    runtime__v1__network_interface_usage__init(d);
+    d->name = xstrdup(devs[def].name);
+    d->rx_bytes = u64(devs[def].rx_bytes);
+    d->rx_errors = u64(devs[def].rx_errors);
+    d->tx_bytes = u64(devs[def].tx_bytes);
+    d->tx_errors = u64(devs[def].tx_errors);
+    net->default_interface = d;
+    return net;
+}
+
 /* A pod's CPU and memory: the sum over its containers.  */
 static void pod_totals(Runtime__V1__LinuxPodSandboxStats *lx)
 {
     int64_t now = crimp_now_real_ns();
-    uint64_t cpu = 0, ws = 0, usage = 0, rss = 0;
+    uint64_t cpu = 0, ws = 0, usage = 0, rss = 0, nano_cores = 0;
+    bool rates = lx->n_containers > 0;
     for (size_t i = 0; i < lx->n_containers; i++) {
         const Runtime__V1__ContainerStats *c = lx->containers[i];
+        if (c->cpu->usage_nano_cores)
+            nano_cores += c->cpu->usage_nano_cores->value;
+        else
+            rates = false;
         cpu += c->cpu->usage_core_nano_seconds->value;
         ws += c->memory->working_set_bytes->value;
         usage += c->memory->usage_bytes->value;
@@ -203,6 +250,8 @@ static void pod_totals(Runtime__V1__LinuxPodSandboxStats *lx)
     runtime__v1__cpu_usage__init(lx->cpu);
     lx->cpu->timestamp = now;
     lx->cpu->usage_core_nano_seconds = u64(cpu);
+    if (rates)
+        lx->cpu->usage_nano_cores = u64(nano_cores);
     lx->memory = xmalloc(sizeof(*lx->memory));
     runtime__v1__memory_usage__init(lx->memory);
     lx->memory->timestamp = now;
@@ -241,6 +290,16 @@ static Runtime__V1__PodSandboxStats *pod_stats(struct docker_backend *d, json_t 
         return NULL;
     }
     pod_totals(ps->linux);
+    json_t *inspect = NULL;
+    crimp_error_t e = NULL;
+    if (docker_inspect(d, id, &inspect, &e) == 0) {
+        json_t *state = json_object_get(inspect, "State");
+        if (json_is_true(json_object_get(state, "Running")))
+            ps->linux->network = pod_network(
+                (pid_t)json_integer_value(json_object_get(state, "Pid")), crimp_now_real_ns());
+        json_decref(inspect);
+    }
+    crimp_error_release(&e);
     return ps;
 }
 

@@ -8,6 +8,7 @@
 
 #include "backend.h"
 #include "client.h"
+#include "common/cgroup.h"
 #include "common/cni.h"
 #include "spec.h"
 
@@ -23,6 +24,7 @@ struct docker_backend {
     char *state_dir;   /* checkpoints and CNI cache live below it */
     char *sandbox_dir; /* one checkpoint per sandbox */
     struct docker_logs *logs;
+    struct crimp_cpu_rates *cpu_rates; /* previous CPU samples, for usage_nano_cores */
 
     pthread_mutex_t lock; /* guards the cached engine version */
     char *engine_version;

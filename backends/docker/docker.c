@@ -135,6 +135,7 @@ static void docker_close(struct crimp_backend *self)
 {
     struct docker_backend *d = docker_of(self);
     docker_logs_free(d->logs);
+    crimp_cpu_rates_free(d->cpu_rates);
     cni_runner_free(d->cni);
     docker_client_free(d->client);
     pthread_mutex_destroy(&d->lock);
@@ -183,6 +184,7 @@ static struct crimp_backend *docker_open(const struct crimp_backend_config *cfg,
         return NULL;
     }
     d->logs = docker_logs_new(d);
+    d->cpu_rates = crimp_cpu_rates_new();
     /* dockerd may start after crimpd: only log here, Status shows it.  */
     crimp_error_t verr = NULL;
     cleanup_free char *version = NULL;

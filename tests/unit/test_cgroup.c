@@ -50,12 +50,37 @@ static int test_own_cgroup_is_readable(void)
     return 0;
 }
 
+static int test_net_dev_and_cpu_rate(void)
+{
+    const char *text =
+        "Inter-|   Receive                                                |  Transmit\n"
+        " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs "
+        "drop fifo colls carrier compressed\n"
+        "    lo:     100       1    0    0    0     0          0         0      100       1    0 "
+        "   0    0     0       0          0\n"
+        "  eth0:    5000      40    2    0    0     0          0         0     7000      50    3 "
+        "   0    0     0       0          0\n";
+    struct crimp_netdev d[4];
+    CHECK(crimp_parse_net_dev(text, d, 4) == 1);
+    CHECK(strcmp(d[0].name, "eth0") == 0);
+    CHECK(d[0].rx_bytes == 5000 && d[0].rx_errors == 2 && d[0].tx_bytes == 7000 &&
+          d[0].tx_errors == 3);
+    struct crimp_cpu_rates *r = crimp_cpu_rates_new();
+    uint64_t nc = 0;
+    CHECK(!crimp_cpu_rate(r, "c1", 1000000000, 500000000, &nc)); /* first sample */
+    CHECK(crimp_cpu_rate(r, "c1", 3000000000, 1500000000, &nc));
+    CHECK(nc == 500000000); /* half a core */
+    crimp_cpu_rates_free(r);
+    return 0;
+}
+
 int main(void)
 {
     static const struct unit_test tests[] = {
         UNIT_TEST(test_paths_per_controller),
         UNIT_TEST(test_stat_values),
         UNIT_TEST(test_own_cgroup_is_readable),
+        UNIT_TEST(test_net_dev_and_cpu_rate),
     };
     return unit_run(tests, sizeof(tests) / sizeof(tests[0]));
 }
