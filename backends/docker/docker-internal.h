@@ -130,6 +130,9 @@ DOCKER_OP(reopen_container_log, ReopenContainerLogRequest, ReopenContainerLogRes
 
 DOCKER_OP(exec_sync, ExecSyncRequest, ExecSyncResponse);
 
+int docker_get_container_events(struct crimp_backend *self, struct crimp_rpc *rpc,
+                                const Runtime__V1__GetEventsRequest *req, crimp_error_t *err);
+
 DOCKER_OP(container_stats, ContainerStatsRequest, ContainerStatsResponse);
 DOCKER_OP(list_container_stats, ListContainerStatsRequest, ListContainerStatsResponse);
 DOCKER_OP(pod_sandbox_stats, PodSandboxStatsRequest, PodSandboxStatsResponse);

@@ -368,6 +368,7 @@ const struct crimp_backend_ops crimp_backend_docker = {
     .reopen_container_log = docker_reopen_container_log,
     .exec_sync = docker_exec_sync,
     .stream = &docker_stream_ops,
+    .get_container_events = docker_get_container_events,
     .container_stats = docker_container_stats,
     .list_container_stats = docker_list_container_stats,
     .pod_sandbox_stats = docker_pod_sandbox_stats,
