@@ -41,9 +41,12 @@ struct conn_job {
 struct http_head {
     char method[8];
     char path[256];
-    bool upgrade_spdy, connection_upgrade;
+    bool upgrade_spdy, upgrade_ws, connection_upgrade;
     char protocols[8][48]; /* X-Stream-Protocol-Version values, in order */
     int n_protocols;
+    char ws_key[64];
+    char *ws_offers[8]; /* Sec-WebSocket-Protocol lines, pointing into the head */
+    int n_ws_offers;
     char *rest; /* bytes after the head (SPDY already) */
     size_t n_rest;
 };
@@ -85,9 +88,15 @@ static void parse_header_line(struct http_head *h, char *line)
     char *value = colon + 1;
     while (*value == ' ' || *value == '\t')
         value++;
-    if (strcasecmp(line, "Upgrade") == 0)
+    if (strcasecmp(line, "Upgrade") == 0) {
         h->upgrade_spdy |= strcasestr(value, "spdy/3.1") != NULL;
-    else if (strcasecmp(line, "Connection") == 0)
+        h->upgrade_ws |= strcasestr(value, "websocket") != NULL;
+    } else if (strcasecmp(line, "Sec-WebSocket-Key") == 0) {
+        snprintf(h->ws_key, sizeof(h->ws_key), "%s", value);
+    } else if (strcasecmp(line, "Sec-WebSocket-Protocol") == 0 && h->n_ws_offers < 8) {
+        h->ws_offers[h->n_ws_offers++] = value;
+    }
+    if (strcasecmp(line, "Connection") == 0)
         h->connection_upgrade |= strcasestr(value, "upgrade") != NULL;
     else if (strcasecmp(line, "X-Stream-Protocol-Version") == 0)
         add_protocols(h, value);
@@ -170,6 +179,40 @@ static bool refuse_protocol(int fd, enum crimp_stream_kind kind)
     return false;
 }
 
+/* WebSocket exec/attach: the channel protocol chosen by the client's
+ * order among what crimp speaks, the accept key, then the session.  */
+static void serve_websocket(struct crimp_stream_server *s, int fd, struct http_head *h,
+                            struct stream_request *r)
+{
+    enum ws_chan_proto proto;
+    char accept[WS_ACCEPT_KEY_LEN + 1];
+    cleanup_error crimp_error_t err = NULL;
+    if (r->kind == CRIMP_STREAM_PORTFORWARD) {
+        send_plain(fd, 400, "Bad Request", NULL,
+                   "port-forward is served over SPDY/3.1 (portforward.k8s.io)\n");
+        return;
+    }
+    int chosen = ws_chan_select((const char *const *)h->ws_offers, (size_t)h->n_ws_offers, &proto);
+    if (chosen == WS_SUBPROTO_NO_MATCH) {
+        send_plain(fd, 403, "Forbidden", NULL, "subprotocol negotiation failed\n");
+        return;
+    }
+    if (ws_accept_key(h->ws_key, accept, &err) < 0) {
+        send_plain(fd, 400, "Bad Request", NULL, "bad Sec-WebSocket-Key\n");
+        return;
+    }
+    char reply[384];
+    int n = snprintf(reply, sizeof(reply),
+                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s%s%s\r\n",
+                     accept, chosen == 1 ? "Sec-WebSocket-Protocol: " : "",
+                     chosen == 1 ? ws_chan_proto_names[proto] : "", chosen == 1 ? "\r\n" : "");
+    if (send(fd, reply, (size_t)n, MSG_NOSIGNAL) != n)
+        return;
+    struct stream_conn c = {.fd = fd, .idle_seconds = s->idle_seconds};
+    stream_run_ws_remotecommand(&c, r, proto);
+}
+
 static void serve(struct crimp_stream_server *s, int fd)
 {
     cleanup_free char *buf = xmalloc(HEAD_MAX + 1);
@@ -188,7 +231,9 @@ static void serve(struct crimp_stream_server *s, int fd)
         return;
     }
     const char *protocol = NULL;
-    if (!h.upgrade_spdy || !h.connection_upgrade || h.n_protocols == 0) {
+    if (h.upgrade_ws && h.connection_upgrade) {
+        serve_websocket(s, fd, &h, r);
+    } else if (!h.upgrade_spdy || !h.connection_upgrade || h.n_protocols == 0) {
         send_plain(fd, 400, "Bad Request", NULL,
                    "unable to upgrade: crimp serves SPDY/3.1 with X-Stream-Protocol-Version\n");
     } else if ((protocol = negotiate(&h, kind)) == NULL) {

@@ -31,12 +31,8 @@ struct rc_session {
     struct crimp_stream_io io;
     bool started;
     struct spdy_buf out;
-    char resize[512];
-    size_t resize_len;
-    uint8_t frame[8]; /* Docker stdout/stderr frame header being read */
-    size_t frame_have;
-    uint32_t frame_left;
-    int frame_stream;
+    struct stdio_resize resize;
+    struct stdio_demux demux;
     bool output_done, client_gone;
 };
 
@@ -84,34 +80,6 @@ static void on_syn_stream(struct rc_session *s, const struct spdy_frame *f)
     log_debug("stream: ignoring a `%s` stream", type ? type : "(no type)");
 }
 
-/* {"Width":80,"Height":24} objects, one per line, split anyhow.  */
-static void on_resize_bytes(struct rc_session *s, const uint8_t *p, size_t n)
-{
-    if (s->resize_len + n >= sizeof(s->resize))
-        s->resize_len = 0; /* nonsense: start over rather than grow */
-    memcpy(s->resize + s->resize_len, p, n);
-    s->resize_len += n;
-    s->resize[s->resize_len] = '\0';
-    char *nl;
-    while ((nl = strchr(s->resize, '\n')) != NULL) {
-        *nl = '\0';
-        json_auto_t *j = json_loads(s->resize, 0, NULL);
-        json_t *w = j ? (json_object_get(j, "Width") ?: json_object_get(j, "width")) : NULL;
-        json_t *h = j ? (json_object_get(j, "Height") ?: json_object_get(j, "height")) : NULL;
-        unsigned width = (unsigned)json_integer_value(w), height = (unsigned)json_integer_value(h);
-        struct crimp_backend *b = s->r->backend;
-        crimp_error_t err = NULL;
-        if (width && height && s->started &&
-            b->ops->stream->resize(b, &s->io, width, height, &err) < 0) {
-            log_debug("stream: resize: %s", err->msg);
-            crimp_error_release(&err);
-        }
-        size_t used = (size_t)(nl - s->resize) + 1;
-        memmove(s->resize, nl + 1, s->resize_len - used + 1);
-        s->resize_len -= used;
-    }
-}
-
 static void write_stdin(struct rc_session *s, const uint8_t *p, size_t n)
 {
     while (n > 0 && s->started) {
@@ -143,7 +111,7 @@ static void on_frame(struct rc_session *s, const struct spdy_frame *f)
             if ((f->flags & SPDY_FLAG_FIN) && s->started)
                 shutdown(s->io.fd, SHUT_WR); /* EOF for the process's stdin */
         } else if (s->sid[RC_RESIZE] && f->stream_id == s->sid[RC_RESIZE]) {
-            on_resize_bytes(s, f->data, f->len);
+            stdio_resize_feed(&s->resize, f->data, f->len, s->r, s->started ? &s->io : NULL);
         }
         break;
     case SPDY_RST_STREAM:
@@ -200,30 +168,9 @@ static void send_output(struct rc_session *s, int which, const uint8_t *p, size_
     }
 }
 
-/* Docker multiplexes stdout and stderr as [stream,0,0,0,size BE32] frames.  */
-static void demux_output(struct rc_session *s, const uint8_t *p, size_t n)
+static void on_output(void *ctx, bool is_stderr, const uint8_t *p, size_t n)
 {
-    while (n > 0) {
-        if (s->frame_left == 0) {
-            size_t take = 8 - s->frame_have < n ? 8 - s->frame_have : n;
-            memcpy(s->frame + s->frame_have, p, take);
-            s->frame_have += take;
-            p += take;
-            n -= take;
-            if (s->frame_have < 8)
-                return;
-            s->frame_have = 0;
-            s->frame_stream = s->frame[0] == 2 ? RC_STDERR : RC_STDOUT;
-            s->frame_left = (uint32_t)s->frame[4] << 24 | (uint32_t)s->frame[5] << 16 |
-                            (uint32_t)s->frame[6] << 8 | s->frame[7];
-            continue;
-        }
-        size_t take = s->frame_left < n ? s->frame_left : n;
-        send_output(s, s->frame_stream, p, take);
-        s->frame_left -= (uint32_t)take;
-        p += take;
-        n -= take;
-    }
+    send_output(ctx, is_stderr ? RC_STDERR : RC_STDOUT, p, n);
 }
 
 static void pump_output(struct rc_session *s)
@@ -236,18 +183,15 @@ static void pump_output(struct rc_session *s)
         s->output_done = true;
         return;
     }
-    if (s->io.multiplexed)
-        demux_output(s, buf, (size_t)n);
-    else
-        send_output(s, RC_STDOUT, buf, (size_t)n);
+    stdio_demux_feed(&s->demux, buf, (size_t)n, on_output, s);
 }
 
 static void run(struct rc_session *s)
 {
     int64_t idle_ns = (int64_t)s->c->idle_seconds * 1000000000LL, last = crimp_now_mono_ns();
+    s->demux.multiplexed = s->io.multiplexed;
     if (s->io.n_early)
-        s->io.multiplexed ? demux_output(s, (uint8_t *)s->io.early, s->io.n_early)
-                          : send_output(s, RC_STDOUT, (uint8_t *)s->io.early, s->io.n_early);
+        stdio_demux_feed(&s->demux, (uint8_t *)s->io.early, s->io.n_early, on_output, s);
     while (!s->output_done && !s->client_gone) {
         if (stream_flush(s->c, &s->out) < 0)
             return;
@@ -269,36 +213,9 @@ static void run(struct rc_session *s)
     }
 }
 
-/* The error stream's last word: v4 a metav1.Status, older a bare message
- * and only on failure.  */
 static void put_status(struct rc_session *s, const char *failure, int exit_code)
 {
-    cleanup_free char *text = NULL;
-    if (s->version >= 4) {
-        json_auto_t *st;
-        if (failure)
-            st = json_pack("{s:{}, s:s, s:s, s:s, s:{s:[{s:s}]}, s:i}", "metadata", "status",
-                           "Failure", "message", failure, "reason", "InternalError", "details",
-                           "causes", "message", failure, "code", 500);
-        else if (exit_code != 0)
-            st = json_pack("{s:{}, s:s, s:s, s:s, s:{s:[{s:s, s:s}]}}", "metadata", "status",
-                           "Failure", "message", "command terminated with non-zero exit code",
-                           "reason", "NonZeroExitCode", "details", "causes", "reason", "ExitCode",
-                           "message", "");
-        else
-            st = json_pack("{s:{}, s:s}", "metadata", "status", "Success");
-        if (!failure && exit_code != 0) {
-            char code[16];
-            snprintf(code, sizeof(code), "%d", exit_code > 255 ? 255 : exit_code);
-            json_t *cause = json_array_get(json_object_get(json_object_get(st, "details"), "causes"), 0);
-            json_object_set_new(cause, "message", json_string(code));
-        }
-        text = json_dumps(st, JSON_COMPACT);
-    } else if (failure) {
-        text = xstrdup(failure);
-    } else if (exit_code != 0) {
-        text = xasprintf("command terminated with non-zero exit code: exit status %d", exit_code);
-    }
+    cleanup_free char *text = stdio_status_text(s->version >= 4, failure, exit_code);
     if (text)
         spdy_put_data(&s->out, s->sid[RC_ERROR], 0, text, strlen(text));
 }
@@ -310,9 +227,10 @@ static void finish(struct rc_session *s, const char *failure, int exit_code)
 {
     if (s->client_gone)
         return;
-    for (int i = RC_STDIN; i <= RC_RESIZE; i += RC_RESIZE - RC_STDIN)
-        if (s->sid[i])
-            spdy_put_rst(&s->out, s->sid[i], SPDY_RST_CANCEL);
+    const int inputs[] = {RC_STDIN, RC_RESIZE};
+    for (size_t i = 0; i < CRIMP_ARRAY_SIZE(inputs); i++)
+        if (s->sid[inputs[i]])
+            spdy_put_rst(&s->out, s->sid[inputs[i]], SPDY_RST_CANCEL);
     put_status(s, failure, exit_code);
     for (int i = RC_ERROR; i <= RC_STDERR; i++)
         if (s->sid[i] && i != RC_STDIN)
@@ -322,14 +240,6 @@ static void finish(struct rc_session *s, const char *failure, int exit_code)
     int64_t deadline = crimp_now_mono_ns() + CLOSE_WAIT_MS * 1000000LL;
     while (!s->client_gone && crimp_now_mono_ns() < deadline)
         pump_client(s, 500);
-}
-
-static int start_backend(struct rc_session *s, crimp_error_t *err)
-{
-    struct crimp_backend *b = s->r->backend;
-    if (s->r->kind == CRIMP_STREAM_EXEC)
-        return b->ops->stream->exec_start(b, (const void *)s->r->req, &s->io, err);
-    return b->ops->stream->attach_start(b, (const void *)s->r->req, &s->io, err);
 }
 
 void stream_run_remotecommand(struct stream_conn *c, struct stream_request *r,
@@ -344,11 +254,8 @@ void stream_run_remotecommand(struct stream_conn *c, struct stream_request *r,
         return;
     }
     cleanup_error crimp_error_t err = NULL;
-    if (start_backend(&s, &err) < 0) {
-        cleanup_free char *msg = xasprintf("error %s container: %s",
-                                           r->kind == CRIMP_STREAM_EXEC ? "executing command in"
-                                                                        : "attaching to",
-                                           err->msg);
+    if (stdio_start(r, &s.io, &err) < 0) {
+        cleanup_free char *msg = stdio_start_failure(r, err);
         finish(&s, msg, 0);
         spdy_buf_free(&s.out);
         return;

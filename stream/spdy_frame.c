@@ -117,8 +117,11 @@ static int parse_block(const uint8_t *p, size_t n, struct spdy_frame *f, crimp_e
     for (uint32_t i = 0; i < count; i++) {
         char *parts[2];
         for (int k = 0; k < 2; k++) {
-            if (off + 4 > n || be32(p + off) > n - off - 4)
+            if (off + 4 > n || be32(p + off) > n - off - 4) {
+                if (k == 1)
+                    free(parts[0]); /* a name without its value (found by fuzzing) */
                 return protocol_error(err, "header block overruns");
+            }
             uint32_t l = be32(p + off);
             parts[k] = strndup((const char *)p + off + 4, l);
             off += 4 + l;

@@ -7,6 +7,7 @@
 
 #include "spdy_frame.h"
 #include "stream.h"
+#include "websocket.h"
 
 /* What a token stands for.  */
 struct stream_request {
@@ -45,9 +46,38 @@ int stream_flush(struct stream_conn *c, struct spdy_buf *out);
  * 0 timeout, < 0 closed or failed.  */
 int stream_read_client(struct stream_conn *c, int timeout_ms);
 
+/* stdio.c: what exec/attach sessions share over SPDY and WebSocket.  */
+struct stdio_demux {
+    bool multiplexed; /* Docker's 8-byte stdout/stderr frames */
+    uint8_t header[8];
+    size_t have;
+    uint32_t left;
+    bool is_stderr;
+};
+void stdio_demux_feed(struct stdio_demux *d, const uint8_t *p, size_t n,
+                      void (*out)(void *ctx, bool is_stderr, const uint8_t *p, size_t n),
+                      void *ctx);
+
+struct stdio_resize {
+    char buf[512];
+    size_t len;
+};
+/* Resize JSON objects, one per line, applied through the backend.  */
+void stdio_resize_feed(struct stdio_resize *r, const uint8_t *p, size_t n,
+                       struct stream_request *req, const struct crimp_stream_io *io);
+
+/* The error stream's last word: v4+ a metav1.Status JSON (JSON true),
+ * older a bare message and only on failure (NULL: nothing to send).  */
+char *stdio_status_text(bool json, const char *failure, int exit_code);
+
+int stdio_start(struct stream_request *r, struct crimp_stream_io *io, crimp_error_t *err);
+char *stdio_start_failure(struct stream_request *r, const crimp_error_t err);
+
 /* The sessions; PROTOCOL is the negotiated X-Stream-Protocol-Version.  */
 void stream_run_remotecommand(struct stream_conn *c, struct stream_request *r,
                               const char *protocol);
 void stream_run_portforward(struct stream_conn *c, struct stream_request *r);
+void stream_run_ws_remotecommand(struct stream_conn *c, struct stream_request *r,
+                                 enum ws_chan_proto proto);
 
 #endif

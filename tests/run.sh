@@ -112,6 +112,19 @@ if [ $sanitize = 1 ] && [ -x build-asan/shim/crimpd ]; then
     run_suite sanitize "$root/build-asan"
 fi
 
+# The protocol parsers under libFuzzer for a bounded time (clang only).
+if [ $sanitize = 1 ] && command -v clang >/dev/null; then
+    step "fuzz (SPDY and WebSocket parsers, ${CRIMP_FUZZ_SECONDS:-30}s each)"
+    if CC=clang cmake -S "$root" -B "$root/build-fuzz" -DCRIMP_FUZZ=ON >"$results/cmake-fuzz.log" 2>&1 &&
+        cmake --build "$root/build-fuzz" -j"$(nproc)" --target fuzz_spdy_frame fuzz_websocket \
+            >>"$results/cmake-fuzz.log" 2>&1 &&
+        tests/fuzz/run.sh "$root/build-fuzz" "${CRIMP_FUZZ_SECONDS:-30}"; then
+        pass_step
+    else
+        fail_step "fuzz"
+    fi
+fi
+
 if [ -n "$bed" ]; then
     step "bed down"
     CRIMP_BED_KEEP=0 tests/bed/down.sh "$bed"

@@ -181,6 +181,49 @@ class Streaming(unittest.TestCase):
         self.assertEqual(cm.exception.status, 403)
         self.assertIn(b"subprotocol", cm.exception.body)
 
+    def ws_exec(self, cmd, protocol, stdin=None, **kw):
+        """Exec over WebSocket with Debian's python3-websockets; returns the
+        bytes per channel."""
+        import asyncio
+        import websockets
+        kw.setdefault("stdout", True)
+        url = self.exec_url(cmd, stdin=stdin is not None, **kw).replace("http://", "ws://")
+
+        async def run():
+            out = {}
+            async with websockets.connect(url, subprotocols=[protocol], max_size=None) as ws:
+                self.assertEqual(ws.subprotocol, protocol)
+                if stdin is not None:
+                    await ws.send(b"\x00" + stdin)
+                    await ws.send(b"\xff\x00")  # v5: stdin ended
+                try:
+                    async for msg in ws:
+                        if isinstance(msg, str):
+                            msg = msg.encode()
+                        if msg:
+                            out.setdefault(msg[0], bytearray()).extend(msg[1:])
+                except websockets.ConnectionClosed:
+                    pass
+            return {k: bytes(v) for k, v in out.items()}
+
+        return asyncio.run(run())
+
+    def test_websocket_exec_v5(self):
+        out = self.ws_exec(["sh", "-c", "echo ws-out; echo ws-err >&2; exit 4"],
+                           "v5.channel.k8s.io", stderr=True)
+        self.assertEqual(out[1], b"ws-out\n")
+        self.assertEqual(out[2], b"ws-err\n")
+        self.assertEqual(spdyclient.exit_code_of(out[3]), 4)
+        out = self.ws_exec(["cat"], "v5.channel.k8s.io", stdin=b"through websocket\n")
+        self.assertEqual(out[1], b"through websocket\n")
+        self.assertEqual(spdyclient.exit_code_of(out[3]), 0)
+
+    def test_websocket_exec_v4_large_output(self):
+        n = 10 * 1024 * 1024
+        out = self.ws_exec(["sh", "-c", f"head -c {n} /dev/zero | tr '\\0' y"], "v4.channel.k8s.io")
+        self.assertEqual(len(out[1]), n)
+        self.assertEqual(spdyclient.exit_code_of(out[3]), 0)
+
     def test_bad_requests(self):
         with self.assertRaises(grpc.RpcError) as cm:
             self.c.call("Exec", PB.ExecRequest(container_id=self.ctr, cmd=["true"], tty=True,

@@ -123,20 +123,31 @@ static int test_real_add_check_del(void)
     cleanup_free char *conf_dir = xasprintf("%s/net.d", dir);
     cleanup_free char *cache_dir = xasprintf("%s/cache", dir);
     mkdir(conf_dir, 0755);
-    cleanup_free char *conf = xasprintf(CONFLIST, dir);
     cleanup_free char *conf_path = xasprintf("%s/10-t.conflist", conf_dir);
+    /* Names of this run only: a test killed earlier may have left its own.  */
+    char netns[32], netns_path[64], bridge[16];
+    snprintf(netns, sizeof(netns), "crimp-cni-%d", (int)getpid());
+    snprintf(netns_path, sizeof(netns_path), "/run/netns/%s", netns);
+    snprintf(bridge, sizeof(bridge), "crt%d", (int)getpid() % 100000);
+    cleanup_free char *conf2 = NULL;
+    {
+        cleanup_free char *add = xasprintf("ip netns add %s", netns);
+        CHECK(sh(add) == 0);
+    }
+
+    cleanup_free char *conf = xasprintf(CONFLIST, dir);
+    conf2 = xasprintf("%.*s%s%s", (int)(strstr(conf, "crimpt0") - conf), conf, bridge,
+                      strstr(conf, "crimpt0") + strlen("crimpt0"));
     FILE *f = fopen(conf_path, "w");
     CHECK(f != NULL);
-    fputs(conf, f);
+    fputs(conf2, f);
     fclose(f);
-    CHECK(sh("ip netns add crimp-cni-test") == 0);
-
     struct cni_options o = {.bin_dirs = "/usr/lib/cni", .conf_dir = conf_dir,
                             .cache_dir = cache_dir, .timeout_seconds = 20};
     struct cni_runner *r = cni_runner_new(&o);
     CHECK(cni_runner_ready(r, NULL));
-    struct cni_attachment a = {.container_id = "crimp-cni-test-pod", .netns =
-                                   "/run/netns/crimp-cni-test", .ifname = "eth0",
+    struct cni_attachment a = {.container_id = "crimp-cni-test-pod", .netns = netns_path,
+                               .ifname = "eth0",
                                .pod_namespace = "ns", .pod_name = "p"};
     crimp_error_t err = NULL;
     json_t *result = NULL;
@@ -149,7 +160,8 @@ static int test_real_add_check_del(void)
     CHECK(has_prefix(ips[0], "10.123.0."));
     cleanup_free char *lease = xasprintf("%s/ipam/t/%s", dir, ips[0]);
     CHECK(access(lease, F_OK) == 0);
-    cleanup_free char *ping = xasprintf("ip netns exec crimp-cni-test ip -o addr show eth0 | grep -q '%s/'", ips[0]);
+    cleanup_free char *ping =
+        xasprintf("ip netns exec %s ip -o addr show eth0 | grep -q '%s/'", netns, ips[0]);
     CHECK(sh(ping) == 0);
     CHECK(cni_check(r, &a, &err) == 0);
     CHECK(cni_del(r, &a, &err) == 0);
@@ -158,8 +170,10 @@ static int test_real_add_check_del(void)
     free(ips[0]);
     json_decref(result);
     cni_runner_free(r);
-    sh("ip netns del crimp-cni-test");
-    sh("ip link del crimpt0 2>/dev/null");
+    cleanup_free char *del_ns = xasprintf("ip netns del %s", netns);
+    cleanup_free char *del_br = xasprintf("ip link del %s 2>/dev/null", bridge);
+    sh(del_ns);
+    sh(del_br);
     cleanup_free char *rm = xasprintf("rm -rf %s", dir);
     sh(rm);
     return 0;

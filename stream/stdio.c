@@ -1,0 +1,113 @@
+/* What exec and attach sessions share whatever carries them (SPDY or
+ * WebSocket): the process's output split into stdout and stderr, resize
+ * requests, and the final status on the error stream.  */
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "stream-internal.h"
+#include "utils.h"
+
+void stdio_demux_feed(struct stdio_demux *d, const uint8_t *p, size_t n,
+                      void (*out)(void *ctx, bool is_stderr, const uint8_t *p, size_t n),
+                      void *ctx)
+{
+    if (!d->multiplexed) {
+        out(ctx, false, p, n);
+        return;
+    }
+    /* Docker multiplexes stdout and stderr as [stream,0,0,0,size BE32].  */
+    while (n > 0) {
+        if (d->left == 0) {
+            size_t take = 8 - d->have < n ? 8 - d->have : n;
+            memcpy(d->header + d->have, p, take);
+            d->have += take;
+            p += take;
+            n -= take;
+            if (d->have < 8)
+                return;
+            d->have = 0;
+            d->is_stderr = d->header[0] == 2;
+            d->left = (uint32_t)d->header[4] << 24 | (uint32_t)d->header[5] << 16 |
+                      (uint32_t)d->header[6] << 8 | d->header[7];
+            continue;
+        }
+        size_t take = d->left < n ? d->left : n;
+        out(ctx, d->is_stderr, p, take);
+        d->left -= (uint32_t)take;
+        p += take;
+        n -= take;
+    }
+}
+
+void stdio_resize_feed(struct stdio_resize *r, const uint8_t *p, size_t n,
+                       struct stream_request *req, const struct crimp_stream_io *io)
+{
+    if (r->len + n >= sizeof(r->buf))
+        r->len = 0; /* nonsense: start over rather than grow */
+    memcpy(r->buf + r->len, p, n);
+    r->len += n;
+    r->buf[r->len] = '\0';
+    char *nl;
+    /* {"Width":80,"Height":24}, one per line over SPDY; WebSocket sends
+     * one per message without the newline, which the caller adds.  */
+    while ((nl = strchr(r->buf, '\n')) != NULL) {
+        *nl = '\0';
+        json_auto_t *j = json_loads(r->buf, 0, NULL);
+        json_t *w = j ? (json_object_get(j, "Width") ?: json_object_get(j, "width")) : NULL;
+        json_t *h = j ? (json_object_get(j, "Height") ?: json_object_get(j, "height")) : NULL;
+        unsigned width = (unsigned)json_integer_value(w), height = (unsigned)json_integer_value(h);
+        struct crimp_backend *b = req->backend;
+        crimp_error_t err = NULL;
+        if (width && height && io && b->ops->stream->resize(b, io, width, height, &err) < 0) {
+            log_debug("stream: resize: %s", err->msg);
+            crimp_error_release(&err);
+        }
+        size_t used = (size_t)(nl - r->buf) + 1;
+        memmove(r->buf, nl + 1, r->len - used + 1);
+        r->len -= used;
+    }
+}
+
+char *stdio_status_text(bool json, const char *failure, int exit_code)
+{
+    if (!json) {
+        if (failure)
+            return xstrdup(failure);
+        if (exit_code != 0)
+            return xasprintf("command terminated with non-zero exit code: exit status %d",
+                             exit_code);
+        return NULL;
+    }
+    json_auto_t *st = NULL;
+    if (failure) {
+        st = json_pack("{s:{}, s:s, s:s, s:s, s:{s:[{s:s}]}, s:i}", "metadata", "status",
+                       "Failure", "message", failure, "reason", "InternalError", "details",
+                       "causes", "message", failure, "code", 500);
+    } else if (exit_code != 0) {
+        char code[16];
+        snprintf(code, sizeof(code), "%d", exit_code > 255 ? 255 : exit_code);
+        st = json_pack("{s:{}, s:s, s:s, s:s, s:{s:[{s:s, s:s}]}}", "metadata", "status",
+                       "Failure", "message", "command terminated with non-zero exit code",
+                       "reason", "NonZeroExitCode", "details", "causes", "reason", "ExitCode",
+                       "message", code);
+    } else {
+        st = json_pack("{s:{}, s:s}", "metadata", "status", "Success");
+    }
+    return json_dumps(st, JSON_COMPACT);
+}
+
+int stdio_start(struct stream_request *r, struct crimp_stream_io *io, crimp_error_t *err)
+{
+    struct crimp_backend *b = r->backend;
+    if (r->kind == CRIMP_STREAM_EXEC)
+        return b->ops->stream->exec_start(b, (const void *)r->req, io, err);
+    return b->ops->stream->attach_start(b, (const void *)r->req, io, err);
+}
+
+char *stdio_start_failure(struct stream_request *r, const crimp_error_t err)
+{
+    return xasprintf("error %s container: %s",
+                     r->kind == CRIMP_STREAM_EXEC ? "executing command in" : "attaching to",
+                     err->msg);
+}
