@@ -262,14 +262,7 @@ void stream_run_remotecommand(struct stream_conn *c, struct stream_request *r,
     }
     s.started = true;
     run(&s);
-    int code = 0;
-    cleanup_error crimp_error_t cerr = NULL;
-    struct crimp_backend *b = r->backend;
-    if (r->kind == CRIMP_STREAM_EXEC && !s.client_gone &&
-        b->ops->stream->exit_code(b, &s.io, &code, &cerr) < 0)
-        log_warn("stream: exec exit code: %s", cerr->msg);
-    close(s.io.fd);
-    finish(&s, NULL, code);
+    finish(&s, NULL, stdio_end(r, &s.io, s.client_gone));
     free(s.io.early);
     free(s.io.handle);
     spdy_buf_free(&s.out);

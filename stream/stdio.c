@@ -3,6 +3,7 @@
  * requests, and the final status on the error stream.  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "stream-internal.h"
@@ -110,4 +111,17 @@ char *stdio_start_failure(struct stream_request *r, const crimp_error_t err)
     return xasprintf("error %s container: %s",
                      r->kind == CRIMP_STREAM_EXEC ? "executing command in" : "attaching to",
                      err->msg);
+}
+
+int stdio_end(struct stream_request *r, struct crimp_stream_io *io, bool client_gone)
+{
+    int code = 0;
+    cleanup_error crimp_error_t err = NULL;
+    struct crimp_backend *b = r->backend;
+    if (r->kind == CRIMP_STREAM_EXEC && !client_gone &&
+        b->ops->stream->exit_code(b, io, &code, &err) < 0)
+        log_warn("stream: exec exit code: %s", err->msg);
+    close(io->fd);
+    io->fd = -1;
+    return code;
 }

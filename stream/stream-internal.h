@@ -72,6 +72,9 @@ char *stdio_status_text(bool json, const char *failure, int exit_code);
 
 int stdio_start(struct stream_request *r, struct crimp_stream_io *io, crimp_error_t *err);
 char *stdio_start_failure(struct stream_request *r, const crimp_error_t err);
+/* Ends the process side: the exit status of an exec (0 for attach or when
+ * the client left first), then the connection to it closed.  */
+int stdio_end(struct stream_request *r, struct crimp_stream_io *io, bool client_gone);
 
 /* The sessions; PROTOCOL is the negotiated X-Stream-Protocol-Version.  */
 void stream_run_remotecommand(struct stream_conn *c, struct stream_request *r,

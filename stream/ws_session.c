@@ -203,14 +203,7 @@ void stream_run_ws_remotecommand(struct stream_conn *c, struct stream_request *r
         if (s.io.n_early)
             stdio_demux_feed(&s.demux, (uint8_t *)s.io.early, s.io.n_early, on_output, &s);
         pump(&s);
-        int code = 0;
-        cleanup_error crimp_error_t cerr = NULL;
-        struct crimp_backend *b = r->backend;
-        if (r->kind == CRIMP_STREAM_EXEC && !s.client_gone &&
-            b->ops->stream->exit_code(b, &s.io, &code, &cerr) < 0)
-            log_warn("stream: exec exit code: %s", cerr->msg);
-        close(s.io.fd);
-        finish(&s, NULL, code);
+        finish(&s, NULL, stdio_end(r, &s.io, s.client_gone));
     }
     free(s.io.early);
     free(s.io.handle);
