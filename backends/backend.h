@@ -122,6 +122,11 @@ struct crimp_backend_ops {
     /* Releases everything open() made.  Called once, after the last call.  */
     void (*close)(struct crimp_backend *self);
 
+    /* Passthrough backends only (cri): the channel to their CRI endpoint.
+     * crimp then forwards read-only unary calls as bytes on it without a
+     * worker thread (shim/passthrough.c); NULL for everything else.  */
+    grpc_channel *(*raw_channel)(struct crimp_backend *self);
+
     /* --- RuntimeService: identity and health --------------------------- */
     /* The runtime behind the backend ("containerd", "1.6.20").  crimp
      * answers kubelet's Version itself and shows this in its own reply.  */

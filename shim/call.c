@@ -44,7 +44,7 @@ static void log_failure(const struct crimp_call *c, const char *backend, const c
 
 /* Sends the final batch: the reply (if any) and the status.  Consumes the
  * handler's reference when gRPC completes it.  */
-static void send_final(struct crimp_call *c, grpc_byte_buffer *reply, grpc_status_code code,
+void crimp_call_finish(struct crimp_call *c, grpc_byte_buffer *reply, grpc_status_code code,
                        const char *msg)
 {
     grpc_op ops[3];
@@ -80,7 +80,7 @@ static void send_final(struct crimp_call *c, grpc_byte_buffer *reply, grpc_statu
 static void send_error(struct crimp_call *c, const char *backend, crimp_error_t e)
 {
     log_failure(c, backend, e);
-    send_final(c, NULL, e->code, e->msg);
+    crimp_call_finish(c, NULL, e->code, e->msg);
 }
 
 /* Exec, Attach, PortForward on a backend without a streaming server of its
@@ -244,7 +244,7 @@ static void handle_unary(struct crimp_call *c)
     /* A call that waited in a lane past its client's patience is dropped
      * before it reaches a backend: nobody would read the answer.  */
     if (crimp_rpc_cancelled(&c->rpc)) {
-        send_final(c, NULL, GRPC_STATUS_CANCELLED, "cancelled before it ran");
+        crimp_call_finish(c, NULL, GRPC_STATUS_CANCELLED, "cancelled before it ran");
         return;
     }
     ProtobufCMessage *req = decode_request(c, &err);
@@ -262,7 +262,7 @@ static void handle_unary(struct crimp_call *c)
     }
     grpc_byte_buffer *reply = crimp_pack_to_byte_buffer(resp);
     protobuf_c_message_free_unpacked(resp, NULL);
-    send_final(c, reply, GRPC_STATUS_OK, NULL);
+    crimp_call_finish(c, reply, GRPC_STATUS_OK, NULL);
 }
 
 /* crimp_rpc.send for streaming calls: one message, then wait for gRPC.  */
@@ -327,11 +327,11 @@ static void handle_stream(struct crimp_call *c)
     }
     if (ret < 0 && crimp_rpc_cancelled(&c->rpc)) {
         /* The client left: nobody reads the status, and that is no error.  */
-        send_final(c, NULL, GRPC_STATUS_CANCELLED, "cancelled");
+        crimp_call_finish(c, NULL, GRPC_STATUS_CANCELLED, "cancelled");
     } else if (ret < 0) {
         send_error(c, backend, err);
     } else {
-        send_final(c, NULL, GRPC_STATUS_OK, NULL);
+        crimp_call_finish(c, NULL, GRPC_STATUS_OK, NULL);
     }
 }
 
@@ -424,6 +424,8 @@ static void dispatch(struct crimp_call *c)
     case LANE_FAST:
     case LANE_SLOW:
         atomic_fetch_add(&srv->unary_in_flight, 1);
+        if (c->method->lane == LANE_FAST && crimp_passthrough_start(c))
+            break;
         c->job.run = run_job;
         crimp_pool_submit(c->method->lane == LANE_FAST ? srv->fast : srv->slow, &c->job);
         break;

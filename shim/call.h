@@ -59,6 +59,14 @@ struct crimp_call {
     bool stream_done, stream_ok;
 };
 
+/* Sends the final batch: the reply (taken, may be NULL) and the status.  */
+void crimp_call_finish(struct crimp_call *c, grpc_byte_buffer *reply, grpc_status_code code,
+                       const char *msg);
+
+/* Serves C on the passthrough fast path (shim/passthrough.c) when it can;
+ * false leaves C to the worker lanes.  */
+bool crimp_passthrough_start(struct crimp_call *c);
+
 /* Allocates a call that waits for gRPC to match METHOD (NULL: any unknown
  * method) and posts the request.  */
 void crimp_call_request(struct crimp_server *srv, const struct crimp_method *method,

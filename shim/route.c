@@ -197,6 +197,25 @@ int crimp_router_plan(struct crimp_router *r, const struct crimp_method *m,
     return (int)crimp_router_default_index(r);
 }
 
+int crimp_router_plan_known(struct crimp_router *r, const struct crimp_method *m,
+                            const ProtobufCMessage *req, bool *all)
+{
+    *all = false;
+    if (r->n == 1)
+        return crimp_router_live(r, 0) ? 0 : -1;
+    switch (rule_for(m)) {
+    case RULE_POD:
+        return crimp_ownership_get(r->owners, string_field(req, "pod_sandbox_id"));
+    case RULE_CONTAINER:
+        return crimp_ownership_get(r->owners, string_field(req, "container_id"));
+    case RULE_ALL:
+        *all = true;
+        return 0;
+    default:
+        return (int)crimp_router_default_index(r);
+    }
+}
+
 /* Keeps the table current with what a successful call of backend IDX did
  * or showed.  */
 void crimp_router_observe(struct crimp_router *r, const struct crimp_method *m, int idx,

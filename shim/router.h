@@ -38,6 +38,11 @@ struct crimp_backend *crimp_router_route(struct crimp_router *r, const struct cr
 int crimp_router_plan(struct crimp_router *r, const struct crimp_method *m, struct crimp_rpc *rpc,
                       ProtobufCMessage *req, bool *all, crimp_error_t *err);
 
+/* The same without asking any backend (for the poller thread): -1 when the
+ * owner is not in the table yet.  */
+int crimp_router_plan_known(struct crimp_router *r, const struct crimp_method *m,
+                            const ProtobufCMessage *req, bool *all);
+
 /* Calls M on every backend and merges the replies into RESP.  *ONLY is the
  * backend's index when just one took part, else -1.  */
 int crimp_router_call_all(struct crimp_router *r, const struct crimp_method *m,

@@ -31,6 +31,11 @@ static struct crimp_backend *cri_open(const struct crimp_backend_config *cfg, cr
     return &b->base;
 }
 
+static grpc_channel *cri_raw_channel(struct crimp_backend *self)
+{
+    return ((struct cri_backend *)self)->channel;
+}
+
 static void cri_close(struct crimp_backend *self)
 {
     struct cri_backend *b = (struct cri_backend *)self;
@@ -97,4 +102,5 @@ const struct crimp_backend_ops crimp_backend_cri = {
     .type = "cri",
     .open = cri_open,
     .close = cri_close,
+    .raw_channel = cri_raw_channel,
     CRIMP_CRI_RPCS(OP_ENTRY)};
