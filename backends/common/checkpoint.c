@@ -28,7 +28,7 @@ static int check_id(const char *id, crimp_error_t *err)
     return 0;
 }
 
-static int mkdir_p(const char *dir, crimp_error_t *err)
+int crimp_mkdir_p(const char *dir, unsigned mode, crimp_error_t *err)
 {
     cleanup_free char *d = xstrdup(dir);
     for (char *p = d + 1;; p++) {
@@ -36,7 +36,7 @@ static int mkdir_p(const char *dir, crimp_error_t *err)
             continue;
         char c = *p;
         *p = '\0';
-        if (mkdir(d, 0700) < 0 && errno != EEXIST)
+        if (mkdir(d, (mode_t)mode) < 0 && errno != EEXIST)
             return crimp_make_errno_error(err, errno, "create `%s`", d);
         *p = c;
         if (c == '\0')
@@ -54,7 +54,7 @@ static int fsync_dir(const char *dir, crimp_error_t *err)
 
 int crimp_checkpoint_write(const char *dir, const char *id, json_t *data, crimp_error_t *err)
 {
-    if (check_id(id, err) < 0 || mkdir_p(dir, err) < 0)
+    if (check_id(id, err) < 0 || crimp_mkdir_p(dir, 0700, err) < 0)
         return -1;
     json_auto_t *doc = json_pack("{s:i, s:O, s:I}", "version", 1, "data", data, "checksum",
                                  (json_int_t)crimp_checkpoint_checksum(data));

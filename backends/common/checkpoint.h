@@ -12,6 +12,10 @@
 
 #include "error.h"
 
+/* Creates DIR and its missing parents with MODE (existing ones are left
+ * as they are).  */
+int crimp_mkdir_p(const char *dir, unsigned mode, crimp_error_t *err);
+
 /* Writes DATA as DIR/ID (DIR is created).  */
 int crimp_checkpoint_write(const char *dir, const char *id, json_t *data, crimp_error_t *err);
 

@@ -10,6 +10,8 @@
 #include <time.h>
 
 #include "common/oom.h"
+#include "common/checkpoint.h"
+#include "common/conditions.h"
 #include "docker-internal.h"
 #include "labels.h"
 #include "log.h"
@@ -56,22 +58,6 @@ static char **privileged_caps(const char *mode)
         if (bnd & (1ULL << i))
             caps[n++] = xstrdup(CAP_NAMES[i]);
     return caps;
-}
-
-static int mkdir_p(const char *path, crimp_error_t *err)
-{
-    cleanup_free char *p = xstrdup(path);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(p, 0711) < 0 && errno != EEXIST)
-            return crimp_make_errno_error(err, errno, "mkdir %s", p);
-        *s = '/';
-    }
-    if (mkdir(p, 0711) < 0 && errno != EEXIST)
-        return crimp_make_errno_error(err, errno, "mkdir %s", p);
-    return 0;
 }
 
 static const char *socket_of(const char *endpoint)
@@ -178,7 +164,7 @@ static struct crimp_backend *docker_open(const struct crimp_backend_config *cfg,
                  "bounding set lacks some of what Docker grants)", cfg->name);
     if (access("/sys/kernel/security/apparmor/profiles", R_OK) == 0)
         d->spec.apparmor_profiles_path = "/sys/kernel/security/apparmor/profiles";
-    if (mkdir_p(d->sandbox_dir, err) < 0) {
+    if (crimp_mkdir_p(d->sandbox_dir, 0711, err) < 0) {
         crimp_error_wrap(err, "docker state dir");
         docker_close(&d->base);
         return NULL;
@@ -233,18 +219,6 @@ static int docker_version(struct crimp_backend *self, struct crimp_rpc *rpc,
     return 0;
 }
 
-static Runtime__V1__RuntimeCondition *condition(const char *type, bool ok, const char *reason,
-                                                const char *message)
-{
-    Runtime__V1__RuntimeCondition *c = xmalloc(sizeof(*c));
-    runtime__v1__runtime_condition__init(c);
-    c->type = xstrdup(type);
-    c->status = ok;
-    c->reason = crimp_pb_strdup(ok ? "" : reason);
-    c->message = crimp_pb_strdup(ok ? "" : message);
-    return c;
-}
-
 static int docker_status(struct crimp_backend *self, struct crimp_rpc *rpc,
                          const Runtime__V1__StatusRequest *req, Runtime__V1__StatusResponse *resp,
                          crimp_error_t *err)
@@ -255,14 +229,8 @@ static int docker_status(struct crimp_backend *self, struct crimp_rpc *rpc,
     bool runtime_ok = docker_do(d->client, &ping, NULL, &perr) == 0;
     cleanup_free char *why = NULL;
     bool net_ok = cni_runner_ready(d->cni, &why);
-    resp->status = xmalloc(sizeof(*resp->status));
-    runtime__v1__runtime_status__init(resp->status);
-    resp->status->n_conditions = 2;
-    resp->status->conditions = xcalloc(2, sizeof(*resp->status->conditions));
-    resp->status->conditions[0] = condition("RuntimeReady", runtime_ok, "DockerDaemonNotReady",
-                                            perr ? perr->msg : "");
-    resp->status->conditions[1] = condition("NetworkReady", net_ok, "NetworkPluginNotReady",
-                                            why ? why : "");
+    crimp_conditions_set(resp, runtime_ok, "DockerDaemonNotReady", perr ? perr->msg : "", net_ok,
+                         why);
     return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/checkpoint.h"
+#include "common/pod.h"
 #include "docker-internal.h"
 #include "labels.h"
 #include "log.h"
@@ -18,62 +19,6 @@
 #include "utils.h"
 
 #define SANDBOX_STOP_SECONDS 10
-
-static const char *protocol_name(Runtime__V1__Protocol p)
-{
-    return p == RUNTIME__V1__PROTOCOL__UDP ? "udp" : p == RUNTIME__V1__PROTOCOL__SCTP ? "sctp" : "tcp";
-}
-
-/* CRI port mappings with a host port, in the form CNI's portmap takes.  */
-static json_t *cni_port_mappings(const Runtime__V1__PodSandboxConfig *cfg)
-{
-    json_t *pm = json_array();
-    for (size_t i = 0; i < cfg->n_port_mappings; i++) {
-        const Runtime__V1__PortMapping *p = cfg->port_mappings[i];
-        if (p->host_port <= 0)
-            continue;
-        json_t *m = json_pack("{s:i, s:i, s:s}", "hostPort", p->host_port, "containerPort",
-                              p->container_port, "protocol", protocol_name(p->protocol));
-        if (!str_empty(p->host_ip))
-            json_object_set_new(m, "hostIP", json_string(p->host_ip));
-        json_array_append_new(pm, m);
-    }
-    return pm;
-}
-
-static bool wants_host_network(const Runtime__V1__PodSandboxConfig *cfg)
-{
-    return cfg->linux && cfg->linux->security_context &&
-           cfg->linux->security_context->namespace_options &&
-           cfg->linux->security_context->namespace_options->network ==
-               RUNTIME__V1__NAMESPACE_MODE__NODE;
-}
-
-/* resolv.conf of the pod, rewritten in place so the inode Docker bind-mounts
- * into every container of the pod stays the same.  */
-static int write_dns(const char *path, const Runtime__V1__DNSConfig *dns, crimp_error_t *err)
-{
-    if (dns == NULL || (dns->n_servers == 0 && dns->n_searches == 0 && dns->n_options == 0))
-        return 0;
-    cleanup_file FILE *f = fopen(path, "we");
-    if (f == NULL)
-        return crimp_make_errno_error(err, errno, "write %s", path);
-    for (size_t i = 0; i < dns->n_servers; i++)
-        fprintf(f, "nameserver %s\n", dns->servers[i]);
-    const char *const *lists[] = {(const char *const *)dns->searches,
-                                  (const char *const *)dns->options};
-    size_t counts[] = {dns->n_searches, dns->n_options};
-    const char *keys[] = {"search", "options"};
-    for (size_t l = 0; l < 2; l++) {
-        if (counts[l] == 0)
-            continue;
-        fputs(keys[l], f);
-        for (size_t i = 0; i < counts[l]; i++)
-            fprintf(f, " %s", lists[l][i]);
-        fputc('\n', f);
-    }
-    return fflush(f) == 0 ? 0 : crimp_make_errno_error(err, errno, "write %s", path);
-}
 
 static int force_remove(struct docker_backend *d, const char *id, crimp_error_t *err)
 {
@@ -164,7 +109,7 @@ static int start_sandbox(struct docker_backend *d, const char *id,
         return -1;
     json_auto_t *owned = inspect;
     const char *resolv = json_string_value(json_object_get(inspect, "ResolvConfPath"));
-    if (!str_empty(resolv) && write_dns(resolv, cfg->dns_config, err) < 0)
+    if (!str_empty(resolv) && crimp_pod_write_resolv_conf(resolv, cfg->dns_config, err) < 0)
         return -1;
     if (json_is_true(json_object_get(ckpt, "host_network")))
         return 0;
@@ -182,7 +127,7 @@ int docker_run_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
         return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
                                 "runtime handler `%s` is not served by the docker backend",
                                 req->runtime_handler);
-    if (!wants_host_network(cfg) && !cni_runner_ready(d->cni, NULL))
+    if (!crimp_pod_host_network(cfg) && !cni_runner_ready(d->cni, NULL))
         return crimp_make_error(err, GRPC_STATUS_FAILED_PRECONDITION, 0,
                                 "the pod network is not ready: no CNI config");
     json_auto_t *body = docker_sandbox_spec(cfg, &d->spec, err);
@@ -199,7 +144,7 @@ int docker_run_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
     json_auto_t *ckpt = json_pack("{s:s, s:s, s:s, s:b, s:o, s:[], s:b}", "name",
                                   cfg->metadata->name, "namespace", cfg->metadata->namespace_,
                                   "uid", cfg->metadata->uid, "host_network",
-                                  wants_host_network(cfg), "port_mappings", cni_port_mappings(cfg),
+                                  crimp_pod_host_network(cfg), "port_mappings", crimp_pod_port_mappings(cfg),
                                   "ips", "network_torn_down", 0);
     if (crimp_checkpoint_write(d->sandbox_dir, id, ckpt, err) < 0 ||
         start_sandbox(d, id, cfg, ckpt, err) < 0) {

@@ -52,6 +52,7 @@ remove_netns_created_by_bed() {
 remove_leftovers
 bed_stop_pidfile "$BED/docker/dockerd.pid" 20
 bed_stop_pidfile "$BED/containerd/containerd.pid" 15
+bed_stop_pidfile "$BED/containerd-native/containerd.pid" 15
 bed_stop_pidfile "$BED/registry/registry.pid" 5
 for pid in $(pgrep -f "crimpd.*$BED" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
 kill_shims

@@ -63,6 +63,28 @@ T
     bed_wait_socket "$d/containerd.sock" 30 || bed_die "containerd did not start; see $d/containerd.log"
 }
 
+# A second containerd with its CRI plugin disabled: what crimp's containerd
+# backend drives through the native API (nothing else competes for it).
+start_containerd_native() {
+    local d=$BED/containerd-native
+    mkdir -p "$d"
+    cat > "$d/config.toml" <<T
+version = 2
+root = "$d/root"
+state = "$d/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$d/containerd.sock"
+[ttrpc]
+  address = "$d/containerd.sock.ttrpc"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$d/opt"
+T
+    containerd --config "$d/config.toml" >"$d/containerd.log" 2>&1 &
+    echo $! > "$d/containerd.pid"
+    bed_wait_socket "$d/containerd.sock" 30 || bed_die "containerd (native) did not start; see $d/containerd.log"
+}
+
 start_dockerd() {
     local d=$BED/docker
     dockerd --data-root "$d/root" --exec-root "$d/exec" -H "unix://$d/docker.sock" \
@@ -118,6 +140,7 @@ write_env() {
 export CRIMP_BED=$BED
 export CRIMP_BED_CONTAINERD_SOCK=$BED/containerd/containerd.sock
 export CRIMP_BED_DOCKER_SOCK=$BED/docker/docker.sock
+export CRIMP_BED_CONTAINERD_NATIVE_SOCK=$BED/containerd-native/containerd.sock
 export CRIMP_BED_REGISTRY=$REGISTRY
 export CRIMP_BED_PAUSE_IMAGE=$PAUSE_IMAGE
 export CRIMP_BED_BUSYBOX_IMAGE=$BUSYBOX_IMAGE
@@ -131,6 +154,7 @@ E
 trap 'echo "bed: start failed; tearing down" >&2; "$here/down.sh" "$BED" >&2 || true' ERR
 write_cni_config
 start_containerd
+start_containerd_native
 start_registry
 start_dockerd
 build_images
