@@ -2,10 +2,17 @@
 # The pod lifecycle benchmark: crimpd's docker backend and containerd's CRI
 # plugin (directly, the same-run reference) on the test bed's daemons.
 #
-#   sudo bench/run-cri-bench.sh BUILD_DIR [ROUNDS]
+#   sudo bench/run-cri-bench.sh [--stats] BUILD_DIR [ROUNDS]
 #
+# --stats runs stats_bench.py instead (ROUNDS = calls per figure), as
+# bench/run-stats-bench.sh does.
 # Uses $CRIMP_BED when set (tests/bed/up.sh), else starts and stops a bed.
 set -euo pipefail
+workload=cri_bench.py count_flag=--rounds
+if [ "${1:-}" = --stats ]; then
+    workload=stats_bench.py count_flag=--calls
+    shift
+fi
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:?usage: $0 BUILD_DIR [ROUNDS]}" && pwd)
 rounds=${2:-30}
@@ -33,6 +40,6 @@ pid=$!
 for _ in $(seq 100); do [ -S "$tmp/crimp.sock" ] && break; sleep 0.05; done
 echo "# machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "# docker $(curl -s --unix-socket "$CRIMP_BED_DOCKER_SOCK" http://d/version | python3 -c 'import json,sys; print(json.load(sys.stdin)["Version"])'), containerd $(containerd --version | awk '{print $3}')"
-PYTHONPATH=$build/tests/py:$root/tests/e2e:$root/contrib/demo /usr/bin/python3 "$root/bench/cri_bench.py" \
-    --image "$CRIMP_BED_BUSYBOX_IMAGE" --rounds "$rounds" \
+PYTHONPATH=$build/tests/py:$root/tests/e2e:$root/contrib/demo /usr/bin/python3 "$root/bench/$workload" \
+    --image "$CRIMP_BED_BUSYBOX_IMAGE" "$count_flag" "$rounds" \
     "containerd-cri=unix://$CRIMP_BED_CONTAINERD_SOCK" "crimp-docker=unix://$tmp/crimp.sock"

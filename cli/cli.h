@@ -47,5 +47,7 @@ int cli_cmd_bench(struct cli *cli, int argc, char **argv);
 int cli_cmd_trace(struct cli *cli, int argc, char **argv);
 int cli_cmd_version(struct cli *cli, int argc, char **argv);
 int cli_cmd_info(struct cli *cli, int argc, char **argv);
+int cli_cmd_stats(struct cli *cli, int argc, char **argv);
+int cli_cmd_events(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -26,6 +26,10 @@ static const struct cli_command commands[] = {
     {"bench", "--backends A,B [--pods N --containers M --parallel P --image I --save F]: "
               "pod lifecycles per backend, side by side",
      cli_cmd_bench},
+    {"stats", "[--watch SECS] [--pod ID]: CPU, memory and writable layer per container",
+     cli_cmd_stats},
+    {"events", "follow container events (created, started, stopped, deleted) as kubelet does",
+     cli_cmd_events},
 };
 
 static void usage(FILE *out)

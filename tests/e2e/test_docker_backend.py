@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 import urllib.parse
@@ -15,7 +16,7 @@ import uuid
 
 import grpc
 
-from crimpe2e import PB, Crimpd, bed_env, main
+from crimpe2e import CRIMPCTL, PB, Crimpd, bed_env, main
 
 BED = bed_env()
 DOCKER_SOCK = BED["CRIMP_BED_DOCKER_SOCK"]
@@ -380,6 +381,37 @@ class DockerBackend(unittest.TestCase):
             self.assertIn(cid, [c.id for c in started.containers_statuses])
         finally:
             stream.cancel()
+            self.remove_pod(pod)
+
+    def test_crimpctl_stats_and_events(self):
+        """What an operator types: crimpctl events follows the lifecycle,
+        crimpctl stats shows the running container with its memory."""
+        ev = subprocess.Popen([CRIMPCTL, "-e", self.crimpd.endpoint, "events"],
+                              stdout=subprocess.PIPE, text=True)
+        lines = []
+        threading.Thread(target=lambda: lines.extend(ev.stdout), daemon=True).start()
+        cfg, pod = self.run_pod("ctl-stats")
+        try:
+            time.sleep(0.5)
+            cid, _ = self.run_container(pod, cfg, "hog",
+                                        ["sh", "-c", "x=$(head -c 3000000 /dev/zero | tr '\\0' a); sleep 300"])
+            def table():
+                r = subprocess.run([CRIMPCTL, "-e", self.crimpd.endpoint, "stats", "--pod", pod],
+                                   capture_output=True, text=True, timeout=20)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                rows = [l for l in r.stdout.splitlines() if l.startswith(cid[:13])]
+                return rows[0] if rows and "MiB" in rows[0] else None
+            row = wait_for(table, 10, "the container's row with MiB of memory")
+            self.assertIn("hog", row)
+            self.c.call("StopContainer", PB.StopContainerRequest(container_id=cid, timeout=0),
+                        timeout=30)
+            self.c.call("RemoveContainer", container_id=cid)
+            mine = lambda: [l.split()[1] for l in lines if cid[:13] in l]
+            wait_for(lambda: len(mine()) >= 4, 10, "four event lines")
+            self.assertEqual(mine(), ["CREATED", "STARTED", "STOPPED", "DELETED"])
+        finally:
+            ev.terminate()
+            ev.wait(timeout=10)
             self.remove_pod(pod)
 
     def test_image_calls(self):
