@@ -399,10 +399,12 @@ class DockerBackend(unittest.TestCase):
                 r = subprocess.run([CRIMPCTL, "-e", self.crimpd.endpoint, "stats", "--pod", pod],
                                    capture_output=True, text=True, timeout=20)
                 self.assertEqual(r.returncode, 0, r.stderr)
-                rows = [l for l in r.stdout.splitlines() if l.startswith(cid[:13])]
-                return rows[0] if rows and "MiB" in rows[0] else None
-            row = wait_for(table, 10, "the container's row with MiB of memory")
-            self.assertIn("hog", row)
+                rows = [l.split() for l in r.stdout.splitlines() if l.startswith(cid[:13])]
+                # CONTAINER NAME CPU% MEM(value unit) ...: a row once memory is counted
+                return rows[0] if rows and rows[0][3] != "0" else None
+            row = wait_for(table, 20, "the container's row with its memory")
+            self.assertEqual(row[1], "hog")
+            self.assertIn(row[4], ("B", "KiB", "MiB", "GiB"))
             self.c.call("StopContainer", PB.StopContainerRequest(container_id=cid, timeout=0),
                         timeout=30)
             self.c.call("RemoveContainer", container_id=cid)
@@ -412,6 +414,7 @@ class DockerBackend(unittest.TestCase):
         finally:
             ev.terminate()
             ev.wait(timeout=10)
+            ev.stdout.close()
             self.remove_pod(pod)
 
     def test_image_calls(self):
