@@ -4,11 +4,17 @@
 
 #include "backend.h"
 #include "cri/cri.h"
+#if CRIMP_HAVE_CONTAINERD
+#include "containerd/containerd.h"
+#endif
 #include "docker/docker.h"
 
 const struct crimp_backend_ops *const crimp_backend_types[] = {
     &crimp_backend_cri,
     &crimp_backend_docker,
+#if CRIMP_HAVE_CONTAINERD
+    &crimp_backend_containerd,
+#endif
     NULL,
 };
 

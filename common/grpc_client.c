@@ -115,6 +115,16 @@ static grpc_call *create_call(grpc_channel *ch, grpc_call *parent, grpc_completi
     return call;
 }
 
+static void send_initial_metadata_op(grpc_op *op, const struct crimp_grpc_call_opts *opts)
+{
+    op->op = GRPC_OP_SEND_INITIAL_METADATA;
+    if (opts != NULL) {
+        op->flags = opts->flags;
+        op->data.send_initial_metadata.count = opts->n_md;
+        op->data.send_initial_metadata.metadata = (grpc_metadata *)opts->md;
+    }
+}
+
 /* The peer's status becomes the error as it is: a passthrough must not
  * reword what the runtime said.  */
 static int status_to_error(grpc_status_code status, grpc_slice details, crimp_error_t *err)
@@ -125,9 +135,18 @@ static int status_to_error(grpc_status_code status, grpc_slice details, crimp_er
     return ret;
 }
 
-/* "/runtime.v1.RuntimeService/Version" → "RuntimeService/Version": the span
- * name a reader of a trace recognises, short enough for a table.  */
-static void span_name(const char *method, char *out, size_t size)
+/* Unpacks BB (a reply, or WHAT) into *MSG.  */
+static int unpack_reply(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc,
+                        ProtobufCMessage **msg, const char *method, const char *what,
+                        crimp_error_t *err)
+{
+    *msg = crimp_unpack_byte_buffer(bb, desc);
+    if (*msg == NULL)
+        return crimp_make_error(err, GRPC_STATUS_INTERNAL, 0, "%s: cannot parse %s", method, what);
+    return 0;
+}
+
+void crimp_grpc_short_name(const char *method, char *out, size_t size)
 {
     const char *slash = strrchr(method, '/');
     const char *start = method;
@@ -139,62 +158,111 @@ static void span_name(const char *method, char *out, size_t size)
     snprintf(out, size, "%s", start);
 }
 
-static int unary_bb(grpc_channel *ch, grpc_call *parent, const char *method,
-                    gpr_timespec deadline, grpc_byte_buffer *req_bb,
-                    const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
-                    crimp_error_t *err)
+static void async_unary_release(struct crimp_grpc_async_unary *u)
 {
-    int64_t started = crimp_now_mono_ns();
-    grpc_completion_queue *cq = thread_cq();
-    grpc_call *call = create_call(ch, parent, cq, method, deadline);
-    grpc_metadata_array initial_md, trailing_md;
-    grpc_metadata_array_init(&initial_md);
-    grpc_metadata_array_init(&trailing_md);
-    grpc_byte_buffer *resp_bb = NULL;
-    grpc_status_code status = GRPC_STATUS_UNKNOWN;
-    grpc_slice details = grpc_empty_slice();
+    if (u->reply)
+        grpc_byte_buffer_destroy(u->reply);
+    grpc_byte_buffer_destroy(u->request);
+    grpc_slice_unref(u->details);
+    grpc_metadata_array_destroy(&u->initial_md);
+    grpc_metadata_array_destroy(&u->trailing_md);
+    grpc_call_unref(u->call);
+    memset(u, 0, sizeof(*u));
+}
+
+/* Starts the one batch of a unary call: REQUEST (taken) out, reply and
+ * status in.  */
+static int unary_begin_bb(struct crimp_grpc_async_unary *u, grpc_channel *ch, grpc_call *parent,
+                          grpc_completion_queue *cq, const char *method, gpr_timespec deadline,
+                          const struct crimp_grpc_call_opts *opts, grpc_byte_buffer *request,
+                          void *tag, crimp_error_t *err)
+{
+    memset(u, 0, sizeof(*u));
+    u->method = method;
+    u->call = create_call(ch, parent, cq, method, deadline);
+    u->request = request;
+    u->status = GRPC_STATUS_UNKNOWN;
+    u->details = grpc_empty_slice();
+    grpc_metadata_array_init(&u->initial_md);
+    grpc_metadata_array_init(&u->trailing_md);
 
     grpc_op ops[6];
     memset(ops, 0, sizeof(ops));
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    send_initial_metadata_op(&ops[0], opts);
     ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = req_bb;
+    ops[1].data.send_message.send_message = u->request;
     ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
     ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &initial_md;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &u->initial_md;
     ops[4].op = GRPC_OP_RECV_MESSAGE;
-    ops[4].data.recv_message.recv_message = &resp_bb;
+    ops[4].data.recv_message.recv_message = &u->reply;
     ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-    ops[5].data.recv_status_on_client.status = &status;
-    ops[5].data.recv_status_on_client.status_details = &details;
-    ops[5].data.recv_status_on_client.trailing_metadata = &trailing_md;
-
-    int ret = 0;
-    grpc_call_error ce = grpc_call_start_batch(call, ops, 6, &status, NULL);
-    if (ce != GRPC_CALL_OK || pluck(cq, &status) < 0) {
-        ret = crimp_make_error(err, GRPC_STATUS_INTERNAL, 0, "%s: grpc batch failed (%d)", method,
-                               (int)ce);
-    } else if (status != GRPC_STATUS_OK) {
-        ret = status_to_error(status, details, err);
-    } else if (resp_bb == NULL) {
-        ret = crimp_make_error(err, GRPC_STATUS_INTERNAL, 0, "%s: reply carried no message",
-                               method);
-    } else {
-        *resp = crimp_unpack_byte_buffer(resp_bb, resp_desc);
-        if (*resp == NULL)
-            ret = crimp_make_error(err, GRPC_STATUS_INTERNAL, 0, "%s: cannot parse the reply",
-                                   method);
+    ops[5].data.recv_status_on_client.status = &u->status;
+    ops[5].data.recv_status_on_client.status_details = &u->details;
+    ops[5].data.recv_status_on_client.trailing_metadata = &u->trailing_md;
+    grpc_call_error ce = grpc_call_start_batch(u->call, ops, 6, tag, NULL);
+    if (ce != GRPC_CALL_OK) {
+        async_unary_release(u);
+        return crimp_make_error(err, GRPC_STATUS_INTERNAL, 0, "%s: grpc batch failed (%d)", method,
+                                (int)ce);
     }
-    if (resp_bb)
-        grpc_byte_buffer_destroy(resp_bb);
-    grpc_slice_unref(details);
-    grpc_metadata_array_destroy(&initial_md);
-    grpc_metadata_array_destroy(&trailing_md);
-    grpc_call_unref(call);
+    return 0;
+}
+
+int crimp_grpc_unary_begin(struct crimp_grpc_async_unary *u, grpc_channel *ch, grpc_call *parent,
+                           grpc_completion_queue *cq, const char *method, gpr_timespec deadline,
+                           const struct crimp_grpc_call_opts *opts, const ProtobufCMessage *req,
+                           void *tag, crimp_error_t *err)
+{
+    return unary_begin_bb(u, ch, parent, cq, method, deadline, opts,
+                          crimp_pack_to_byte_buffer(req), tag, err);
+}
+
+int crimp_grpc_unary_end(struct crimp_grpc_async_unary *u,
+                         const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
+                         crimp_error_t *err)
+{
+    int ret = 0;
+    if (u->status != GRPC_STATUS_OK)
+        ret = status_to_error(u->status, u->details, err);
+    else if (u->reply == NULL)
+        ret = crimp_make_error(err, GRPC_STATUS_INTERNAL, 0, "%s: reply carried no message",
+                               u->method);
+    else
+        ret = unpack_reply(u->reply, resp_desc, resp, u->method, "the reply", err);
+    async_unary_release(u);
+    return ret;
+}
+
+static int unary_bb(grpc_channel *ch, grpc_call *parent, const char *method,
+                    gpr_timespec deadline, const struct crimp_grpc_call_opts *opts,
+                    grpc_byte_buffer *req_bb, const ProtobufCMessageDescriptor *resp_desc,
+                    ProtobufCMessage **resp, crimp_error_t *err)
+{
+    int64_t started = crimp_now_mono_ns();
+    grpc_completion_queue *cq = thread_cq();
+    struct crimp_grpc_async_unary u;
+    int ret = unary_begin_bb(&u, ch, parent, cq, method, deadline, opts, req_bb, &u, err);
+    grpc_status_code status = GRPC_STATUS_INTERNAL;
+    if (ret == 0) {
+        /* A batch with RECV_STATUS always succeeds: the outcome is the status.  */
+        pluck(cq, &u);
+        status = u.status;
+        ret = crimp_grpc_unary_end(&u, resp_desc, resp, err);
+    }
     char name[CRIMP_TRACE_NAME_LEN];
-    span_name(method, name, sizeof(name));
+    crimp_grpc_short_name(method, name, sizeof(name));
     crimp_trace_span(CRIMP_SPAN_GRPC, name, (int)status, started, crimp_now_mono_ns());
     return ret;
+}
+
+int crimp_grpc_unary_opts(grpc_channel *ch, grpc_call *parent, const char *method,
+                          gpr_timespec deadline, const struct crimp_grpc_call_opts *opts,
+                          const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+                          ProtobufCMessage **resp, crimp_error_t *err)
+{
+    return unary_bb(ch, parent, method, deadline, opts, crimp_pack_to_byte_buffer(req), resp_desc,
+                    resp, err);
 }
 
 int crimp_grpc_unary(grpc_channel *ch, grpc_call *parent, const char *method,
@@ -202,10 +270,7 @@ int crimp_grpc_unary(grpc_channel *ch, grpc_call *parent, const char *method,
                      const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
                      crimp_error_t *err)
 {
-    grpc_byte_buffer *bb = crimp_pack_to_byte_buffer(req);
-    int ret = unary_bb(ch, parent, method, deadline, bb, resp_desc, resp, err);
-    grpc_byte_buffer_destroy(bb);
-    return ret;
+    return crimp_grpc_unary_opts(ch, parent, method, deadline, NULL, req, resp_desc, resp, err);
 }
 
 int crimp_grpc_unary_raw(grpc_channel *ch, grpc_call *parent, const char *method,
@@ -216,9 +281,7 @@ int crimp_grpc_unary_raw(grpc_channel *ch, grpc_call *parent, const char *method
     grpc_slice slice = grpc_slice_from_copied_buffer(req_bytes, req_len);
     grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&slice, 1);
     grpc_slice_unref(slice);
-    int ret = unary_bb(ch, parent, method, deadline, bb, resp_desc, resp, err);
-    grpc_byte_buffer_destroy(bb);
-    return ret;
+    return unary_bb(ch, parent, method, deadline, NULL, bb, resp_desc, resp, err);
 }
 
 struct crimp_grpc_stream {
@@ -228,12 +291,16 @@ struct crimp_grpc_stream {
     grpc_metadata_array initial_md, trailing_md;
     grpc_status_code status;
     grpc_slice details;
+    bool got_initial_md; /* bidi: asked for with the first exchange */
     bool finished;
 };
 
-struct crimp_grpc_stream *crimp_grpc_stream_start(grpc_channel *ch, grpc_call *parent,
-                                                  const char *method, gpr_timespec deadline,
-                                                  const ProtobufCMessage *req, crimp_error_t *err)
+/* Opens METHOD and sends its metadata; with REQ (a server stream) also the
+ * one request and the half-close.  */
+static struct crimp_grpc_stream *open_stream(grpc_channel *ch, grpc_call *parent,
+                                             const char *method, gpr_timespec deadline,
+                                             const struct crimp_grpc_call_opts *opts,
+                                             const ProtobufCMessage *req, crimp_error_t *err)
 {
     struct crimp_grpc_stream *s = xcalloc(1, sizeof(*s));
     s->cq = grpc_completion_queue_create_for_pluck(NULL);
@@ -243,18 +310,23 @@ struct crimp_grpc_stream *crimp_grpc_stream_start(grpc_channel *ch, grpc_call *p
     grpc_metadata_array_init(&s->initial_md);
     grpc_metadata_array_init(&s->trailing_md);
 
-    grpc_byte_buffer *bb = crimp_pack_to_byte_buffer(req);
+    grpc_byte_buffer *bb = req ? crimp_pack_to_byte_buffer(req) : NULL;
     grpc_op ops[4];
+    size_t n = 1;
     memset(ops, 0, sizeof(ops));
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = bb;
-    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &s->initial_md;
-    grpc_call_error ce = grpc_call_start_batch(s->call, ops, 4, s, NULL);
+    send_initial_metadata_op(&ops[0], opts);
+    if (req != NULL) {
+        ops[n].op = GRPC_OP_SEND_MESSAGE;
+        ops[n++].data.send_message.send_message = bb;
+        ops[n++].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+        ops[n].op = GRPC_OP_RECV_INITIAL_METADATA;
+        ops[n++].data.recv_initial_metadata.recv_initial_metadata = &s->initial_md;
+        s->got_initial_md = true;
+    }
+    grpc_call_error ce = grpc_call_start_batch(s->call, ops, n, s, NULL);
     int ok = ce == GRPC_CALL_OK ? pluck(s->cq, s) : -1;
-    grpc_byte_buffer_destroy(bb);
+    if (bb)
+        grpc_byte_buffer_destroy(bb);
     if (ok < 0) {
         /* The status, read below, says why (e.g. UNAVAILABLE).  */
         ProtobufCMessage *none = NULL;
@@ -265,6 +337,30 @@ struct crimp_grpc_stream *crimp_grpc_stream_start(grpc_channel *ch, grpc_call *p
         return NULL;
     }
     return s;
+}
+
+struct crimp_grpc_stream *crimp_grpc_stream_start_opts(grpc_channel *ch, grpc_call *parent,
+                                                       const char *method, gpr_timespec deadline,
+                                                       const struct crimp_grpc_call_opts *opts,
+                                                       const ProtobufCMessage *req,
+                                                       crimp_error_t *err)
+{
+    return open_stream(ch, parent, method, deadline, opts, req, err);
+}
+
+struct crimp_grpc_stream *crimp_grpc_stream_start(grpc_channel *ch, grpc_call *parent,
+                                                  const char *method, gpr_timespec deadline,
+                                                  const ProtobufCMessage *req, crimp_error_t *err)
+{
+    return open_stream(ch, parent, method, deadline, NULL, req, err);
+}
+
+struct crimp_grpc_stream *crimp_grpc_bidi_start(grpc_channel *ch, grpc_call *parent,
+                                                const char *method, gpr_timespec deadline,
+                                                const struct crimp_grpc_call_opts *opts,
+                                                crimp_error_t *err)
+{
+    return open_stream(ch, parent, method, deadline, opts, NULL, err);
 }
 
 static int finish_stream(struct crimp_grpc_stream *s, crimp_error_t *err)
@@ -284,28 +380,79 @@ static int finish_stream(struct crimp_grpc_stream *s, crimp_error_t *err)
     return 0;
 }
 
+/* The next message the peer sent, or NULL at the end of its side.  */
+static grpc_byte_buffer *recv_message(struct crimp_grpc_stream *s)
+{
+    grpc_byte_buffer *bb = NULL;
+    grpc_op op;
+    memset(&op, 0, sizeof(op));
+    op.op = GRPC_OP_RECV_MESSAGE;
+    op.data.recv_message.recv_message = &bb;
+    if (grpc_call_start_batch(s->call, &op, 1, &bb, NULL) == GRPC_CALL_OK)
+        pluck(s->cq, &bb);
+    return bb;
+}
+
 int crimp_grpc_stream_next(struct crimp_grpc_stream *s, const ProtobufCMessageDescriptor *desc,
                            ProtobufCMessage **msg, crimp_error_t *err)
 {
     if (s->finished)
         return 0;
-    grpc_byte_buffer *bb = NULL;
-    if (desc != NULL) {
-        grpc_op op;
-        memset(&op, 0, sizeof(op));
-        op.op = GRPC_OP_RECV_MESSAGE;
-        op.data.recv_message.recv_message = &bb;
-        if (grpc_call_start_batch(s->call, &op, 1, &bb, NULL) == GRPC_CALL_OK)
-            pluck(s->cq, &bb);
-    }
+    grpc_byte_buffer *bb = desc != NULL ? recv_message(s) : NULL;
     if (bb == NULL)
         return finish_stream(s, err);
-    *msg = crimp_unpack_byte_buffer(bb, desc);
+    int ret = unpack_reply(bb, desc, msg, s->method, "a streamed message", err);
     grpc_byte_buffer_destroy(bb);
-    if (*msg == NULL)
-        return crimp_make_error(err, GRPC_STATUS_INTERNAL, 0, "%s: cannot parse a streamed message",
+    return ret < 0 ? ret : 1;
+}
+
+int crimp_grpc_bidi_exchange(struct crimp_grpc_stream *s, const ProtobufCMessage *req,
+                             const ProtobufCMessageDescriptor *desc, ProtobufCMessage **resp,
+                             crimp_error_t *err)
+{
+    if (s->finished)
+        return crimp_make_error(err, GRPC_STATUS_INTERNAL, 0, "%s: the call is over", s->method);
+    grpc_byte_buffer *bb = crimp_pack_to_byte_buffer(req), *reply = NULL;
+    grpc_op ops[3];
+    size_t n = 0;
+    memset(ops, 0, sizeof(ops));
+    ops[n].op = GRPC_OP_SEND_MESSAGE;
+    ops[n++].data.send_message.send_message = bb;
+    if (!s->got_initial_md) {
+        ops[n].op = GRPC_OP_RECV_INITIAL_METADATA;
+        ops[n++].data.recv_initial_metadata.recv_initial_metadata = &s->initial_md;
+        s->got_initial_md = true;
+    }
+    ops[n].op = GRPC_OP_RECV_MESSAGE;
+    ops[n++].data.recv_message.recv_message = &reply;
+    /* A failed send (the peer ended the call) shows as no reply.  */
+    if (grpc_call_start_batch(s->call, ops, n, &reply, NULL) == GRPC_CALL_OK)
+        pluck(s->cq, &reply);
+    grpc_byte_buffer_destroy(bb);
+    if (reply == NULL) {
+        if (finish_stream(s, err) < 0)
+            return -1;
+        return crimp_make_error(err, GRPC_STATUS_INTERNAL, 0, "%s: the call ended without a reply",
                                 s->method);
-    return 1;
+    }
+    int ret = unpack_reply(reply, desc, resp, s->method, "the reply", err);
+    grpc_byte_buffer_destroy(reply);
+    return ret;
+}
+
+int crimp_grpc_bidi_close(struct crimp_grpc_stream *s, crimp_error_t *err)
+{
+    if (s->finished)
+        return s->status == GRPC_STATUS_OK ? 0 : status_to_error(s->status, s->details, err);
+    grpc_op op;
+    memset(&op, 0, sizeof(op));
+    op.op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    if (grpc_call_start_batch(s->call, &op, 1, &op, NULL) == GRPC_CALL_OK)
+        pluck(s->cq, &op);
+    grpc_byte_buffer *bb;
+    while ((bb = recv_message(s)) != NULL)
+        grpc_byte_buffer_destroy(bb);
+    return finish_stream(s, err);
 }
 
 void crimp_grpc_stream_free(struct crimp_grpc_stream *s)

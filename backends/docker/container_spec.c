@@ -7,6 +7,7 @@
 
 #include <errno.h>
 
+#include "common/oci_spec.h"
 #include "labels.h"
 #include "pbutil.h"
 #include "utils.h"
@@ -259,7 +260,7 @@ static int set_security(json_t *body, json_t *hc, const Runtime__V1__LinuxContai
     if (sc == NULL)
         return 0;
     cleanup_free char *user =
-        docker_user_string(sc->run_as_user, sc->run_as_username, sc->run_as_group, err);
+        oci_cri_user_string(sc->run_as_user, sc->run_as_username, sc->run_as_group, err);
     if (user == NULL && *err != NULL)
         return -1;
     if (user)

@@ -2,6 +2,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
+#include "common/cri_image.h"
 #include "docker-internal.h"
 #include "log.h"
 #include "pbutil.h"
@@ -104,36 +105,15 @@ static char **string_array(json_t *arr, size_t *n, bool skip_none)
     return out;
 }
 
-/* Config.User "1000:1000" → uid 1000; "nobody" → username.  */
-static void fill_user(Runtime__V1__Image *out, const char *user)
-{
-    if (str_empty(user))
-        return;
-    cleanup_free char *u = strndup(user, strcspn(user, ":"));
-    char *end = NULL;
-    long long uid = strtoll(u, &end, 10);
-    if (*u && end && *end == '\0') {
-        out->uid = xmalloc(sizeof(*out->uid));
-        runtime__v1__int64_value__init(out->uid);
-        out->uid->value = uid;
-    } else if (*u) {
-        out->username = xstrdup(u);
-    }
-}
-
 static Runtime__V1__Image *image_from_json(json_t *img)
 {
-    Runtime__V1__Image *out = xmalloc(sizeof(*out));
-    runtime__v1__image__init(out);
-    out->id = xstrdup(json_string_value(json_object_get(img, "Id")) ?: "");
+    Runtime__V1__Image *out = crimp_cri_image_new(
+        json_string_value(json_object_get(img, "Id")),
+        (uint64_t)json_integer_value(json_object_get(img, "Size")),
+        json_string_value(json_object_get(json_object_get(img, "Config"), "User")));
     out->repo_tags = string_array(json_object_get(img, "RepoTags"), &out->n_repo_tags, true);
     out->repo_digests =
         string_array(json_object_get(img, "RepoDigests"), &out->n_repo_digests, true);
-    out->size = (uint64_t)json_integer_value(json_object_get(img, "Size"));
-    fill_user(out, json_string_value(json_object_get(json_object_get(img, "Config"), "User")));
-    out->spec = xmalloc(sizeof(*out->spec));
-    runtime__v1__image_spec__init(out->spec);
-    out->spec->image = xstrdup(out->id);
     return out;
 }
 
@@ -371,18 +351,7 @@ int docker_image_fs_info(struct crimp_backend *self, struct crimp_rpc *rpc,
     if (statvfs(root, &st) == 0)
         inodes = (uint64_t)(st.f_files - st.f_ffree);
 
-    Runtime__V1__FilesystemUsage *u = xmalloc(sizeof(*u));
-    runtime__v1__filesystem_usage__init(u);
-    u->timestamp = crimp_now_real_ns();
-    u->fs_id = xmalloc(sizeof(*u->fs_id));
-    runtime__v1__filesystem_identifier__init(u->fs_id);
-    u->fs_id->mountpoint = xstrdup(root);
-    u->used_bytes = xmalloc(sizeof(*u->used_bytes));
-    runtime__v1__uint64_value__init(u->used_bytes);
-    u->used_bytes->value = used;
-    u->inodes_used = xmalloc(sizeof(*u->inodes_used));
-    runtime__v1__uint64_value__init(u->inodes_used);
-    u->inodes_used->value = inodes;
+    Runtime__V1__FilesystemUsage *u = crimp_fs_usage_new(root, used, inodes);
     resp->image_filesystems = xcalloc(1, sizeof(*resp->image_filesystems));
     resp->image_filesystems[0] = u;
     resp->n_image_filesystems = 1;

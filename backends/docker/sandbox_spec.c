@@ -5,6 +5,7 @@
  * so that such a pod never lands on Docker's default bridge network.  */
 #include "spec.h"
 
+#include "common/oci_spec.h"
 #include "labels.h"
 #include "pbutil.h"
 #include "utils.h"
@@ -81,7 +82,7 @@ json_t *docker_sandbox_spec(const Runtime__V1__PodSandboxConfig *cfg,
     const Runtime__V1__LinuxSandboxSecurityContext *sc =
         cfg->linux ? cfg->linux->security_context : NULL;
     if (sc) {
-        char *user = docker_user_string(sc->run_as_user, NULL, sc->run_as_group, err);
+        char *user = oci_cri_user_string(sc->run_as_user, NULL, sc->run_as_group, err);
         if (user == NULL && *err != NULL) {
             json_decref(body);
             return NULL;
@@ -91,22 +92,4 @@ json_t *docker_sandbox_spec(const Runtime__V1__PodSandboxConfig *cfg,
         free(user);
     }
     return body;
-}
-
-char *docker_user_string(const Runtime__V1__Int64Value *uid, const char *username,
-                         const Runtime__V1__Int64Value *gid, crimp_error_t *err)
-{
-    cleanup_free char *user = NULL;
-    if (!str_empty(username))
-        user = xstrdup(username);
-    else if (uid)
-        user = xasprintf("%lld", (long long)uid->value);
-    if (gid && user == NULL) {
-        crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
-                         "runAsGroup is specified without a runAsUser");
-        return NULL;
-    }
-    if (gid)
-        return xasprintf("%s:%lld", user, (long long)gid->value);
-    return steal_ptr(&user);
 }

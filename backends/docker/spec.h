@@ -34,9 +34,4 @@ json_t *docker_container_spec(const Runtime__V1__ContainerConfig *cfg, const cha
                               const Runtime__V1__PodSandboxConfig *sandbox_cfg,
                               const struct docker_spec_opts *o, crimp_error_t *err);
 
-/* The Docker "User" string for a CRI security context, or NULL for the
- * image's own user.  */
-char *docker_user_string(const Runtime__V1__Int64Value *uid, const char *username,
-                         const Runtime__V1__Int64Value *gid, crimp_error_t *err);
-
 #endif

@@ -23,16 +23,6 @@
 #include "unit.h"
 #include "utils.h"
 
-/* Like CHECK, for a call that fails with `err` set: prints its message.  */
-#define CHECK_OK(expr)                                                                             \
-    do {                                                                                           \
-        if ((expr) < 0) {                                                                          \
-            fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #expr,                   \
-                    err ? err->msg : "(no error)");                                                \
-            return -1;                                                                             \
-        }                                                                                          \
-    } while (0)
-
 /* Fails unless EXPR failed with WANT and a message containing NEEDLE.  */
 #define CHECK_FAILS(expr, want, needle)                                                            \
     do {                                                                                           \

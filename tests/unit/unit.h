@@ -21,6 +21,16 @@ struct unit_test {
         }                                                                                          \
     } while (0)
 
+/* Like CHECK, for a call that fails with `crimp_error_t err` set: prints its message.  */
+#define CHECK_OK(expr)                                                                             \
+    do {                                                                                           \
+        if ((expr) < 0) {                                                                          \
+            fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #expr,                   \
+                    err ? err->msg : "(no error)");                                                \
+            return -1;                                                                             \
+        }                                                                                          \
+    } while (0)
+
 static inline int unit_run(const struct unit_test *tests, size_t n)
 {
     int failed = 0, skipped = 0;

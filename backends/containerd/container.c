@@ -1,0 +1,368 @@
+/* Containers on containerd's native API (containerd-native.md §B.3–§B.6):
+ * Create = rootfs snapshot of the image + OCI spec + container record;
+ * Start = stdio FIFOs + Tasks/Create + the log copier + Tasks/Start;
+ * Stop = stop signal, grace period, SIGKILL, exit handled by monitor.c;
+ * Remove = task, record, snapshot, FIFOs, checkpoint.  */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/oci_spec.h"
+#include "common/oom.h"
+#include "containerd-internal.h"
+#include "github.com/containerd/containerd/api/services/snapshots/v1/snapshots.pb-c.h"
+#include "log.h"
+#include "pbutil.h"
+#include "utils.h"
+
+#define KILL_WAIT_NS (10LL * 1000 * 1000 * 1000)
+#define MAX_ETC_FILE (1024 * 1024)
+
+/* ---- the image's /etc/passwd and /etc/group ----------------------------- */
+
+/* Reads REL from the topmost layer directory of MOUNTS that has it: a fresh
+ * rootfs snapshot is empty on top, so its lower dirs (overlay) or its
+ * source (bind) are the image.  No mount needed.  */
+static char *read_from_layers(Containerd__Types__Mount **mounts, size_t n, const char *rel)
+{
+    for (size_t i = 0; i < n; i++) {
+        const Containerd__Types__Mount *m = mounts[i];
+        if (strcmp(m->type, "bind") == 0) {
+            cleanup_free char *p = xasprintf("%s/%s", m->source, rel);
+            cleanup_file FILE *f = fopen(p, "re");
+            if (f == NULL)
+                return NULL;
+            char *buf = xcalloc(1, MAX_ETC_FILE + 1);
+            fread(buf, 1, MAX_ETC_FILE, f);
+            return buf;
+        }
+        for (size_t j = 0; j < m->n_options; j++) {
+            if (!has_prefix(m->options[j], "lowerdir="))
+                continue;
+            cleanup_free char *dirs = xstrdup(m->options[j] + strlen("lowerdir="));
+            char *save = NULL;
+            for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+                cleanup_free char *p = xasprintf("%s/%s", d, rel);
+                cleanup_file FILE *f = fopen(p, "re");
+                if (f == NULL)
+                    continue;
+                char *buf = xcalloc(1, MAX_ETC_FILE + 1);
+                fread(buf, 1, MAX_ETC_FILE, f);
+                return buf;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* ---- CreateContainer ---------------------------------------------------- */
+
+static char *log_path_of(const Runtime__V1__PodSandboxConfig *pod,
+                         const Runtime__V1__ContainerConfig *cfg)
+{
+    if (str_empty(pod->log_directory) || str_empty(cfg->log_path))
+        return xstrdup("");
+    return xasprintf("%s/%s", pod->log_directory, cfg->log_path);
+}
+
+static json_t *container_spec(struct ctrd_backend *b, struct ctrd_sandbox *s, const char *id,
+                              const Runtime__V1__ContainerConfig *cfg,
+                              const struct ctrd_image *img,
+                              Containerd__Services__Snapshots__V1__PrepareSnapshotResponse *snap,
+                              crimp_error_t *err)
+{
+    cleanup_free char *dir = ctrd_pod_dir(b, s->id);
+    cleanup_free char *hn = xasprintf("%s/hostname", dir);
+    cleanup_free char *hosts = xasprintf("%s/hosts", dir);
+    cleanup_free char *resolv = xasprintf("%s/resolv.conf", dir);
+    cleanup_free char *shm = xasprintf("%s/shm", dir);
+    cleanup_free char *passwd = read_from_layers(snap->mounts, snap->n_mounts, "etc/passwd");
+    cleanup_free char *group = read_from_layers(snap->mounts, snap->n_mounts, "etc/group");
+    const char *parent = s->config->linux ? s->config->linux->cgroup_parent : NULL;
+    cleanup_free char *cg = str_empty(parent)
+                                ? xasprintf("/%s/%s", ctrd_conn_namespace(b->conn), id)
+                                : xasprintf("%s/%s", parent, id);
+    struct oci_container_params p = {
+        .id = id,
+        .sandbox_id = s->id,
+        .pod = s->config,
+        .image_config = json_object_get(img->config, "config"),
+        .image_name = cfg->image->image,
+        .sandbox_pid = s->pid,
+        .hostname = s->config->hostname,
+        .hostname_path = hn,
+        .resolv_conf_path = resolv,
+        .hosts_path = hosts,
+        .shm_path = access(shm, F_OK) == 0 ? shm : NULL,
+        .cgroups_path = cg,
+        .oom_score_adj_min = b->oom_score_adj_min,
+        .passwd = passwd,
+        .group = group,
+    };
+    return oci_container_spec(cfg, &p, err);
+}
+
+static int create_in_containerd(struct ctrd_backend *b, struct crimp_rpc *rpc,
+                                struct ctrd_sandbox *s, struct ctrd_container *c,
+                                const struct ctrd_image *img, crimp_error_t *err)
+{
+    cleanup_free char *lease = NULL;
+    struct ctrd_opts o = {.rpc = rpc};
+    if (ctrd_lease_create(b->conn, &o, &lease, err) < 0)
+        return -1;
+    Containerd__Services__Snapshots__V1__PrepareSnapshotResponse *snap = NULL;
+    int ret = ctrd_prepare_rootfs(b, rpc, lease, c->id, img->chain_id, &snap, err);
+    json_t *spec = ret == 0 ? container_spec(b, s, c->id, c->config, img, snap, err) : NULL;
+    if (ret == 0 && spec == NULL)
+        ret = -1;
+    if (ret == 0)
+        ret = ctrd_create_record(b, rpc, lease, c->id, img->name, "container", spec, err);
+    json_decref(spec);
+    if (snap)
+        protobuf_c_message_free_unpacked(&snap->base, NULL);
+    cleanup_error crimp_error_t lerr = NULL;
+    ctrd_lease_delete(b->conn, &o, lease, &lerr);
+    return ret;
+}
+
+int ctrd_create_container(struct crimp_backend *self, struct crimp_rpc *rpc,
+                          const Runtime__V1__CreateContainerRequest *req,
+                          Runtime__V1__CreateContainerResponse *resp, crimp_error_t *err)
+{
+    struct ctrd_backend *b = ctrd_of(self);
+    const Runtime__V1__ContainerConfig *cfg = req->config;
+    if (cfg == NULL || cfg->metadata == NULL || cfg->image == NULL || str_empty(cfg->image->image))
+        return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
+                                "CreateContainer needs config.metadata and config.image");
+    struct ctrd_sandbox *s = ctrd_sandbox_get(b, req->pod_sandbox_id, err);
+    if (s == NULL)
+        return -1;
+    if (s->state != RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY) {
+        ctrd_sandbox_put(s);
+        return crimp_make_error(err, GRPC_STATUS_FAILED_PRECONDITION, 0,
+                                "pod sandbox %.12s is not ready", req->pod_sandbox_id);
+    }
+    struct ctrd_image img = {0};
+    if (ctrd_image_get(b, rpc, cfg->image->image, &img, err) < 0) {
+        ctrd_sandbox_put(s);
+        return crimp_error_wrap(err, "image %s", cfg->image->image);
+    }
+    cleanup_free char *id = ctrd_new_id();
+    struct ctrd_container *c = ctrd_container_new(id);
+    c->config = (Runtime__V1__ContainerConfig *)ctrd_pb_clone(&cfg->base);
+    c->sandbox_id = xstrdup(s->id);
+    c->image_id = xstrdup(img.id);
+    c->image_name = xstrdup(cfg->image->image);
+    c->log_path = log_path_of(s->config, cfg);
+    c->created_at = crimp_now_real_ns();
+    c->state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED;
+    int ret = create_in_containerd(b, rpc, s, c, &img, err);
+    if (ret == 0)
+        ret = ctrd_container_add(b, c, err);
+    if (ret < 0) {
+        cleanup_error crimp_error_t uerr = NULL;
+        ctrd_delete_record(b, NULL, id, &uerr);
+    } else {
+        resp->container_id = steal_ptr(&id);
+    }
+    ctrd_container_put(c);
+    ctrd_image_clear(&img);
+    ctrd_sandbox_put(s);
+    return ret;
+}
+
+/* ---- StartContainer ----------------------------------------------------- */
+
+static int snapshot_mounts(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *key,
+                           Containerd__Services__Snapshots__V1__MountsResponse **out,
+                           crimp_error_t *err)
+{
+    Containerd__Services__Snapshots__V1__MountsRequest req =
+        CONTAINERD__SERVICES__SNAPSHOTS__V1__MOUNTS_REQUEST__INIT;
+    req.snapshotter = b->snapshotter;
+    req.key = (char *)key;
+    struct ctrd_opts o = {.rpc = rpc};
+    return ctrd_call(b->conn, &o, CTRD_SNAPSHOTS "Mounts", &req.base,
+                     &containerd__services__snapshots__v1__mounts_response__descriptor,
+                     (ProtobufCMessage **)out, err);
+}
+
+static int start_task(struct ctrd_backend *b, struct crimp_rpc *rpc, struct ctrd_container *c,
+                      crimp_error_t *err)
+{
+    bool tty = c->config->tty;
+    cleanup_free char *io_dir = xasprintf("%s/io", b->state_dir);
+    struct ctrd_fifos f = {.fd_in = -1, .fd_out = -1, .fd_err = -1};
+    if (ctrd_fifos_create(io_dir, c->id, c->config->stdin, !tty, &f, err) < 0)
+        return -1;
+    Containerd__Services__Snapshots__V1__MountsResponse *mounts = NULL;
+    int ret = snapshot_mounts(b, rpc, c->id, &mounts, err);
+    if (ret == 0)
+        ret = ctrd_create_task(b, rpc, c->id, mounts->mounts, mounts->n_mounts, &f, tty, &c->pid,
+                               err);
+    if (mounts)
+        protobuf_c_message_free_unpacked(&mounts->base, NULL);
+    if (ret == 0)
+        ret = ctrd_logger_add(b->logger, c->id, steal_fd(&f.fd_out), steal_fd(&f.fd_err),
+                              c->log_path, err);
+    if (ret == 0)
+        ret = ctrd_monitor_watch(b, c->id, err);
+    if (ret == 0)
+        ret = ctrd_start_task(b, rpc, c->id, NULL, err);
+    if (ret < 0) {
+        cleanup_error crimp_error_t kerr = NULL;
+        ctrd_kill(b, NULL, c->id, NULL, SIGKILL, &kerr);
+        ctrd_delete_task(b, c->id, &kerr);
+        ctrd_logger_finish(b->logger, c->id, 0);
+        ctrd_fifos_cleanup(&f);
+        return -1;
+    }
+    /* Nothing writes to stdin until attach exists: closing our end gives
+     * the process EOF, as a container without an attached stdin sees.  */
+    if (f.fd_in >= 0)
+        close(steal_fd(&f.fd_in));
+    c->fifo_dir = steal_ptr(&f.dir);
+    free(f.stdin_path);
+    free(f.stdout_path);
+    free(f.stderr_path);
+    return 0;
+}
+
+int ctrd_start_container(struct crimp_backend *self, struct crimp_rpc *rpc,
+                         const Runtime__V1__StartContainerRequest *req,
+                         Runtime__V1__StartContainerResponse *resp, crimp_error_t *err)
+{
+    struct ctrd_backend *b = ctrd_of(self);
+    struct ctrd_container *c = ctrd_container_get(b, req->container_id, err);
+    if (c == NULL)
+        return -1;
+    pthread_mutex_lock(&c->mu);
+    int ret = 0;
+    if (c->state != RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED) {
+        ret = crimp_make_error(err, GRPC_STATUS_FAILED_PRECONDITION, 0,
+                               "container %.12s is not in the created state", c->id);
+    } else if ((ret = start_task(b, rpc, c, err)) == 0) {
+        c->state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+        c->started_at = crimp_now_real_ns();
+    } else {
+        /* As containerd's CRI: a container that failed to start is exited.  */
+        c->state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED;
+        c->task_done = true;
+        c->finished_at = crimp_now_real_ns();
+        c->exit_code = 128;
+        free(c->reason);
+        c->reason = xstrdup("StartError");
+        free(c->message);
+        c->message = xstrdup((*err)->msg);
+    }
+    cleanup_error crimp_error_t serr = NULL;
+    if (ctrd_container_save(b, c, &serr) < 0)
+        log_warn("containerd: %s", serr->msg);
+    pthread_mutex_unlock(&c->mu);
+    ctrd_container_put(c);
+    return ret;
+}
+
+/* ---- StopContainer, RemoveContainer -------------------------------------- */
+
+static int stop_signal(const struct ctrd_container *c)
+{
+    return SIGTERM;
+}
+
+int ctrd_container_stop(struct ctrd_backend *b, struct crimp_rpc *rpc, struct ctrd_container *c,
+                        int64_t timeout_s, crimp_error_t *err)
+{
+    pthread_mutex_lock(&c->mu);
+    bool running = c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+    bool first = !c->kill_sent;
+    c->kill_sent = true;
+    pthread_mutex_unlock(&c->mu);
+    if (!running)
+        return 0;
+    if (timeout_s > 0 && first) {
+        if (ctrd_kill(b, rpc, c->id, NULL, stop_signal(c), err) < 0)
+            return -1;
+        if (ctrd_wait_flag(&c->mu, &c->exited, &c->task_done,
+                           crimp_now_mono_ns() + timeout_s * 1000000000LL))
+            return 0;
+    }
+    if (ctrd_kill(b, rpc, c->id, NULL, SIGKILL, err) < 0)
+        return -1;
+    if (!ctrd_wait_flag(&c->mu, &c->exited, &c->task_done, crimp_now_mono_ns() + KILL_WAIT_NS))
+        ctrd_monitor_reap(b, c->id, 137, 0); /* the wait was lost: reap here */
+    return 0;
+}
+
+int ctrd_stop_container(struct crimp_backend *self, struct crimp_rpc *rpc,
+                        const Runtime__V1__StopContainerRequest *req,
+                        Runtime__V1__StopContainerResponse *resp, crimp_error_t *err)
+{
+    struct ctrd_backend *b = ctrd_of(self);
+    struct ctrd_container *c = ctrd_container_get(b, req->container_id, err);
+    if (c == NULL)
+        return -1;
+    int ret = ctrd_container_stop(b, rpc, c, req->timeout, err);
+    ctrd_container_put(c);
+    return ret;
+}
+
+static void remove_fifos(const struct ctrd_container *c)
+{
+    if (c->fifo_dir == NULL)
+        return;
+    struct ctrd_fifos f = {.dir = xstrdup(c->fifo_dir), .fd_in = -1, .fd_out = -1, .fd_err = -1};
+    f.stdin_path = xasprintf("%s/%s-stdin", c->fifo_dir, c->id);
+    f.stdout_path = xasprintf("%s/%s-stdout", c->fifo_dir, c->id);
+    f.stderr_path = xasprintf("%s/%s-stderr", c->fifo_dir, c->id);
+    ctrd_fifos_cleanup(&f);
+}
+
+int ctrd_container_remove(struct ctrd_backend *b, struct crimp_rpc *rpc,
+                          struct ctrd_container *c, crimp_error_t *err)
+{
+    if (ctrd_container_stop(b, rpc, c, 0, err) < 0 || ctrd_delete_task(b, c->id, err) < 0)
+        return -1;
+    ctrd_logger_finish(b->logger, c->id, 0);
+    if (ctrd_delete_record(b, rpc, c->id, err) < 0)
+        return -1;
+    remove_fifos(c);
+    ctrd_container_forget(b, c);
+    return 0;
+}
+
+int ctrd_remove_container(struct crimp_backend *self, struct crimp_rpc *rpc,
+                          const Runtime__V1__RemoveContainerRequest *req,
+                          Runtime__V1__RemoveContainerResponse *resp, crimp_error_t *err)
+{
+    struct ctrd_backend *b = ctrd_of(self);
+    struct ctrd_container *c = ctrd_container_get(b, req->container_id, err);
+    if (c == NULL) {
+        /* Removing a container that is gone succeeds.  */
+        if ((*err)->code == GRPC_STATUS_NOT_FOUND)
+            crimp_error_release(err);
+        return *err ? -1 : 0;
+    }
+    int ret = ctrd_container_remove(b, rpc, c, err);
+    ctrd_container_put(c);
+    return ret;
+}
+
+/* ---- ReopenContainerLog, UpdateContainerResources ------------------------ */
+
+int ctrd_reopen_container_log(struct crimp_backend *self, struct crimp_rpc *rpc,
+                              const Runtime__V1__ReopenContainerLogRequest *req,
+                              Runtime__V1__ReopenContainerLogResponse *resp, crimp_error_t *err)
+{
+    struct ctrd_backend *b = ctrd_of(self);
+    struct ctrd_container *c = ctrd_container_get(b, req->container_id, err);
+    if (c == NULL)
+        return -1;
+    bool running = c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+    ctrd_container_put(c);
+    if (!running)
+        return crimp_make_error(err, GRPC_STATUS_FAILED_PRECONDITION, 0,
+                                "container %.12s is not running", req->container_id);
+    return ctrd_logger_reopen(b->logger, req->container_id, err);
+}

@@ -1,0 +1,331 @@
+/* The containerd backend's shared state and the functions its files share.
+ * One file per concern: containerd.c (open, options, Version, Status),
+ * images.c (ImageService), pull.c (PullImage's registry → content →
+ * snapshots pipeline), sandbox.c, container.c, exec.c, monitor.c (exits).  */
+#ifndef CRIMP_CONTAINERD_INTERNAL_H
+#define CRIMP_CONTAINERD_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "backend.h"
+#include "common/cni.h"
+#include "ctrd_client.h"
+#include "ctrd_io.h"
+
+#define CTRD_DEFAULT_NAMESPACE   "k8s.io"
+#define CTRD_DEFAULT_SNAPSHOTTER "overlayfs"
+#define CTRD_DEFAULT_RUNTIME     "io.containerd.runc.v2"
+
+/* Labels crimp puts on containerd records.  */
+#define CTRD_LABEL_KIND      "io.cri-containerd.kind" /* "sandbox" | "container" */
+#define CTRD_LABEL_IMAGE     "io.cri-containerd.image" /* "managed" on image records */
+
+struct ctrd_pulls; /* pull.c: pulls in flight, for coalescing */
+struct ctrd_store;
+
+struct ctrd_backend {
+    struct crimp_backend base; /* first: the shim sees only this */
+    struct ctrd_conn *conn;
+    char *snapshotter;
+    char *runtime;
+    char *pause_image;
+    char **insecure_registries; /* NULL-terminated, from options */
+    char *state_dir;   /* crimp's files for this backend: sandboxes/, containers/ */
+    char *netns_dir;   /* pinned network namespaces */
+    struct cni_runner *cni;
+    int oom_score_adj_min;
+    struct ctrd_logger *logger;
+    struct ctrd_pulls *pulls;
+    struct ctrd_store *store;     /* store.c */
+    struct ctrd_monitor *monitor; /* monitor.c */
+    char *sandbox_root; /* state_dir/sandboxes: checkpoints; state_dir/pods/<id>: files */
+};
+
+static inline struct ctrd_backend *ctrd_of(struct crimp_backend *b)
+{
+    return (struct ctrd_backend *)b;
+}
+
+/* Call options for a call made on behalf of RPC (may be NULL).  */
+static inline struct ctrd_opts ctrd_opts_for(struct crimp_rpc *rpc)
+{
+    struct ctrd_opts o = {.rpc = rpc};
+    return o;
+}
+
+/* An image as the runtime parts need it (images.c).  */
+struct ctrd_image {
+    char *id;        /* the config digest "sha256:…": the CRI image ID */
+    char *name;      /* the image record the lookup matched */
+    json_t *config;  /* the whole image config JSON ("config", "rootfs", …) */
+    char *chain_id;  /* the top layer's chain ID: the parent of a rootfs snapshot */
+    char **repo_tags, **repo_digests; /* NULL-terminated */
+    int64_t size;    /* index (if any) + manifest + config + compressed layers */
+};
+void ctrd_image_clear(struct ctrd_image *img);
+
+/* Finds REF (a name as pulled, normalized or not; an image ID "sha256:…";
+ * or an unambiguous ID prefix) among the image records; NOT_FOUND when
+ * absent or not unpacked.  */
+int ctrd_image_get(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *ref,
+                   struct ctrd_image *img, crimp_error_t *err);
+
+/* ctrd_image_get, pulling REF (no credentials) when it is missing: the
+ * sandbox image.  */
+int ctrd_image_ensure(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *ref,
+                      struct ctrd_image *img, crimp_error_t *err);
+
+/* Pulls REF with AUTH (may be NULL) through the registry API into content,
+ * unpacks it into snapshots and records the image (pull.c); *IMAGE_ID
+ * (caller frees) is the config digest.  Concurrent pulls of one reference
+ * share the work.  */
+int ctrd_pull(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *ref,
+              const Runtime__V1__AuthConfig *auth, char **image_id, crimp_error_t *err);
+
+struct ctrd_pulls *ctrd_pulls_new(void);
+void ctrd_pulls_free(struct ctrd_pulls *p);
+
+/* What pull.c and images.c share.  */
+/* The GOARCH name of this machine ("amd64", "arm64"): images are pulled
+ * and read for linux/<it>.  */
+const char *ctrd_platform_arch(void);
+/* The chain IDs of an image config's rootfs.diff_ids, bottom layer first:
+ * *N entries (caller frees each and the array); INVALID_ARGUMENT when the
+ * config has none or a malformed one.  */
+char **ctrd_chain_ids(json_t *config, size_t *n, crimp_error_t *err);
+/* Content/Read of DIGEST (a manifest, index or config: ≤ 4 MiB) parsed as
+ * JSON (caller decrefs); NOT_FOUND when the blob is not there.  */
+json_t *ctrd_content_json(struct ctrd_backend *b, const struct ctrd_opts *o, const char *digest,
+                          crimp_error_t *err);
+/* ctrd_call for a lookup: 1 with *RESP (caller frees), 0 with *RESP NULL
+ * and no error when containerd answers NOT_FOUND, < 0 otherwise.  */
+int ctrd_call_lookup(struct ctrd_conn *c, const struct ctrd_opts *o, const char *method,
+                     const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+                     ProtobufCMessage **resp, crimp_error_t *err);
+/* For a failed lookup's error E (taken): 0 when it is NOT_FOUND (E
+ * released), else -1 with E moved into *ERR.  */
+int ctrd_absent_ok(crimp_error_t *e, crimp_error_t *err);
+/* Frees the N entries (heap messages) of a map field and the array, as
+ * ctrd_map_from_json made them.  */
+void ctrd_map_entries_free(size_t n, void *entries);
+/* Snapshots.Stat of KEY in the backend's snapshotter: 1 when it exists,
+ * 0 when not (unpack.c).  */
+int ctrd_snapshot_exists(struct ctrd_backend *b, const struct ctrd_opts *o, const char *key,
+                         crimp_error_t *err);
+/* Unpacks the N layer blobs (in the content store) into one committed
+ * snapshot per chain ID in CHAINS, labelled containerd.io/snapshot.ref;
+ * each applied layer must match its diff ID in DIFF_IDS (DATA_LOSS).
+ * Snapshots that exist are skipped.  Run under a lease (O).  */
+struct dist_descriptor;
+int ctrd_unpack(struct ctrd_backend *b, const struct ctrd_opts *o,
+                const struct dist_descriptor *layers, size_t n, json_t *diff_ids,
+                char *const *chains, crimp_error_t *err);
+
+/* ImageService operations (images.c).  */
+int ctrd_list_images(struct crimp_backend *self, struct crimp_rpc *rpc,
+                     const Runtime__V1__ListImagesRequest *req, Runtime__V1__ListImagesResponse *resp,
+                     crimp_error_t *err);
+int ctrd_image_status(struct crimp_backend *self, struct crimp_rpc *rpc,
+                      const Runtime__V1__ImageStatusRequest *req,
+                      Runtime__V1__ImageStatusResponse *resp, crimp_error_t *err);
+int ctrd_pull_image(struct crimp_backend *self, struct crimp_rpc *rpc,
+                    const Runtime__V1__PullImageRequest *req, Runtime__V1__PullImageResponse *resp,
+                    crimp_error_t *err);
+int ctrd_remove_image(struct crimp_backend *self, struct crimp_rpc *rpc,
+                      const Runtime__V1__RemoveImageRequest *req,
+                      Runtime__V1__RemoveImageResponse *resp, crimp_error_t *err);
+int ctrd_image_fs_info(struct crimp_backend *self, struct crimp_rpc *rpc,
+                       const Runtime__V1__ImageFsInfoRequest *req,
+                       Runtime__V1__ImageFsInfoResponse *resp, crimp_error_t *err);
+
+/* ---- the RuntimeService operations (sandbox*.c, container*.c, exec.c) --- */
+#define CTRD_OP(op, Req, Resp)                                                                      \
+    int ctrd_##op(struct crimp_backend *self, struct crimp_rpc *rpc,                               \
+                  const Runtime__V1__##Req *req, Runtime__V1__##Resp *resp, crimp_error_t *err)
+CTRD_OP(run_pod_sandbox, RunPodSandboxRequest, RunPodSandboxResponse);
+CTRD_OP(stop_pod_sandbox, StopPodSandboxRequest, StopPodSandboxResponse);
+CTRD_OP(remove_pod_sandbox, RemovePodSandboxRequest, RemovePodSandboxResponse);
+CTRD_OP(pod_sandbox_status, PodSandboxStatusRequest, PodSandboxStatusResponse);
+CTRD_OP(list_pod_sandbox, ListPodSandboxRequest, ListPodSandboxResponse);
+CTRD_OP(create_container, CreateContainerRequest, CreateContainerResponse);
+CTRD_OP(start_container, StartContainerRequest, StartContainerResponse);
+CTRD_OP(stop_container, StopContainerRequest, StopContainerResponse);
+CTRD_OP(remove_container, RemoveContainerRequest, RemoveContainerResponse);
+CTRD_OP(container_status, ContainerStatusRequest, ContainerStatusResponse);
+CTRD_OP(list_containers, ListContainersRequest, ListContainersResponse);
+CTRD_OP(update_container_resources, UpdateContainerResourcesRequest,
+        UpdateContainerResourcesResponse);
+CTRD_OP(reopen_container_log, ReopenContainerLogRequest, ReopenContainerLogResponse);
+CTRD_OP(exec_sync, ExecSyncRequest, ExecSyncResponse);
+#undef CTRD_OP
+
+
+/* ---- store.c: what crimp knows of its pods and containers --------------
+ * containerd keeps containers and tasks but nothing CRI-specific (configs,
+ * exit codes once a task is deleted, the pod's network): crimp keeps one
+ * record per sandbox and container in memory and in a checkpoint file
+ * (state_dir/sandboxes/<id>, state_dir/containers/<id>) so that status
+ * survives a crimpd restart.  Records are reference-counted: a lookup
+ * returns a reference (ctrd_*_put releases it); fields change under the
+ * record's MU; EXITED is broadcast when the task's exit was handled.  */
+struct ctrd_sandbox {
+    atomic_int refs;
+    pthread_mutex_t mu;
+    pthread_cond_t exited;
+    char *id;
+    Runtime__V1__PodSandboxConfig *config;
+    char *runtime_handler;
+    Runtime__V1__PodSandboxState state;
+    int64_t created_at;
+    int pid;
+    char *netns;      /* pinned netns path; NULL for host network */
+    json_t *ips;      /* CNI addresses, IPv4 first */
+    bool network_down; /* CNI DEL done (or never needed) */
+    bool task_exited;  /* the pause task is gone */
+};
+
+struct ctrd_container {
+    atomic_int refs;
+    pthread_mutex_t mu;
+    pthread_cond_t exited;
+    char *id, *sandbox_id;
+    Runtime__V1__ContainerConfig *config;
+    char *image_id;   /* config digest */
+    char *image_name; /* as the config named it */
+    Runtime__V1__ContainerState state;
+    int64_t created_at, started_at, finished_at;
+    int exit_code;
+    char *reason, *message;
+    char *log_path;   /* "" when kubelet asked for none */
+    char *fifo_dir;   /* where its stdio FIFOs are, NULL before start */
+    int pid;
+    bool kill_sent;   /* the stop signal went out once */
+    bool task_done;   /* the exit was handled (state EXITED) */
+};
+
+int ctrd_store_init(struct ctrd_backend *b, crimp_error_t *err);
+void ctrd_store_free(struct ctrd_backend *b);
+
+/* Adds a record (the store takes one reference) and writes its checkpoint.  */
+int ctrd_sandbox_add(struct ctrd_backend *b, struct ctrd_sandbox *s, crimp_error_t *err);
+int ctrd_container_add(struct ctrd_backend *b, struct ctrd_container *c, crimp_error_t *err);
+/* A new reference to the record whose ID is ID or starts with it (unique);
+ * NULL with NOT_FOUND naming ID.  */
+struct ctrd_sandbox *ctrd_sandbox_get(struct ctrd_backend *b, const char *id, crimp_error_t *err);
+struct ctrd_container *ctrd_container_get(struct ctrd_backend *b, const char *id,
+                                          crimp_error_t *err);
+void ctrd_sandbox_put(struct ctrd_sandbox *s);
+void ctrd_container_put(struct ctrd_container *c);
+/* Writes the record's checkpoint; call with its MU held.  */
+int ctrd_sandbox_save(struct ctrd_backend *b, struct ctrd_sandbox *s, crimp_error_t *err);
+int ctrd_container_save(struct ctrd_backend *b, struct ctrd_container *c, crimp_error_t *err);
+/* Forgets the record and removes its checkpoint.  */
+void ctrd_sandbox_forget(struct ctrd_backend *b, struct ctrd_sandbox *s);
+void ctrd_container_forget(struct ctrd_backend *b, struct ctrd_container *c);
+/* References to every record (of sandbox SANDBOX_ID only, when not NULL);
+ * *N is set; release with ctrd_*_put_all.  */
+struct ctrd_sandbox **ctrd_sandboxes(struct ctrd_backend *b, size_t *n);
+struct ctrd_container **ctrd_containers(struct ctrd_backend *b, const char *sandbox_id, size_t *n);
+void ctrd_sandboxes_put_all(struct ctrd_sandbox **v, size_t n);
+void ctrd_containers_put_all(struct ctrd_container **v, size_t n);
+
+/* New records, zeroed, one reference.  */
+struct ctrd_sandbox *ctrd_sandbox_new(const char *id);
+struct ctrd_container *ctrd_container_new(const char *id);
+
+/* A deep copy of M (through the wire format).  */
+ProtobufCMessage *ctrd_pb_clone(const ProtobufCMessage *m);
+
+/* A random 64-hex-digit ID.  */
+char *ctrd_new_id(void);
+
+/* ---- sandbox.c, sandbox_state.c, container.c: shared steps ------------ */
+struct Containerd__Services__Snapshots__V1__PrepareSnapshotResponse;
+struct Containerd__Types__Mount;
+
+/* state_dir/pods/<id>: the pod's hostname, hosts, resolv.conf, shm.  */
+char *ctrd_pod_dir(struct ctrd_backend *b, const char *id);
+void ctrd_remove_pod_files(struct ctrd_backend *b, const char *id);
+/* CNI DEL and the netns, once (call with S->mu held).  */
+int ctrd_sandbox_teardown_network(struct ctrd_backend *b, struct ctrd_sandbox *s,
+                                  crimp_error_t *err);
+/* Stops every container of S and its pause task, releases its network.  */
+int ctrd_sandbox_stop(struct ctrd_backend *b, struct crimp_rpc *rpc, struct ctrd_sandbox *s,
+                      crimp_error_t *err);
+
+int ctrd_prepare_rootfs(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *lease,
+                        const char *key, const char *parent,
+                        struct Containerd__Services__Snapshots__V1__PrepareSnapshotResponse **out,
+                        crimp_error_t *err);
+int ctrd_create_record(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *lease,
+                       const char *id, const char *image, const char *kind, json_t *spec,
+                       crimp_error_t *err);
+int ctrd_create_task(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *id,
+                     struct Containerd__Types__Mount **mounts, size_t n_mounts,
+                     const struct ctrd_fifos *io, bool terminal, int *pid, crimp_error_t *err);
+int ctrd_start_task(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *id,
+                    const char *exec_id, crimp_error_t *err);
+int ctrd_kill(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *id, const char *exec_id,
+              int sig, crimp_error_t *err);
+/* Tasks/Delete; a task that is gone is success.  */
+int ctrd_delete_task(struct ctrd_backend *b, const char *id, crimp_error_t *err);
+int ctrd_delete_record(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *id,
+                       crimp_error_t *err);
+
+/* Stops C: its stop signal, TIMEOUT_S seconds, then SIGKILL.  */
+int ctrd_container_stop(struct ctrd_backend *b, struct crimp_rpc *rpc, struct ctrd_container *c,
+                        int64_t timeout_s, crimp_error_t *err);
+/* Stops C if needed and deletes its task, record, snapshot, FIFOs.  */
+int ctrd_container_remove(struct ctrd_backend *b, struct crimp_rpc *rpc,
+                          struct ctrd_container *c, crimp_error_t *err);
+
+/* ---- exec.c: a process started in a running container ------------------ */
+struct exec_exit;
+struct ctrd_exec {
+    struct ctrd_backend *b;
+    char *container_id, *exec_id;
+    struct ctrd_fifos fifos; /* our ends: fd_in (stdin), fd_out, fd_err */
+    struct exec_exit *exit;
+    bool waiting, started;
+};
+/* Tasks/Exec of CMD with the container's process spec, its Wait armed,
+ * Tasks/Start; stdio FIFOs as asked (no stderr with a tty).  */
+struct ctrd_exec *ctrd_exec_begin(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *id,
+                                  char *const *cmd, size_t n_cmd, bool tty, bool want_stdin,
+                                  bool want_stderr, crimp_error_t *err);
+void ctrd_exec_kill(struct ctrd_exec *x);
+/* The exit status once the process ended, < 0 when it did not by the deadline.  */
+int ctrd_exec_wait(struct ctrd_exec *x, int64_t deadline_mono_ns, int *status);
+/* Kills it if still running, Tasks/DeleteProcess, FIFOs removed, X freed.  */
+void ctrd_exec_end(struct ctrd_exec *x);
+
+/* stream.c: Exec and PortForward on crimp's streaming server.  */
+extern const struct crimp_stream_ops ctrd_stream_ops;
+
+/* ---- monitor.c: task exits ---------------------------------------------
+ * Tasks/Wait completions are handled on a reaper thread: Tasks/Delete, the
+ * log drained, the record updated and saved, waiters woken.  */
+struct ctrd_monitor;
+struct ctrd_monitor *ctrd_monitor_new(struct ctrd_backend *b);
+/* Stops the reaper; exits reported afterwards are dropped.  Call before
+ * the connection is freed (its waits end with CANCELLED then), and free
+ * the monitor after.  */
+void ctrd_monitor_stop(struct ctrd_monitor *m);
+void ctrd_monitor_free(struct ctrd_monitor *m);
+/* Watches the init task of container or sandbox ID.  */
+int ctrd_monitor_watch(struct ctrd_backend *b, const char *id, crimp_error_t *err);
+/* Re-reads what containerd knows of every record (at start, after a
+ * reconnect): running tasks are watched again, vanished ones recorded as
+ * exited.  */
+void ctrd_monitor_resync(struct ctrd_backend *b);
+/* Handles the exit of ID now (Tasks/Delete, record update), as the reaper
+ * would; used when a wait was lost.  */
+void ctrd_monitor_reap(struct ctrd_backend *b, const char *id, uint32_t status, int64_t at_ns);
+
+/* Waits on REC's EXITED until FLAG is true or DEADLINE_MONO_NS passes;
+ * returns whether the flag is true.  */
+bool ctrd_wait_flag(pthread_mutex_t *mu, pthread_cond_t *cv, const bool *flag,
+                    int64_t deadline_mono_ns);
+
+#endif

@@ -1,0 +1,211 @@
+/* The containerd backend: the CRI on containerd's native gRPC API (content,
+ * images, snapshots, containers, tasks), doing in C what containerd's CRI
+ * plugin does in Go.  This file opens it (options, the connection, the CNI
+ * runner, the log copier, the records and the exit monitor), answers
+ * Version and Status, and holds the ops table.  The rest, one concern a
+ * file: images.c/pull.c, sandbox.c/sandbox_state.c, container.c/
+ * container_state.c, exec.c, monitor.c, store.c.  */
+#include "containerd.h"
+
+#include <string.h>
+
+#include "common/checkpoint.h"
+#include "common/conditions.h"
+#include "common/oom.h"
+#include "containerd-internal.h"
+#include "github.com/containerd/containerd/api/services/version/v1/version.pb-c.h"
+#include "log.h"
+#include "pbutil.h"
+#include "utils.h"
+
+#define DEFAULT_SOCKET      "unix:///run/containerd/containerd.sock"
+#define DEFAULT_PAUSE_IMAGE "registry.k8s.io/pause:3.10"
+
+struct option_spec {
+    const char *key;
+    bool is_int, is_list;
+};
+
+static const struct option_spec OPTIONS[] = {
+    {"namespace", false, false},      {"snapshotter", false, false},
+    {"runtime", false, false},        {"pause_image", false, false},
+    {"cni_bin_dirs", false, false},   {"cni_conf_dir", false, false},
+    {"cni_timeout", true, false},     {"oom_score_adj_min", true, false},
+    {"insecure_registries", false, true},
+};
+
+static const char *opt_string(json_t *options, const char *key, const char *dflt)
+{
+    const char *v = json_string_value(json_object_get(options, key));
+    return v ? v : dflt;
+}
+
+static int check_options(json_t *options, crimp_error_t *err)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach (options, key, value) {
+        const struct option_spec *spec = NULL;
+        for (size_t i = 0; i < CRIMP_ARRAY_SIZE(OPTIONS); i++)
+            if (strcmp(OPTIONS[i].key, key) == 0)
+                spec = &OPTIONS[i];
+        if (spec == NULL)
+            return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
+                                    "options: unknown key `%s` (containerd takes namespace, "
+                                    "snapshotter, runtime, pause_image, cni_bin_dirs, "
+                                    "cni_conf_dir, cni_timeout, oom_score_adj_min, "
+                                    "insecure_registries)",
+                                    key);
+        bool ok = spec->is_int ? json_is_integer(value)
+                  : spec->is_list ? json_is_array(value)
+                                  : json_is_string(value) && json_string_length(value) > 0;
+        if (!ok)
+            return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0, "options.%s: must be %s",
+                                    key,
+                                    spec->is_int    ? "a number"
+                                    : spec->is_list ? "a list of \"host[:port]\" strings"
+                                                    : "a non-empty string");
+    }
+    return 0;
+}
+
+static char **string_list(json_t *arr)
+{
+    char **v = xcalloc(json_array_size(arr) + 1, sizeof(*v));
+    size_t i, n = 0;
+    json_t *s;
+    json_array_foreach (arr, i, s)
+        if (json_is_string(s))
+            v[n++] = xstrdup(json_string_value(s));
+    return v;
+}
+
+static void ctrd_close(struct crimp_backend *self)
+{
+    struct ctrd_backend *b = ctrd_of(self);
+    /* The reaper first (it calls containerd), then the connection (its
+     * pending waits end), then what both used.  */
+    if (b->monitor)
+        ctrd_monitor_stop(b->monitor);
+    ctrd_conn_free(b->conn);
+    ctrd_monitor_free(b->monitor);
+    ctrd_logger_free(b->logger);
+    ctrd_store_free(b);
+    ctrd_pulls_free(b->pulls);
+    cni_runner_free(b->cni);
+    for (char **s = b->insecure_registries; s && *s; s++)
+        free(*s);
+    free(b->insecure_registries);
+    free(b->snapshotter);
+    free(b->runtime);
+    free(b->pause_image);
+    free(b->state_dir);
+    free(b->netns_dir);
+    free(b->sandbox_root);
+    free(b);
+}
+
+static struct crimp_backend *ctrd_open(const struct crimp_backend_config *cfg, crimp_error_t *err)
+{
+    json_t *opts = cfg->options;
+    if (check_options(opts, err) < 0)
+        return NULL;
+    struct ctrd_backend *b = xcalloc(1, sizeof(*b));
+    b->conn = ctrd_conn_new(cfg->endpoint ? cfg->endpoint : DEFAULT_SOCKET,
+                            opt_string(opts, "namespace", CTRD_DEFAULT_NAMESPACE));
+    b->snapshotter = xstrdup(opt_string(opts, "snapshotter", CTRD_DEFAULT_SNAPSHOTTER));
+    b->runtime = xstrdup(opt_string(opts, "runtime", CTRD_DEFAULT_RUNTIME));
+    b->pause_image = xstrdup(opt_string(opts, "pause_image", DEFAULT_PAUSE_IMAGE));
+    b->insecure_registries = string_list(json_object_get(opts, "insecure_registries"));
+    b->state_dir =
+        xstrdup(cfg->state_dir ? cfg->state_dir : "/var/lib/crimp/backends/containerd");
+    b->netns_dir = xasprintf("%s/netns", b->state_dir);
+    b->sandbox_root = xasprintf("%s/pods", b->state_dir);
+    json_t *oom = json_object_get(opts, "oom_score_adj_min");
+    b->oom_score_adj_min =
+        json_is_integer(oom) ? (int)json_integer_value(oom) : crimp_oom_score_adj_floor();
+    cleanup_free char *cache = xasprintf("%s/cni-cache", b->state_dir);
+    json_t *timeout = json_object_get(opts, "cni_timeout");
+    struct cni_options co = {
+        .bin_dirs = opt_string(opts, "cni_bin_dirs", CNI_DEFAULT_BIN_DIRS),
+        .conf_dir = opt_string(opts, "cni_conf_dir", CNI_DEFAULT_CONF_DIR),
+        .cache_dir = cache,
+        .timeout_seconds = json_is_integer(timeout) ? (int)json_integer_value(timeout) : 0,
+    };
+    b->cni = cni_runner_new(&co);
+    b->pulls = ctrd_pulls_new();
+    if (crimp_mkdir_p(b->sandbox_root, 0711, err) < 0 ||
+        (b->logger = ctrd_logger_new(err)) == NULL || ctrd_store_init(b, err) < 0) {
+        crimp_error_wrap(err, "containerd backend `%s`", cfg->name);
+        ctrd_close(&b->base);
+        return NULL;
+    }
+    b->monitor = ctrd_monitor_new(b);
+    /* containerd may come up after crimpd: the reaper keeps asking.  */
+    ctrd_monitor_resync(b);
+    return &b->base;
+}
+
+static int ctrd_version(struct crimp_backend *self, struct crimp_rpc *rpc,
+                        const Runtime__V1__VersionRequest *req, Runtime__V1__VersionResponse *resp,
+                        crimp_error_t *err)
+{
+    struct ctrd_backend *b = ctrd_of(self);
+    Google__Protobuf__Empty empty = GOOGLE__PROTOBUF__EMPTY__INIT;
+    Containerd__Services__Version__V1__VersionResponse *v = NULL;
+    struct ctrd_opts o = {.rpc = rpc, .timeout_s = 5};
+    if (ctrd_call(b->conn, &o, CTRD_VERSION "Version", &empty.base,
+                  &containerd__services__version__v1__version_response__descriptor,
+                  (ProtobufCMessage **)&v, err) < 0)
+        return -1;
+    resp->version = xstrdup("0.1.0");
+    resp->runtime_name = xstrdup("containerd");
+    resp->runtime_version = xstrdup(v->version);
+    resp->runtime_api_version = xstrdup("v1");
+    protobuf_c_message_free_unpacked(&v->base, NULL);
+    return 0;
+}
+
+static int ctrd_status(struct crimp_backend *self, struct crimp_rpc *rpc,
+                       const Runtime__V1__StatusRequest *req, Runtime__V1__StatusResponse *resp,
+                       crimp_error_t *err)
+{
+    struct ctrd_backend *b = ctrd_of(self);
+    Runtime__V1__VersionResponse v = RUNTIME__V1__VERSION_RESPONSE__INIT;
+    cleanup_error crimp_error_t verr = NULL;
+    bool runtime_ok = ctrd_version(self, rpc, NULL, &v, &verr) == 0;
+    crimp_pb_free_fields(&v.base);
+    cleanup_free char *why = NULL;
+    bool net_ok = cni_runner_ready(b->cni, &why);
+    crimp_conditions_set(resp, runtime_ok, "ContainerdNotReady", verr ? verr->msg : "", net_ok,
+                         why);
+    return 0;
+}
+
+const struct crimp_backend_ops crimp_backend_containerd = {
+    .type = "containerd",
+    .open = ctrd_open,
+    .close = ctrd_close,
+    .version = ctrd_version,
+    .status = ctrd_status,
+    .run_pod_sandbox = ctrd_run_pod_sandbox,
+    .stop_pod_sandbox = ctrd_stop_pod_sandbox,
+    .remove_pod_sandbox = ctrd_remove_pod_sandbox,
+    .pod_sandbox_status = ctrd_pod_sandbox_status,
+    .list_pod_sandbox = ctrd_list_pod_sandbox,
+    .create_container = ctrd_create_container,
+    .start_container = ctrd_start_container,
+    .stop_container = ctrd_stop_container,
+    .remove_container = ctrd_remove_container,
+    .container_status = ctrd_container_status,
+    .list_containers = ctrd_list_containers,
+    .update_container_resources = ctrd_update_container_resources,
+    .reopen_container_log = ctrd_reopen_container_log,
+    .exec_sync = ctrd_exec_sync,
+    .stream = &ctrd_stream_ops,
+    .list_images = ctrd_list_images,
+    .image_status = ctrd_image_status,
+    .pull_image = ctrd_pull_image,
+    .remove_image = ctrd_remove_image,
+    .image_fs_info = ctrd_image_fs_info,
+};

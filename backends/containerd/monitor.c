@@ -1,0 +1,339 @@
+/* Task exits.  Every running sandbox and container has a Tasks/Wait in
+ * flight (ctrd_wait_async); its completion lands here on the client's
+ * completion-queue thread, which must not block, so the work is queued for
+ * the reaper thread: Tasks/Delete (which makes the shim close the stdio
+ * FIFOs), the log drained to EOF, the record updated and saved, waiters
+ * (StopContainer, StopPodSandbox) woken.
+ *
+ * A wait that failed (containerd restarted, the connection broke) or a
+ * record found running at start is "checked" instead: Tasks/Get says
+ * whether the task still runs (wait again), stopped (reap with its exit
+ * status) or vanished (reap as unknown).  Checks that cannot reach
+ * containerd are retried every second.  */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+
+#include "containerd-internal.h"
+#include "github.com/containerd/containerd/api/services/tasks/v1/tasks.pb-c.h"
+#include "log.h"
+#include "utils.h"
+
+#define REAP_LOG_DRAIN_MS 2000
+#define RETRY_NS (1000LL * 1000 * 1000)
+
+struct reap_item {
+    struct reap_item *next;
+    char *id;
+    bool check; /* the wait failed or was never made: ask containerd */
+    uint32_t status;
+    int64_t at_ns;
+    int64_t not_before; /* monotonic */
+};
+
+struct ctrd_monitor {
+    struct ctrd_backend *b;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct reap_item *head, *tail;
+    bool stop;
+};
+
+bool ctrd_wait_flag(pthread_mutex_t *mu, pthread_cond_t *cv, const bool *flag,
+                    int64_t deadline_mono_ns)
+{
+    /* Conditions use the realtime clock; the deadline is converted once.  */
+    int64_t left = deadline_mono_ns - crimp_now_mono_ns();
+    int64_t abs = crimp_now_real_ns() + (left > 0 ? left : 0);
+    struct timespec ts = {.tv_sec = abs / 1000000000, .tv_nsec = abs % 1000000000};
+    pthread_mutex_lock(mu);
+    while (!*flag && crimp_now_mono_ns() < deadline_mono_ns)
+        if (pthread_cond_timedwait(cv, mu, &ts) == ETIMEDOUT)
+            break;
+    bool set = *flag;
+    pthread_mutex_unlock(mu);
+    return set;
+}
+
+static void enqueue(struct ctrd_monitor *m, const char *id, bool check, uint32_t status,
+                    int64_t at_ns, int64_t delay_ns)
+{
+    struct reap_item *it = xcalloc(1, sizeof(*it));
+    it->id = xstrdup(id);
+    it->check = check;
+    it->status = status;
+    it->at_ns = at_ns;
+    it->not_before = crimp_now_mono_ns() + delay_ns;
+    pthread_mutex_lock(&m->mu);
+    if (m->stop) {
+        pthread_mutex_unlock(&m->mu);
+        free(it->id);
+        free(it);
+        return;
+    }
+    if (m->tail)
+        m->tail->next = it;
+    else
+        m->head = it;
+    m->tail = it;
+    pthread_cond_signal(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+}
+
+/* ctrd_exit_fn, on the client's completion-queue thread.  */
+static void on_exit_cb(void *ctx, const char *container_id, const char *exec_id,
+                       uint32_t exit_status, int64_t exited_at_ns, crimp_error_t err)
+{
+    struct ctrd_monitor *m = ctx;
+    if (err)
+        enqueue(m, container_id, true, 0, 0,
+                err->code == GRPC_STATUS_UNAVAILABLE ? RETRY_NS : 0);
+    else
+        enqueue(m, container_id, false, exit_status, exited_at_ns, 0);
+}
+
+int ctrd_monitor_watch(struct ctrd_backend *b, const char *id, crimp_error_t *err)
+{
+    return ctrd_wait_async(b->conn, id, NULL, on_exit_cb, b->monitor, err);
+}
+
+static const char *exit_reason(int code)
+{
+    return code == 0 ? "Completed" : "Error";
+}
+
+static void record_container_exit(struct ctrd_backend *b, struct ctrd_container *c,
+                                  uint32_t status, int64_t at_ns, bool unknown)
+{
+    ctrd_logger_finish(b->logger, c->id, REAP_LOG_DRAIN_MS);
+    cleanup_error crimp_error_t err = NULL;
+    pthread_mutex_lock(&c->mu);
+    if (c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING ||
+        c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_UNKNOWN) {
+        c->state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED;
+        c->task_done = true;
+        c->finished_at = at_ns > 0 ? at_ns : crimp_now_real_ns();
+        c->exit_code = unknown ? 255 : (int)status;
+        free(c->reason);
+        c->reason = xstrdup(unknown ? "Unknown" : exit_reason(c->exit_code));
+        if (unknown) {
+            free(c->message);
+            c->message = xstrdup("the task vanished while crimp was not watching");
+        }
+        if (ctrd_container_save(b, c, &err) < 0)
+            log_warn("containerd: %s", err->msg);
+    }
+    pthread_cond_broadcast(&c->exited);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void record_sandbox_exit(struct ctrd_backend *b, struct ctrd_sandbox *s)
+{
+    cleanup_error crimp_error_t err = NULL;
+    pthread_mutex_lock(&s->mu);
+    s->task_exited = true;
+    s->state = RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
+    if (ctrd_sandbox_save(b, s, &err) < 0)
+        log_warn("containerd: %s", err->msg);
+    pthread_cond_broadcast(&s->exited);
+    pthread_mutex_unlock(&s->mu);
+}
+
+int ctrd_delete_task(struct ctrd_backend *b, const char *id, crimp_error_t *err)
+{
+    Containerd__Services__Tasks__V1__DeleteTaskRequest req =
+        CONTAINERD__SERVICES__TASKS__V1__DELETE_TASK_REQUEST__INIT;
+    req.container_id = (char *)id;
+    ProtobufCMessage *resp = NULL;
+    struct ctrd_opts o = {0};
+    int ret = ctrd_call(b->conn, &o, CTRD_TASKS "Delete", &req.base,
+                        &containerd__services__tasks__v1__delete_response__descriptor, &resp, err);
+    if (resp)
+        protobuf_c_message_free_unpacked(resp, NULL);
+    if (ret < 0 && (*err)->code == GRPC_STATUS_NOT_FOUND) {
+        crimp_error_release(err);
+        return 0;
+    }
+    return ret;
+}
+
+void ctrd_monitor_reap(struct ctrd_backend *b, const char *id, uint32_t status, int64_t at_ns)
+{
+    cleanup_error crimp_error_t err = NULL;
+    if (ctrd_delete_task(b, id, &err) < 0)
+        log_warn("containerd: reaping %.12s: %s", id, err->msg);
+    crimp_error_release(&err);
+    struct ctrd_container *c = ctrd_container_get(b, id, &err);
+    if (c) {
+        record_container_exit(b, c, status, at_ns, false);
+        ctrd_container_put(c);
+        return;
+    }
+    crimp_error_release(&err);
+    struct ctrd_sandbox *s = ctrd_sandbox_get(b, id, &err);
+    if (s) {
+        record_sandbox_exit(b, s);
+        ctrd_sandbox_put(s);
+    }
+}
+
+/* Reattaches the log copier of a running container found at start: the
+ * shim still holds the FIFOs' write ends.  */
+static void reattach_log(struct ctrd_backend *b, struct ctrd_container *c)
+{
+    if (c->fifo_dir == NULL || ctrd_logger_has(b->logger, c->id))
+        return;
+    cleanup_free char *out = xasprintf("%s/%s-stdout", c->fifo_dir, c->id);
+    cleanup_free char *errp = xasprintf("%s/%s-stderr", c->fifo_dir, c->id);
+    int fo = open(out, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    int fe = open(errp, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    cleanup_error crimp_error_t err = NULL;
+    if (ctrd_logger_add(b->logger, c->id, fo, fe, c->log_path, &err) < 0)
+        log_warn("containerd: log of %.12s not resumed: %s", c->id, err->msg);
+}
+
+/* What containerd says of ID's task, for a check item.  */
+static void check_task(struct ctrd_monitor *m, const char *id)
+{
+    struct ctrd_backend *b = m->b;
+    Containerd__Services__Tasks__V1__GetRequest req = CONTAINERD__SERVICES__TASKS__V1__GET_REQUEST__INIT;
+    req.container_id = (char *)id;
+    Containerd__Services__Tasks__V1__GetResponse *resp = NULL;
+    cleanup_error crimp_error_t err = NULL;
+    struct ctrd_opts o = {.timeout_s = 10};
+    int ret = ctrd_call(b->conn, &o, CTRD_TASKS "Get", &req.base,
+                        &containerd__services__tasks__v1__get_response__descriptor,
+                        (ProtobufCMessage **)&resp, &err);
+    if (ret < 0 && err->code != GRPC_STATUS_NOT_FOUND) {
+        enqueue(m, id, true, 0, 0, RETRY_NS);
+        return;
+    }
+    if (ret < 0 || resp->process == NULL) {
+        struct ctrd_container *c = ctrd_container_get(b, id, &err);
+        if (c) {
+            record_container_exit(b, c, 0, 0, true);
+            ctrd_container_put(c);
+        } else {
+            ctrd_monitor_reap(b, id, 0, 0);
+        }
+    } else if (resp->process->status == CONTAINERD__V1__TYPES__STATUS__STOPPED) {
+        ctrd_monitor_reap(b, id, resp->process->exit_status,
+                          ctrd_timestamp_ns(resp->process->exited_at));
+    } else {
+        crimp_error_release(&err);
+        struct ctrd_container *c = ctrd_container_get(b, id, &err);
+        if (c) {
+            reattach_log(b, c);
+            ctrd_container_put(c);
+        }
+        crimp_error_release(&err);
+        if (ctrd_monitor_watch(b, id, &err) < 0)
+            enqueue(m, id, true, 0, 0, RETRY_NS);
+    }
+    if (resp)
+        protobuf_c_message_free_unpacked(&resp->base, NULL);
+}
+
+static struct reap_item *next_item(struct ctrd_monitor *m)
+{
+    pthread_mutex_lock(&m->mu);
+    for (;;) {
+        if (m->stop) {
+            pthread_mutex_unlock(&m->mu);
+            return NULL;
+        }
+        struct reap_item *it = m->head;
+        if (it && it->not_before <= crimp_now_mono_ns()) {
+            m->head = it->next;
+            if (m->head == NULL)
+                m->tail = NULL;
+            pthread_mutex_unlock(&m->mu);
+            return it;
+        }
+        /* Items are queued in order, but a delayed one may block a ready
+         * one behind it for at most RETRY_NS: good enough for exits.  */
+        int64_t wait = it ? it->not_before - crimp_now_mono_ns() : 1000LL * 1000 * 1000;
+        int64_t abs = crimp_now_real_ns() + wait;
+        struct timespec ts = {.tv_sec = abs / 1000000000, .tv_nsec = abs % 1000000000};
+        pthread_cond_timedwait(&m->cv, &m->mu, &ts);
+    }
+}
+
+static void *reaper_main(void *arg)
+{
+    struct ctrd_monitor *m = arg;
+    struct reap_item *it;
+    while ((it = next_item(m)) != NULL) {
+        if (it->check)
+            check_task(m, it->id);
+        else
+            ctrd_monitor_reap(m->b, it->id, it->status, it->at_ns);
+        free(it->id);
+        free(it);
+    }
+    return NULL;
+}
+
+struct ctrd_monitor *ctrd_monitor_new(struct ctrd_backend *b)
+{
+    struct ctrd_monitor *m = xcalloc(1, sizeof(*m));
+    m->b = b;
+    pthread_mutex_init(&m->mu, NULL);
+    pthread_cond_init(&m->cv, NULL);
+    /* No signals on the reaper: crimpd's main thread handles them.  */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc = pthread_create(&m->thread, NULL, reaper_main, m);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        log_error("containerd: cannot start the reaper thread: %s", strerror(rc));
+        abort();
+    }
+    return m;
+}
+
+void ctrd_monitor_stop(struct ctrd_monitor *m)
+{
+    pthread_mutex_lock(&m->mu);
+    bool was = m->stop;
+    m->stop = true;
+    pthread_cond_signal(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+    if (!was)
+        pthread_join(m->thread, NULL);
+}
+
+void ctrd_monitor_free(struct ctrd_monitor *m)
+{
+    if (m == NULL)
+        return;
+    ctrd_monitor_stop(m);
+    while (m->head) {
+        struct reap_item *it = m->head;
+        m->head = it->next;
+        free(it->id);
+        free(it);
+    }
+    pthread_mutex_destroy(&m->mu);
+    pthread_cond_destroy(&m->cv);
+    free(m);
+}
+
+void ctrd_monitor_resync(struct ctrd_backend *b)
+{
+    size_t ns = 0, nc = 0;
+    struct ctrd_sandbox **sv = ctrd_sandboxes(b, &ns);
+    for (size_t i = 0; i < ns; i++)
+        if (sv[i]->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY && !sv[i]->task_exited)
+            enqueue(b->monitor, sv[i]->id, true, 0, 0, 0);
+    ctrd_sandboxes_put_all(sv, ns);
+    struct ctrd_container **cv = ctrd_containers(b, NULL, &nc);
+    for (size_t i = 0; i < nc; i++)
+        if (cv[i]->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING)
+            enqueue(b->monitor, cv[i]->id, true, 0, 0, 0);
+    ctrd_containers_put_all(cv, nc);
+}

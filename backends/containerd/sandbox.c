@@ -1,0 +1,437 @@
+/* Pod sandboxes on containerd's native API (containerd-native.md §B.2,
+ * §B.5, §B.6): a network namespace crimp creates and pins, CNI ADD into it,
+ * the pod's files (hostname, hosts, resolv.conf, a /dev/shm tmpfs), and the
+ * pause container: snapshot of the sandbox image, container record, task.
+ * Stop kills what runs and releases the network; Remove deletes the rest.
+ * Both are idempotent and work after the pause died or crimpd restarted,
+ * from the record in store.c.  */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/netns.h"
+#include "common/oci_spec.h"
+#include "common/oom.h"
+#include "common/pod.h"
+#include "containerd-internal.h"
+#include "github.com/containerd/containerd/api/services/containers/v1/containers.pb-c.h"
+#include "github.com/containerd/containerd/api/services/snapshots/v1/snapshots.pb-c.h"
+#include "github.com/containerd/containerd/api/services/tasks/v1/tasks.pb-c.h"
+#include "log.h"
+#include "pbutil.h"
+#include "utils.h"
+
+#define SANDBOX_KILL_WAIT_S 10
+#define SHM_SIZE            "size=65536k"
+
+/* ---- the pod's files ---------------------------------------------------- */
+
+char *ctrd_pod_dir(struct ctrd_backend *b, const char *id)
+{
+    return xasprintf("%s/pods/%s", b->state_dir, id);
+}
+
+static int copy_file(const char *from, const char *to, crimp_error_t *err)
+{
+    cleanup_file FILE *in = fopen(from, "re");
+    cleanup_file FILE *out = fopen(to, "we");
+    if (out == NULL)
+        return crimp_make_errno_error(err, errno, "create %s", to);
+    char buf[4096];
+    size_t n;
+    while (in && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+        fwrite(buf, 1, n, out);
+    return fflush(out) == 0 ? 0 : crimp_make_errno_error(err, errno, "write %s", to);
+}
+
+static int write_text(const char *path, const char *text, crimp_error_t *err)
+{
+    cleanup_file FILE *f = fopen(path, "we");
+    if (f == NULL || fputs(text, f) < 0 || fflush(f) != 0)
+        return crimp_make_errno_error(err, errno, "write %s", path);
+    return 0;
+}
+
+static bool host_ipc(const Runtime__V1__PodSandboxConfig *cfg)
+{
+    const Runtime__V1__NamespaceOption *ns =
+        cfg->linux && cfg->linux->security_context ? cfg->linux->security_context->namespace_options
+                                                    : NULL;
+    return ns && ns->ipc == RUNTIME__V1__NAMESPACE_MODE__NODE;
+}
+
+/* hostname, hosts, resolv.conf and the shm tmpfs in the pod's dir.  */
+static int make_pod_files(struct ctrd_backend *b, const char *dir,
+                          const Runtime__V1__PodSandboxConfig *cfg, crimp_error_t *err)
+{
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+        return crimp_make_errno_error(err, errno, "mkdir %s", dir);
+    char host[256] = "";
+    gethostname(host, sizeof(host) - 1);
+    const char *hostname = crimp_pod_host_network(cfg) || str_empty(cfg->hostname) ? host
+                                                                                   : cfg->hostname;
+    cleanup_free char *hn = xasprintf("%s/hostname", dir);
+    cleanup_free char *hn_text = xasprintf("%s\n", hostname);
+    cleanup_free char *hosts = xasprintf("%s/hosts", dir);
+    cleanup_free char *resolv = xasprintf("%s/resolv.conf", dir);
+    if (write_text(hn, hn_text, err) < 0 || copy_file("/etc/hosts", hosts, err) < 0)
+        return -1;
+    int wrote = crimp_pod_write_resolv_conf(resolv, cfg->dns_config, err);
+    if (wrote < 0 || (wrote == 1 && copy_file("/etc/resolv.conf", resolv, err) < 0))
+        return -1;
+    if (host_ipc(cfg))
+        return 0;
+    cleanup_free char *shm = xasprintf("%s/shm", dir);
+    if (mkdir(shm, 0755) < 0 && errno != EEXIST)
+        return crimp_make_errno_error(err, errno, "mkdir %s", shm);
+    if (mount("shm", shm, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777," SHM_SIZE) < 0)
+        return crimp_make_errno_error(err, errno, "mount the pod's shm on %s", shm);
+    return 0;
+}
+
+void ctrd_remove_pod_files(struct ctrd_backend *b, const char *id)
+{
+    cleanup_free char *dir = ctrd_pod_dir(b, id);
+    cleanup_free char *shm = xasprintf("%s/shm", dir);
+    if (umount2(shm, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+        log_warn("containerd: umount %s: %s", shm, strerror(errno));
+    const char *names[] = {"shm", "hostname", "hosts", "resolv.conf"};
+    for (size_t i = 0; i < CRIMP_ARRAY_SIZE(names); i++) {
+        cleanup_free char *p = xasprintf("%s/%s", dir, names[i]);
+        if (i == 0)
+            rmdir(p);
+        else
+            unlink(p);
+    }
+    rmdir(dir);
+}
+
+/* ---- the network -------------------------------------------------------- */
+
+static void fill_attachment(struct cni_attachment *a, const char *id, const char *netns,
+                            const Runtime__V1__PodSandboxConfig *cfg, json_t *port_mappings)
+{
+    memset(a, 0, sizeof(*a));
+    a->container_id = id;
+    a->netns = netns ? netns : "";
+    a->ifname = "eth0";
+    a->pod_namespace = cfg->metadata ? cfg->metadata->namespace_ : "";
+    a->pod_name = cfg->metadata ? cfg->metadata->name : "";
+    a->port_mappings = port_mappings;
+}
+
+static int setup_network(struct ctrd_backend *b, struct ctrd_sandbox *s, crimp_error_t *err)
+{
+    if (netns_create(b->netns_dir, &s->netns, err) < 0)
+        return -1;
+    json_auto_t *pm = crimp_pod_port_mappings(s->config);
+    struct cni_attachment a;
+    fill_attachment(&a, s->id, s->netns, s->config, pm);
+    json_t *result = NULL;
+    if (cni_add(b->cni, &a, &result, err) < 0)
+        return crimp_error_wrap(err, "pod network");
+    json_auto_t *owned = result;
+    char *ips[8];
+    size_t n = cni_result_ips(result, ips, CRIMP_ARRAY_SIZE(ips));
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(s->ips, json_string(ips[i])), free(ips[i]);
+    s->network_down = false;
+    return 0;
+}
+
+/* CNI DEL and the netns, once; the record remembers it was done.  */
+int ctrd_sandbox_teardown_network(struct ctrd_backend *b, struct ctrd_sandbox *s,
+                                  crimp_error_t *err)
+{
+    if (!s->network_down && s->netns) {
+        json_auto_t *pm = crimp_pod_port_mappings(s->config);
+        struct cni_attachment a;
+        fill_attachment(&a, s->id, netns_is_pinned(s->netns) ? s->netns : "", s->config, pm);
+        if (cni_del(b->cni, &a, err) < 0)
+            return crimp_error_wrap(err, "pod network");
+    }
+    s->network_down = true;
+    if (s->netns && netns_remove(s->netns, err) < 0)
+        return -1;
+    return 0;
+}
+
+/* ---- containerd records ------------------------------------------------- */
+
+/* Snapshots/Prepare of KEY on PARENT: the mounts of the new rootfs.  */
+int ctrd_prepare_rootfs(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *lease,
+                        const char *key, const char *parent,
+                        Containerd__Services__Snapshots__V1__PrepareSnapshotResponse **out,
+                        crimp_error_t *err)
+{
+    Containerd__Services__Snapshots__V1__PrepareSnapshotRequest req =
+        CONTAINERD__SERVICES__SNAPSHOTS__V1__PREPARE_SNAPSHOT_REQUEST__INIT;
+    req.snapshotter = b->snapshotter;
+    req.key = (char *)key;
+    req.parent = (char *)parent;
+    struct ctrd_opts o = {.rpc = rpc, .lease = lease};
+    return ctrd_call(b->conn, &o, CTRD_SNAPSHOTS "Prepare", &req.base,
+                     &containerd__services__snapshots__v1__prepare_snapshot_response__descriptor,
+                     (ProtobufCMessage **)out, err);
+}
+
+/* Containers/Create of ID with SPEC on snapshot ID, labelled KIND.  */
+int ctrd_create_record(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *lease,
+                       const char *id, const char *image, const char *kind, json_t *spec,
+                       crimp_error_t *err)
+{
+    Containerd__Services__Containers__V1__Container__Runtime runtime =
+        CONTAINERD__SERVICES__CONTAINERS__V1__CONTAINER__RUNTIME__INIT;
+    runtime.name = b->runtime;
+    Containerd__Services__Containers__V1__Container ctr =
+        CONTAINERD__SERVICES__CONTAINERS__V1__CONTAINER__INIT;
+    ctr.id = (char *)id;
+    ctr.image = (char *)image;
+    ctr.runtime = &runtime;
+    ctr.snapshotter = b->snapshotter;
+    ctr.snapshot_key = (char *)id;
+    json_auto_t *labels = json_pack("{s:s}", CTRD_LABEL_KIND, kind);
+    ctrd_map_from_json(labels, &containerd__services__containers__v1__container__labels_entry__descriptor,
+                       &ctr.n_labels, &ctr.labels);
+    ctr.spec = ctrd_any_json(CTRD_TYPE_SPEC, spec);
+    Containerd__Services__Containers__V1__CreateContainerRequest req =
+        CONTAINERD__SERVICES__CONTAINERS__V1__CREATE_CONTAINER_REQUEST__INIT;
+    req.container = &ctr;
+    ProtobufCMessage *resp = NULL;
+    struct ctrd_opts o = {.rpc = rpc, .lease = lease};
+    int ret = ctrd_call(b->conn, &o, CTRD_CONTAINERS "Create", &req.base,
+                        &containerd__services__containers__v1__create_container_response__descriptor,
+                        &resp, err);
+    if (resp)
+        protobuf_c_message_free_unpacked(resp, NULL);
+    protobuf_c_message_free_unpacked(&ctr.spec->base, NULL);
+    for (size_t i = 0; i < ctr.n_labels; i++)
+        protobuf_c_message_free_unpacked(&ctr.labels[i]->base, NULL);
+    free(ctr.labels);
+    return ret;
+}
+
+/* Tasks/Create with the rootfs MOUNTS and stdio paths (NULL: none); *PID.  */
+int ctrd_create_task(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *id,
+                     Containerd__Types__Mount **mounts, size_t n_mounts,
+                     const struct ctrd_fifos *io, bool terminal, int *pid, crimp_error_t *err)
+{
+    Containerd__Services__Tasks__V1__CreateTaskRequest req =
+        CONTAINERD__SERVICES__TASKS__V1__CREATE_TASK_REQUEST__INIT;
+    req.container_id = (char *)id;
+    req.rootfs = mounts;
+    req.n_rootfs = n_mounts;
+    if (io) {
+        req.stdin = io->stdin_path ? io->stdin_path : "";
+        req.stdout = io->stdout_path ? io->stdout_path : "";
+        req.stderr = io->stderr_path ? io->stderr_path : "";
+    }
+    req.terminal = terminal;
+    Containerd__Services__Tasks__V1__CreateTaskResponse *resp = NULL;
+    struct ctrd_opts o = {.rpc = rpc, .timeout_s = 60};
+    if (ctrd_call(b->conn, &o, CTRD_TASKS "Create", &req.base,
+                  &containerd__services__tasks__v1__create_task_response__descriptor,
+                  (ProtobufCMessage **)&resp, err) < 0)
+        return -1;
+    *pid = (int)resp->pid;
+    protobuf_c_message_free_unpacked(&resp->base, NULL);
+    return 0;
+}
+
+/* Tasks/Start of ID's init process (EXEC_ID NULL) or of an exec.  */
+int ctrd_start_task(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *id,
+                    const char *exec_id, crimp_error_t *err)
+{
+    Containerd__Services__Tasks__V1__StartRequest req = CONTAINERD__SERVICES__TASKS__V1__START_REQUEST__INIT;
+    req.container_id = (char *)id;
+    req.exec_id = (char *)(exec_id ? exec_id : "");
+    ProtobufCMessage *resp = NULL;
+    struct ctrd_opts o = {.rpc = rpc, .timeout_s = 60};
+    int ret = ctrd_call(b->conn, &o, CTRD_TASKS "Start", &req.base,
+                        &containerd__services__tasks__v1__start_response__descriptor, &resp, err);
+    if (resp)
+        protobuf_c_message_free_unpacked(resp, NULL);
+    return ret;
+}
+
+/* Tasks/Kill; a task that is gone is success.  */
+int ctrd_kill(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *id, const char *exec_id,
+              int sig, crimp_error_t *err)
+{
+    Containerd__Services__Tasks__V1__KillRequest req = CONTAINERD__SERVICES__TASKS__V1__KILL_REQUEST__INIT;
+    req.container_id = (char *)id;
+    req.exec_id = (char *)(exec_id ? exec_id : "");
+    req.signal = (uint32_t)sig;
+    ProtobufCMessage *resp = NULL;
+    struct ctrd_opts o = {.rpc = rpc};
+    int ret = ctrd_call(b->conn, &o, CTRD_TASKS "Kill", &req.base,
+                        &google__protobuf__empty__descriptor, &resp, err);
+    if (resp)
+        protobuf_c_message_free_unpacked(resp, NULL);
+    if (ret < 0 && (*err)->code == GRPC_STATUS_NOT_FOUND) {
+        crimp_error_release(err);
+        return 0;
+    }
+    return ret;
+}
+
+/* The container record and its snapshot (both may be gone already).  */
+int ctrd_delete_record(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *id,
+                       crimp_error_t *err)
+{
+    struct ctrd_opts o = {.rpc = rpc};
+    ProtobufCMessage *resp = NULL;
+    Containerd__Services__Containers__V1__DeleteContainerRequest dreq =
+        CONTAINERD__SERVICES__CONTAINERS__V1__DELETE_CONTAINER_REQUEST__INIT;
+    dreq.id = (char *)id;
+    int ret = ctrd_call(b->conn, &o, CTRD_CONTAINERS "Delete", &dreq.base,
+                        &google__protobuf__empty__descriptor, &resp, err);
+    if (resp)
+        protobuf_c_message_free_unpacked(resp, NULL), resp = NULL;
+    if (ret < 0 && (*err)->code != GRPC_STATUS_NOT_FOUND)
+        return -1;
+    crimp_error_release(err);
+    Containerd__Services__Snapshots__V1__RemoveSnapshotRequest sreq =
+        CONTAINERD__SERVICES__SNAPSHOTS__V1__REMOVE_SNAPSHOT_REQUEST__INIT;
+    sreq.snapshotter = b->snapshotter;
+    sreq.key = (char *)id;
+    ret = ctrd_call(b->conn, &o, CTRD_SNAPSHOTS "Remove", &sreq.base,
+                    &google__protobuf__empty__descriptor, &resp, err);
+    if (resp)
+        protobuf_c_message_free_unpacked(resp, NULL);
+    if (ret < 0 && (*err)->code != GRPC_STATUS_NOT_FOUND)
+        return -1;
+    crimp_error_release(err);
+    return 0;
+}
+
+/* ---- RunPodSandbox ------------------------------------------------------ */
+
+static char *cgroups_path(struct ctrd_backend *b, const Runtime__V1__PodSandboxConfig *cfg,
+                          const char *id)
+{
+    const char *parent = cfg->linux ? cfg->linux->cgroup_parent : NULL;
+    if (str_empty(parent))
+        return xasprintf("/%s/%s", ctrd_conn_namespace(b->conn), id);
+    return xasprintf("%s/%s", parent, id);
+}
+
+static json_t *sandbox_spec(struct ctrd_backend *b, struct ctrd_sandbox *s,
+                            const struct ctrd_image *img, crimp_error_t *err)
+{
+    cleanup_free char *dir = ctrd_pod_dir(b, s->id);
+    cleanup_free char *hn = xasprintf("%s/hostname", dir);
+    cleanup_free char *hosts = xasprintf("%s/hosts", dir);
+    cleanup_free char *resolv = xasprintf("%s/resolv.conf", dir);
+    cleanup_free char *shm = host_ipc(s->config) ? NULL : xasprintf("%s/shm", dir);
+    cleanup_free char *cg = cgroups_path(b, s->config, s->id);
+    struct oci_sandbox_params p = {
+        .id = s->id,
+        .image_config = json_object_get(img->config, "config"),
+        .netns_path = s->netns,
+        .hostname_path = hn,
+        .resolv_conf_path = resolv,
+        .hosts_path = hosts,
+        .shm_path = shm,
+        .cgroups_path = cg,
+        .oom_score_adj = (int)crimp_oom_clamp(-998, b->oom_score_adj_min),
+    };
+    return oci_sandbox_spec(s->config, &p, err);
+}
+
+/* The pause container: record, snapshot, task, started and watched.  */
+static int start_pause(struct ctrd_backend *b, struct crimp_rpc *rpc, struct ctrd_sandbox *s,
+                       crimp_error_t *err)
+{
+    struct ctrd_image img = {0};
+    if (ctrd_image_ensure(b, rpc, b->pause_image, &img, err) < 0)
+        return crimp_error_wrap(err, "sandbox image %s", b->pause_image);
+    json_auto_t *spec = sandbox_spec(b, s, &img, err);
+    if (spec == NULL) {
+        ctrd_image_clear(&img);
+        return -1;
+    }
+    cleanup_free char *lease = NULL;
+    Containerd__Services__Snapshots__V1__PrepareSnapshotResponse *snap = NULL;
+    struct ctrd_opts o = {.rpc = rpc};
+    int ret = ctrd_lease_create(b->conn, &o, &lease, err);
+    if (ret == 0)
+        ret = ctrd_prepare_rootfs(b, rpc, lease, s->id, img.chain_id, &snap, err);
+    if (ret == 0)
+        ret = ctrd_create_record(b, rpc, lease, s->id, img.name, "sandbox", spec, err);
+    if (lease) {
+        cleanup_error crimp_error_t lerr = NULL;
+        ctrd_lease_delete(b->conn, &o, lease, &lerr);
+    }
+    ctrd_image_clear(&img);
+    if (ret == 0)
+        ret = ctrd_create_task(b, rpc, s->id, snap->mounts, snap->n_mounts, NULL, false, &s->pid,
+                               err);
+    if (snap)
+        protobuf_c_message_free_unpacked(&snap->base, NULL);
+    if (ret == 0)
+        ret = ctrd_monitor_watch(b, s->id, err);
+    if (ret == 0)
+        ret = ctrd_start_task(b, rpc, s->id, NULL, err);
+    return ret;
+}
+
+/* Undoes whatever part of a RunPodSandbox happened.  */
+static void undo_sandbox(struct ctrd_backend *b, struct ctrd_sandbox *s)
+{
+    cleanup_error crimp_error_t err = NULL;
+    ctrd_kill(b, NULL, s->id, NULL, SIGKILL, &err);
+    crimp_error_release(&err);
+    ctrd_monitor_reap(b, s->id, 0, 0);
+    if (ctrd_delete_record(b, NULL, s->id, &err) < 0)
+        log_warn("containerd: cleanup of a failed pod: %s", err->msg);
+    crimp_error_release(&err);
+    if (s->netns && ctrd_sandbox_teardown_network(b, s, &err) < 0)
+        log_warn("containerd: cleanup of a failed pod: %s", err->msg);
+    ctrd_remove_pod_files(b, s->id);
+}
+
+int ctrd_run_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
+                         const Runtime__V1__RunPodSandboxRequest *req,
+                         Runtime__V1__RunPodSandboxResponse *resp, crimp_error_t *err)
+{
+    struct ctrd_backend *b = ctrd_of(self);
+    if (req->config == NULL || req->config->metadata == NULL)
+        return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
+                                "RunPodSandbox needs config.metadata");
+    bool host_net = crimp_pod_host_network(req->config);
+    cleanup_free char *why = NULL;
+    if (!host_net && !cni_runner_ready(b->cni, &why))
+        return crimp_make_error(err, GRPC_STATUS_FAILED_PRECONDITION, 0,
+                                "the pod network is not ready: %s", why ? why : "no CNI config");
+    cleanup_free char *id = ctrd_new_id();
+    struct ctrd_sandbox *s = ctrd_sandbox_new(id);
+    s->config = (Runtime__V1__PodSandboxConfig *)ctrd_pb_clone(&req->config->base);
+    s->runtime_handler = xstrdup(req->runtime_handler ? req->runtime_handler : "");
+    s->created_at = crimp_now_real_ns();
+    s->network_down = host_net;
+    cleanup_free char *dir = ctrd_pod_dir(b, id);
+    cleanup_free char *pods = xasprintf("%s/pods", b->state_dir);
+    mkdir(pods, 0755);
+    int ret = make_pod_files(b, dir, s->config, err);
+    if (ret == 0 && !host_net)
+        ret = setup_network(b, s, err);
+    if (ret == 0)
+        ret = start_pause(b, rpc, s, err);
+    if (ret == 0) {
+        s->state = RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY;
+        ret = ctrd_sandbox_add(b, s, err);
+    }
+    if (ret < 0) {
+        undo_sandbox(b, s);
+        ctrd_sandbox_put(s);
+        return -1;
+    }
+    ctrd_sandbox_put(s);
+    resp->pod_sandbox_id = steal_ptr(&id);
+    return 0;
+}

@@ -1,0 +1,332 @@
+"""The containerd backend against the bed's second containerd, whose CRI
+plugin is disabled: crimp pulls from the bed registry through the native
+content/images/snapshots API, runs pods (netns + CNI by crimp) and
+containers (tasks, FIFOs, CRI log files written by crimp), ExecSync, and
+survives crimpd and containerd restarts; nothing is left behind."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+import uuid
+
+import grpc
+
+from crimpe2e import PB, Crimpd, bed_env, main, wait_for_socket
+
+BED = bed_env()
+SOCK = BED.get("CRIMP_BED_CONTAINERD_NATIVE_SOCK", "")
+BUSYBOX = BED["CRIMP_BED_BUSYBOX_IMAGE"]
+PAUSE = BED["CRIMP_BED_PAUSE_IMAGE"]
+IPAM_DIR = os.path.join(BED["CRIMP_BED"], "cni", "ipam", "crimp-bed")
+NS = "crimp-e2e"
+
+
+def ctr(*args):
+    out = subprocess.run(["ctr", "--address", SOCK, "-n", NS, *args], capture_output=True,
+                         text=True, timeout=60)
+    return out.stdout
+
+
+def containerd_backend(state_dir):
+    cfg = {"backends": [{"name": "containerd", "type": "containerd", "endpoint": "unix://" + SOCK,
+                         "options": {"namespace": NS, "pause_image": PAUSE,
+                                     "cni_conf_dir": BED["CRIMP_BED_CNI_CONF_DIR"],
+                                     "cni_bin_dirs": "/usr/lib/cni"}}]}
+    path = os.path.join(state_dir, "crimpd.json")
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    return path
+
+
+def read_text(path):
+    if not os.path.exists(path):
+        return ""
+    with open(path) as f:
+        return f.read()
+
+
+def leased_ips():
+    if not os.path.isdir(IPAM_DIR):
+        return set()
+    return {n for n in os.listdir(IPAM_DIR) if n[0].isdigit()}
+
+
+def wait_for(fn, timeout=10, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def restart_containerd():
+    """SIGTERM the bed's native containerd and start it again: the shims
+    and the tasks they run survive, as on a real node."""
+    d = os.path.dirname(SOCK)
+    with open(os.path.join(d, "containerd.pid")) as f:
+        pid = int(f.read())
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
+        time.sleep(0.05)
+    log = open(os.path.join(d, "containerd.log"), "ab")
+    p = subprocess.Popen(["containerd", "--config", os.path.join(d, "config.toml")],
+                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    with open(os.path.join(d, "containerd.pid"), "w") as f:
+        f.write(str(p.pid))
+    assert wait_for_socket(SOCK, 30), "containerd did not come back"
+
+
+@unittest.skipUnless(SOCK, "the bed has no CRI-less containerd")
+class ContainerdBackend(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.state = tempfile.mkdtemp(prefix="crimp-ctrd-e2e.")
+        cls.logdir = os.path.join(cls.state, "logs")
+        cls.ips_before = leased_ips()
+        cls.crimpd = cls.start_crimpd()
+        cls.c = cls.crimpd.client
+
+    @classmethod
+    def start_crimpd(cls):
+        d = Crimpd(extra=["--config", containerd_backend(cls.state),
+                          "--state-dir", os.path.join(cls.state, "crimp")])
+        return d.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        c = cls.crimpd.client
+        for p in c.call("ListPodSandbox").items:
+            c.call("StopPodSandbox", pod_sandbox_id=p.id, timeout=60)
+            c.call("RemovePodSandbox", pod_sandbox_id=p.id, timeout=60)
+        for img in c.call("ListImages").images:
+            c.call("RemoveImage", image=PB.ImageSpec(image=img.id), timeout=60)
+        cls.crimpd.cleanup()
+        try:
+            left = ctr("containers", "ls", "-q").split() + ctr("tasks", "ls", "-q").split()
+            assert not left, f"left in containerd: {left}"
+            assert leased_ips() == cls.ips_before, "IPs left leased"
+        finally:
+            shutil.rmtree(cls.state, ignore_errors=True)
+
+    def restart_crimpd(self):
+        self.assertEqual(self.crimpd.stop(), 0)
+        self.crimpd.cleanup()
+        type(self).crimpd = self.start_crimpd()
+        type(self).c = self.crimpd.client
+
+    def pull(self, image):
+        return self.c.call("PullImage", PB.PullImageRequest(image=PB.ImageSpec(image=image)),
+                           timeout=180).image_ref
+
+    def pod_config(self, name, **kw):
+        return PB.PodSandboxConfig(
+            metadata=PB.PodSandboxMetadata(name=name, namespace="e2e", uid=str(uuid.uuid4())),
+            hostname=name, log_directory=os.path.join(self.logdir, name),
+            labels={"app": name}, annotations={"note": "kept"},
+            linux=PB.LinuxPodSandboxConfig(), **kw)
+
+    def run_pod(self, name, **kw):
+        cfg = self.pod_config(name, **kw)
+        return cfg, self.c.call("RunPodSandbox", config=cfg, timeout=180).pod_sandbox_id
+
+    def run_container(self, pod, pod_cfg, name, command, start=True, **kw):
+        self.pull(BUSYBOX)
+        cfg = PB.ContainerConfig(metadata=PB.ContainerMetadata(name=name),
+                                 image=PB.ImageSpec(image=BUSYBOX), command=command,
+                                 log_path=name + ".log",
+                                 linux=kw.pop("linux", PB.LinuxContainerConfig()), **kw)
+        cid = self.c.call("CreateContainer", pod_sandbox_id=pod, config=cfg,
+                          sandbox_config=pod_cfg, timeout=60).container_id
+        if start:
+            self.c.call("StartContainer", container_id=cid, timeout=60)
+        return cid, os.path.join(pod_cfg.log_directory, name + ".log")
+
+    def remove_pod(self, pod):
+        self.c.call("StopPodSandbox", pod_sandbox_id=pod, timeout=60)
+        self.c.call("RemovePodSandbox", pod_sandbox_id=pod, timeout=60)
+
+    def read_log(self, path, want, timeout=10):
+        def has():
+            text = read_text(path)
+            return text if want in text else None
+        return wait_for(has, timeout, f"{want!r} in {path}")
+
+    def status(self, cid):
+        return self.c.call("ContainerStatus", container_id=cid).status
+
+    def test_1_pull_status_list(self):
+        ref = self.pull(BUSYBOX)
+        self.assertTrue(ref.startswith("sha256:"), ref)
+        st = self.c.call("ImageStatus", image=PB.ImageSpec(image=BUSYBOX)).image
+        self.assertEqual(st.id, ref)
+        self.assertIn(BUSYBOX, st.repo_tags)
+        self.assertGreater(st.size, 0)
+        self.assertEqual(self.c.call("ImageStatus", image=PB.ImageSpec(image=ref[:19])).image.id, ref)
+        ids = [i.id for i in self.c.call("ListImages").images]
+        self.assertIn(ref, ids)
+        self.assertEqual(self.pull(BUSYBOX), ref)  # warm
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.pull(BED["CRIMP_BED_REGISTRY"] + "/crimp/nosuch:1")
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND)
+        # containerd itself holds the image record and the unpacked layers.
+        self.assertIn(BUSYBOX, ctr("images", "ls", "-q").split())
+        fs = self.c.call("ImageFsInfo").image_filesystems
+        self.assertGreater(fs[0].used_bytes.value, 0)
+
+    def test_pod_lifecycle_networking_logs_exec(self):
+        before = leased_ips()
+        dns = PB.DNSConfig(servers=["10.0.0.10"], searches=["svc.e2e"], options=["ndots:5"])
+        cfg, pod = self.run_pod("life", dns_config=dns)
+        st = self.c.call("PodSandboxStatus", pod_sandbox_id=pod).status
+        self.assertEqual(st.state, PB.SANDBOX_READY)
+        self.assertTrue(st.network.ip.startswith("10.99."), st.network.ip)
+        self.assertEqual(dict(st.labels), {"app": "life"})
+        self.assertEqual(dict(st.annotations), {"note": "kept"})
+        self.assertIn(st.network.ip, leased_ips())
+        self.assertIn(pod, ctr("tasks", "ls", "-q").split())
+
+        cid, log = self.run_container(pod, cfg, "app",
+                                      ["sh", "-c", "echo to-out; echo to-err >&2; exec sleep 300"])
+        self.read_log(log, "to-err")
+        text = self.read_log(log, "to-out")
+        self.assertRegex(text, r"(?m)^\d{4}-\d\d-\d\dT[\d:.]+Z stdout F to-out$")
+        self.assertRegex(text, r"(?m)^\d{4}-\d\d-\d\dT[\d:.]+Z stderr F to-err$")
+
+        ex = self.c.call("ExecSync", container_id=cid, cmd=["cat", "/etc/resolv.conf"])
+        self.assertEqual(ex.exit_code, 0)
+        self.assertEqual(ex.stdout.decode(), "nameserver 10.0.0.10\nsearch svc.e2e\noptions ndots:5\n")
+        ex = self.c.call("ExecSync", container_id=cid, cmd=["hostname"])
+        self.assertEqual(ex.stdout, b"life\n")
+        ex = self.c.call("ExecSync", container_id=cid, cmd=["sh", "-c", "echo o; echo e >&2; exit 7"])
+        self.assertEqual((ex.stdout, ex.stderr, ex.exit_code), (b"o\n", b"e\n", 7))
+        ex = self.c.call("ExecSync", container_id=cid, cmd=["ip", "-o", "-4", "addr", "show", "eth0"])
+        self.assertIn(st.network.ip + "/", ex.stdout.decode())
+        # The pod's pid namespace: pid 1 is the pause process.
+        ex = self.c.call("ExecSync", container_id=cid, cmd=["cat", "/proc/1/cmdline"])
+        self.assertEqual(ex.stdout, b"/pause\x00")
+
+        cs = self.status(cid)
+        self.assertEqual(cs.state, PB.CONTAINER_RUNNING)
+        self.assertEqual(cs.log_path, log)
+        self.assertTrue(cs.image_ref.startswith("sha256:"))
+        listed = self.c.call("ListContainers", filter=PB.ContainerFilter(pod_sandbox_id=pod)).containers
+        self.assertEqual([c.id for c in listed], [cid])
+
+        self.c.call("StopContainer", PB.StopContainerRequest(container_id=cid, timeout=2), timeout=30)
+        cs = self.status(cid)
+        self.assertEqual(cs.state, PB.CONTAINER_EXITED)
+        self.assertNotEqual(cs.finished_at, 0)
+        self.c.call("RemoveContainer", container_id=cid)
+        self.c.call("RemoveContainer", container_id=cid)  # gone is fine
+        self.assertNotIn(cid, ctr("containers", "ls", "-q").split())
+
+        self.c.call("StopPodSandbox", pod_sandbox_id=pod, timeout=60)
+        self.assertEqual(leased_ips(), before, "StopPodSandbox did not release the IP")
+        self.c.call("StopPodSandbox", pod_sandbox_id=pod, timeout=60)
+        self.c.call("RemovePodSandbox", pod_sandbox_id=pod, timeout=60)
+        self.c.call("RemovePodSandbox", pod_sandbox_id=pod, timeout=60)
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.c.call("PodSandboxStatus", pod_sandbox_id=pod)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND)
+        self.assertNotIn(pod, ctr("containers", "ls", "-q").split())
+
+    def test_exit_code_reason_and_sigterm_ignored(self):
+        cfg, pod = self.run_pod("exits")
+        try:
+            ok, _ = self.run_container(pod, cfg, "ok", ["true"])
+            bad, _ = self.run_container(pod, cfg, "bad", ["sh", "-c", "exit 3"])
+            wait_for(lambda: self.status(ok).state == PB.CONTAINER_EXITED, 10, "ok to exit")
+            wait_for(lambda: self.status(bad).state == PB.CONTAINER_EXITED, 10, "bad to exit")
+            self.assertEqual((self.status(ok).exit_code, self.status(ok).reason), (0, "Completed"))
+            self.assertEqual((self.status(bad).exit_code, self.status(bad).reason), (3, "Error"))
+            stubborn, _ = self.run_container(pod, cfg, "stubborn",
+                                             ["sh", "-c", "trap '' TERM; while :; do sleep 1; done"])
+            t0 = time.monotonic()
+            self.c.call("StopContainer", PB.StopContainerRequest(container_id=stubborn, timeout=1),
+                        timeout=30)
+            self.assertLess(time.monotonic() - t0, 8)
+            self.assertEqual(self.status(stubborn).exit_code, 137)
+        finally:
+            self.remove_pod(pod)
+
+    def test_exec_timeout_kills_the_command(self):
+        cfg, pod = self.run_pod("exec-timeout")
+        try:
+            cid, _ = self.run_container(pod, cfg, "app", ["sleep", "300"])
+            t0 = time.monotonic()
+            with self.assertRaises(grpc.RpcError) as cm:
+                self.c.call("ExecSync", PB.ExecSyncRequest(container_id=cid, cmd=["sleep", "77"],
+                                                           timeout=1), timeout=30)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.DEADLINE_EXCEEDED)
+            self.assertLess(time.monotonic() - t0, 8)
+            ps = self.c.call("ExecSync", container_id=cid, cmd=["ps"]).stdout.decode()
+            self.assertNotIn("sleep 77", ps)
+        finally:
+            self.remove_pod(pod)
+
+    def test_bad_requests_get_clear_codes(self):
+        def code(rpc, **kw):
+            with self.assertRaises(grpc.RpcError) as cm:
+                self.c.call(rpc, **kw)
+            return cm.exception.code()
+        self.assertEqual(code("ContainerStatus", container_id="nosuch"), grpc.StatusCode.NOT_FOUND)
+        self.assertEqual(code("StartContainer", container_id="nosuch"), grpc.StatusCode.NOT_FOUND)
+        self.assertEqual(code("PodSandboxStatus", pod_sandbox_id="nosuch"), grpc.StatusCode.NOT_FOUND)
+        self.assertEqual(code("ExecSync", container_id="nosuch", cmd=["true"]),
+                         grpc.StatusCode.NOT_FOUND)
+        cfg, pod = self.run_pod("bad")
+        try:
+            bad = PB.ContainerConfig(metadata=PB.ContainerMetadata(name="x"),
+                                     image=PB.ImageSpec(image=BED["CRIMP_BED_REGISTRY"] + "/crimp/absent:1"))
+            self.assertEqual(code("CreateContainer", pod_sandbox_id=pod, config=bad,
+                                  sandbox_config=cfg), grpc.StatusCode.NOT_FOUND)
+            cid, _ = self.run_container(pod, cfg, "created", ["true"], start=False)
+            self.assertEqual(code("ExecSync", container_id=cid, cmd=["true"]),
+                             grpc.StatusCode.FAILED_PRECONDITION)
+        finally:
+            self.remove_pod(pod)
+
+    def test_restarts_of_crimpd_and_containerd(self):
+        cfg, pod = self.run_pod("restart")
+        try:
+            cid, log = self.run_container(pod, cfg, "app",
+                                          ["sh", "-c", "i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.2; done"])
+            self.read_log(log, "tick 2")
+            ip = self.c.call("PodSandboxStatus", pod_sandbox_id=pod).status.network.ip
+            self.restart_crimpd()
+            st = self.c.call("PodSandboxStatus", pod_sandbox_id=pod).status
+            self.assertEqual((st.state, st.network.ip), (PB.SANDBOX_READY, ip))
+            self.assertEqual(self.status(cid).state, PB.CONTAINER_RUNNING)
+            n = read_text(log).count("tick")
+            self.read_log(log, f"tick {n + 3}")  # the log copier resumed
+            restart_containerd()
+            self.assertEqual(self.c.call("ExecSync", container_id=cid, cmd=["echo", "hi"],
+                                         timeout=30).stdout, b"hi\n")
+            self.c.call("StopContainer", PB.StopContainerRequest(container_id=cid, timeout=1),
+                        timeout=30)
+            self.assertEqual(self.status(cid).state, PB.CONTAINER_EXITED)
+        finally:
+            self.remove_pod(pod)
+
+    def test_reopen_after_rotation(self):
+        cfg, pod = self.run_pod("rotate")
+        try:
+            cid, log = self.run_container(pod, cfg, "app",
+                                          ["sh", "-c", "while :; do echo line; sleep 0.1; done"])
+            self.read_log(log, "line")
+            os.rename(log, log + ".1")
+            self.c.call("ReopenContainerLog", container_id=cid)
+            self.read_log(log, "line")
+        finally:
+            self.remove_pod(pod)
+
+
+if __name__ == "__main__":
+    main()
