@@ -62,6 +62,25 @@ static Runtime__V1__ContainerStatus *container_status(struct ctrd_container *c)
     return st;
 }
 
+char *ctrd_running_container_id(struct ctrd_backend *b, const char *id, crimp_error_t *err)
+{
+    struct ctrd_container *c = ctrd_container_get(b, id, err);
+    if (c == NULL)
+        return NULL;
+    pthread_mutex_lock(&c->mu);
+    bool running = c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+    pthread_mutex_unlock(&c->mu);
+    char *full = xstrdup(c->id);
+    ctrd_container_put(c);
+    if (!running) {
+        crimp_make_error(err, GRPC_STATUS_FAILED_PRECONDITION, 0, "container %.12s is not running",
+                         full);
+        free(full);
+        return NULL;
+    }
+    return full;
+}
+
 int ctrd_container_status(struct crimp_backend *self, struct crimp_rpc *rpc,
                           const Runtime__V1__ContainerStatusRequest *req,
                           Runtime__V1__ContainerStatusResponse *resp, crimp_error_t *err)

@@ -273,6 +273,10 @@ int ctrd_delete_task(struct ctrd_backend *b, const char *id, crimp_error_t *err)
 int ctrd_delete_record(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *id,
                        crimp_error_t *err);
 
+/* The full ID of running container ID; NOT_FOUND or FAILED_PRECONDITION
+ * (not running) otherwise.  Caller frees.  */
+char *ctrd_running_container_id(struct ctrd_backend *b, const char *id, crimp_error_t *err);
+
 /* Stops C: its stop signal, TIMEOUT_S seconds, then SIGKILL.  */
 int ctrd_container_stop(struct ctrd_backend *b, struct crimp_rpc *rpc, struct ctrd_container *c,
                         int64_t timeout_s, crimp_error_t *err);

@@ -218,14 +218,8 @@ int ctrd_exec_sync(struct crimp_backend *self, struct crimp_rpc *rpc,
     struct ctrd_backend *b = ctrd_of(self);
     if (req->n_cmd == 0)
         return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0, "ExecSync needs a command");
-    struct ctrd_container *c = ctrd_container_get(b, req->container_id, err);
-    if (c == NULL)
+    cleanup_free char *id = ctrd_running_container_id(b, req->container_id, err);
+    if (id == NULL)
         return -1;
-    bool running = c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
-    cleanup_free char *id = xstrdup(c->id);
-    ctrd_container_put(c);
-    if (!running)
-        return crimp_make_error(err, GRPC_STATUS_FAILED_PRECONDITION, 0,
-                                "container %.12s is not running", id);
     return run_exec(b, rpc, id, req->cmd, req->n_cmd, req->timeout, resp, err);
 }

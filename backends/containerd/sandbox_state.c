@@ -52,18 +52,28 @@ int ctrd_sandbox_stop(struct ctrd_backend *b, struct crimp_rpc *rpc, struct ctrd
     return ret;
 }
 
+/* Stop and Remove of a pod that is gone succeed (kubelet retries them):
+ * 1 with *S when ID is known, 0 when it is not, < 0 on another error.  */
+static int existing_sandbox(struct ctrd_backend *b, const char *id, struct ctrd_sandbox **s,
+                            crimp_error_t *err)
+{
+    *s = ctrd_sandbox_get(b, id, err);
+    if (*s)
+        return 1;
+    if ((*err)->code != GRPC_STATUS_NOT_FOUND)
+        return -1;
+    crimp_error_release(err);
+    return 0;
+}
+
 int ctrd_stop_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
                           const Runtime__V1__StopPodSandboxRequest *req,
                           Runtime__V1__StopPodSandboxResponse *resp, crimp_error_t *err)
 {
     struct ctrd_backend *b = ctrd_of(self);
-    struct ctrd_sandbox *s = ctrd_sandbox_get(b, req->pod_sandbox_id, err);
-    if (s == NULL) {
-        /* Stopping a pod that is gone succeeds (kubelet retries).  */
-        if ((*err)->code == GRPC_STATUS_NOT_FOUND)
-            crimp_error_release(err);
+    struct ctrd_sandbox *s = NULL;
+    if (existing_sandbox(b, req->pod_sandbox_id, &s, err) <= 0)
         return *err ? -1 : 0;
-    }
     int ret = ctrd_sandbox_stop(b, rpc, s, err);
     ctrd_sandbox_put(s);
     return ret;
@@ -74,12 +84,9 @@ int ctrd_remove_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
                             Runtime__V1__RemovePodSandboxResponse *resp, crimp_error_t *err)
 {
     struct ctrd_backend *b = ctrd_of(self);
-    struct ctrd_sandbox *s = ctrd_sandbox_get(b, req->pod_sandbox_id, err);
-    if (s == NULL) {
-        if ((*err)->code == GRPC_STATUS_NOT_FOUND)
-            crimp_error_release(err);
+    struct ctrd_sandbox *s = NULL;
+    if (existing_sandbox(b, req->pod_sandbox_id, &s, err) <= 0)
         return *err ? -1 : 0;
-    }
     int ret = ctrd_sandbox_stop(b, rpc, s, err);
     size_t n = 0;
     struct ctrd_container **cs = ctrd_containers(b, s->id, &n);

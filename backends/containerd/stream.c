@@ -198,15 +198,9 @@ static int stream_exec_start(struct crimp_backend *self, const Runtime__V1__Exec
                              struct crimp_stream_io *io, crimp_error_t *err)
 {
     struct ctrd_backend *b = ctrd_of(self);
-    struct ctrd_container *c = ctrd_container_get(b, req->container_id, err);
-    if (c == NULL)
+    cleanup_free char *id = ctrd_running_container_id(b, req->container_id, err);
+    if (id == NULL)
         return -1;
-    bool running = c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
-    cleanup_free char *id = xstrdup(c->id);
-    ctrd_container_put(c);
-    if (!running)
-        return crimp_make_error(err, GRPC_STATUS_FAILED_PRECONDITION, 0,
-                                "container %.12s is not running", id);
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return crimp_make_errno_error(err, errno, "socketpair");

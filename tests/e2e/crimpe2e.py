@@ -49,6 +49,33 @@ def bed_env():
     return env
 
 
+def read_text(path):
+    """The file's text, "" when it does not exist (yet)."""
+    if not os.path.exists(path):
+        return ""
+    with open(path) as f:
+        return f.read()
+
+
+def leased_ips(bed):
+    """The pod IPs host-local has handed out on the bed's CNI network."""
+    ipam = os.path.join(bed["CRIMP_BED"], "cni", "ipam", "crimp-bed")
+    if not os.path.isdir(ipam):
+        return set()
+    return {n for n in os.listdir(ipam) if n[0].isdigit()}
+
+
+def wait_for(fn, timeout=10, what="condition"):
+    """FN's first truthy value, polled until TIMEOUT seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def _method_table():
     table = {}
     for service in PB.DESCRIPTOR.services_by_name.values():

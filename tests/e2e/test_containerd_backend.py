@@ -15,13 +15,12 @@ import uuid
 
 import grpc
 
-from crimpe2e import PB, Crimpd, bed_env, main, wait_for_socket
+from crimpe2e import PB, Crimpd, bed_env, leased_ips, main, read_text, wait_for, wait_for_socket
 
 BED = bed_env()
 SOCK = BED.get("CRIMP_BED_CONTAINERD_NATIVE_SOCK", "")
 BUSYBOX = BED["CRIMP_BED_BUSYBOX_IMAGE"]
 PAUSE = BED["CRIMP_BED_PAUSE_IMAGE"]
-IPAM_DIR = os.path.join(BED["CRIMP_BED"], "cni", "ipam", "crimp-bed")
 NS = "crimp-e2e"
 
 
@@ -40,29 +39,6 @@ def containerd_backend(state_dir):
     with open(path, "w") as f:
         json.dump(cfg, f)
     return path
-
-
-def read_text(path):
-    if not os.path.exists(path):
-        return ""
-    with open(path) as f:
-        return f.read()
-
-
-def leased_ips():
-    if not os.path.isdir(IPAM_DIR):
-        return set()
-    return {n for n in os.listdir(IPAM_DIR) if n[0].isdigit()}
-
-
-def wait_for(fn, timeout=10, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def restart_containerd():
@@ -89,7 +65,7 @@ class ContainerdBackend(unittest.TestCase):
     def setUpClass(cls):
         cls.state = tempfile.mkdtemp(prefix="crimp-ctrd-e2e.")
         cls.logdir = os.path.join(cls.state, "logs")
-        cls.ips_before = leased_ips()
+        cls.ips_before = leased_ips(BED)
         cls.crimpd = cls.start_crimpd()
         cls.c = cls.crimpd.client
 
@@ -111,7 +87,7 @@ class ContainerdBackend(unittest.TestCase):
         try:
             left = ctr("containers", "ls", "-q").split() + ctr("tasks", "ls", "-q").split()
             assert not left, f"left in containerd: {left}"
-            assert leased_ips() == cls.ips_before, "IPs left leased"
+            assert leased_ips(BED) == cls.ips_before, "IPs left leased"
         finally:
             shutil.rmtree(cls.state, ignore_errors=True)
 
@@ -181,7 +157,7 @@ class ContainerdBackend(unittest.TestCase):
         self.assertGreater(fs[0].used_bytes.value, 0)
 
     def test_pod_lifecycle_networking_logs_exec(self):
-        before = leased_ips()
+        before = leased_ips(BED)
         dns = PB.DNSConfig(servers=["10.0.0.10"], searches=["svc.e2e"], options=["ndots:5"])
         cfg, pod = self.run_pod("life", dns_config=dns)
         st = self.c.call("PodSandboxStatus", pod_sandbox_id=pod).status
@@ -189,7 +165,7 @@ class ContainerdBackend(unittest.TestCase):
         self.assertTrue(st.network.ip.startswith("10.99."), st.network.ip)
         self.assertEqual(dict(st.labels), {"app": "life"})
         self.assertEqual(dict(st.annotations), {"note": "kept"})
-        self.assertIn(st.network.ip, leased_ips())
+        self.assertIn(st.network.ip, leased_ips(BED))
         self.assertIn(pod, ctr("tasks", "ls", "-q").split())
 
         cid, log = self.run_container(pod, cfg, "app",
@@ -228,7 +204,7 @@ class ContainerdBackend(unittest.TestCase):
         self.assertNotIn(cid, ctr("containers", "ls", "-q").split())
 
         self.c.call("StopPodSandbox", pod_sandbox_id=pod, timeout=60)
-        self.assertEqual(leased_ips(), before, "StopPodSandbox did not release the IP")
+        self.assertEqual(leased_ips(BED), before, "StopPodSandbox did not release the IP")
         self.c.call("StopPodSandbox", pod_sandbox_id=pod, timeout=60)
         self.c.call("RemovePodSandbox", pod_sandbox_id=pod, timeout=60)
         self.c.call("RemovePodSandbox", pod_sandbox_id=pod, timeout=60)

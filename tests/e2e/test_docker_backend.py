@@ -16,12 +16,11 @@ import uuid
 
 import grpc
 
-from crimpe2e import CRIMPCTL, PB, Crimpd, bed_env, main
+from crimpe2e import CRIMPCTL, PB, Crimpd, bed_env, leased_ips, main, read_text, wait_for
 
 BED = bed_env()
 DOCKER_SOCK = BED["CRIMP_BED_DOCKER_SOCK"]
 BUSYBOX = BED["CRIMP_BED_BUSYBOX_IMAGE"]
-IPAM_DIR = os.path.join(BED["CRIMP_BED"], "cni", "ipam", "crimp-bed")
 
 
 def docker_api(path):
@@ -42,35 +41,12 @@ def docker_backend(state_dir, conf_dir=None):
     return path
 
 
-def read_text(path):
-    if not os.path.exists(path):
-        return ""
-    with open(path) as f:
-        return f.read()
-
-
-def leased_ips():
-    if not os.path.isdir(IPAM_DIR):
-        return set()
-    return {n for n in os.listdir(IPAM_DIR) if n[0].isdigit()}
-
-
 def http_get(url, timeout=2):
     try:
         with urllib.request.urlopen(url, timeout=timeout) as r:
             return r.read().decode()
     except OSError:
         return None
-
-
-def wait_for(fn, timeout=10, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class DockerBackend(unittest.TestCase):
@@ -135,7 +111,7 @@ class DockerBackend(unittest.TestCase):
         return wait_for(has, timeout, f"{want!r} in {path}")
 
     def test_pod_lifecycle_networking_logs_exec(self):
-        before = leased_ips()
+        before = leased_ips(BED)
         dns = PB.DNSConfig(servers=["10.0.0.10"], searches=["svc.e2e"], options=["ndots:5"])
         cfg, pod = self.run_pod("life", dns_config=dns,
                                 port_mappings=[PB.PortMapping(container_port=80, host_port=18081)])
@@ -144,7 +120,7 @@ class DockerBackend(unittest.TestCase):
         self.assertTrue(st.network.ip.startswith("10.99."), st.network.ip)
         self.assertEqual(dict(st.labels), {"app": "life"})
         self.assertEqual(dict(st.annotations), {"note": "kept"})
-        self.assertIn(st.network.ip, leased_ips())
+        self.assertIn(st.network.ip, leased_ips(BED))
 
         cid, log = self.run_container(pod, cfg, "app",
                                       ["sh", "-c", "echo to-out; echo to-err >&2; exec sleep 300"])
@@ -179,7 +155,7 @@ class DockerBackend(unittest.TestCase):
         self.c.call("RemoveContainer", container_id=cid)  # gone is fine
 
         self.c.call("StopPodSandbox", pod_sandbox_id=pod, timeout=60)
-        self.assertEqual(leased_ips(), before, "StopPodSandbox did not release the IP")
+        self.assertEqual(leased_ips(BED), before, "StopPodSandbox did not release the IP")
         self.c.call("StopPodSandbox", pod_sandbox_id=pod, timeout=60)
         self.c.call("RemovePodSandbox", pod_sandbox_id=pod, timeout=60)
         self.c.call("RemovePodSandbox", pod_sandbox_id=pod, timeout=60)
@@ -236,7 +212,7 @@ class DockerBackend(unittest.TestCase):
         self.assertEqual(self.c.call("ImageStatus", image=PB.ImageSpec(image="nosuch:1")).image.id, "")
 
     def test_restart_keeps_pods_ips_and_logs(self):
-        before = leased_ips()
+        before = leased_ips(BED)
         cfg, pod = self.run_pod("restart")
         ip = self.c.call("PodSandboxStatus", pod_sandbox_id=pod).status.network.ip
         cid, log = self.run_container(pod, cfg, "ticker", [
@@ -252,7 +228,7 @@ class DockerBackend(unittest.TestCase):
         self.assertEqual(ticks, sorted(set(ticks)), "lines lost or repeated across the restart")
         self.assertEqual(ticks, list(range(ticks[0], ticks[-1] + 1)))
         self.remove_pod(pod)
-        self.assertEqual(leased_ips(), before)
+        self.assertEqual(leased_ips(BED), before)
 
     def test_reopen_after_rotation(self):
         cfg, pod = self.run_pod("rotate")
@@ -270,16 +246,16 @@ class DockerBackend(unittest.TestCase):
             self.remove_pod(pod)
 
     def test_stop_after_pause_died_still_releases_ip(self):
-        before = leased_ips()
+        before = leased_ips(BED)
         cfg, pod = self.run_pod("pausedied")
         ip = self.c.call("PodSandboxStatus", pod_sandbox_id=pod).status.network.ip
-        self.assertIn(ip, leased_ips())
+        self.assertIn(ip, leased_ips(BED))
         pid = docker_api(f"/containers/{pod}/json")["State"]["Pid"]
         os.kill(pid, signal.SIGKILL)
         wait_for(lambda: not docker_api(f"/containers/{pod}/json")["State"]["Running"], 10, "pause to die")
         self.assertEqual(self.c.call("PodSandboxStatus", pod_sandbox_id=pod).status.state, PB.SANDBOX_NOTREADY)
         self.remove_pod(pod)
-        self.assertEqual(leased_ips(), before)
+        self.assertEqual(leased_ips(BED), before)
 
     def test_pod_http_server_on_pod_ip_and_host_port(self):
         cfg, pod = self.run_pod("web", port_mappings=[
