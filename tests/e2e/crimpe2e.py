@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 import unittest
+import uuid
 
 SKIP = 77
 
@@ -136,6 +137,70 @@ class Client:
         """Sends PAYLOAD bytes to any method path, returns the reply bytes."""
         return self.channel.unary_unary(path, request_serializer=lambda b: b,
                                         response_deserializer=lambda b: b)(payload, timeout=timeout)
+
+
+class PodTests:
+    """What the backend suites share (mixed into a unittest.TestCase that
+    sets c, logdir and IMAGE): pods and busybox containers made the way
+    kubelet makes them, and the checks every backend must pass on a running
+    one.  prepare_image() runs before each CreateContainer."""
+
+    RUNP_TIMEOUT = 120
+
+    def prepare_image(self):
+        pass
+
+    def pod_config(self, name, **kw):
+        return PB.PodSandboxConfig(
+            metadata=PB.PodSandboxMetadata(name=name, namespace="e2e", uid=str(uuid.uuid4())),
+            hostname=name, log_directory=os.path.join(self.logdir, name),
+            labels={"app": name}, annotations={"note": "kept"},
+            linux=PB.LinuxPodSandboxConfig(), **kw)
+
+    def run_pod(self, name, **kw):
+        cfg = self.pod_config(name, **kw)
+        return cfg, self.c.call("RunPodSandbox", config=cfg,
+                                timeout=self.RUNP_TIMEOUT).pod_sandbox_id
+
+    def run_container(self, pod, pod_cfg, name, command, start=True, **kw):
+        self.prepare_image()
+        cfg = PB.ContainerConfig(metadata=PB.ContainerMetadata(name=name),
+                                 image=PB.ImageSpec(image=self.IMAGE), command=command,
+                                 log_path=name + ".log",
+                                 linux=kw.pop("linux", PB.LinuxContainerConfig()), **kw)
+        cid = self.c.call("CreateContainer", pod_sandbox_id=pod, config=cfg,
+                          sandbox_config=pod_cfg, timeout=60).container_id
+        if start:
+            self.c.call("StartContainer", container_id=cid, timeout=60)
+        return cid, os.path.join(pod_cfg.log_directory, name + ".log")
+
+    def remove_pod(self, pod):
+        self.c.call("StopPodSandbox", pod_sandbox_id=pod, timeout=60)
+        self.c.call("RemovePodSandbox", pod_sandbox_id=pod, timeout=60)
+
+    def read_log(self, path, want, timeout=10):
+        def has():
+            text = read_text(path)
+            return text if want in text else None
+        return wait_for(has, timeout, f"{want!r} in {path}")
+
+    def check_logs_and_exec(self, cid, log, pod_ip):
+        """A container started with `echo to-out; echo to-err >&2; exec sleep
+        300` in a pod with DNS 10.0.0.10 / svc.e2e / ndots:5 named "life"."""
+        self.read_log(log, "to-err")
+        text = self.read_log(log, "to-out")
+        # stdout and stderr are two pipes: their relative order is not fixed.
+        self.assertRegex(text, r"(?m)^\d{4}-\d\d-\d\dT[\d:.]+Z stdout F to-out$")
+        self.assertRegex(text, r"(?m)^\d{4}-\d\d-\d\dT[\d:.]+Z stderr F to-err$")
+        ex = self.c.call("ExecSync", container_id=cid, cmd=["cat", "/etc/resolv.conf"])
+        self.assertEqual(ex.exit_code, 0)
+        self.assertEqual(ex.stdout.decode(), "nameserver 10.0.0.10\nsearch svc.e2e\noptions ndots:5\n")
+        ex = self.c.call("ExecSync", container_id=cid, cmd=["hostname"])
+        self.assertEqual(ex.stdout, b"life\n")
+        ex = self.c.call("ExecSync", container_id=cid, cmd=["sh", "-c", "echo o; echo e >&2; exit 7"])
+        self.assertEqual((ex.stdout, ex.stderr, ex.exit_code), (b"o\n", b"e\n", 7))
+        ex = self.c.call("ExecSync", container_id=cid, cmd=["ip", "-o", "-4", "addr", "show", "eth0"])
+        self.assertIn(pod_ip + "/", ex.stdout.decode())
 
 
 class Crimpd:

@@ -11,11 +11,11 @@ import subprocess
 import tempfile
 import time
 import unittest
-import uuid
 
 import grpc
 
-from crimpe2e import PB, Crimpd, bed_env, leased_ips, main, read_text, wait_for, wait_for_socket
+from crimpe2e import (PB, Crimpd, PodTests, bed_env, leased_ips, main, read_text, wait_for,
+                      wait_for_socket)
 
 BED = bed_env()
 SOCK = BED.get("CRIMP_BED_CONTAINERD_NATIVE_SOCK", "")
@@ -60,7 +60,13 @@ def restart_containerd():
 
 
 @unittest.skipUnless(SOCK, "the bed has no CRI-less containerd")
-class ContainerdBackend(unittest.TestCase):
+class ContainerdBackend(PodTests, unittest.TestCase):
+    IMAGE = BUSYBOX
+    RUNP_TIMEOUT = 180
+
+    def prepare_image(self):
+        self.pull(BUSYBOX)
+
     @classmethod
     def setUpClass(cls):
         cls.state = tempfile.mkdtemp(prefix="crimp-ctrd-e2e.")
@@ -101,39 +107,6 @@ class ContainerdBackend(unittest.TestCase):
         return self.c.call("PullImage", PB.PullImageRequest(image=PB.ImageSpec(image=image)),
                            timeout=180).image_ref
 
-    def pod_config(self, name, **kw):
-        return PB.PodSandboxConfig(
-            metadata=PB.PodSandboxMetadata(name=name, namespace="e2e", uid=str(uuid.uuid4())),
-            hostname=name, log_directory=os.path.join(self.logdir, name),
-            labels={"app": name}, annotations={"note": "kept"},
-            linux=PB.LinuxPodSandboxConfig(), **kw)
-
-    def run_pod(self, name, **kw):
-        cfg = self.pod_config(name, **kw)
-        return cfg, self.c.call("RunPodSandbox", config=cfg, timeout=180).pod_sandbox_id
-
-    def run_container(self, pod, pod_cfg, name, command, start=True, **kw):
-        self.pull(BUSYBOX)
-        cfg = PB.ContainerConfig(metadata=PB.ContainerMetadata(name=name),
-                                 image=PB.ImageSpec(image=BUSYBOX), command=command,
-                                 log_path=name + ".log",
-                                 linux=kw.pop("linux", PB.LinuxContainerConfig()), **kw)
-        cid = self.c.call("CreateContainer", pod_sandbox_id=pod, config=cfg,
-                          sandbox_config=pod_cfg, timeout=60).container_id
-        if start:
-            self.c.call("StartContainer", container_id=cid, timeout=60)
-        return cid, os.path.join(pod_cfg.log_directory, name + ".log")
-
-    def remove_pod(self, pod):
-        self.c.call("StopPodSandbox", pod_sandbox_id=pod, timeout=60)
-        self.c.call("RemovePodSandbox", pod_sandbox_id=pod, timeout=60)
-
-    def read_log(self, path, want, timeout=10):
-        def has():
-            text = read_text(path)
-            return text if want in text else None
-        return wait_for(has, timeout, f"{want!r} in {path}")
-
     def status(self, cid):
         return self.c.call("ContainerStatus", container_id=cid).status
 
@@ -170,20 +143,7 @@ class ContainerdBackend(unittest.TestCase):
 
         cid, log = self.run_container(pod, cfg, "app",
                                       ["sh", "-c", "echo to-out; echo to-err >&2; exec sleep 300"])
-        self.read_log(log, "to-err")
-        text = self.read_log(log, "to-out")
-        self.assertRegex(text, r"(?m)^\d{4}-\d\d-\d\dT[\d:.]+Z stdout F to-out$")
-        self.assertRegex(text, r"(?m)^\d{4}-\d\d-\d\dT[\d:.]+Z stderr F to-err$")
-
-        ex = self.c.call("ExecSync", container_id=cid, cmd=["cat", "/etc/resolv.conf"])
-        self.assertEqual(ex.exit_code, 0)
-        self.assertEqual(ex.stdout.decode(), "nameserver 10.0.0.10\nsearch svc.e2e\noptions ndots:5\n")
-        ex = self.c.call("ExecSync", container_id=cid, cmd=["hostname"])
-        self.assertEqual(ex.stdout, b"life\n")
-        ex = self.c.call("ExecSync", container_id=cid, cmd=["sh", "-c", "echo o; echo e >&2; exit 7"])
-        self.assertEqual((ex.stdout, ex.stderr, ex.exit_code), (b"o\n", b"e\n", 7))
-        ex = self.c.call("ExecSync", container_id=cid, cmd=["ip", "-o", "-4", "addr", "show", "eth0"])
-        self.assertIn(st.network.ip + "/", ex.stdout.decode())
+        self.check_logs_and_exec(cid, log, st.network.ip)
         # The pod's pid namespace: pid 1 is the pause process.
         ex = self.c.call("ExecSync", container_id=cid, cmd=["cat", "/proc/1/cmdline"])
         self.assertEqual(ex.stdout, b"/pause\x00")

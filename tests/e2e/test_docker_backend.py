@@ -16,7 +16,7 @@ import uuid
 
 import grpc
 
-from crimpe2e import CRIMPCTL, PB, Crimpd, bed_env, leased_ips, main, read_text, wait_for
+from crimpe2e import CRIMPCTL, PB, Crimpd, PodTests, bed_env, leased_ips, main, read_text, wait_for
 
 BED = bed_env()
 DOCKER_SOCK = BED["CRIMP_BED_DOCKER_SOCK"]
@@ -49,7 +49,8 @@ def http_get(url, timeout=2):
         return None
 
 
-class DockerBackend(unittest.TestCase):
+class DockerBackend(PodTests, unittest.TestCase):
+    IMAGE = BUSYBOX
     @classmethod
     def setUpClass(cls):
         cls.state = tempfile.mkdtemp(prefix="crimp-docker-e2e.")
@@ -79,37 +80,6 @@ class DockerBackend(unittest.TestCase):
         type(self).crimpd = self.start_crimpd()
         type(self).c = self.crimpd.client
 
-    def pod_config(self, name, **kw):
-        return PB.PodSandboxConfig(
-            metadata=PB.PodSandboxMetadata(name=name, namespace="e2e", uid=str(uuid.uuid4())),
-            hostname=name, log_directory=os.path.join(self.logdir, name),
-            labels={"app": name}, annotations={"note": "kept"},
-            linux=PB.LinuxPodSandboxConfig(), **kw)
-
-    def run_pod(self, name, **kw):
-        cfg = self.pod_config(name, **kw)
-        return cfg, self.c.call("RunPodSandbox", config=cfg, timeout=120).pod_sandbox_id
-
-    def run_container(self, pod, pod_cfg, name, command, **kw):
-        cfg = PB.ContainerConfig(metadata=PB.ContainerMetadata(name=name),
-                                 image=PB.ImageSpec(image=BUSYBOX), command=command,
-                                 log_path=name + ".log", linux=kw.pop("linux", PB.LinuxContainerConfig()),
-                                 **kw)
-        cid = self.c.call("CreateContainer", pod_sandbox_id=pod, config=cfg,
-                          sandbox_config=pod_cfg, timeout=60).container_id
-        self.c.call("StartContainer", container_id=cid, timeout=60)
-        return cid, os.path.join(pod_cfg.log_directory, name + ".log")
-
-    def remove_pod(self, pod):
-        self.c.call("StopPodSandbox", pod_sandbox_id=pod, timeout=60)
-        self.c.call("RemovePodSandbox", pod_sandbox_id=pod, timeout=60)
-
-    def read_log(self, path, want, timeout=10):
-        def has():
-            text = read_text(path)
-            return text if want in text else None
-        return wait_for(has, timeout, f"{want!r} in {path}")
-
     def test_pod_lifecycle_networking_logs_exec(self):
         before = leased_ips(BED)
         dns = PB.DNSConfig(servers=["10.0.0.10"], searches=["svc.e2e"], options=["ndots:5"])
@@ -124,21 +94,7 @@ class DockerBackend(unittest.TestCase):
 
         cid, log = self.run_container(pod, cfg, "app",
                                       ["sh", "-c", "echo to-out; echo to-err >&2; exec sleep 300"])
-        self.read_log(log, "to-err")
-        text = self.read_log(log, "to-out")
-        # stdout and stderr are two pipes: their relative order is not fixed.
-        self.assertRegex(text, r"(?m)^\d{4}-\d\d-\d\dT[\d:.]+Z stdout F to-out$")
-        self.assertRegex(text, r"(?m)^\d{4}-\d\d-\d\dT[\d:.]+Z stderr F to-err$")
-
-        ex = self.c.call("ExecSync", container_id=cid, cmd=["cat", "/etc/resolv.conf"])
-        self.assertEqual(ex.exit_code, 0)
-        self.assertEqual(ex.stdout.decode(), "nameserver 10.0.0.10\nsearch svc.e2e\noptions ndots:5\n")
-        ex = self.c.call("ExecSync", container_id=cid, cmd=["hostname"])
-        self.assertEqual(ex.stdout, b"life\n")
-        ex = self.c.call("ExecSync", container_id=cid, cmd=["sh", "-c", "echo o; echo e >&2; exit 7"])
-        self.assertEqual((ex.stdout, ex.stderr, ex.exit_code), (b"o\n", b"e\n", 7))
-        ex = self.c.call("ExecSync", container_id=cid, cmd=["ip", "-o", "-4", "addr", "show", "eth0"])
-        self.assertIn(st.network.ip + "/", ex.stdout.decode())
+        self.check_logs_and_exec(cid, log, st.network.ip)
 
         cs = self.c.call("ContainerStatus", container_id=cid).status
         self.assertEqual(cs.state, PB.CONTAINER_RUNNING)
