@@ -158,7 +158,7 @@ void crimp_grpc_short_name(const char *method, char *out, size_t size)
     snprintf(out, size, "%s", start);
 }
 
-static void async_unary_release(struct crimp_grpc_async_unary *u)
+void crimp_grpc_unary_release(struct crimp_grpc_async_unary *u)
 {
     if (u->reply)
         grpc_byte_buffer_destroy(u->reply);
@@ -170,12 +170,10 @@ static void async_unary_release(struct crimp_grpc_async_unary *u)
     memset(u, 0, sizeof(*u));
 }
 
-/* Starts the one batch of a unary call: REQUEST (taken) out, reply and
- * status in.  */
-static int unary_begin_bb(struct crimp_grpc_async_unary *u, grpc_channel *ch, grpc_call *parent,
-                          grpc_completion_queue *cq, const char *method, gpr_timespec deadline,
-                          const struct crimp_grpc_call_opts *opts, grpc_byte_buffer *request,
-                          void *tag, crimp_error_t *err)
+int crimp_grpc_unary_begin_raw(struct crimp_grpc_async_unary *u, grpc_channel *ch,
+                               grpc_call *parent, grpc_completion_queue *cq, const char *method,
+                               gpr_timespec deadline, const struct crimp_grpc_call_opts *opts,
+                               grpc_byte_buffer *request, void *tag, crimp_error_t *err)
 {
     memset(u, 0, sizeof(*u));
     u->method = method;
@@ -202,7 +200,7 @@ static int unary_begin_bb(struct crimp_grpc_async_unary *u, grpc_channel *ch, gr
     ops[5].data.recv_status_on_client.trailing_metadata = &u->trailing_md;
     grpc_call_error ce = grpc_call_start_batch(u->call, ops, 6, tag, NULL);
     if (ce != GRPC_CALL_OK) {
-        async_unary_release(u);
+        crimp_grpc_unary_release(u);
         return crimp_make_error(err, GRPC_STATUS_INTERNAL, 0, "%s: grpc batch failed (%d)", method,
                                 (int)ce);
     }
@@ -214,7 +212,7 @@ int crimp_grpc_unary_begin(struct crimp_grpc_async_unary *u, grpc_channel *ch, g
                            const struct crimp_grpc_call_opts *opts, const ProtobufCMessage *req,
                            void *tag, crimp_error_t *err)
 {
-    return unary_begin_bb(u, ch, parent, cq, method, deadline, opts,
+    return crimp_grpc_unary_begin_raw(u, ch, parent, cq, method, deadline, opts,
                           crimp_pack_to_byte_buffer(req), tag, err);
 }
 
@@ -230,7 +228,7 @@ int crimp_grpc_unary_end(struct crimp_grpc_async_unary *u,
                                u->method);
     else
         ret = unpack_reply(u->reply, resp_desc, resp, u->method, "the reply", err);
-    async_unary_release(u);
+    crimp_grpc_unary_release(u);
     return ret;
 }
 
@@ -242,7 +240,8 @@ static int unary_bb(grpc_channel *ch, grpc_call *parent, const char *method,
     int64_t started = crimp_now_mono_ns();
     grpc_completion_queue *cq = thread_cq();
     struct crimp_grpc_async_unary u;
-    int ret = unary_begin_bb(&u, ch, parent, cq, method, deadline, opts, req_bb, &u, err);
+    int ret =
+        crimp_grpc_unary_begin_raw(&u, ch, parent, cq, method, deadline, opts, req_bb, &u, err);
     grpc_status_code status = GRPC_STATUS_INTERNAL;
     if (ret == 0) {
         /* A batch with RECV_STATUS always succeeds: the outcome is the status.  */

@@ -77,6 +77,17 @@ int crimp_grpc_unary_begin(struct crimp_grpc_async_unary *u, grpc_channel *ch, g
                            const struct crimp_grpc_call_opts *opts, const ProtobufCMessage *req,
                            void *tag, crimp_error_t *err);
 
+/* The same with the request already serialized: REQUEST is taken (a
+ * proxy forwards the bytes it received).  */
+int crimp_grpc_unary_begin_raw(struct crimp_grpc_async_unary *u, grpc_channel *ch,
+                               grpc_call *parent, grpc_completion_queue *cq, const char *method,
+                               gpr_timespec deadline, const struct crimp_grpc_call_opts *opts,
+                               grpc_byte_buffer *request, void *tag, crimp_error_t *err);
+
+/* Releases what U holds (call, buffers, metadata) without reading the
+ * reply: for callers that take u->reply or the status themselves.  */
+void crimp_grpc_unary_release(struct crimp_grpc_async_unary *u);
+
 /* After TAG completed: the reply unpacked as RESP_DESC into *RESP, or *err
  * from the status, as crimp_grpc_unary.  Releases what U holds.  */
 int crimp_grpc_unary_end(struct crimp_grpc_async_unary *u,

@@ -24,11 +24,7 @@ static const char *const READ_ONLY[] = {
 struct passthrough {
     struct crimp_tag done_tag;
     struct crimp_call *c;
-    grpc_call *out;
-    grpc_metadata_array initial_md, trailing_md;
-    grpc_byte_buffer *reply;
-    grpc_status_code status;
-    grpc_slice details;
+    struct crimp_grpc_async_unary out;
     int64_t started;
 };
 
@@ -47,29 +43,24 @@ static void on_forwarded(struct crimp_tag *tag, bool ok)
     char span[CRIMP_TRACE_NAME_LEN];
     snprintf(span, sizeof(span), "%s/%s", c->method->service, c->method->name);
     crimp_trace_set_current(c->trace);
-    crimp_trace_span(CRIMP_SPAN_GRPC, span, (int)pt->status, pt->started, crimp_now_mono_ns());
+    crimp_trace_span(CRIMP_SPAN_GRPC, span, (int)pt->out.status, pt->started, crimp_now_mono_ns());
     crimp_trace_set_current(NULL);
     if (!ok) {
         crimp_call_finish(c, NULL, GRPC_STATUS_INTERNAL, "forwarding the call failed");
-    } else if (pt->status != GRPC_STATUS_OK) {
+    } else if (pt->out.status != GRPC_STATUS_OK) {
         struct crimp_backend *b = crimp_router_get(c->srv->router, (size_t)c->backend_index);
-        cleanup_free char *msg = grpc_slice_to_c_string(pt->details);
+        cleanup_free char *msg = grpc_slice_to_c_string(pt->out.details);
         /* As the slow path does: say which backend is unreachable.  */
         cleanup_free char *named =
-            pt->status == GRPC_STATUS_UNAVAILABLE && b
+            pt->out.status == GRPC_STATUS_UNAVAILABLE && b
                 ? xasprintf("backend `%s` (%s at %s): %s", b->config->name, b->config->type,
                             b->config->endpoint, msg)
                 : NULL;
-        crimp_call_finish(c, NULL, pt->status, named ? named : msg);
+        crimp_call_finish(c, NULL, pt->out.status, named ? named : msg);
     } else {
-        crimp_call_finish(c, steal_ptr(&pt->reply), GRPC_STATUS_OK, NULL);
+        crimp_call_finish(c, steal_ptr(&pt->out.reply), GRPC_STATUS_OK, NULL);
     }
-    if (pt->reply)
-        grpc_byte_buffer_destroy(pt->reply);
-    grpc_slice_unref(pt->details);
-    grpc_metadata_array_destroy(&pt->initial_md);
-    grpc_metadata_array_destroy(&pt->trailing_md);
-    grpc_call_unref(pt->out);
+    crimp_grpc_unary_release(&pt->out);
     free(pt);
 }
 
@@ -108,32 +99,14 @@ bool crimp_passthrough_start(struct crimp_call *c)
     struct passthrough *pt = xcalloc(1, sizeof(*pt));
     pt->done_tag.done = on_forwarded;
     pt->c = c;
-    pt->details = grpc_empty_slice();
-    grpc_metadata_array_init(&pt->initial_md);
-    grpc_metadata_array_init(&pt->trailing_md);
-    grpc_slice method = grpc_slice_from_static_string(c->method->path);
-    pt->out = grpc_channel_create_call(b->ops->raw_channel(b), c->call, GRPC_PROPAGATE_DEFAULTS,
-                                       c->srv->cq, method, NULL, c->deadline, NULL);
-    grpc_op ops[6];
-    memset(ops, 0, sizeof(ops));
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = c->payload; /* kept by C until it ends */
-    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &pt->initial_md;
-    ops[4].op = GRPC_OP_RECV_MESSAGE;
-    ops[4].data.recv_message.recv_message = &pt->reply;
-    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-    ops[5].data.recv_status_on_client.status = &pt->status;
-    ops[5].data.recv_status_on_client.status_details = &pt->details;
-    ops[5].data.recv_status_on_client.trailing_metadata = &pt->trailing_md;
     c->backend_index = idx;
     pt->started = crimp_now_mono_ns();
-    if (grpc_call_start_batch(pt->out, ops, 6, &pt->done_tag, NULL) != GRPC_CALL_OK) {
-        grpc_call_unref(pt->out);
-        grpc_metadata_array_destroy(&pt->initial_md);
-        grpc_metadata_array_destroy(&pt->trailing_md);
+    /* The request goes out as it came in; the copy shares its slices.  */
+    grpc_byte_buffer *request = grpc_byte_buffer_copy(c->payload);
+    cleanup_error crimp_error_t err = NULL;
+    if (crimp_grpc_unary_begin_raw(&pt->out, b->ops->raw_channel(b), c->call, c->srv->cq,
+                                   c->method->path, c->deadline, NULL, request, &pt->done_tag,
+                                   &err) < 0) {
         free(pt);
         c->backend_index = -1;
         return false;
