@@ -64,3 +64,10 @@ char *crimp_pb_strdup(const char *s)
 {
     return xstrdup(s ? s : "");
 }
+
+void *crimp_pb_map_copy(const ProtobufCMessageDescriptor *entry_desc, void *const *entries,
+                        size_t n, size_t *n_out)
+{
+    json_auto_t *j = crimp_pb_map_to_json(entries, n);
+    return crimp_pb_map_from_json(entry_desc, j, n_out);
+}

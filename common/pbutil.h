@@ -36,6 +36,12 @@ void *crimp_pb_map_from_json(const ProtobufCMessageDescriptor *entry_desc, json_
 /* A JSON object of the entries of a map<string,string> field.  */
 json_t *crimp_pb_map_to_json(void *const *entries, size_t n);
 
+/* A copy of N map entries as entries of another map<string,string> field
+ * (ENTRY_DESC: the target's entry type), e.g. a config's labels into a
+ * status's; sets *N_OUT.  */
+void *crimp_pb_map_copy(const ProtobufCMessageDescriptor *entry_desc, void *const *entries,
+                        size_t n, size_t *n_out);
+
 /* A heap copy of S for a response field ("" stays a fresh empty string).  */
 char *crimp_pb_strdup(const char *s);
 

@@ -1,6 +1,7 @@
 /* x-allocators and clocks.  */
 #include "utils.h"
 
+#include <sys/random.h>
 #include <time.h>
 
 static void oom(void) __attribute__((noreturn));
@@ -89,4 +90,37 @@ void crimp_format_rfc3339_ns(int64_t ns, char *buf, size_t size)
     gmtime_r(&secs, &tm);
     strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(buf, size, "%s.%09lldZ", base, (long long)(ns % 1000000000LL));
+}
+
+void crimp_random_bytes(void *buf, size_t n)
+{
+    uint8_t *p = buf;
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = getrandom(p + got, n - got, 0);
+        if (r > 0)
+            got += (size_t)r;
+    }
+}
+
+void crimp_random_b64url(char *out, size_t n_chars)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    uint8_t raw[48];
+    size_t n_raw = (n_chars * 6 + 7) / 8;
+    if (n_raw > sizeof(raw))
+        abort(); /* callers ask for short strings */
+    crimp_random_bytes(raw, n_raw);
+    uint32_t bits = 0;
+    int have = 0;
+    size_t in = 0;
+    for (size_t i = 0; i < n_chars; i++) {
+        if (have < 6) {
+            bits = bits << 8 | raw[in++];
+            have += 8;
+        }
+        out[i] = b64[(bits >> (have - 6)) & 63];
+        have -= 6;
+    }
+    out[n_chars] = '\0';
 }

@@ -68,6 +68,13 @@ static inline bool str_empty(const char *s)
     return s == NULL || s[0] == '\0';
 }
 
+/* N bytes from the kernel's random source (getrandom, retried until full).  */
+void crimp_random_bytes(void *buf, size_t n);
+
+/* N_CHARS random base64url characters (6 random bits each) and a NUL into
+ * OUT: tokens and IDs that must be unguessable or unique.  */
+void crimp_random_b64url(char *out, size_t n_chars);
+
 /* Monotonic and wall clocks in nanoseconds.  */
 int64_t crimp_now_mono_ns(void);
 int64_t crimp_now_real_ns(void);

@@ -4,7 +4,6 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "stream-internal.h"
 #include "utils.h"
@@ -54,23 +53,6 @@ void stream_tokens_free(struct stream_tokens *t)
     free(t);
 }
 
-static void random_token(char out[9])
-{
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    unsigned char r[6];
-    if (getrandom(r, sizeof(r), 0) != sizeof(r)) {
-        /* Not reachable on Linux ≥ 3.17 with a 6-byte request.  */
-        uint64_t x = (uint64_t)crimp_now_mono_ns() * 0x9E3779B97F4A7C15ULL;
-        memcpy(r, &x, sizeof(r));
-    }
-    uint64_t bits = 0;
-    for (int i = 0; i < 6; i++)
-        bits = bits << 8 | r[i];
-    for (int i = 0; i < 8; i++) /* 48 bits, 6 per character */
-        out[i] = b64[(bits >> (42 - 6 * i)) & 63];
-    out[8] = '\0';
-}
-
 /* Drops expired tokens (lock held).  */
 static void expire(struct stream_tokens *t, int64_t now)
 {
@@ -108,7 +90,7 @@ char *stream_tokens_add(struct stream_tokens *t, struct stream_request *r)
     }
     struct token *k = xcalloc(1, sizeof(*k));
     do
-        random_token(k->id);
+        crimp_random_b64url(k->id, sizeof(k->id) - 1);
     while (in_use(t, k->id));
     k->req = r;
     k->next = t->head;

@@ -11,7 +11,6 @@
 #include <sched.h>
 #include <stdint.h>
 #include <sys/mount.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 
@@ -23,12 +22,7 @@
 static void random_uuid(char out[37])
 {
     uint8_t b[16];
-    size_t got = 0;
-    while (got < sizeof(b)) {
-        ssize_t r = getrandom(b + got, sizeof(b) - got, 0);
-        if (r > 0)
-            got += (size_t)r;
-    }
+    crimp_random_bytes(b, sizeof(b));
     b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
     snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],

@@ -24,32 +24,33 @@
 /* Reads REL from the topmost layer directory of MOUNTS that has it: a fresh
  * rootfs snapshot is empty on top, so its lower dirs (overlay) or its
  * source (bind) are the image.  No mount needed.  */
+/* DIR/REL's text (at most MAX_ETC_FILE bytes), NULL when it cannot be read.  */
+static char *read_etc_file(const char *dir, const char *rel)
+{
+    cleanup_free char *p = xasprintf("%s/%s", dir, rel);
+    cleanup_file FILE *f = fopen(p, "re");
+    if (f == NULL)
+        return NULL;
+    char *buf = xcalloc(1, MAX_ETC_FILE + 1);
+    fread(buf, 1, MAX_ETC_FILE, f);
+    return buf;
+}
+
 static char *read_from_layers(Containerd__Types__Mount **mounts, size_t n, const char *rel)
 {
     for (size_t i = 0; i < n; i++) {
         const Containerd__Types__Mount *m = mounts[i];
-        if (strcmp(m->type, "bind") == 0) {
-            cleanup_free char *p = xasprintf("%s/%s", m->source, rel);
-            cleanup_file FILE *f = fopen(p, "re");
-            if (f == NULL)
-                return NULL;
-            char *buf = xcalloc(1, MAX_ETC_FILE + 1);
-            fread(buf, 1, MAX_ETC_FILE, f);
-            return buf;
-        }
+        if (strcmp(m->type, "bind") == 0)
+            return read_etc_file(m->source, rel);
         for (size_t j = 0; j < m->n_options; j++) {
             if (!has_prefix(m->options[j], "lowerdir="))
                 continue;
             cleanup_free char *dirs = xstrdup(m->options[j] + strlen("lowerdir="));
             char *save = NULL;
             for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-                cleanup_free char *p = xasprintf("%s/%s", d, rel);
-                cleanup_file FILE *f = fopen(p, "re");
-                if (f == NULL)
-                    continue;
-                char *buf = xcalloc(1, MAX_ETC_FILE + 1);
-                fread(buf, 1, MAX_ETC_FILE, f);
-                return buf;
+                char *text = read_etc_file(d, rel);
+                if (text)
+                    return text;
             }
         }
     }

@@ -10,13 +10,6 @@
 #include "pbutil.h"
 #include "utils.h"
 
-static void *copy_map(const ProtobufCMessageDescriptor *to, void *const *entries, size_t n,
-                      size_t *n_out)
-{
-    json_auto_t *j = crimp_pb_map_to_json(entries, n);
-    return crimp_pb_map_from_json(to, j, n_out);
-}
-
 static Runtime__V1__ImageSpec *image_spec(const char *image)
 {
     Runtime__V1__ImageSpec *spec = xmalloc(sizeof(*spec));
@@ -43,9 +36,9 @@ static Runtime__V1__ContainerStatus *container_status(struct ctrd_container *c)
     st->image_id = xstrdup(c->image_id ? c->image_id : "");
     st->reason = xstrdup(c->reason ? c->reason : "");
     st->message = xstrdup(c->message ? c->message : "");
-    st->labels = copy_map(&runtime__v1__container_status__labels_entry__descriptor,
+    st->labels = crimp_pb_map_copy(&runtime__v1__container_status__labels_entry__descriptor,
                           (void *const *)cfg->labels, cfg->n_labels, &st->n_labels);
-    st->annotations = copy_map(&runtime__v1__container_status__annotations_entry__descriptor,
+    st->annotations = crimp_pb_map_copy(&runtime__v1__container_status__annotations_entry__descriptor,
                                (void *const *)cfg->annotations, cfg->n_annotations,
                                &st->n_annotations);
     st->mounts = xcalloc(cfg->n_mounts + 1, sizeof(*st->mounts));
@@ -139,9 +132,9 @@ int ctrd_list_containers(struct crimp_backend *self, struct crimp_rpc *rpc,
         o->image_id = xstrdup(c->image_id ? c->image_id : "");
         o->state = c->state;
         o->created_at = c->created_at;
-        o->labels = copy_map(&runtime__v1__container__labels_entry__descriptor,
+        o->labels = crimp_pb_map_copy(&runtime__v1__container__labels_entry__descriptor,
                              (void *const *)c->config->labels, c->config->n_labels, &o->n_labels);
-        o->annotations = copy_map(&runtime__v1__container__annotations_entry__descriptor,
+        o->annotations = crimp_pb_map_copy(&runtime__v1__container__annotations_entry__descriptor,
                                   (void *const *)c->config->annotations, c->config->n_annotations,
                                   &o->n_annotations);
         pthread_mutex_unlock(&c->mu);

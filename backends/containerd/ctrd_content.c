@@ -6,7 +6,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "ctrd_client-internal.h"
@@ -243,17 +242,8 @@ int ctrd_content_read_all(struct ctrd_conn *c, const struct ctrd_opts *o, const 
  * containerd's own client uses: unique enough, readable in `ctr leases ls`.  */
 static char *lease_id(void)
 {
-    static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    uint8_t r[3] = {0};
-    if (getrandom(r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
-        long x = random();
-        memcpy(r, &x, sizeof(r));
-    }
-    uint32_t v = (uint32_t)r[0] << 16 | (uint32_t)r[1] << 8 | r[2];
     char tail[5];
-    for (int i = 0; i < 4; i++)
-        tail[i] = b64url[(v >> (18 - 6 * i)) & 63];
-    tail[4] = '\0';
+    crimp_random_b64url(tail, 4);
     return xasprintf("%" PRId64 "-%s", crimp_now_real_ns(), tail);
 }
 

@@ -105,13 +105,6 @@ int ctrd_remove_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
 
 /* ---- status and list ---------------------------------------------------- */
 
-static void *copy_map(const ProtobufCMessageDescriptor *to, void *const *entries, size_t n,
-                      size_t *n_out)
-{
-    json_auto_t *j = crimp_pb_map_to_json(entries, n);
-    return crimp_pb_map_from_json(to, j, n_out);
-}
-
 static Runtime__V1__PodSandboxNetworkStatus *network_status(struct ctrd_sandbox *s)
 {
     Runtime__V1__PodSandboxNetworkStatus *ns = xmalloc(sizeof(*ns));
@@ -154,9 +147,9 @@ static Runtime__V1__PodSandboxStatus *sandbox_status(struct ctrd_sandbox *s)
     st->created_at = s->created_at;
     st->network = network_status(s);
     st->linux = linux_status(s);
-    st->labels = copy_map(&runtime__v1__pod_sandbox_status__labels_entry__descriptor,
+    st->labels = crimp_pb_map_copy(&runtime__v1__pod_sandbox_status__labels_entry__descriptor,
                           (void *const *)s->config->labels, s->config->n_labels, &st->n_labels);
-    st->annotations = copy_map(&runtime__v1__pod_sandbox_status__annotations_entry__descriptor,
+    st->annotations = crimp_pb_map_copy(&runtime__v1__pod_sandbox_status__annotations_entry__descriptor,
                                (void *const *)s->config->annotations, s->config->n_annotations,
                                &st->n_annotations);
     st->runtime_handler = xstrdup(s->runtime_handler ? s->runtime_handler : "");
@@ -216,9 +209,9 @@ int ctrd_list_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
         p->metadata = steal_ptr(&st->metadata);
         p->state = st->state;
         p->created_at = st->created_at;
-        p->labels = copy_map(&runtime__v1__pod_sandbox__labels_entry__descriptor,
+        p->labels = crimp_pb_map_copy(&runtime__v1__pod_sandbox__labels_entry__descriptor,
                              (void *const *)st->labels, st->n_labels, &p->n_labels);
-        p->annotations = copy_map(&runtime__v1__pod_sandbox__annotations_entry__descriptor,
+        p->annotations = crimp_pb_map_copy(&runtime__v1__pod_sandbox__annotations_entry__descriptor,
                                   (void *const *)st->annotations, st->n_annotations,
                                   &p->n_annotations);
         p->runtime_handler = steal_ptr(&st->runtime_handler);

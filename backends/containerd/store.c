@@ -5,7 +5,6 @@
  * including ones crimp does not interpret.  */
 #include <errno.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "common/checkpoint.h"
 #include "containerd-internal.h"
@@ -26,12 +25,7 @@ struct ctrd_store {
 char *ctrd_new_id(void)
 {
     uint8_t raw[32];
-    size_t got = 0;
-    while (got < sizeof(raw)) {
-        ssize_t r = getrandom(raw + got, sizeof(raw) - got, 0);
-        if (r > 0)
-            got += (size_t)r;
-    }
+    crimp_random_bytes(raw, sizeof(raw));
     char *id = xmalloc(2 * sizeof(raw) + 1);
     for (size_t i = 0; i < sizeof(raw); i++)
         sprintf(id + 2 * i, "%02x", raw[i]);
