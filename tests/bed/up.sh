@@ -20,8 +20,11 @@ REGISTRY_PORT=${CRIMP_BED_REGISTRY_PORT:-5100}
 REGISTRY=127.0.0.1:$REGISTRY_PORT
 PAUSE_IMAGE=$REGISTRY/crimp/pause:3.10
 BUSYBOX_IMAGE=$REGISTRY/crimp/busybox:1.35
-CNI_NET=10.99.0.0/16
-CNI_BRIDGE=crimp0
+# A second bed beside the first (another registry port) needs its own
+# network: CRIMP_BED_NET=98 gives 10.98.0.0/16 on bridge crimp98.
+NET_OCTET=${CRIMP_BED_NET:-99}
+CNI_NET=10.$NET_OCTET.0.0/16
+CNI_BRIDGE=crimp$NET_OCTET
 
 bed_snapshot > "$BED/snapshot.before"
 mkdir -p "$BED/cni/net.d" "$BED/containerd" "$BED/docker" "$BED/registry" "$BED/images"

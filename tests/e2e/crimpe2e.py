@@ -50,6 +50,11 @@ def bed_env():
     return env
 
 
+def pod_net_prefix(bed):
+    """The first two octets of the bed's pod network, as "10.99."."""
+    return bed["CRIMP_BED_CNI_NET"].rsplit(".", 2)[0] + "."
+
+
 def read_text(path):
     """The file's text, "" when it does not exist (yet)."""
     if not os.path.exists(path):

@@ -14,8 +14,8 @@ import unittest
 
 import grpc
 
-from crimpe2e import (PB, Crimpd, PodTests, bed_env, leased_ips, main, read_text, wait_for,
-                      wait_for_socket)
+from crimpe2e import (PB, Crimpd, PodTests, bed_env, leased_ips, main, pod_net_prefix, read_text,
+                      wait_for, wait_for_socket)
 
 BED = bed_env()
 SOCK = BED.get("CRIMP_BED_CONTAINERD_NATIVE_SOCK", "")
@@ -135,7 +135,7 @@ class ContainerdBackend(PodTests, unittest.TestCase):
         cfg, pod = self.run_pod("life", dns_config=dns)
         st = self.c.call("PodSandboxStatus", pod_sandbox_id=pod).status
         self.assertEqual(st.state, PB.SANDBOX_READY)
-        self.assertTrue(st.network.ip.startswith("10.99."), st.network.ip)
+        self.assertTrue(st.network.ip.startswith(pod_net_prefix(BED)), st.network.ip)
         self.assertEqual(dict(st.labels), {"app": "life"})
         self.assertEqual(dict(st.annotations), {"note": "kept"})
         self.assertIn(st.network.ip, leased_ips(BED))

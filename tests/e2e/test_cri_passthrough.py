@@ -10,7 +10,7 @@ import uuid
 
 import grpc
 
-from crimpe2e import PB, Client, Crimpd, bed_env, main
+from crimpe2e import PB, Client, Crimpd, bed_env, main, pod_net_prefix
 
 BED = bed_env()
 CTR = "unix://" + BED["CRIMP_BED_CONTAINERD_SOCK"]
@@ -52,7 +52,7 @@ class PodLifecycle(unittest.TestCase):
         pod = self.c.call("RunPodSandbox", config=cfg, timeout=120).pod_sandbox_id
         ps = self.c.call("PodSandboxStatus", pod_sandbox_id=pod).status
         self.assertEqual(ps.state, PB.SANDBOX_READY)
-        self.assertTrue(ps.network.ip.startswith("10.99."), ps.network.ip)
+        self.assertTrue(ps.network.ip.startswith(pod_net_prefix(BED)), ps.network.ip)
         self.assertEqual(ps.labels["app"], "lifecycle")
 
         ccfg = PB.ContainerConfig(

@@ -16,7 +16,8 @@ import uuid
 
 import grpc
 
-from crimpe2e import CRIMPCTL, PB, Crimpd, PodTests, bed_env, leased_ips, main, read_text, wait_for
+from crimpe2e import (CRIMPCTL, PB, Crimpd, PodTests, bed_env, leased_ips, main, pod_net_prefix,
+                      read_text, wait_for)
 
 BED = bed_env()
 DOCKER_SOCK = BED["CRIMP_BED_DOCKER_SOCK"]
@@ -87,7 +88,7 @@ class DockerBackend(PodTests, unittest.TestCase):
                                 port_mappings=[PB.PortMapping(container_port=80, host_port=18081)])
         st = self.c.call("PodSandboxStatus", pod_sandbox_id=pod).status
         self.assertEqual(st.state, PB.SANDBOX_READY)
-        self.assertTrue(st.network.ip.startswith("10.99."), st.network.ip)
+        self.assertTrue(st.network.ip.startswith(pod_net_prefix(BED)), st.network.ip)
         self.assertEqual(dict(st.labels), {"app": "life"})
         self.assertEqual(dict(st.annotations), {"note": "kept"})
         self.assertIn(st.network.ip, leased_ips(BED))
