@@ -27,6 +27,16 @@ void *xcalloc(size_t n, size_t size)
     return p;
 }
 
+void *xaligned_calloc(size_t align, size_t size)
+{
+    size_t rounded = (size + align - 1) / align * align;
+    void *p = aligned_alloc(align, rounded ? rounded : align);
+    if (p == NULL)
+        oom();
+    memset(p, 0, rounded);
+    return p;
+}
+
 void *xrealloc(void *p, size_t size)
 {
     void *q = realloc(p, size ? size : 1);

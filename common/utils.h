@@ -16,6 +16,9 @@
 void *xmalloc(size_t size);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t size);
+/* Zeroed memory aligned to ALIGN (a power of two), for structs with
+ * cache-line aligned members; freed with free().  */
+void *xaligned_calloc(size_t align, size_t size);
 char *xstrdup(const char *s);
 /* Returns NULL for a NULL S.  */
 char *xstrdup_or_null(const char *s);

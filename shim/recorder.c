@@ -1,8 +1,15 @@
 /* Latency recorder: lazily created histograms in fixed tables, and a ring
  * of recent calls whose slots are guarded by sequence counters so writers
- * never wait for readers or for each other.  */
+ * never wait for readers or for each other.
+ *
+ * Histograms and the in-flight count are sharded: each recording thread
+ * writes its own shard, picked once per thread, so workers on different
+ * CPUs do not bounce the same cache lines on every call (measured: on 2
+ * vCPUs one shared histogram per series cost ~1.5 µs a call at 2 threads,
+ * against 0.25 µs at 1).  Readers merge the shards.  */
 #include "recorder.h"
 
+#include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,12 +19,16 @@
  * and never freed, so lookups need no lock.  */
 #define SUBCALL_SLOTS 1024
 
+/* More shards than the CPUs crimpd's workers run on make collisions rare;
+ * threads that share a shard stay correct (the adds are atomic).  */
+#define RECORDER_SHARDS 16
+
 struct subcall_slot {
     _Atomic int state; /* 0 free, 1 being filled, 2 ready */
     int backend;
     enum crimp_span_kind kind;
     char name[CRIMP_TRACE_NAME_LEN];
-    struct crimp_histogram *hist;
+    _Atomic(struct crimp_histogram *) hist[RECORDER_SHARDS];
 };
 
 struct ring_slot {
@@ -25,28 +36,47 @@ struct ring_slot {
     struct crimp_call_record rec;
 };
 
+/* One thread's histograms: [method][backend + 1][code], created on use.  */
+struct recorder_shard {
+    alignas(64) _Atomic int64_t in_flight;
+    _Atomic(struct crimp_histogram *) *series;
+};
+
 struct crimp_recorder {
     _Atomic(char *) *backend_names; /* NULL: a slot for a backend added later */
-    size_t n_backends, n_methods;
-    _Atomic(struct crimp_histogram *) *series; /* [method][backend + 1][code] */
+    size_t n_backends, n_methods, n_series;
+    struct recorder_shard shards[RECORDER_SHARDS];
     struct subcall_slot *subcalls;
     struct ring_slot *ring;
     size_t ring_size;
-    _Atomic uint64_t next_id;
-    _Atomic int64_t in_flight;
+    alignas(64) _Atomic uint64_t next_id;
 };
+
+/* This thread's shard, handed out round-robin at its first call.  */
+static int my_shard(void)
+{
+    static _Atomic unsigned next_shard;
+    static _Thread_local int shard = -1;
+    if (shard < 0)
+        shard = (int)(atomic_fetch_add_explicit(&next_shard, 1, memory_order_relaxed) %
+                      RECORDER_SHARDS);
+    return shard;
+}
 
 struct crimp_recorder *crimp_recorder_new(const char *const *backend_names, size_t n_backends,
                                           size_t n_methods, size_t ring_size)
 {
-    struct crimp_recorder *r = xcalloc(1, sizeof(*r));
+    /* The shards are cache-line aligned: calloc does not promise that.  */
+    struct crimp_recorder *r = xaligned_calloc(alignof(struct crimp_recorder), sizeof(*r));
     r->n_backends = n_backends;
     r->n_methods = n_methods;
     r->backend_names = xcalloc(n_backends + 1, sizeof(*r->backend_names));
     for (size_t i = 0; i < n_backends; i++)
         if (backend_names[i])
             atomic_store(&r->backend_names[i], xstrdup(backend_names[i]));
-    r->series = xcalloc(n_methods * (n_backends + 1) * CRIMP_RECORDER_CODES, sizeof(*r->series));
+    r->n_series = n_methods * (n_backends + 1) * CRIMP_RECORDER_CODES;
+    for (int i = 0; i < RECORDER_SHARDS; i++)
+        r->shards[i].series = xcalloc(r->n_series, sizeof(*r->shards[i].series));
     r->subcalls = xcalloc(SUBCALL_SLOTS, sizeof(*r->subcalls));
     r->ring_size = ring_size ? ring_size : 1;
     r->ring = xcalloc(r->ring_size, sizeof(*r->ring));
@@ -57,15 +87,16 @@ void crimp_recorder_free(struct crimp_recorder *r)
 {
     if (r == NULL)
         return;
-    size_t n = r->n_methods * (r->n_backends + 1) * CRIMP_RECORDER_CODES;
-    for (size_t i = 0; i < n; i++)
-        free(atomic_load(&r->series[i]));
-    for (size_t i = 0; i < SUBCALL_SLOTS; i++)
-        free(r->subcalls[i].hist);
+    for (int sh = 0; sh < RECORDER_SHARDS; sh++) {
+        for (size_t i = 0; i < r->n_series; i++)
+            free(atomic_load(&r->shards[sh].series[i]));
+        free(r->shards[sh].series);
+        for (size_t i = 0; i < SUBCALL_SLOTS; i++)
+            free(atomic_load(&r->subcalls[i].hist[sh]));
+    }
     for (size_t i = 0; i < r->n_backends; i++)
         free(atomic_load(&r->backend_names[i]));
     free(r->backend_names);
-    free(r->series);
     free(r->subcalls);
     free(r->ring);
     free(r);
@@ -99,8 +130,10 @@ static uint32_t hash_name(int backend, enum crimp_span_kind kind, const char *na
     return h;
 }
 
-static struct crimp_histogram *subcall_hist(struct crimp_recorder *r, int backend,
-                                            enum crimp_span_kind kind, const char *name)
+/* The table slot of sub-call series (BACKEND, KIND, NAME), claimed on
+ * first use; NULL when the table is full.  */
+static struct subcall_slot *subcall_slot(struct crimp_recorder *r, int backend,
+                                         enum crimp_span_kind kind, const char *name)
 {
     uint32_t h = hash_name(backend, kind, name);
     for (size_t probe = 0; probe < SUBCALL_SLOTS; probe++) {
@@ -112,28 +145,32 @@ static struct crimp_histogram *subcall_hist(struct crimp_recorder *r, int backen
                 s->backend = backend;
                 s->kind = kind;
                 snprintf(s->name, sizeof(s->name), "%s", name);
-                s->hist = xcalloc(1, sizeof(*s->hist));
                 atomic_store_explicit(&s->state, 2, memory_order_release);
-                return s->hist;
+                return s;
             }
             state = expected;
         }
         while (state == 1)
             state = atomic_load_explicit(&s->state, memory_order_acquire);
         if (s->backend == backend && s->kind == kind && strcmp(s->name, name) == 0)
-            return s->hist;
+            return s;
     }
     return NULL; /* table full: the sub-call is still in the call's trace */
 }
 
+/* A call may begin on one thread and finish on another: each shard's count
+ * can go negative, their sum cannot.  */
 void crimp_recorder_begin(struct crimp_recorder *r)
 {
-    atomic_fetch_add_explicit(&r->in_flight, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&r->shards[my_shard()].in_flight, 1, memory_order_relaxed);
 }
 
 int64_t crimp_recorder_in_flight(const struct crimp_recorder *r)
 {
-    return atomic_load_explicit(&r->in_flight, memory_order_relaxed);
+    int64_t n = 0;
+    for (int i = 0; i < RECORDER_SHARDS; i++)
+        n += atomic_load_explicit(&r->shards[i].in_flight, memory_order_relaxed);
+    return n;
 }
 
 static void store_in_ring(struct crimp_recorder *r, const struct crimp_call_record *rec)
@@ -158,11 +195,12 @@ void crimp_recorder_finish(struct crimp_recorder *r, int method, int backend,
                            grpc_status_code code, int64_t start_real_ns, int64_t duration_ns,
                            const struct crimp_trace *trace)
 {
-    atomic_fetch_sub_explicit(&r->in_flight, 1, memory_order_relaxed);
+    struct recorder_shard *shard = &r->shards[my_shard()];
+    atomic_fetch_sub_explicit(&shard->in_flight, 1, memory_order_relaxed);
     if (method < 0 || (size_t)method >= r->n_methods || backend < -1 ||
         backend >= (int)r->n_backends || (unsigned)code >= CRIMP_RECORDER_CODES)
         return;
-    crimp_hist_record(get_or_create(&r->series[series_index(r, method, backend, (int)code)]),
+    crimp_hist_record(get_or_create(&shard->series[series_index(r, method, backend, (int)code)]),
                       (uint64_t)duration_ns);
 
     struct crimp_call_record rec;
@@ -182,9 +220,10 @@ void crimp_recorder_finish(struct crimp_recorder *r, int method, int backend,
         for (int i = 0; i < trace->n_spans; i++) {
             const struct crimp_span *s = &trace->spans[i];
             int by = s->backend > 0 ? s->backend - 1 : backend;
-            struct crimp_histogram *h = subcall_hist(r, by, s->kind, s->name);
-            if (h)
-                crimp_hist_record(h, (uint64_t)s->duration_ns);
+            struct subcall_slot *slot = subcall_slot(r, by, s->kind, s->name);
+            if (slot)
+                crimp_hist_record(get_or_create(&slot->hist[shard - r->shards]),
+                                  (uint64_t)s->duration_ns);
         }
     }
     store_in_ring(r, &rec);
@@ -214,19 +253,42 @@ size_t crimp_recorder_n_backends(const struct crimp_recorder *r)
     return r->n_backends;
 }
 
+/* Sums the shards' histograms of one series into MERGED; false when no
+ * shard recorded anything.  */
+static bool merge_shards(_Atomic(struct crimp_histogram *) *const per_shard[RECORDER_SHARDS],
+                         struct crimp_histogram *merged)
+{
+    bool any = false;
+    for (int i = 0; i < RECORDER_SHARDS; i++) {
+        struct crimp_histogram *h = atomic_load_explicit(per_shard[i], memory_order_acquire);
+        if (h == NULL || atomic_load(&h->count) == 0)
+            continue;
+        if (!any)
+            memset(merged, 0, sizeof(*merged));
+        crimp_hist_merge(merged, h);
+        any = true;
+    }
+    return any;
+}
+
 void crimp_recorder_each_call_series(struct crimp_recorder *r,
                                      void (*fn)(void *ctx, int method, int backend,
                                                 grpc_status_code code,
                                                 const struct crimp_histogram *h),
                                      void *ctx)
 {
+    struct crimp_histogram *merged = xcalloc(1, sizeof(*merged));
+    _Atomic(struct crimp_histogram *) *per_shard[RECORDER_SHARDS];
     for (size_t m = 0; m < r->n_methods; m++)
         for (int b = -1; b < (int)r->n_backends; b++)
             for (int c = 0; c < CRIMP_RECORDER_CODES; c++) {
-                struct crimp_histogram *h = atomic_load(&r->series[series_index(r, (int)m, b, c)]);
-                if (h && atomic_load(&h->count) > 0)
-                    fn(ctx, (int)m, b, (grpc_status_code)c, h);
+                size_t idx = series_index(r, (int)m, b, c);
+                for (int i = 0; i < RECORDER_SHARDS; i++)
+                    per_shard[i] = &r->shards[i].series[idx];
+                if (merge_shards(per_shard, merged))
+                    fn(ctx, (int)m, b, (grpc_status_code)c, merged);
             }
+    free(merged);
 }
 
 void crimp_recorder_each_subcall_series(struct crimp_recorder *r,
@@ -235,11 +297,18 @@ void crimp_recorder_each_subcall_series(struct crimp_recorder *r,
                                                    const struct crimp_histogram *h),
                                         void *ctx)
 {
+    struct crimp_histogram *merged = xcalloc(1, sizeof(*merged));
+    _Atomic(struct crimp_histogram *) *per_shard[RECORDER_SHARDS];
     for (size_t i = 0; i < SUBCALL_SLOTS; i++) {
         struct subcall_slot *s = &r->subcalls[i];
-        if (atomic_load_explicit(&s->state, memory_order_acquire) == 2)
-            fn(ctx, s->backend, s->kind, s->name, s->hist);
+        if (atomic_load_explicit(&s->state, memory_order_acquire) != 2)
+            continue;
+        for (int sh = 0; sh < RECORDER_SHARDS; sh++)
+            per_shard[sh] = &s->hist[sh];
+        if (merge_shards(per_shard, merged))
+            fn(ctx, s->backend, s->kind, s->name, merged);
     }
+    free(merged);
 }
 
 /* Copies slot I if it is stable and holds a call newer than AFTER_ID.  */

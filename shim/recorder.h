@@ -4,8 +4,9 @@
  * API, Prometheus and crimpctl.
  *
  * Hot path: one call to crimp_recorder_finish per CRI call — relaxed atomic
- * adds on the histograms and a seqlock-protected copy into a ring slot.
- * Workers never take a lock shared with each other.  */
+ * adds on the calling thread's own shard of the histograms, one shared id
+ * counter, and a seqlock-protected copy into a ring slot.  Workers never
+ * take a lock, and share only the id counter's cache line.  */
 #ifndef CRIMP_RECORDER_H
 #define CRIMP_RECORDER_H
 

@@ -125,12 +125,43 @@ static int test_concurrent_writers(void)
     return 0;
 }
 
+static struct crimp_recorder *handoff;
+
+static void *finish_elsewhere(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 1000; i++)
+        crimp_recorder_finish(handoff, 0, 0, GRPC_STATUS_OK, 0, 10, NULL);
+    return NULL;
+}
+
+/* Calls that begin on one thread (a poller) and finish on another (a
+ * worker) land in different shards; the in-flight sum must still be 0.  */
+static int test_begin_and_finish_on_different_threads(void)
+{
+    const char *names[] = {"b"};
+    handoff = crimp_recorder_new(names, 1, 1, 4);
+    for (int i = 0; i < 1000; i++)
+        crimp_recorder_begin(handoff);
+    CHECK(crimp_recorder_in_flight(handoff) == 1000);
+    pthread_t t;
+    pthread_create(&t, NULL, finish_elsewhere, NULL);
+    pthread_join(t, NULL);
+    CHECK(crimp_recorder_in_flight(handoff) == 0);
+    struct tally tl = {0};
+    crimp_recorder_each_call_series(handoff, on_call, &tl);
+    CHECK(tl.calls[0][1] == 1000);
+    crimp_recorder_free(handoff);
+    return 0;
+}
+
 int main(void)
 {
     static const struct unit_test tests[] = {
         UNIT_TEST(test_counts_and_spans),
         UNIT_TEST(test_ring_wraps),
         UNIT_TEST(test_concurrent_writers),
+        UNIT_TEST(test_begin_and_finish_on_different_threads),
     };
     return unit_run(tests, sizeof(tests) / sizeof(tests[0]));
 }
