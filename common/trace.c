@@ -53,6 +53,30 @@ void crimp_trace_leave(void)
         current->depth--;
 }
 
+void crimp_trace_fork(struct crimp_trace *child)
+{
+    child->n_spans = 0;
+    child->dropped = 0;
+    child->start_mono_ns = current ? current->start_mono_ns : 0;
+    child->depth = current ? current->depth : 0;
+    child->backend = current ? current->backend : 0;
+}
+
+void crimp_trace_join(const struct crimp_trace *child)
+{
+    struct crimp_trace *t = current;
+    if (t == NULL || child->start_mono_ns != t->start_mono_ns)
+        return;
+    for (int i = 0; i < child->n_spans; i++) {
+        if (t->n_spans >= CRIMP_TRACE_MAX_SPANS) {
+            t->dropped += child->n_spans - i;
+            break;
+        }
+        t->spans[t->n_spans++] = child->spans[i];
+    }
+    t->dropped += child->dropped;
+}
+
 const char *crimp_span_kind_name(enum crimp_span_kind kind)
 {
     static const char *const names[] = {"http", "grpc", "cni", "exec"};

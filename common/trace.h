@@ -52,6 +52,14 @@ void crimp_trace_set_backend(int index);
 void crimp_trace_enter(void);
 void crimp_trace_leave(void);
 
+/* Work a call runs on a helper thread records into CHILD: crimp_trace_fork
+ * readies CHILD from this thread's current trace (same start, nesting and
+ * backend; an empty CHILD when there is none), the helper makes it current,
+ * and crimp_trace_join — on the call's thread, after the helper ended —
+ * appends CHILD's spans to the current trace.  */
+void crimp_trace_fork(struct crimp_trace *child);
+void crimp_trace_join(const struct crimp_trace *child);
+
 const char *crimp_span_kind_name(enum crimp_span_kind kind);
 
 #endif

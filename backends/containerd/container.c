@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/oci_spec.h"
@@ -31,8 +32,14 @@ static char *read_etc_file(const char *dir, const char *rel)
     cleanup_file FILE *f = fopen(p, "re");
     if (f == NULL)
         return NULL;
-    char *buf = xcalloc(1, MAX_ETC_FILE + 1);
-    fread(buf, 1, MAX_ETC_FILE, f);
+    /* Sized by the file: zeroing a 1 MiB buffer per read cost more than
+     * the read of a typical 1 KiB passwd.  */
+    struct stat st;
+    size_t want = fstat(fileno(f), &st) == 0 && st.st_size >= 0 && st.st_size < MAX_ETC_FILE
+                      ? (size_t)st.st_size
+                      : MAX_ETC_FILE;
+    char *buf = xmalloc(want + 1);
+    buf[fread(buf, 1, want, f)] = '\0';
     return buf;
 }
 
@@ -145,7 +152,9 @@ int ctrd_create_container(struct crimp_backend *self, struct crimp_rpc *rpc,
                                 "pod sandbox %.12s is not ready", req->pod_sandbox_id);
     }
     struct ctrd_image img = {0};
-    if (ctrd_image_get(b, rpc, cfg->image->image, &img, err) < 0) {
+    /* No unpacked check here: Snapshots/Prepare says NOT_FOUND for a
+     * missing parent, one round trip fewer on the common path.  */
+    if (ctrd_image_get(b, rpc, cfg->image->image, 0, &img, err) < 0) {
         ctrd_sandbox_put(s);
         return crimp_error_wrap(err, "image %s", cfg->image->image);
     }

@@ -1,7 +1,8 @@
 /* The containerd backend's shared state and the functions its files share.
  * One file per concern: containerd.c (open, options, Version, Status),
  * images.c (ImageService), pull.c (PullImage's registry → content →
- * snapshots pipeline), sandbox.c, container.c, exec.c, monitor.c (exits).  */
+ * snapshots pipeline), image_cache.c (image content by digest), sandbox.c,
+ * container.c, exec.c, monitor.c (exits).  */
 #ifndef CRIMP_CONTAINERD_INTERNAL_H
 #define CRIMP_CONTAINERD_INTERNAL_H
 
@@ -22,6 +23,7 @@
 #define CTRD_LABEL_IMAGE     "io.cri-containerd.image" /* "managed" on image records */
 
 struct ctrd_pulls; /* pull.c: pulls in flight, for coalescing */
+struct ctrd_image_cache; /* image_cache.c */
 struct ctrd_store;
 
 struct ctrd_backend {
@@ -37,6 +39,7 @@ struct ctrd_backend {
     int oom_score_adj_min;
     struct ctrd_logger *logger;
     struct ctrd_pulls *pulls;
+    struct ctrd_image_cache *image_cache;
     struct ctrd_store *store;     /* store.c */
     struct ctrd_monitor *monitor; /* monitor.c */
     char *sandbox_root; /* state_dir/sandboxes: checkpoints; state_dir/pods/<id>: files */
@@ -65,11 +68,29 @@ struct ctrd_image {
 };
 void ctrd_image_clear(struct ctrd_image *img);
 
+/* What ctrd_image_get looks up beyond the record and its (cached) content:
+ * the image's other names (an Images/List), and whether its top snapshot
+ * exists (a Snapshots/Stat; without it a missing one shows at Prepare).  */
+enum {
+    CTRD_IMAGE_NAMES = 1,
+    CTRD_IMAGE_CHECK_UNPACKED = 2,
+    CTRD_IMAGE_ALL = CTRD_IMAGE_NAMES | CTRD_IMAGE_CHECK_UNPACKED,
+};
+
 /* Finds REF (a name as pulled, normalized or not; an image ID "sha256:…";
  * or an unambiguous ID prefix) among the image records; NOT_FOUND when
- * absent or not unpacked.  */
-int ctrd_image_get(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *ref,
+ * absent or (with CTRD_IMAGE_CHECK_UNPACKED) not unpacked.  */
+int ctrd_image_get(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *ref, int what,
                    struct ctrd_image *img, crimp_error_t *err);
+
+/* The image content cache (image_cache.c): ID, config, chain ID and size
+ * of an image by its record's target digest.  A hit fills IMG's content
+ * fields with copies.  */
+struct ctrd_image_cache *ctrd_image_cache_new(size_t max);
+void ctrd_image_cache_free(struct ctrd_image_cache *c);
+bool ctrd_image_cache_get(struct ctrd_image_cache *c, const char *digest, struct ctrd_image *img);
+void ctrd_image_cache_put(struct ctrd_image_cache *c, const char *digest,
+                          const struct ctrd_image *img);
 
 /* ctrd_image_get, pulling REF (no credentials) when it is missing: the
  * sandbox image.  */

@@ -92,6 +92,7 @@ static void ctrd_close(struct crimp_backend *self)
     ctrd_logger_free(b->logger);
     ctrd_store_free(b);
     ctrd_pulls_free(b->pulls);
+    ctrd_image_cache_free(b->image_cache);
     cni_runner_free(b->cni);
     for (char **s = b->insecure_registries; s && *s; s++)
         free(*s);
@@ -134,6 +135,7 @@ static struct crimp_backend *ctrd_open(const struct crimp_backend_config *cfg, c
     };
     b->cni = cni_runner_new(&co);
     b->pulls = ctrd_pulls_new();
+    b->image_cache = ctrd_image_cache_new(256);
     if (crimp_mkdir_p(b->sandbox_root, 0711, err) < 0 ||
         (b->logger = ctrd_logger_new(err)) == NULL || ctrd_store_init(b, err) < 0) {
         crimp_error_wrap(err, "containerd backend `%s`", cfg->name);

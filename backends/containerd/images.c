@@ -248,16 +248,24 @@ static int read_config(struct ctrd_backend *b, const struct ctrd_opts *o, json_t
     return 0;
 }
 
-/* What REC points at, as an image: ID, config, top chain ID, size; the
+/* What REC points at, as an image: ID, config, top chain ID, size (from
+ * the cache when this target was read before); with CHECK_UNPACKED the
  * image must be unpacked (NOT_FOUND otherwise).  */
 static int image_load(struct ctrd_backend *b, const struct ctrd_opts *o, const ctrd_record *rec,
-                      struct ctrd_image *img, crimp_error_t *err)
+                      bool check_unpacked, struct ctrd_image *img, crimp_error_t *err)
 {
     memset(img, 0, sizeof(*img));
     img->name = xstrdup(rec->name);
-    json_auto_t *manifest = read_manifest(b, o, rec->target, &img->size, err);
-    int r = manifest ? read_config(b, o, manifest, img, err) : -1;
-    if (r == 0)
+    int r = 1;
+    if (!ctrd_image_cache_get(b->image_cache, rec->target->digest, img)) {
+        json_auto_t *manifest = read_manifest(b, o, rec->target, &img->size, err);
+        r = manifest ? read_config(b, o, manifest, img, err) : -1;
+        if (r == 0) {
+            ctrd_image_cache_put(b->image_cache, rec->target->digest, img);
+            r = 1;
+        }
+    }
+    if (r == 1 && check_unpacked)
         r = ctrd_snapshot_exists(b, o, img->chain_id, err);
     if (r == 0)
         crimp_make_error(err, GRPC_STATUS_NOT_FOUND, 0, "image %s is not unpacked in %s",
@@ -296,7 +304,7 @@ static void image_add_names(struct ctrd_image *img, ctrd_record *const *recs, si
     }
 }
 
-int ctrd_image_get(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *ref,
+int ctrd_image_get(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *ref, int what,
                    struct ctrd_image *img, crimp_error_t *err)
 {
     memset(img, 0, sizeof(*img));
@@ -306,11 +314,14 @@ int ctrd_image_get(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *re
     if (found <= 0)
         return found < 0 ? -1 : crimp_make_error(err, GRPC_STATUS_NOT_FOUND, 0,
                                                  "image %s not found", ref);
-    int r = image_load(b, &o, rec, img, err);
-    ctrd_record_list *names = r < 0 ? NULL : records_of_target(b, &o, rec->target->digest, err);
+    int r = image_load(b, &o, rec, (what & CTRD_IMAGE_CHECK_UNPACKED) != 0, img, err);
+    bool want_names = r == 0 && (what & CTRD_IMAGE_NAMES);
+    ctrd_record_list *names = want_names ? records_of_target(b, &o, rec->target->digest, err) : NULL;
     protobuf_c_message_free_unpacked(&rec->base, NULL);
     if (r < 0)
         return -1;
+    if (!want_names)
+        return 0;
     if (names == NULL) {
         ctrd_image_clear(img);
         return -1;
@@ -324,14 +335,14 @@ int ctrd_image_ensure(struct ctrd_backend *b, struct crimp_rpc *rpc, const char 
                       struct ctrd_image *img, crimp_error_t *err)
 {
     crimp_error_t gerr = NULL;
-    if (ctrd_image_get(b, rpc, ref, img, &gerr) == 0)
+    if (ctrd_image_get(b, rpc, ref, CTRD_IMAGE_CHECK_UNPACKED, img, &gerr) == 0)
         return 0;
     if (ctrd_absent_ok(&gerr, err) < 0)
         return -1;
     cleanup_free char *id = NULL;
     if (ctrd_pull(b, rpc, ref, NULL, &id, err) < 0)
         return -1;
-    return ctrd_image_get(b, rpc, ref, img, err);
+    return ctrd_image_get(b, rpc, ref, CTRD_IMAGE_CHECK_UNPACKED, img, err);
 }
 
 /* ---- the CRI operations --------------------------------------------------- */
@@ -376,7 +387,7 @@ int ctrd_image_status(struct crimp_backend *self, struct crimp_rpc *rpc,
     struct ctrd_image img = {0};
     crimp_error_t gerr = NULL;
     /* CRI: an absent image is an empty reply, not an error.  */
-    if (ctrd_image_get(ctrd_of(self), rpc, req->image->image, &img, &gerr) < 0)
+    if (ctrd_image_get(ctrd_of(self), rpc, req->image->image, CTRD_IMAGE_ALL, &img, &gerr) < 0)
         return ctrd_absent_ok(&gerr, err);
     resp->image = image_to_cri(&img);
     if (req->verbose)
@@ -400,7 +411,7 @@ static int list_add(struct ctrd_backend *b, const struct ctrd_opts *o, ctrd_reco
 {
     struct ctrd_image img;
     cleanup_error crimp_error_t lerr = NULL;
-    if (image_load(b, o, recs[0], &img, &lerr) < 0) {
+    if (image_load(b, o, recs[0], true, &img, &lerr) < 0) {
         if (lerr->code != GRPC_STATUS_NOT_FOUND) {
             *err = steal_ptr(&lerr);
             return -1;
@@ -463,7 +474,7 @@ int ctrd_list_images(struct crimp_backend *self, struct crimp_rpc *rpc,
         return list_all(b, &o, resp, err);
     struct ctrd_image img = {0};
     crimp_error_t gerr = NULL;
-    if (ctrd_image_get(b, rpc, want, &img, &gerr) < 0)
+    if (ctrd_image_get(b, rpc, want, CTRD_IMAGE_ALL, &img, &gerr) < 0)
         return ctrd_absent_ok(&gerr, err);
     resp->images = xcalloc(1, sizeof(*resp->images));
     resp->images[resp->n_images++] = image_to_cri(&img);

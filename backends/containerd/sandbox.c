@@ -7,6 +7,7 @@
  * from the record in store.c.  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -23,6 +24,7 @@
 #include "github.com/containerd/containerd/api/services/tasks/v1/tasks.pb-c.h"
 #include "log.h"
 #include "pbutil.h"
+#include "trace.h"
 #include "utils.h"
 
 #define SANDBOX_KILL_WAIT_S 10
@@ -124,10 +126,9 @@ static void fill_attachment(struct cni_attachment *a, const char *id, const char
     a->port_mappings = port_mappings;
 }
 
-static int setup_network(struct ctrd_backend *b, struct ctrd_sandbox *s, crimp_error_t *err)
+/* CNI ADD into the pod's netns (created already); the pod's IPs into S.  */
+static int attach_network(struct ctrd_backend *b, struct ctrd_sandbox *s, crimp_error_t *err)
 {
-    if (netns_create(b->netns_dir, &s->netns, err) < 0)
-        return -1;
     json_auto_t *pm = crimp_pod_port_mappings(s->config);
     struct cni_attachment a;
     fill_attachment(&a, s->id, s->netns, s->config, pm);
@@ -141,6 +142,53 @@ static int setup_network(struct ctrd_backend *b, struct ctrd_sandbox *s, crimp_e
         json_array_append_new(s->ips, json_string(ips[i])), free(ips[i]);
     s->network_down = false;
     return 0;
+}
+
+/* The pod's network is set up on a helper thread while the pause container
+ * is created: the CNI plugins (~80 ms here) and the shim's start (~200 ms)
+ * wait on different things, and the pause only needs the netns to exist.
+ * The helper touches only S's IPs and network_down.  */
+struct network_job {
+    struct ctrd_backend *b;
+    struct ctrd_sandbox *s;
+    pthread_t thread;
+    bool threaded;
+    struct crimp_trace trace;
+    crimp_error_t err;
+    int ret;
+};
+
+static void *network_thread(void *arg)
+{
+    struct network_job *j = arg;
+    struct crimp_trace *caller = crimp_trace_current(); /* NULL on a new thread */
+    crimp_trace_set_current(&j->trace);
+    j->ret = attach_network(j->b, j->s, &j->err);
+    crimp_trace_set_current(caller);
+    return NULL;
+}
+
+static void network_start(struct network_job *j, struct ctrd_backend *b, struct ctrd_sandbox *s)
+{
+    j->b = b;
+    j->s = s;
+    crimp_trace_fork(&j->trace);
+    j->threaded = pthread_create(&j->thread, NULL, network_thread, j) == 0;
+    if (!j->threaded)
+        network_thread(j); /* no thread to spare: do it here */
+}
+
+/* Waits for the helper; its result, with its error moved into ERR when
+ * ERR has none yet.  */
+static int network_finish(struct network_job *j, crimp_error_t *err)
+{
+    if (j->threaded)
+        pthread_join(j->thread, NULL);
+    crimp_trace_join(&j->trace);
+    if (j->ret < 0 && *err == NULL)
+        *err = steal_ptr(&j->err);
+    crimp_error_release(&j->err);
+    return j->ret;
 }
 
 /* CNI DEL and the netns, once; the record remembers it was done.  */
@@ -419,9 +467,15 @@ int ctrd_run_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
     mkdir(pods, 0755);
     int ret = make_pod_files(b, dir, s->config, err);
     if (ret == 0 && !host_net)
-        ret = setup_network(b, s, err);
+        ret = netns_create(b->netns_dir, &s->netns, err);
+    bool networking = ret == 0 && !host_net;
+    cleanup_free struct network_job *net = networking ? xcalloc(1, sizeof(*net)) : NULL;
+    if (networking)
+        network_start(net, b, s);
     if (ret == 0)
         ret = start_pause(b, rpc, s, err);
+    if (networking && network_finish(net, err) < 0)
+        ret = -1;
     if (ret == 0) {
         s->state = RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY;
         ret = ctrd_sandbox_add(b, s, err);

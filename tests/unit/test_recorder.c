@@ -125,6 +125,36 @@ static int test_concurrent_writers(void)
     return 0;
 }
 
+static void *span_on_helper(void *arg)
+{
+    crimp_trace_set_current(arg);
+    crimp_trace_span(CRIMP_SPAN_CNI, "bridge ADD", 0, 1300, 1800);
+    crimp_trace_set_current(NULL);
+    return NULL;
+}
+
+/* Spans a helper thread records for the call (RunPodSandbox's CNI ADD
+ * beside the pause container's creation) join the call's trace, with
+ * offsets from the call's start and the nesting it had at the fork.  */
+static int test_trace_fork_and_join(void)
+{
+    struct crimp_trace call = {.start_mono_ns = 1000}, helper;
+    crimp_trace_set_current(&call);
+    crimp_trace_enter();
+    crimp_trace_fork(&helper);
+    crimp_trace_leave();
+    pthread_t t;
+    pthread_create(&t, NULL, span_on_helper, &helper);
+    crimp_trace_span(CRIMP_SPAN_GRPC, "Tasks/Create", 0, 1100, 2500);
+    pthread_join(t, NULL);
+    crimp_trace_join(&helper);
+    crimp_trace_set_current(NULL);
+    CHECK(call.n_spans == 2 && strcmp(call.spans[1].name, "bridge ADD") == 0);
+    CHECK(call.spans[1].start_ns == 300 && call.spans[1].duration_ns == 500);
+    CHECK(call.spans[1].depth == 1 && call.spans[0].depth == 0);
+    return 0;
+}
+
 static struct crimp_recorder *handoff;
 
 static void *finish_elsewhere(void *arg)
@@ -162,6 +192,7 @@ int main(void)
         UNIT_TEST(test_ring_wraps),
         UNIT_TEST(test_concurrent_writers),
         UNIT_TEST(test_begin_and_finish_on_different_threads),
+        UNIT_TEST(test_trace_fork_and_join),
     };
     return unit_run(tests, sizeof(tests) / sizeof(tests[0]));
 }
