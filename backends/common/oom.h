@@ -8,6 +8,9 @@
 #ifndef CRIMP_OOM_H
 #define CRIMP_OOM_H
 
+#include <stdbool.h>
+#include <sys/types.h>
+
 /* Probes once: tries to lower this process's own oom_score_adj to -1000 and
  * puts it back.  Returns -1000 when that works, else the current value.  */
 int crimp_oom_score_adj_floor(void);
@@ -17,5 +20,12 @@ static inline long long crimp_oom_clamp(long long requested, int floor)
 {
     return requested < floor ? floor : requested;
 }
+
+/* The memory cgroup directory of process PID ("/sys/fs/cgroup/memory/…"
+ * on v1, the unified one on v2); caller frees; NULL when unknown.  */
+char *crimp_memory_cgroup_dir(pid_t pid);
+
+/* Whether the OOM killer killed a process of memory cgroup DIR (cgroup_oom.c).  */
+bool crimp_cgroup_oom_killed(const char *dir);
 
 #endif

@@ -174,6 +174,8 @@ int ctrd_create_container(struct crimp_backend *self, struct crimp_rpc *rpc,
         cleanup_error crimp_error_t uerr = NULL;
         ctrd_delete_record(b, NULL, id, &uerr);
     } else {
+        crimp_event_hub_publish(b->events, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_CREATED_EVENT,
+                                c->id, c->sandbox_id, c->created_at);
         resp->container_id = steal_ptr(&id);
     }
     ctrd_container_put(c);
@@ -255,6 +257,10 @@ int ctrd_start_container(struct crimp_backend *self, struct crimp_rpc *rpc,
     } else if ((ret = start_task(b, rpc, c, err)) == 0) {
         c->state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
         c->started_at = crimp_now_real_ns();
+        free(c->memory_cgroup);
+        c->memory_cgroup = crimp_memory_cgroup_dir(c->pid);
+        crimp_event_hub_publish(b->events, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STARTED_EVENT,
+                                c->id, c->sandbox_id, c->started_at);
     } else {
         /* As containerd's CRI: a container that failed to start is exited.  */
         c->state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED;
@@ -265,6 +271,9 @@ int ctrd_start_container(struct crimp_backend *self, struct crimp_rpc *rpc,
         c->reason = xstrdup("StartError");
         free(c->message);
         c->message = xstrdup((*err)->msg);
+        /* The container is exited now: say so to Evented PLEG.  */
+        crimp_event_hub_publish(b->events, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STOPPED_EVENT,
+                                c->id, c->sandbox_id, c->finished_at);
     }
     cleanup_error crimp_error_t serr = NULL;
     if (ctrd_container_save(b, c, &serr) < 0)
@@ -339,6 +348,8 @@ int ctrd_container_remove(struct ctrd_backend *b, struct crimp_rpc *rpc,
         return -1;
     remove_fifos(c);
     ctrd_container_forget(b, c);
+    crimp_event_hub_publish(b->events, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_DELETED_EVENT,
+                            c->id, c->sandbox_id, crimp_now_real_ns());
     return 0;
 }
 

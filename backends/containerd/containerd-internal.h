@@ -11,6 +11,7 @@
 
 #include "backend.h"
 #include "common/cni.h"
+#include "common/cri_events.h"
 #include "ctrd_client.h"
 #include "ctrd_io.h"
 
@@ -40,6 +41,7 @@ struct ctrd_backend {
     struct ctrd_logger *logger;
     struct ctrd_pulls *pulls;
     struct ctrd_image_cache *image_cache;
+    struct crimp_event_hub *events; /* GetContainerEvents: fed by container.c, monitor.c */
     struct ctrd_store *store;     /* store.c */
     struct ctrd_monitor *monitor; /* monitor.c */
     char *sandbox_root; /* state_dir/sandboxes: checkpoints; state_dir/pods/<id>: files */
@@ -220,6 +222,7 @@ struct ctrd_container {
     char *reason, *message;
     char *log_path;   /* "" when kubelet asked for none */
     char *fifo_dir;   /* where its stdio FIFOs are, NULL before start */
+    char *memory_cgroup; /* while it runs: where the kernel counts OOM kills */
     int pid;
     bool kill_sent;   /* the stop signal went out once */
     bool task_done;   /* the exit was handled (state EXITED) */

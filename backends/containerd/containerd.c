@@ -89,6 +89,7 @@ static void ctrd_close(struct crimp_backend *self)
         ctrd_monitor_stop(b->monitor);
     ctrd_conn_free(b->conn);
     ctrd_monitor_free(b->monitor);
+    crimp_event_hub_free(b->events);
     ctrd_logger_free(b->logger);
     ctrd_store_free(b);
     ctrd_pulls_free(b->pulls);
@@ -136,6 +137,7 @@ static struct crimp_backend *ctrd_open(const struct crimp_backend_config *cfg, c
     b->cni = cni_runner_new(&co);
     b->pulls = ctrd_pulls_new();
     b->image_cache = ctrd_image_cache_new(256);
+    b->events = crimp_event_hub_new();
     if (crimp_mkdir_p(b->sandbox_root, 0711, err) < 0 ||
         (b->logger = ctrd_logger_new(err)) == NULL || ctrd_store_init(b, err) < 0) {
         crimp_error_wrap(err, "containerd backend `%s`", cfg->name);
@@ -184,6 +186,15 @@ static int ctrd_status(struct crimp_backend *self, struct crimp_rpc *rpc,
     return 0;
 }
 
+/* Every lifecycle change goes through crimp (container.c) or is an exit
+ * crimp's monitor sees (monitor.c): both publish to the hub.  */
+static int ctrd_get_container_events(struct crimp_backend *self, struct crimp_rpc *rpc,
+                                     const Runtime__V1__GetEventsRequest *req, crimp_error_t *err)
+{
+    (void)req;
+    return crimp_event_hub_follow(ctrd_of(self)->events, self, rpc, err);
+}
+
 const struct crimp_backend_ops crimp_backend_containerd = {
     .type = "containerd",
     .open = ctrd_open,
@@ -201,6 +212,7 @@ const struct crimp_backend_ops crimp_backend_containerd = {
     .remove_container = ctrd_remove_container,
     .container_status = ctrd_container_status,
     .list_containers = ctrd_list_containers,
+    .get_container_events = ctrd_get_container_events,
     .update_container_resources = ctrd_update_container_resources,
     .reopen_container_log = ctrd_reopen_container_log,
     .exec_sync = ctrd_exec_sync,

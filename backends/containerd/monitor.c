@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/oom.h"
 #include "containerd-internal.h"
 #include "github.com/containerd/containerd/api/services/tasks/v1/tasks.pb-c.h"
 #include "log.h"
@@ -100,13 +101,13 @@ int ctrd_monitor_watch(struct ctrd_backend *b, const char *id, crimp_error_t *er
     return ctrd_wait_async(b->conn, id, NULL, on_exit_cb, b->monitor, err);
 }
 
-static const char *exit_reason(int code)
+static const char *exit_reason(int code, bool oom_killed)
 {
-    return code == 0 ? "Completed" : "Error";
+    return oom_killed ? "OOMKilled" : code == 0 ? "Completed" : "Error";
 }
 
 static void record_container_exit(struct ctrd_backend *b, struct ctrd_container *c,
-                                  uint32_t status, int64_t at_ns, bool unknown)
+                                  uint32_t status, int64_t at_ns, bool unknown, bool oom_killed)
 {
     ctrd_logger_finish(b->logger, c->id, REAP_LOG_DRAIN_MS);
     cleanup_error crimp_error_t err = NULL;
@@ -118,13 +119,15 @@ static void record_container_exit(struct ctrd_backend *b, struct ctrd_container 
         c->finished_at = at_ns > 0 ? at_ns : crimp_now_real_ns();
         c->exit_code = unknown ? 255 : (int)status;
         free(c->reason);
-        c->reason = xstrdup(unknown ? "Unknown" : exit_reason(c->exit_code));
+        c->reason = xstrdup(unknown ? "Unknown" : exit_reason(c->exit_code, oom_killed));
         if (unknown) {
             free(c->message);
             c->message = xstrdup("the task vanished while crimp was not watching");
         }
         if (ctrd_container_save(b, c, &err) < 0)
             log_warn("containerd: %s", err->msg);
+        crimp_event_hub_publish(b->events, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STOPPED_EVENT,
+                                c->id, c->sandbox_id, c->finished_at);
     }
     pthread_cond_broadcast(&c->exited);
     pthread_mutex_unlock(&c->mu);
@@ -163,12 +166,20 @@ int ctrd_delete_task(struct ctrd_backend *b, const char *id, crimp_error_t *err)
 void ctrd_monitor_reap(struct ctrd_backend *b, const char *id, uint32_t status, int64_t at_ns)
 {
     cleanup_error crimp_error_t err = NULL;
+    struct ctrd_container *c = ctrd_container_get(b, id, &err);
+    crimp_error_release(&err);
+    /* Before Tasks/Delete: deleting the task removes the cgroup.  */
+    bool oom_killed = false;
+    if (c) {
+        pthread_mutex_lock(&c->mu);
+        oom_killed = crimp_cgroup_oom_killed(c->memory_cgroup);
+        pthread_mutex_unlock(&c->mu);
+    }
     if (ctrd_delete_task(b, id, &err) < 0)
         log_warn("containerd: reaping %.12s: %s", id, err->msg);
     crimp_error_release(&err);
-    struct ctrd_container *c = ctrd_container_get(b, id, &err);
     if (c) {
-        record_container_exit(b, c, status, at_ns, false);
+        record_container_exit(b, c, status, at_ns, false, oom_killed);
         ctrd_container_put(c);
         return;
     }
@@ -214,7 +225,7 @@ static void check_task(struct ctrd_monitor *m, const char *id)
     if (ret < 0 || resp->process == NULL) {
         struct ctrd_container *c = ctrd_container_get(b, id, &err);
         if (c) {
-            record_container_exit(b, c, 0, 0, true);
+            record_container_exit(b, c, 0, 0, true, false);
             ctrd_container_put(c);
         } else {
             ctrd_monitor_reap(b, id, 0, 0);
@@ -227,6 +238,10 @@ static void check_task(struct ctrd_monitor *m, const char *id)
         struct ctrd_container *c = ctrd_container_get(b, id, &err);
         if (c) {
             reattach_log(b, c);
+            pthread_mutex_lock(&c->mu);
+            if (c->memory_cgroup == NULL && c->pid > 0)
+                c->memory_cgroup = crimp_memory_cgroup_dir(c->pid);
+            pthread_mutex_unlock(&c->mu);
             ctrd_container_put(c);
         }
         crimp_error_release(&err);

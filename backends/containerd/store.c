@@ -132,6 +132,7 @@ static void container_free(struct ctrd_container *c)
     free(c->message);
     free(c->log_path);
     free(c->fifo_dir);
+    free(c->memory_cgroup);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->exited);
     free(c);

@@ -183,6 +183,72 @@ class PodTests:
         self.c.call("StopPodSandbox", pod_sandbox_id=pod, timeout=60)
         self.c.call("RemovePodSandbox", pod_sandbox_id=pod, timeout=60)
 
+    def follow_events(self):
+        """GetContainerEvents read by a thread: (the call, the list it fills)."""
+        stream = self.c.stub("GetContainerEvents")(PB.GetEventsRequest(), timeout=120)
+        events = []
+
+        def read():
+            try:
+                for ev in stream:
+                    events.append(ev)
+            except grpc.RpcError:
+                pass
+        threading.Thread(target=read, daemon=True).start()
+        time.sleep(0.5)
+        return stream, events
+
+    def test_container_events_in_order(self):
+        """Evented PLEG: CREATED, STARTED, STOPPED, DELETED in order, each with
+        the pod's status and its containers'; a container that exits by
+        itself gives STOPPED too, its status already saying how it ended."""
+        stream, events = self.follow_events()
+        cfg, pod = self.run_pod("events")
+        try:
+            cid, _ = self.run_container(pod, cfg, "app", ["sleep", "300"])
+            self.c.call("StopContainer", PB.StopContainerRequest(container_id=cid, timeout=0),
+                        timeout=30)
+            self.c.call("RemoveContainer", container_id=cid)
+            quick, _ = self.run_container(pod, cfg, "quick", ["sh", "-c", "exit 3"])
+
+            def of(c):
+                return [e.container_event_type for e in events if e.container_id == c]
+            wait_for(lambda: len(of(cid)) >= 4 and len(of(quick)) >= 3, 15, "the events")
+            self.assertEqual(of(cid)[:4], [PB.CONTAINER_CREATED_EVENT, PB.CONTAINER_STARTED_EVENT,
+                                           PB.CONTAINER_STOPPED_EVENT, PB.CONTAINER_DELETED_EVENT])
+            self.assertEqual(of(quick)[:3], [PB.CONTAINER_CREATED_EVENT,
+                                             PB.CONTAINER_STARTED_EVENT,
+                                             PB.CONTAINER_STOPPED_EVENT])
+            started = [e for e in events if e.container_id == cid and
+                       e.container_event_type == PB.CONTAINER_STARTED_EVENT][0]
+            self.assertEqual(started.pod_sandbox_status.id, pod)
+            self.assertIn(cid, [c.id for c in started.containers_statuses])
+            stopped = [e for e in events if e.container_id == quick and
+                       e.container_event_type == PB.CONTAINER_STOPPED_EVENT][0]
+            mine = [s for s in stopped.containers_statuses if s.id == quick]
+            self.assertEqual((mine[0].state, mine[0].exit_code), (PB.CONTAINER_EXITED, 3))
+        finally:
+            stream.cancel()
+            self.remove_pod(pod)
+
+    def test_oom_killed_container_says_so(self):
+        """A container past its memory limit: EXITED, 137, reason OOMKilled
+        (what kubectl shows as the last state)."""
+        cfg, pod = self.run_pod("oom")
+        try:
+            res = PB.LinuxContainerResources(memory_limit_in_bytes=32 * 1024 * 1024)
+            cid, _ = self.run_container(
+                pod, cfg, "hog", ["sh", "-c", "x=$(head -c 300000000 /dev/zero | tr '\\0' a); sleep 1"],
+                linux=PB.LinuxContainerConfig(resources=res))
+
+            def exited():
+                st = self.c.call("ContainerStatus", container_id=cid).status
+                return st if st.state == PB.CONTAINER_EXITED else None
+            st = wait_for(exited, 60, "the OOM kill")
+            self.assertEqual((st.reason, st.exit_code), ("OOMKilled", 137))
+        finally:
+            self.remove_pod(pod)
+
     def read_log(self, path, want, timeout=10):
         def has():
             text = read_text(path)

@@ -285,37 +285,6 @@ class DockerBackend(PodTests, unittest.TestCase):
         finally:
             self.remove_pod(pod)
 
-    def test_container_events_in_order(self):
-        stream = self.c.stub("GetContainerEvents")(PB.GetEventsRequest(), timeout=60)
-        events = []
-        import threading
-        def read():
-            try:
-                for ev in stream:
-                    events.append(ev)
-            except grpc.RpcError:
-                pass
-        t = threading.Thread(target=read, daemon=True)
-        t.start()
-        time.sleep(0.5)
-        cfg, pod = self.run_pod("events")
-        try:
-            cid, _ = self.run_container(pod, cfg, "app", ["sleep", "300"])
-            self.c.call("StopContainer", PB.StopContainerRequest(container_id=cid, timeout=0),
-                        timeout=30)
-            self.c.call("RemoveContainer", container_id=cid)
-            mine = lambda: [e.container_event_type for e in events if e.container_id == cid]
-            wait_for(lambda: len(mine()) >= 4, 10, "four events")
-            self.assertEqual(mine()[:4], [PB.CONTAINER_CREATED_EVENT, PB.CONTAINER_STARTED_EVENT,
-                                          PB.CONTAINER_STOPPED_EVENT, PB.CONTAINER_DELETED_EVENT])
-            started = [e for e in events if e.container_id == cid and
-                       e.container_event_type == PB.CONTAINER_STARTED_EVENT][0]
-            self.assertEqual(started.pod_sandbox_status.id, pod)
-            self.assertIn(cid, [c.id for c in started.containers_statuses])
-        finally:
-            stream.cancel()
-            self.remove_pod(pod)
-
     def test_crimpctl_stats_and_events(self):
         """What an operator types: crimpctl events follows the lifecycle,
         crimpctl stats shows the running container with its memory."""

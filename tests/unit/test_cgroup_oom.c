@@ -1,0 +1,70 @@
+/* Unit tests for backends/common/cgroup_oom.c: the OOM kill count of a
+ * memory cgroup in v1 and v2 layouts, and this process's own memory cgroup.  */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/oom.h"
+#include "unit.h"
+#include "utils.h"
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    cleanup_free char *p = xasprintf("%s/%s", dir, name);
+    FILE *f = fopen(p, "we");
+    fputs(text, f);
+    fclose(f);
+}
+
+static int test_v1_oom_control(void)
+{
+    char dir[] = "/tmp/crimp-oom.XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    write_file(dir, "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n");
+    CHECK(!crimp_cgroup_oom_killed(dir));
+    write_file(dir, "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
+    CHECK(crimp_cgroup_oom_killed(dir));
+    cleanup_free char *f = xasprintf("%s/memory.oom_control", dir);
+    unlink(f);
+    rmdir(dir);
+    return 0;
+}
+
+static int test_v2_memory_events(void)
+{
+    char dir[] = "/tmp/crimp-oom.XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    /* "oom" counts OOM situations, "oom_kill" the kills: only kills count.  */
+    write_file(dir, "memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 0\n");
+    CHECK(!crimp_cgroup_oom_killed(dir));
+    write_file(dir, "memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n");
+    CHECK(crimp_cgroup_oom_killed(dir));
+    cleanup_free char *f = xasprintf("%s/memory.events", dir);
+    unlink(f);
+    rmdir(dir);
+    return 0;
+}
+
+static int test_missing_and_own(void)
+{
+    CHECK(!crimp_cgroup_oom_killed(NULL));
+    CHECK(!crimp_cgroup_oom_killed("/nonexistent/cgroup"));
+    cleanup_free char *own = crimp_memory_cgroup_dir(getpid());
+    CHECK(own != NULL && strncmp(own, "/sys/fs/cgroup", 14) == 0);
+    cleanup_free char *ctl = xasprintf("%s/memory.oom_control", own);
+    cleanup_free char *ev = xasprintf("%s/memory.events", own);
+    CHECK(access(ctl, R_OK) == 0 || access(ev, R_OK) == 0);
+    CHECK(crimp_memory_cgroup_dir(999999999) == NULL);
+    return 0;
+}
+
+int main(void)
+{
+    static const struct unit_test tests[] = {
+        UNIT_TEST(test_v1_oom_control),
+        UNIT_TEST(test_v2_memory_events),
+        UNIT_TEST(test_missing_and_own),
+    };
+    return unit_run(tests, sizeof(tests) / sizeof(tests[0]));
+}
