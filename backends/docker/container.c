@@ -239,6 +239,25 @@ static int inspect_container(struct docker_backend *d, const char *id, json_t **
     return 0;
 }
 
+/* The resources Docker applies now (after any UpdateContainerResources),
+ * from HostConfig: what kubelet's in-place resize compares against.  */
+static Runtime__V1__ContainerResources *resources_of(json_t *host)
+{
+    Runtime__V1__LinuxContainerResources *lx = xmalloc(sizeof(*lx));
+    runtime__v1__linux_container_resources__init(lx);
+    lx->cpu_period = json_integer_value(json_object_get(host, "CpuPeriod"));
+    lx->cpu_quota = json_integer_value(json_object_get(host, "CpuQuota"));
+    lx->cpu_shares = json_integer_value(json_object_get(host, "CpuShares"));
+    lx->memory_limit_in_bytes = json_integer_value(json_object_get(host, "Memory"));
+    lx->memory_swap_limit_in_bytes = json_integer_value(json_object_get(host, "MemorySwap"));
+    lx->cpuset_cpus = xstrdup(json_string_value(json_object_get(host, "CpusetCpus")) ?: "");
+    lx->cpuset_mems = xstrdup(json_string_value(json_object_get(host, "CpusetMems")) ?: "");
+    Runtime__V1__ContainerResources *r = xmalloc(sizeof(*r));
+    runtime__v1__container_resources__init(r);
+    r->linux = lx;
+    return r;
+}
+
 int docker_container_status(struct crimp_backend *self, struct crimp_rpc *rpc,
                             const Runtime__V1__ContainerStatusRequest *req,
                             Runtime__V1__ContainerStatusResponse *resp, crimp_error_t *err)
@@ -270,6 +289,7 @@ int docker_container_status(struct crimp_backend *self, struct crimp_rpc *rpc,
     json_array_foreach (binds, i, b)
         if (json_string_value(b))
             st->mounts[st->n_mounts++] = mount_from_bind(json_string_value(b));
+    st->resources = resources_of(json_object_get(inspect, "HostConfig"));
     docker_cri_meta_free(&meta);
     resp->status = st;
     if (req->verbose) {

@@ -224,6 +224,8 @@ static bool on_pull_data(void *ctx, const char *data, size_t len)
         *nl = '\0';
         json_auto_t *j = json_loads(line, 0, NULL);
         const char *e = json_string_value(json_object_get(j, "error"));
+        if (e == NULL) /* an HTTP error's body: {"message": …} */
+            e = json_string_value(json_object_get(j, "message"));
         if (e && p->error == NULL)
             p->error = xstrdup(e);
         line = nl + 1;
@@ -231,6 +233,21 @@ static bool on_pull_data(void *ctx, const char *data, size_t len)
     p->len = strlen(line);
     memmove(p->pending, line, p->len + 1);
     return true;
+}
+
+/* The gRPC code of an error line in Docker's pull progress: Docker says
+ * everything in text ("unauthorized: authentication required", "manifest
+ * unknown", "no basic auth credentials"), kubelet acts on the code.  */
+static grpc_status_code pull_error_code(const char *msg)
+{
+    if (strstr(msg, "unauthorized") || strstr(msg, "authentication required") ||
+        strstr(msg, "no basic auth credentials"))
+        return GRPC_STATUS_UNAUTHENTICATED;
+    if (strstr(msg, "denied"))
+        return GRPC_STATUS_PERMISSION_DENIED;
+    if (strstr(msg, "not found") || strstr(msg, "unknown"))
+        return GRPC_STATUS_NOT_FOUND;
+    return GRPC_STATUS_UNKNOWN;
 }
 
 int docker_pull(struct docker_backend *d, struct crimp_rpc *rpc, const char *image,
@@ -248,14 +265,19 @@ int docker_pull(struct docker_backend *d, struct crimp_rpc *rpc, const char *ima
                                .cancelled = rpc ? &rpc->cancelled : NULL,
                                .extra_header = header, .on_data = on_pull_data, .ctx = &progress};
     int rc = docker_do(d->client, &r, NULL, err);
+    on_pull_data(&progress, "\n", 1); /* the last object may lack its newline */
     free(progress.pending);
     cleanup_free char *perr = progress.error;
+    if (rc < 0 && perr) {
+        /* dockerd answers a refused login with HTTP 500 and the registry's
+         * words in the body: the words say what went wrong.  */
+        crimp_error_release(err);
+        return crimp_make_error(err, pull_error_code(perr), 0, "pull %s: %s", image, perr);
+    }
     if (rc < 0)
         return crimp_error_wrap(err, "pull %s", image);
     if (perr)
-        return crimp_make_error(err, strstr(perr, "not found") || strstr(perr, "unknown") ?
-                                         GRPC_STATUS_NOT_FOUND : GRPC_STATUS_UNKNOWN,
-                                0, "pull %s: %s", image, perr);
+        return crimp_make_error(err, pull_error_code(perr), 0, "pull %s: %s", image, perr);
     json_t *img = NULL;
     if (find_image(d, image, &img, err) < 0)
         return -1;

@@ -144,6 +144,51 @@ class Client:
                                         response_deserializer=lambda b: b)(payload, timeout=timeout)
 
 
+# crimp:s3cret, bcrypt cost 5 (as in tests/unit/test_distribution.c).
+HTPASSWD = "crimp:$2b$05$tPsrVo99xn0f9qqVHNxiruSuUqDaaLh46avhSltN.R69XPEdjghE2\n"
+
+
+class AuthRegistry:
+    """A docker-registry with htpasswd (basic) auth serving the bed
+    registry's storage on a free loopback port: `with AuthRegistry(bed) as
+    addr:` gives "127.0.0.1:PORT"; user crimp, password s3cret."""
+
+    def __init__(self, bed):
+        self.bed = bed
+        self.proc = None
+
+    def __enter__(self):
+        self.dir = tempfile.mkdtemp(prefix="ce-auth.", dir="/tmp")
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.addr = "127.0.0.1:%d" % s.getsockname()[1]
+        s.close()
+        with open(os.path.join(self.dir, "htpasswd"), "w") as f:
+            f.write(HTPASSWD)
+        cfg = os.path.join(self.dir, "config.yml")
+        with open(cfg, "w") as f:
+            f.write("version: 0.1\nlog: {level: warn}\n"
+                    f"storage: {{filesystem: {{rootdirectory: {self.bed['CRIMP_BED']}/registry/data}}}}\n"
+                    f"http: {{addr: \"{self.addr}\"}}\n"
+                    f"auth: {{htpasswd: {{realm: crimp-e2e, path: {self.dir}/htpasswd}}}}\n")
+        self.log = open(os.path.join(self.dir, "registry.log"), "wb")
+        self.proc = subprocess.Popen(["docker-registry", "serve", cfg], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        host, port = self.addr.split(":")
+
+        def listening():
+            with socket.socket() as c:
+                return c.connect_ex((host, int(port))) == 0
+        wait_for(listening, 15, "the auth registry")
+        return self.addr
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 class PodTests:
     """What the backend suites share (mixed into a unittest.TestCase that
     sets c, logdir and IMAGE): pods and busybox containers made the way
@@ -229,6 +274,58 @@ class PodTests:
             self.assertEqual((mine[0].state, mine[0].exit_code), (PB.CONTAINER_EXITED, 3))
         finally:
             stream.cancel()
+            self.remove_pod(pod)
+
+    def test_pull_with_credentials(self):
+        """A registry with basic auth: no or wrong credentials fail with a
+        clear error and leave no image; the right ones pull it."""
+        with AuthRegistry(bed_env()) as reg:
+            ref = reg + "/crimp/busybox:1.35"
+            spec = PB.ImageSpec(image=ref)
+            for auth in (None, PB.AuthConfig(username="crimp", password="wrong")):
+                with self.assertRaises(grpc.RpcError) as cm:
+                    self.c.call("PullImage", PB.PullImageRequest(image=spec, auth=auth), timeout=120)
+                self.assertIn(cm.exception.code(), (grpc.StatusCode.UNAUTHENTICATED,
+                                                    grpc.StatusCode.PERMISSION_DENIED),
+                              cm.exception.details())
+                self.assertRegex(cm.exception.details().lower(),
+                                 "unauthori[sz]ed|authentication|credentials")
+                self.assertFalse(self.c.call("ImageStatus", image=spec).HasField("image"))
+            good = PB.AuthConfig(username="crimp", password="s3cret")
+            self.c.call("PullImage", PB.PullImageRequest(image=spec, auth=good), timeout=120)
+            try:
+                self.assertIn(ref, self.c.call("ImageStatus", image=spec).image.repo_tags)
+            finally:
+                self.c.call("RemoveImage", image=spec)
+
+    def test_update_container_resources(self):
+        """UpdateContainerResources on a running container reaches its
+        cgroup (what the container itself reads), and its status says so."""
+        mib = 1024 * 1024
+        cfg, pod = self.run_pod("update")
+        try:
+            res = PB.LinuxContainerResources(memory_limit_in_bytes=64 * mib, cpu_shares=512)
+            cid, _ = self.run_container(pod, cfg, "app", ["sleep", "300"],
+                                        linux=PB.LinuxContainerConfig(resources=res))
+
+            def cgroup(path):
+                ex = self.c.call("ExecSync", container_id=cid, cmd=["cat", "/sys/fs/cgroup/" + path])
+                self.assertEqual(ex.exit_code, 0, ex.stderr)
+                return int(ex.stdout)
+            self.assertEqual((cgroup("memory/memory.limit_in_bytes"), cgroup("cpu/cpu.shares")),
+                             (64 * mib, 512))
+            new = PB.LinuxContainerResources(memory_limit_in_bytes=96 * mib, cpu_shares=1024,
+                                             cpu_period=100000, cpu_quota=50000)
+            self.c.call("UpdateContainerResources", container_id=cid, linux=new)
+            self.assertEqual((cgroup("memory/memory.limit_in_bytes"), cgroup("cpu/cpu.shares"),
+                              cgroup("cpu/cpu.cfs_quota_us")), (96 * mib, 1024, 50000))
+            now = self.c.call("ContainerStatus", container_id=cid).status.resources.linux
+            self.assertEqual((now.memory_limit_in_bytes, now.cpu_shares, now.cpu_quota),
+                             (96 * mib, 1024, 50000))
+            with self.assertRaises(grpc.RpcError) as cm:
+                self.c.call("UpdateContainerResources", container_id="no-such-container", linux=new)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND)
+        finally:
             self.remove_pod(pod)
 
     def test_oom_killed_container_says_so(self):
