@@ -296,7 +296,11 @@ class PodTests:
             try:
                 self.assertIn(ref, self.c.call("ImageStatus", image=spec).image.repo_tags)
             finally:
+                # The same image as the bed's busybox: RemoveImage takes all
+                # its names, so the suite's image is pulled back.
                 self.c.call("RemoveImage", image=spec)
+                self.c.call("PullImage", PB.PullImageRequest(image=PB.ImageSpec(image=self.IMAGE)),
+                            timeout=120)
 
     def test_update_container_resources(self):
         """UpdateContainerResources on a running container reaches its
