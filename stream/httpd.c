@@ -40,7 +40,8 @@ struct conn_job {
 
 struct http_head {
     char method[8];
-    char path[256];
+    char path[1024];
+    const char *query; /* after the '?' of the request target, "" if none */
     bool upgrade_spdy, upgrade_ws, connection_upgrade;
     char protocols[8][48]; /* X-Stream-Protocol-Version values, in order */
     int n_protocols;
@@ -123,8 +124,12 @@ static bool read_head(int fd, struct http_head *h, char *buf)
     h->n_rest = len - (size_t)(h->rest - buf);
     char *save = NULL;
     char *line = strtok_r(buf, "\r\n", &save);
-    if (line == NULL || sscanf(line, "%7s %255s", h->method, h->path) != 2)
+    if (line == NULL || sscanf(line, "%7s %1023s", h->method, h->path) != 2)
         return false;
+    char *q = strchr(h->path, '?');
+    h->query = q ? q + 1 : "";
+    if (q)
+        *q = '\0';
     while ((line = strtok_r(NULL, "\r\n", &save)) != NULL)
         parse_header_line(h, line);
     return true;
@@ -179,20 +184,31 @@ static bool refuse_protocol(int fd, enum crimp_stream_kind kind)
     return false;
 }
 
-/* WebSocket exec/attach: the channel protocol chosen by the client's
- * order among what crimp speaks, the accept key, then the session.  */
+/* WebSocket: the channel protocol chosen by the client's order among what
+ * crimp speaks for this kind of session, the accept key, then the session.
+ * Port-forward fixes its ports here, before the upgrade, as upstream.  */
 static void serve_websocket(struct crimp_stream_server *s, int fd, struct http_head *h,
                             struct stream_request *r)
 {
     enum ws_chan_proto proto;
+    const char *name = NULL;
     char accept[WS_ACCEPT_KEY_LEN + 1];
+    int ports[WS_PF_MAX_PORTS], n_ports = 0, chosen;
+    const char *const *offers = (const char *const *)h->ws_offers;
     cleanup_error crimp_error_t err = NULL;
     if (r->kind == CRIMP_STREAM_PORTFORWARD) {
-        send_plain(fd, 400, "Bad Request", NULL,
-                   "port-forward is served over SPDY/3.1 (portforward.k8s.io)\n");
-        return;
+        cleanup_free char *why = NULL;
+        n_ports = ws_portforward_ports(h->query, r, ports, WS_PF_MAX_PORTS, &why);
+        if (n_ports < 0) {
+            cleanup_free char *body = xasprintf("%s\n", why);
+            send_plain(fd, 400, "Bad Request", NULL, body);
+            return;
+        }
+        chosen = ws_chan_select_portforward(offers, (size_t)h->n_ws_offers, &proto, &name);
+    } else {
+        chosen = ws_chan_select(offers, (size_t)h->n_ws_offers, &proto);
+        name = ws_chan_proto_names[proto];
     }
-    int chosen = ws_chan_select((const char *const *)h->ws_offers, (size_t)h->n_ws_offers, &proto);
     if (chosen == WS_SUBPROTO_NO_MATCH) {
         send_plain(fd, 403, "Forbidden", NULL, "subprotocol negotiation failed\n");
         return;
@@ -206,11 +222,14 @@ static void serve_websocket(struct crimp_stream_server *s, int fd, struct http_h
                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                      "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s%s%s\r\n",
                      accept, chosen == 1 ? "Sec-WebSocket-Protocol: " : "",
-                     chosen == 1 ? ws_chan_proto_names[proto] : "", chosen == 1 ? "\r\n" : "");
+                     chosen == 1 ? name : "", chosen == 1 ? "\r\n" : "");
     if (send(fd, reply, (size_t)n, MSG_NOSIGNAL) != n)
         return;
     struct stream_conn c = {.fd = fd, .idle_seconds = s->idle_seconds};
-    stream_run_ws_remotecommand(&c, r, proto);
+    if (r->kind == CRIMP_STREAM_PORTFORWARD)
+        stream_run_ws_portforward(&c, r, proto, ports, (size_t)n_ports);
+    else
+        stream_run_ws_remotecommand(&c, r, proto);
 }
 
 static void serve(struct crimp_stream_server *s, int fd)

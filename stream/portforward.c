@@ -1,15 +1,10 @@
 /* Port-forward over SPDY (portforward.k8s.io): for each forwarded
  * connection the client opens an error stream and a data stream sharing a
  * requestid; crimp then connects to localhost:<port> inside the pod's
- * network namespace itself — setns on this session's own thread, no socat
- * or nsenter — and copies bytes both ways (../shared/design/streaming.md
- * §5).  */
-#include <arpa/inet.h>
+ * network namespace (pod_dial.c) and copies bytes both ways
+ * (../shared/design/streaming.md §5).  */
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
-#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -35,51 +30,9 @@ struct pf_session {
     struct spdy_buf out;
     struct pf_pair pairs[PF_MAX_PAIRS];
     size_t n;
-    char *netns; /* NULL: the host's (host-network pod) */
-    bool netns_known, gone;
+    struct pod_dialer dialer;
+    bool gone;
 };
-
-/* A socket connected to localhost:PORT in the network namespace at NETNS
- * (NULL: this one): IPv4 first, then IPv6, as containerd does.  */
-static int connect_in_netns(const char *netns, int port, crimp_error_t *err)
-{
-    int self = -1, target = -1, fd = -1, e = 0;
-    if (netns) {
-        self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-        target = open(netns, O_RDONLY | O_CLOEXEC);
-        if (self < 0 || target < 0 || setns(target, CLONE_NEWNET) < 0) {
-            e = errno;
-            goto out;
-        }
-    }
-    struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    struct sockaddr_in6 v6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port),
-                              .sin6_addr = IN6ADDR_LOOPBACK_INIT};
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&v4, sizeof(v4)) < 0) {
-        e = errno;
-        close(fd);
-        fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd >= 0 && connect(fd, (struct sockaddr *)&v6, sizeof(v6)) < 0) {
-            close(fd);
-            fd = -1;
-        } else {
-            e = 0;
-        }
-    }
-    /* The socket stays in the pod's namespace; the thread goes home.  */
-    if (netns && setns(self, CLONE_NEWNET) < 0)
-        log_error("stream: cannot return to crimpd's network namespace: %s", strerror(errno));
-out:
-    if (self >= 0)
-        close(self);
-    if (target >= 0)
-        close(target);
-    if (fd < 0)
-        crimp_make_errno_error(err, e ? e : ECONNREFUSED, "dial localhost:%d", port);
-    return fd;
-}
 
 static struct pf_pair *pair_for(struct pf_session *s, const char *id)
 {
@@ -129,22 +82,10 @@ static void end_pair(struct pf_session *s, struct pf_pair *p, const char *error_
 
 static void connect_pair(struct pf_session *s, struct pf_pair *p)
 {
-    struct crimp_backend *b = s->r->backend;
-    const Runtime__V1__PortForwardRequest *req = (const void *)s->r->req;
-    cleanup_error crimp_error_t err = NULL;
-    if (!s->netns_known && b->ops->stream->pod_netns(b, req->pod_sandbox_id, &s->netns, &err) < 0) {
-        cleanup_free char *msg = xasprintf("error forwarding port %d to pod %s, uid : %s", p->port,
-                                           req->pod_sandbox_id, err->msg);
-        end_pair(s, p, msg);
-        return;
-    }
-    s->netns_known = true;
-    p->fd = connect_in_netns(s->netns, p->port, &err);
-    if (p->fd < 0) {
-        cleanup_free char *msg = xasprintf("error forwarding port %d to pod %s, uid : %s", p->port,
-                                           req->pod_sandbox_id, err->msg);
-        end_pair(s, p, msg);
-    }
+    cleanup_free char *failure = NULL;
+    p->fd = pod_dial(&s->dialer, p->port, &failure);
+    if (p->fd < 0)
+        end_pair(s, p, failure);
 }
 
 static void on_syn_stream(struct pf_session *s, const struct spdy_frame *f)
@@ -255,7 +196,7 @@ static void from_pod(struct pf_session *s, struct pf_pair *p)
 
 void stream_run_portforward(struct stream_conn *c, struct stream_request *r)
 {
-    struct pf_session s = {.c = c, .r = r};
+    struct pf_session s = {.c = c, .r = r, .dialer = {.r = r}};
     int64_t idle_ns = (int64_t)c->idle_seconds * 1000000000LL, last = crimp_now_mono_ns();
     while (!s.gone) {
         if (stream_flush(c, &s.out) < 0)
@@ -286,6 +227,6 @@ void stream_run_portforward(struct stream_conn *c, struct stream_request *r)
     for (size_t i = 0; i < s.n; i++)
         if (s.pairs[i].fd >= 0)
             close(s.pairs[i].fd);
-    free(s.netns);
+    pod_dialer_free(&s.dialer);
     spdy_buf_free(&s.out);
 }

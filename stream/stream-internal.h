@@ -76,11 +76,58 @@ char *stdio_start_failure(struct stream_request *r, const crimp_error_t err);
  * the client left first), then the connection to it closed.  */
 int stdio_end(struct stream_request *r, struct crimp_stream_io *io, bool client_gone);
 
+/* pod_dial.c: port-forward's connections to the pod.  */
+struct pod_dialer {
+    struct stream_request *r; /* a PortForwardRequest */
+    char *netns;              /* NULL: the host's (host-network pod) */
+    bool netns_known;
+};
+/* A socket connected to localhost:PORT in the pod's network namespace, or
+ * -1 with *FAILURE set to the text for the client's error stream (upstream's
+ * wording; caller frees).  */
+int pod_dial(struct pod_dialer *d, int port, char **failure);
+void pod_dialer_free(struct pod_dialer *d);
+
+/* ws_link.c: an upgraded WebSocket connection.  */
+struct ws_link {
+    int fd;
+    enum ws_chan_proto proto;
+    struct ws_parser parser;
+    struct stream_buf out, scratch;
+    bool gone;   /* the socket closed or failed: nothing more goes out */
+    bool closed; /* the client sent a close frame (or a bad frame): stop reading */
+};
+typedef void (*ws_link_channel_fn)(void *ctx, const struct ws_chan_msg *m);
+void ws_link_init(struct ws_link *l, int fd, enum ws_chan_proto proto);
+void ws_link_free(struct ws_link *l);
+/* Sends everything queued in L->out; < 0 once the client is unreachable.  */
+int ws_link_flush(struct ws_link *l);
+/* Queues one channel message under L's protocol.  */
+void ws_link_put(struct ws_link *l, uint8_t channel, const void *p, size_t n);
+/* Reads what the client sent (call when the socket is readable): pings
+ * get their pong queued, a close frame sets L->closed, and every channel
+ * message goes to ON_CHANNEL.  */
+void ws_link_read(struct ws_link *l, ws_link_channel_fn on_channel, void *ctx);
+/* Sends close 1000 and waits (bounded) for the client's close, so nothing
+ * still unsent is lost to a reset.  */
+void ws_link_close(struct ws_link *l);
+
 /* The sessions; PROTOCOL is the negotiated X-Stream-Protocol-Version.  */
 void stream_run_remotecommand(struct stream_conn *c, struct stream_request *r,
                               const char *protocol);
 void stream_run_portforward(struct stream_conn *c, struct stream_request *r);
 void stream_run_ws_remotecommand(struct stream_conn *c, struct stream_request *r,
                                  enum ws_chan_proto proto);
+
+/* ws_portforward.c */
+#define WS_PF_MAX_PORTS 32
+/* The ports a WebSocket port-forward serves: every `port` query parameter
+ * (each a comma-separated list, as kubelet's NewV4Options reads them), else
+ * the PortForwardRequest's.  Returns how many (at most MAX), or -1 with
+ * *WHY, the body of the 400 answer (caller frees).  */
+int ws_portforward_ports(const char *query, const struct stream_request *r, int *ports,
+                         size_t max, char **why);
+void stream_run_ws_portforward(struct stream_conn *c, struct stream_request *r,
+                               enum ws_chan_proto proto, const int *ports, size_t n_ports);
 
 #endif

@@ -155,6 +155,14 @@ extern const char *const ws_chan_proto_names[WS_CHAN_N_PROTOS];
  * WS_SUBPROTO_NO_MATCH when nothing offered is supported (answer 403).  */
 int ws_chan_select(const char *const *offers, size_t n_offers, enum ws_chan_proto *out);
 
+/* Port-forward over WebSocket (§6.4) has its own list, as kubelet's
+ * portforward/websocket.go: "v4.channel.k8s.io" (binary),
+ * "v4.base64.channel.k8s.io" (base64) and, for clients that name the
+ * protocol rather than the framing, "portforward.k8s.io" (binary).  Returns
+ * like ws_chan_select, with *NAME the subprotocol to echo.  */
+int ws_chan_select_portforward(const char *const *offers, size_t n_offers,
+                               enum ws_chan_proto *out, const char **name);
+
 bool ws_chan_is_base64(enum ws_chan_proto proto);
 /* v4 and v5 write a JSON metav1.Status on the error channel.  */
 bool ws_chan_status_json(enum ws_chan_proto proto);

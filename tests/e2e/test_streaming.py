@@ -1,6 +1,9 @@
-"""crimp's streaming server (exec, attach, port-forward over SPDY/3.1) for
-the docker backend, driven by a SPDY client written in Python
-(spdyclient.py), not by crimp's own code."""
+"""crimp's streaming server (exec, attach, port-forward over SPDY/3.1 and
+WebSocket) for the docker backend, driven by a SPDY client written in
+Python (spdyclient.py) and by Debian's python3-websockets, not by crimp's
+own code."""
+import asyncio
+import base64
 import json
 import os
 import shutil
@@ -18,6 +21,8 @@ from crimpe2e import PB, Crimpd, bed_env, main
 BED = bed_env()
 BUSYBOX = BED["CRIMP_BED_BUSYBOX_IMAGE"]
 V4 = ["v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io", "channel.k8s.io"]
+BIG_LINES = 200000  # `seq 1 200000`: 1,288,895 bytes, served by the pod
+BIG = b"".join(b"%d\n" % i for i in range(1, BIG_LINES + 1))
 
 
 class Streaming(unittest.TestCase):
@@ -41,7 +46,8 @@ class Streaming(unittest.TestCase):
         cls.pod = c.call("RunPodSandbox", config=cls.pod_cfg, timeout=120).pod_sandbox_id
         cls.ctr = cls.start("sh", ["sleep", "600"])
         cls.web = cls.start("web", ["sh", "-c", "mkdir -p /www && echo hello-from-pod > "
-                                    "/www/index.html && exec httpd -f -p 8080 -h /www"])
+                                    f"/www/index.html && seq 1 {BIG_LINES} > /www/big.txt && "
+                                    "exec httpd -f -p 8080 -h /www"])
         cls.shell = cls.start("shell", ["sh"], stdin=True)
 
     @classmethod
@@ -223,6 +229,83 @@ class Streaming(unittest.TestCase):
         out = self.ws_exec(["sh", "-c", f"head -c {n} /dev/zero | tr '\\0' y"], "v4.channel.k8s.io")
         self.assertEqual(len(out[1]), n)
         self.assertEqual(spdyclient.exit_code_of(out[3]), 0)
+
+    def ws_port_forward(self, query, protocol, send):
+        """Port-forward over WebSocket: SEND maps a data channel to the bytes
+        written on it; returns, per channel, the port its first message
+        announced and the bytes that followed, once the server closed."""
+        import websockets
+        url = self.c.call("PortForward", pod_sandbox_id=self.pod).url
+        url = url.replace("http://", "ws://") + query
+        b64 = "base64" in (protocol or "")
+
+        def encode(ch, data):
+            return chr(ord("0") + ch) + base64.b64encode(data).decode() if b64 else bytes([ch]) + data
+
+        async def run():
+            chans = {}
+            async with websockets.connect(url, subprotocols=[protocol] if protocol else None,
+                                          max_size=None) as ws:
+                self.assertEqual(ws.subprotocol, protocol)
+                for ch, data in send.items():
+                    await ws.send(encode(ch, data))
+                try:
+                    async for msg in ws:
+                        if b64:
+                            self.assertIsInstance(msg, str)
+                            ch, payload = ord(msg[0]) - ord("0"), base64.b64decode(msg[1:])
+                        else:
+                            self.assertIsInstance(msg, bytes)
+                            ch, payload = msg[0], msg[1:]
+                        if ch not in chans:  # the first message: the port, little-endian
+                            self.assertEqual(len(payload), 2)
+                            chans[ch] = [int.from_bytes(payload, "little"), bytearray()]
+                        else:
+                            chans[ch][1] += payload
+                except websockets.ConnectionClosed:
+                    pass
+                self.assertEqual(ws.close_code, 1000)
+            return {ch: (port, bytes(data)) for ch, (port, data) in chans.items()}
+
+        # The server ends the session once the pod side is done: no hang.
+        return asyncio.run(asyncio.wait_for(run(), 60))
+
+    def test_websocket_port_forward_big_page(self):
+        get = b"GET /big.txt HTTP/1.0\r\n\r\n"
+        for protocol in ("v4.channel.k8s.io", "v4.base64.channel.k8s.io", None):
+            with self.subTest(protocol=protocol):
+                out = self.ws_port_forward("?port=8080", protocol, {0: get})
+                self.assertEqual(out[0][0], 8080)
+                self.assertEqual(out[1], (8080, b""))
+                head, _, body = out[0][1].partition(b"\r\n\r\n")
+                self.assertRegex(head, rb"^HTTP/1\.[01] 200 ")
+                self.assertEqual(len(body), len(BIG))
+                self.assertEqual(body, BIG)
+
+    def test_websocket_port_forward_unknown_port_reports_error(self):
+        # Two ports on one connection (channels 0/1 and 2/3): 9 has no
+        # listener, so its error channel says so; 8080 still works.
+        out = self.ws_port_forward("?port=8080&port=9", "v4.channel.k8s.io",
+                                   {0: b"GET /index.html HTTP/1.0\r\n\r\n"})
+        self.assertEqual(out[2], (9, b""))
+        self.assertEqual(out[3][0], 9)
+        self.assertIn(b"error forwarding port 9 to pod " + self.pod.encode(), out[3][1])
+        self.assertIn(b"hello-from-pod", out[0][1])
+        self.assertEqual(out[1], (8080, b""))
+
+    def test_websocket_port_forward_needs_ports(self):
+        import websockets
+        for query, status in (("", 400), ("?port=0", 400), ("?port=80", 403)):
+            url = self.c.call("PortForward", pod_sandbox_id=self.pod).url
+            url = url.replace("http://", "ws://") + query
+
+            async def run():
+                async with websockets.connect(url, subprotocols=["v5.channel.k8s.io"]):
+                    pass
+
+            with self.subTest(query=query), self.assertRaises(websockets.InvalidStatusCode) as cm:
+                asyncio.run(run())
+            self.assertEqual(cm.exception.status_code, status)
 
     def test_bad_requests(self):
         with self.assertRaises(grpc.RpcError) as cm:

@@ -89,6 +89,24 @@ static int test_subprotocol_client_order_wins(void)
     return 0;
 }
 
+static int test_portforward_subprotocols(void)
+{
+    enum ws_chan_proto p;
+    const char *name = "unset";
+    const char *b64[] = {"v4.base64.channel.k8s.io, v4.channel.k8s.io"};
+    CHECK(ws_chan_select_portforward(b64, 1, &p, &name) == 1 && p == WS_CHAN_V4_BASE64);
+    CHECK(strcmp(name, "v4.base64.channel.k8s.io") == 0);
+    const char *pf[] = {"portforward.k8s.io"};
+    CHECK(ws_chan_select_portforward(pf, 1, &p, &name) == 1 && p == WS_CHAN_V4);
+    CHECK(strcmp(name, "portforward.k8s.io") == 0);
+    /* Exec's protocols are not port-forward's.  */
+    const char *v5[] = {"v5.channel.k8s.io", "channel.k8s.io"};
+    CHECK(ws_chan_select_portforward(v5, 2, &p, &name) == WS_SUBPROTO_NO_MATCH);
+    CHECK(ws_chan_select_portforward(NULL, 0, &p, &name) == 0 && p == WS_CHAN_V4 &&
+          name == NULL);
+    return 0;
+}
+
 /* Feeds IN STEP bytes at a time into a server-side parser and collects the
  * messages as "<opcode>:<payload>|" into OUT.  */
 static int collect(const uint8_t *in, size_t n, size_t step, bool require_mask, char *out,
@@ -336,6 +354,7 @@ int main(void)
         UNIT_TEST(test_base64),
         UNIT_TEST(test_accept_key),
         UNIT_TEST(test_subprotocol_client_order_wins),
+        UNIT_TEST(test_portforward_subprotocols),
         UNIT_TEST(test_rfc_examples),
         UNIT_TEST(test_serializer_exact_bytes),
         UNIT_TEST(test_fragmented_round_trip),
