@@ -44,10 +44,19 @@ static void on_call(void *ctx, json_t *call)
     char clock[16] = "";
     if (start && strlen(start) >= 23)
         snprintf(clock, sizeof(clock), "%.12s", start + 11);
-    printf("%-13s %s -> %s  %s  %.2f ms\n", clock, method ? method : "?",
+    /* Streaming sessions read "stream/exec", apart from the CRI Exec call
+     * that handed out their URL, and say what they carried.  */
+    const char *service = json_string_value(json_object_get(call, "service"));
+    bool session = service && strcmp(service, "stream") == 0;
+    printf("%-13s %s%s -> %s  %s  %.2f ms", clock, session ? "stream/" : "", method ? method : "?",
            json_string_value(json_object_get(call, "backend")),
            json_string_value(json_object_get(call, "code")),
            json_real_value(json_object_get(call, "duration_us")) / 1e3);
+    if (session)
+        printf("  %lld B in, %lld B out",
+               (long long)json_integer_value(json_object_get(call, "bytes_in")),
+               (long long)json_integer_value(json_object_get(call, "bytes_out")));
+    putchar('\n');
     json_t *spans = json_object_get(call, "spans");
     size_t n = json_array_size(spans), i;
     json_t *s;

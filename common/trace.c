@@ -79,6 +79,6 @@ void crimp_trace_join(const struct crimp_trace *child)
 
 const char *crimp_span_kind_name(enum crimp_span_kind kind)
 {
-    static const char *const names[] = {"http", "grpc", "cni", "exec"};
-    return (unsigned)kind < 4 ? names[kind] : "other";
+    static const char *const names[] = {"http", "grpc", "cni", "exec", "stream"};
+    return (unsigned)kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "other";
 }

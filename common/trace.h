@@ -12,7 +12,14 @@
 #define CRIMP_TRACE_MAX_SPANS 32
 #define CRIMP_TRACE_NAME_LEN  64
 
-enum crimp_span_kind { CRIMP_SPAN_HTTP, CRIMP_SPAN_GRPC, CRIMP_SPAN_CNI, CRIMP_SPAN_EXEC };
+/* STREAM: a milestone of a streaming session (its first byte out).  */
+enum crimp_span_kind {
+    CRIMP_SPAN_HTTP,
+    CRIMP_SPAN_GRPC,
+    CRIMP_SPAN_CNI,
+    CRIMP_SPAN_EXEC,
+    CRIMP_SPAN_STREAM,
+};
 
 struct crimp_span {
     enum crimp_span_kind kind;

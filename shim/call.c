@@ -148,7 +148,7 @@ static int serve_stream_url(struct crimp_call *c, struct crimp_backend *b,
             check_running(b, &c->rpc, a->container_id, err) < 0)
             return -1;
     }
-    char *url = crimp_stream_register(c->srv->stream, kind, b, req, err);
+    char *url = crimp_stream_register(c->srv->stream, kind, b, c->backend_index, req, err);
     if (url == NULL)
         return -1;
     /* ExecResponse, AttachResponse and PortForwardResponse: url is field 1.  */

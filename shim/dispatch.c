@@ -48,6 +48,29 @@ CRIMP_CRI_RPCS(TRAMPOLINE)
 
 const struct crimp_method crimp_methods[] = {CRIMP_CRI_RPCS(ROW)};
 const size_t crimp_n_methods = CRIMP_ARRAY_SIZE(crimp_methods);
+const size_t crimp_n_recorded_methods = CRIMP_ARRAY_SIZE(crimp_methods) + CRIMP_STREAM_N_KINDS;
+
+int crimp_session_method(enum crimp_stream_kind kind)
+{
+    return (int)crimp_n_methods + (int)kind;
+}
+
+bool crimp_method_is_session(int method)
+{
+    return method >= (int)crimp_n_methods && (size_t)method < crimp_n_recorded_methods;
+}
+
+const char *crimp_recorded_service(int method)
+{
+    return crimp_method_is_session(method) ? "stream" : crimp_methods[method].service;
+}
+
+const char *crimp_recorded_name(int method)
+{
+    if (crimp_method_is_session(method))
+        return crimp_stream_kind_name((enum crimp_stream_kind)(method - (int)crimp_n_methods));
+    return crimp_methods[method].name;
+}
 
 bool crimp_method_supported(const struct crimp_method *m, const struct crimp_backend *b)
 {

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "backend.h"
+#include "stream.h"
 
 enum crimp_lane { LANE_INLINE, LANE_FAST, LANE_SLOW, LANE_STREAM };
 
@@ -30,6 +31,16 @@ struct crimp_method {
 /* All methods, in cri.proto's order.  */
 extern const struct crimp_method crimp_methods[];
 extern const size_t crimp_n_methods;
+
+/* Sessions on crimp's streaming server are recorded as calls too: method
+ * index crimp_n_methods + enum crimp_stream_kind, shown as service "stream"
+ * and method "exec", "attach" or "portforward".  */
+extern const size_t crimp_n_recorded_methods;
+int crimp_session_method(enum crimp_stream_kind kind);
+bool crimp_method_is_session(int method);
+/* The service and method names of a recorded method index.  */
+const char *crimp_recorded_service(int method);
+const char *crimp_recorded_name(int method);
 
 /* Whether backend B implements METHOD's operation.  */
 bool crimp_method_supported(const struct crimp_method *m, const struct crimp_backend *b);

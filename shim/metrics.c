@@ -55,11 +55,10 @@ static void prom_call(void *ctx, int method, int backend, grpc_status_code code,
                       const struct crimp_histogram *h)
 {
     struct prom_ctx *p = ctx;
-    const struct crimp_method *m = &crimp_methods[method];
     cleanup_free char *b = escape(crimp_recorder_backend_name(p->r, backend));
-    cleanup_free char *labels =
-        xasprintf("service=\"%s\",method=\"%s\",backend=\"%s\",code=\"%s\"", m->service,
-                    m->name, b, crimp_status_name(code));
+    cleanup_free char *labels = xasprintf(
+        "service=\"%s\",method=\"%s\",backend=\"%s\",code=\"%s\"", crimp_recorded_service(method),
+        crimp_recorded_name(method), b, crimp_status_name(code));
     write_histogram(p->out, "crimp_cri_call_duration_seconds", labels, h);
 }
 
@@ -134,8 +133,8 @@ static void json_call(void *ctx, int method, int backend, grpc_status_code code,
 {
     struct json_ctx *j = ctx;
     json_t *o = summary(h);
-    json_object_set_new(o, "service", json_string(crimp_methods[method].service));
-    json_object_set_new(o, "method", json_string(crimp_methods[method].name));
+    json_object_set_new(o, "service", json_string(crimp_recorded_service(method)));
+    json_object_set_new(o, "method", json_string(crimp_recorded_name(method)));
     json_object_set_new(o, "backend", json_string(crimp_recorder_backend_name(j->r, backend)));
     json_object_set_new(o, "code", json_string(crimp_status_name(code)));
     if (j->cdf)
@@ -179,11 +178,15 @@ json_t *crimp_metrics_call_json(const struct crimp_recorder *r,
                              "depth", s->depth, "start_us", (double)s->start_ns / 1e3,
                              "duration_us", (double)s->duration_ns / 1e3));
     }
-    return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:f, s:o, s:i}", "id", (json_int_t)rec->id,
-                     "service", crimp_methods[rec->method].service, "method",
-                     crimp_methods[rec->method].name, "backend",
-                     crimp_recorder_backend_name(r, rec->backend), "code",
-                     crimp_status_name(rec->code), "start", start, "duration_us",
-                     (double)rec->duration_ns / 1e3, "spans", spans, "spans_dropped",
-                     rec->trace.dropped);
+    json_t *call = json_pack(
+        "{s:I, s:s, s:s, s:s, s:s, s:s, s:f, s:o, s:i}", "id", (json_int_t)rec->id, "service",
+        crimp_recorded_service(rec->method), "method", crimp_recorded_name(rec->method), "backend",
+        crimp_recorder_backend_name(r, rec->backend), "code", crimp_status_name(rec->code),
+        "start", start, "duration_us", (double)rec->duration_ns / 1e3, "spans", spans,
+        "spans_dropped", rec->trace.dropped);
+    if (crimp_method_is_session(rec->method)) {
+        json_object_set_new(call, "bytes_in", json_integer((json_int_t)rec->bytes_in));
+        json_object_set_new(call, "bytes_out", json_integer((json_int_t)rec->bytes_out));
+    }
+    return call;
 }

@@ -195,6 +195,15 @@ void crimp_recorder_finish(struct crimp_recorder *r, int method, int backend,
                            grpc_status_code code, int64_t start_real_ns, int64_t duration_ns,
                            const struct crimp_trace *trace)
 {
+    crimp_recorder_finish_session(r, method, backend, code, start_real_ns, duration_ns, trace, 0,
+                                  0);
+}
+
+void crimp_recorder_finish_session(struct crimp_recorder *r, int method, int backend,
+                                   grpc_status_code code, int64_t start_real_ns,
+                                   int64_t duration_ns, const struct crimp_trace *trace,
+                                   uint64_t bytes_in, uint64_t bytes_out)
+{
     struct recorder_shard *shard = &r->shards[my_shard()];
     atomic_fetch_sub_explicit(&shard->in_flight, 1, memory_order_relaxed);
     if (method < 0 || (size_t)method >= r->n_methods || backend < -1 ||
@@ -210,6 +219,8 @@ void crimp_recorder_finish(struct crimp_recorder *r, int method, int backend,
     rec.code = code;
     rec.start_real_ns = start_real_ns;
     rec.duration_ns = duration_ns;
+    rec.bytes_in = bytes_in;
+    rec.bytes_out = bytes_out;
     rec.trace.n_spans = 0;
     rec.trace.dropped = 0;
     if (trace) {

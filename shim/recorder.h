@@ -30,6 +30,8 @@ struct crimp_call_record {
     grpc_status_code code;
     int64_t start_real_ns; /* wall clock */
     int64_t duration_ns;
+    /* Streaming sessions: payload bytes from the client and to it.  */
+    uint64_t bytes_in, bytes_out;
     struct crimp_trace trace;
 };
 
@@ -42,6 +44,12 @@ void crimp_recorder_free(struct crimp_recorder *r);
 void crimp_recorder_finish(struct crimp_recorder *r, int method, int backend,
                            grpc_status_code code, int64_t start_real_ns, int64_t duration_ns,
                            const struct crimp_trace *trace);
+
+/* The same for a streaming session, with the bytes it carried.  */
+void crimp_recorder_finish_session(struct crimp_recorder *r, int method, int backend,
+                                   grpc_status_code code, int64_t start_real_ns,
+                                   int64_t duration_ns, const struct crimp_trace *trace,
+                                   uint64_t bytes_in, uint64_t bytes_out);
 
 /* Calls currently running (kept by crimp_recorder_begin / finish).  */
 void crimp_recorder_begin(struct crimp_recorder *r);

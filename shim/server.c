@@ -125,8 +125,22 @@ static struct crimp_recorder *new_recorder(const struct crimp_config *cfg,
     cleanup_free const char **names = xcalloc(CRIMP_MAX_BACKENDS + 1, sizeof(*names));
     for (size_t i = 0; i < n; i++)
         names[i] = crimp_router_get(router, i)->config->name;
-    return crimp_recorder_new(names, CRIMP_MAX_BACKENDS, crimp_n_methods,
+    return crimp_recorder_new(names, CRIMP_MAX_BACKENDS, crimp_n_recorded_methods,
                               (size_t)cfg->recent_calls);
+}
+
+/* Streaming sessions are calls too: the recorder hears of them from the
+ * streaming server's threads.  */
+static void session_begin(void *recorder)
+{
+    crimp_recorder_begin(recorder);
+}
+
+static void session_finish(void *recorder, const struct crimp_stream_report *s)
+{
+    crimp_recorder_finish_session(recorder, crimp_session_method(s->kind), s->backend_tag, s->code,
+                                  s->start_real_ns, s->duration_ns, s->trace, s->bytes_in,
+                                  s->bytes_out);
 }
 
 static void free_server(struct crimp_server *srv)
@@ -183,8 +197,11 @@ struct crimp_server *crimp_server_start(const struct crimp_config *cfg,
         return NULL;
     }
 
+    srv->recorder = new_recorder(cfg, router);
     if (!str_empty(cfg->stream_listen)) {
-        srv->stream = crimp_stream_start(cfg->stream_listen, (int)cfg->stream_idle_timeout, err);
+        struct crimp_stream_observer obs = {session_begin, session_finish, srv->recorder};
+        srv->stream =
+            crimp_stream_start(cfg->stream_listen, (int)cfg->stream_idle_timeout, &obs, err);
         if (srv->stream == NULL) {
             grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->shutdown_tag);
             grpc_server_cancel_all_calls(srv->server);
@@ -193,7 +210,6 @@ struct crimp_server *crimp_server_start(const struct crimp_config *cfg,
             return NULL;
         }
     }
-    srv->recorder = new_recorder(cfg, router);
     srv->fast = crimp_pool_new("crimp-fast", cfg->workers);
     srv->slow = crimp_pool_new("crimp-slow", cfg->slow_workers);
     post_requests(srv);

@@ -30,6 +30,7 @@ struct crimp_stream_server {
     char *base_url;
     int idle_seconds;
     struct stream_tokens *tokens;
+    struct stream_reporter reporter;
     atomic_int connections;
 };
 
@@ -172,7 +173,16 @@ static bool kind_of_path(const char *path, enum crimp_stream_kind *kind, const c
     return false;
 }
 
-static bool refuse_protocol(int fd, enum crimp_stream_kind kind)
+/* Answers a session's request with an error instead of an upgrade; the
+ * session's report gets the gRPC code that matches the HTTP status.  */
+static void refuse(struct stream_conn *c, int code, const char *reason, const char *extra,
+                   const char *body)
+{
+    c->code = code == 403 ? GRPC_STATUS_PERMISSION_DENIED : GRPC_STATUS_INVALID_ARGUMENT;
+    send_plain(c->fd, code, reason, extra, body);
+}
+
+static void refuse_protocol(struct stream_conn *c, enum crimp_stream_kind kind)
 {
     const char *accepted = kind == CRIMP_STREAM_PORTFORWARD
                                ? "X-Accepted-Stream-Protocol-Versions: portforward.k8s.io\r\n"
@@ -180,15 +190,13 @@ static bool refuse_protocol(int fd, enum crimp_stream_kind kind)
                                  "X-Accepted-Stream-Protocol-Versions: v3.channel.k8s.io\r\n"
                                  "X-Accepted-Stream-Protocol-Versions: v2.channel.k8s.io\r\n"
                                  "X-Accepted-Stream-Protocol-Versions: channel.k8s.io\r\n";
-    send_plain(fd, 403, "Forbidden", accepted, "subprotocol negotiation failed");
-    return false;
+    refuse(c, 403, "Forbidden", accepted, "subprotocol negotiation failed");
 }
 
 /* WebSocket: the channel protocol chosen by the client's order among what
  * crimp speaks for this kind of session, the accept key, then the session.
  * Port-forward fixes its ports here, before the upgrade, as upstream.  */
-static void serve_websocket(struct crimp_stream_server *s, int fd, struct http_head *h,
-                            struct stream_request *r)
+static void serve_websocket(struct stream_conn *c, struct http_head *h, struct stream_request *r)
 {
     enum ws_chan_proto proto;
     const char *name = NULL;
@@ -201,7 +209,7 @@ static void serve_websocket(struct crimp_stream_server *s, int fd, struct http_h
         n_ports = ws_portforward_ports(h->query, r, ports, WS_PF_MAX_PORTS, &why);
         if (n_ports < 0) {
             cleanup_free char *body = xasprintf("%s\n", why);
-            send_plain(fd, 400, "Bad Request", NULL, body);
+            refuse(c, 400, "Bad Request", NULL, body);
             return;
         }
         chosen = ws_chan_select_portforward(offers, (size_t)h->n_ws_offers, &proto, &name);
@@ -210,11 +218,11 @@ static void serve_websocket(struct crimp_stream_server *s, int fd, struct http_h
         name = ws_chan_proto_names[proto];
     }
     if (chosen == WS_SUBPROTO_NO_MATCH) {
-        send_plain(fd, 403, "Forbidden", NULL, "subprotocol negotiation failed\n");
+        refuse(c, 403, "Forbidden", NULL, "subprotocol negotiation failed\n");
         return;
     }
     if (ws_accept_key(h->ws_key, accept, &err) < 0) {
-        send_plain(fd, 400, "Bad Request", NULL, "bad Sec-WebSocket-Key\n");
+        refuse(c, 400, "Bad Request", NULL, "bad Sec-WebSocket-Key\n");
         return;
     }
     char reply[384];
@@ -223,13 +231,45 @@ static void serve_websocket(struct crimp_stream_server *s, int fd, struct http_h
                      "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s%s%s\r\n",
                      accept, chosen == 1 ? "Sec-WebSocket-Protocol: " : "",
                      chosen == 1 ? name : "", chosen == 1 ? "\r\n" : "");
-    if (send(fd, reply, (size_t)n, MSG_NOSIGNAL) != n)
+    if (send(c->fd, reply, (size_t)n, MSG_NOSIGNAL) != n)
         return;
-    struct stream_conn c = {.fd = fd, .idle_seconds = s->idle_seconds};
+    c->transport = "websocket";
     if (r->kind == CRIMP_STREAM_PORTFORWARD)
-        stream_run_ws_portforward(&c, r, proto, ports, (size_t)n_ports);
+        stream_run_ws_portforward(c, r, proto, ports, (size_t)n_ports);
     else
-        stream_run_ws_remotecommand(&c, r, proto);
+        stream_run_ws_remotecommand(c, r, proto);
+}
+
+/* SPDY/3.1: the X-Stream-Protocol-Version negotiated, the 101, and any
+ * bytes that came with the head are already SPDY.  */
+static void serve_spdy(struct stream_conn *c, struct http_head *h, struct stream_request *r)
+{
+    const char *protocol = NULL;
+    if (!h->upgrade_spdy || !h->connection_upgrade || h->n_protocols == 0) {
+        refuse(c, 400, "Bad Request", NULL,
+               "unable to upgrade: crimp serves SPDY/3.1 with X-Stream-Protocol-Version\n");
+        return;
+    }
+    if ((protocol = negotiate(h, r->kind)) == NULL) {
+        refuse_protocol(c, r->kind);
+        return;
+    }
+    char reply[256];
+    int n = snprintf(reply, sizeof(reply),
+                     "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                     "Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: %s\r\n\r\n",
+                     protocol);
+    if (send(c->fd, reply, (size_t)n, MSG_NOSIGNAL) != n)
+        return;
+    c->transport = "spdy";
+    spdy_codec_init(&c->codec);
+    if (h->n_rest)
+        spdy_feed(&c->codec, h->rest, h->n_rest);
+    if (r->kind == CRIMP_STREAM_PORTFORWARD)
+        stream_run_portforward(c, r);
+    else
+        stream_run_remotecommand(c, r, protocol);
+    spdy_codec_free(&c->codec);
 }
 
 static void serve(struct crimp_stream_server *s, int fd)
@@ -249,32 +289,14 @@ static void serve(struct crimp_stream_server *s, int fd)
         send_plain(fd, 404, "Not Found", NULL, "404 page not found\n");
         return;
     }
-    const char *protocol = NULL;
-    if (h.upgrade_ws && h.connection_upgrade) {
-        serve_websocket(s, fd, &h, r);
-    } else if (!h.upgrade_spdy || !h.connection_upgrade || h.n_protocols == 0) {
-        send_plain(fd, 400, "Bad Request", NULL,
-                   "unable to upgrade: crimp serves SPDY/3.1 with X-Stream-Protocol-Version\n");
-    } else if ((protocol = negotiate(&h, kind)) == NULL) {
-        refuse_protocol(fd, kind);
-    } else {
-        char reply[256];
-        int n = snprintf(reply, sizeof(reply),
-                         "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
-                         "Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: %s\r\n\r\n",
-                         protocol);
-        struct stream_conn c = {.fd = fd, .idle_seconds = s->idle_seconds};
-        spdy_codec_init(&c.codec);
-        if (send(fd, reply, (size_t)n, MSG_NOSIGNAL) == n) {
-            if (h.n_rest)
-                spdy_feed(&c.codec, h.rest, h.n_rest);
-            if (kind == CRIMP_STREAM_PORTFORWARD)
-                stream_run_portforward(&c, r);
-            else
-                stream_run_remotecommand(&c, r, protocol);
-        }
-        spdy_codec_free(&c.codec);
-    }
+    /* From here on the request is a session, and the recorder sees it.  */
+    struct stream_conn c = {.fd = fd, .idle_seconds = s->idle_seconds};
+    stream_report_begin(&s->reporter, &c);
+    if (h.upgrade_ws && h.connection_upgrade)
+        serve_websocket(&c, &h, r);
+    else
+        serve_spdy(&c, &h, r);
+    stream_report_end(&s->reporter, &c, r);
     stream_request_free(r);
 }
 
@@ -354,9 +376,12 @@ static int listen_on(const char *address, int *fd_out, int *port, crimp_error_t 
 }
 
 struct crimp_stream_server *crimp_stream_start(const char *address, int idle_seconds,
+                                               const struct crimp_stream_observer *observer,
                                                crimp_error_t *err)
 {
     struct crimp_stream_server *s = xcalloc(1, sizeof(*s));
+    if (observer)
+        s->reporter.observer = *observer;
     int port = 0;
     if (listen_on(address, &s->listen_fd, &port, err) < 0) {
         free(s);
@@ -389,6 +414,9 @@ void crimp_stream_stop(struct crimp_stream_server *s)
         log_debug("stream: wake: %s", strerror(errno));
     pthread_join(s->acceptor, NULL);
     close(s->listen_fd);
+    /* Sessions may outlive this; their reports must not reach a recorder
+     * crimpd is about to free.  */
+    stream_reporter_stop(&s->reporter);
     close(s->wake[0]);
     close(s->wake[1]);
     /* Sessions still running end with their clients; they hold no pointer
@@ -402,14 +430,20 @@ void crimp_stream_stop(struct crimp_stream_server *s)
         free(s);
 }
 
-char *crimp_stream_register(struct crimp_stream_server *s, enum crimp_stream_kind kind,
-                            struct crimp_backend *b, const ProtobufCMessage *req,
-                            crimp_error_t *err)
+const char *crimp_stream_kind_name(enum crimp_stream_kind kind)
 {
-    static const char *const names[] = {"exec", "attach", "portforward"};
+    static const char *const names[CRIMP_STREAM_N_KINDS] = {"exec", "attach", "portforward"};
+    return (unsigned)kind < CRIMP_STREAM_N_KINDS ? names[kind] : "?";
+}
+
+char *crimp_stream_register(struct crimp_stream_server *s, enum crimp_stream_kind kind,
+                            struct crimp_backend *b, int backend_tag,
+                            const ProtobufCMessage *req, crimp_error_t *err)
+{
     struct stream_request *r = xcalloc(1, sizeof(*r));
     r->kind = kind;
     r->backend = b;
+    r->backend_tag = backend_tag;
     size_t n = protobuf_c_message_get_packed_size(req);
     cleanup_free uint8_t *bytes = xmalloc(n ? n : 1);
     protobuf_c_message_pack(req, bytes);
@@ -420,7 +454,7 @@ char *crimp_stream_register(struct crimp_stream_server *s, enum crimp_stream_kin
                          "maximum number of in-flight requests exceeded");
         return NULL;
     }
-    return xasprintf("%s/%s/%s", s->base_url, names[kind], token);
+    return xasprintf("%s/%s/%s", s->base_url, crimp_stream_kind_name(kind), token);
 }
 
 int stream_flush(struct stream_conn *c, struct spdy_buf *out)

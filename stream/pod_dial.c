@@ -79,10 +79,12 @@ int pod_dial(struct pod_dialer *d, int port, char **failure)
         d->netns_known = true;
     if (d->netns_known)
         fd = connect_in_netns(d->netns, port, &err);
-    if (fd < 0)
+    if (fd < 0) {
+        d->c->code = err->code;
         /* Upstream's words; the CRI server has no pod UID to put there.  */
         *failure = xasprintf("error forwarding port %d to pod %s, uid : %s", port,
                              req->pod_sandbox_id, err->msg);
+    }
     return fd;
 }
 

@@ -133,6 +133,7 @@ static void on_data(struct pf_session *s, const struct spdy_frame *f)
         }
         d += w;
         n -= (size_t)w;
+        s->c->bytes_in += (uint64_t)w;
     }
     if (f->flags & SPDY_FLAG_FIN)
         shutdown(p->fd, SHUT_WR);
@@ -191,12 +192,13 @@ static void from_pod(struct pf_session *s, struct pf_pair *p)
         end_pair(s, p, NULL);
         return;
     }
+    stream_conn_out(s->c, (size_t)n);
     spdy_put_data(&s->out, p->sid_data, 0, buf, (size_t)n);
 }
 
 void stream_run_portforward(struct stream_conn *c, struct stream_request *r)
 {
-    struct pf_session s = {.c = c, .r = r, .dialer = {.r = r}};
+    struct pf_session s = {.c = c, .r = r, .dialer = {.c = c, .r = r}};
     int64_t idle_ns = (int64_t)c->idle_seconds * 1000000000LL, last = crimp_now_mono_ns();
     while (!s.gone) {
         if (stream_flush(c, &s.out) < 0)

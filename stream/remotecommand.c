@@ -80,19 +80,6 @@ static void on_syn_stream(struct rc_session *s, const struct spdy_frame *f)
     log_debug("stream: ignoring a `%s` stream", type ? type : "(no type)");
 }
 
-static void write_stdin(struct rc_session *s, const uint8_t *p, size_t n)
-{
-    while (n > 0 && s->started) {
-        ssize_t w = send(s->io.fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return; /* the process is gone; its output EOF ends the session */
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
 static void on_frame(struct rc_session *s, const struct spdy_frame *f)
 {
     switch (f->type) {
@@ -107,7 +94,8 @@ static void on_frame(struct rc_session *s, const struct spdy_frame *f)
         break;
     case SPDY_DATA:
         if (s->sid[RC_STDIN] && f->stream_id == s->sid[RC_STDIN]) {
-            write_stdin(s, f->data, f->len);
+            if (s->started)
+                stdio_write_stdin(s->c, s->io.fd, f->data, f->len);
             if ((f->flags & SPDY_FLAG_FIN) && s->started)
                 shutdown(s->io.fd, SHUT_WR); /* EOF for the process's stdin */
         } else if (s->sid[RC_RESIZE] && f->stream_id == s->sid[RC_RESIZE]) {
@@ -160,6 +148,8 @@ static bool wait_for_streams(struct rc_session *s)
 static void send_output(struct rc_session *s, int which, const uint8_t *p, size_t n)
 {
     uint32_t sid = s->sid[which] ? s->sid[which] : s->sid[RC_STDOUT];
+    if (sid)
+        stream_conn_out(s->c, n);
     while (n > 0 && sid) {
         size_t chunk = n < SPDY_MAX_DATA ? n : SPDY_MAX_DATA;
         spdy_put_data(&s->out, sid, 0, p, chunk);
@@ -250,12 +240,13 @@ void stream_run_remotecommand(struct stream_conn *c, struct stream_request *r,
     if (!wait_for_streams(&s)) {
         log_info("stream: %s session: the client's streams did not all arrive",
                  r->kind == CRIMP_STREAM_EXEC ? "exec" : "attach");
+        c->code = GRPC_STATUS_DEADLINE_EXCEEDED;
         spdy_buf_free(&s.out);
         return;
     }
     cleanup_error crimp_error_t err = NULL;
     if (stdio_start(r, &s.io, &err) < 0) {
-        cleanup_free char *msg = stdio_start_failure(r, err);
+        cleanup_free char *msg = stdio_start_failure(c, r, err);
         finish(&s, msg, 0);
         spdy_buf_free(&s.out);
         return;

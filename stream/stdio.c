@@ -1,8 +1,10 @@
 /* What exec and attach sessions share whatever carries them (SPDY or
  * WebSocket): the process's output split into stdout and stderr, resize
  * requests, and the final status on the error stream.  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -106,11 +108,27 @@ int stdio_start(struct stream_request *r, struct crimp_stream_io *io, crimp_erro
     return b->ops->stream->attach_start(b, (const void *)r->req, io, err);
 }
 
-char *stdio_start_failure(struct stream_request *r, const crimp_error_t err)
+char *stdio_start_failure(struct stream_conn *c, struct stream_request *r,
+                          const crimp_error_t err)
 {
+    c->code = err->code;
     return xasprintf("error %s container: %s",
                      r->kind == CRIMP_STREAM_EXEC ? "executing command in" : "attaching to",
                      err->msg);
+}
+
+void stdio_write_stdin(struct stream_conn *c, int fd, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return; /* the process is gone; its output EOF ends the session */
+        c->bytes_in += (uint64_t)w;
+        p += w;
+        n -= (size_t)w;
+    }
 }
 
 int stdio_end(struct stream_request *r, struct crimp_stream_io *io, bool client_gone)

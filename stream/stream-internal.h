@@ -7,12 +7,14 @@
 
 #include "spdy_frame.h"
 #include "stream.h"
+#include "utils.h"
 #include "websocket.h"
 
 /* What a token stands for.  */
 struct stream_request {
     enum crimp_stream_kind kind;
     struct crimp_backend *backend;
+    int backend_tag;
     ProtobufCMessage *req; /* owned copy of the CRI request */
     int64_t expires_mono_ns;
 };
@@ -37,7 +39,37 @@ struct stream_conn {
     int idle_seconds;
     uint32_t last_client_stream;
     bool goaway; /* the client said it is done */
+    /* What the session did, for its report (report.c); one thread per
+     * session, so plain counters.  */
+    grpc_status_code code;
+    uint64_t bytes_in, bytes_out;
+    int64_t start_mono_ns, start_real_ns;
+    int64_t first_byte_mono_ns; /* 0 until output first went to the client */
+    const char *transport;      /* "spdy", "websocket"; NULL: not upgraded */
+    struct crimp_trace *trace;
 };
+
+/* Counts N bytes of process or pod output going to the client.  */
+static inline void stream_conn_out(struct stream_conn *c, size_t n)
+{
+    if (c->first_byte_mono_ns == 0 && n > 0)
+        c->first_byte_mono_ns = crimp_now_mono_ns();
+    c->bytes_out += n;
+}
+
+/* report.c: every session is a call the latency recorder sees.  */
+struct stream_reporter {
+    struct crimp_stream_observer observer; /* finish NULL: nobody listens */
+    atomic_bool stopping;
+    atomic_int reporting;
+};
+/* The session on C starts: the observer hears of it, and backend calls
+ * made on this thread are traced into C's trace until stream_report_end.  */
+void stream_report_begin(struct stream_reporter *rep, struct stream_conn *c);
+void stream_report_end(struct stream_reporter *rep, struct stream_conn *c,
+                       const struct stream_request *r);
+/* After this returns no report is delivered any more.  */
+void stream_reporter_stop(struct stream_reporter *rep);
 
 /* Writes the whole buffer to the client, then empties it.  */
 int stream_flush(struct stream_conn *c, struct spdy_buf *out);
@@ -71,13 +103,19 @@ void stdio_resize_feed(struct stdio_resize *r, const uint8_t *p, size_t n,
 char *stdio_status_text(bool json, const char *failure, int exit_code);
 
 int stdio_start(struct stream_request *r, struct crimp_stream_io *io, crimp_error_t *err);
-char *stdio_start_failure(struct stream_request *r, const crimp_error_t err);
+/* The error text for a failed stdio_start; C's report gets ERR's code.  */
+char *stdio_start_failure(struct stream_conn *c, struct stream_request *r,
+                          const crimp_error_t err);
+/* Writes client input to the process (all of it, unless the process is
+ * gone), counted as C's bytes in.  */
+void stdio_write_stdin(struct stream_conn *c, int fd, const uint8_t *p, size_t n);
 /* Ends the process side: the exit status of an exec (0 for attach or when
  * the client left first), then the connection to it closed.  */
 int stdio_end(struct stream_request *r, struct crimp_stream_io *io, bool client_gone);
 
 /* pod_dial.c: port-forward's connections to the pod.  */
 struct pod_dialer {
+    struct stream_conn *c;    /* its report gets the code of a failure */
     struct stream_request *r; /* a PortForwardRequest */
     char *netns;              /* NULL: the host's (host-network pod) */
     bool netns_known;

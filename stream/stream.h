@@ -11,21 +11,52 @@
 #define CRIMP_STREAM_H
 
 #include "backend.h"
+#include "trace.h"
 
 struct crimp_stream_server;
 
 enum crimp_stream_kind { CRIMP_STREAM_EXEC, CRIMP_STREAM_ATTACH, CRIMP_STREAM_PORTFORWARD };
+#define CRIMP_STREAM_N_KINDS 3
+
+/* "exec", "attach", "portforward": the URL path and the recorded method.  */
+const char *crimp_stream_kind_name(enum crimp_stream_kind kind);
+
+/* One finished session (a client that presented a valid token), for the
+ * latency recorder.  */
+struct crimp_stream_report {
+    enum crimp_stream_kind kind;
+    int backend_tag;       /* what crimp_stream_register was given */
+    grpc_status_code code; /* OK, or why the session failed */
+    int64_t start_real_ns;
+    int64_t duration_ns;
+    uint64_t bytes_in;  /* payload from the client to the process or pod */
+    uint64_t bytes_out; /* payload from the process or pod to the client */
+    /* The backend calls the session made, and a "first byte" span: from the
+     * start until the process's or pod's first byte went to the client.  */
+    const struct crimp_trace *trace;
+};
+
+/* Told about every session from its own thread: BEGIN when a token is
+ * taken, FINISH when the session is over.  Both must be quick.  */
+struct crimp_stream_observer {
+    void (*begin)(void *ctx);
+    void (*finish)(void *ctx, const struct crimp_stream_report *report);
+    void *ctx;
+};
 
 /* Listens on ADDRESS ("127.0.0.1:0": a free port).  IDLE_SECONDS ends a
- * session nobody used for that long.  */
+ * session nobody used for that long.  OBSERVER (copied; may be NULL) hears
+ * of every session until crimp_stream_stop returns.  */
 struct crimp_stream_server *crimp_stream_start(const char *address, int idle_seconds,
+                                               const struct crimp_stream_observer *observer,
                                                crimp_error_t *err);
 void crimp_stream_stop(struct crimp_stream_server *s);
 
 /* The URL for REQ (an Exec, Attach or PortForward request, copied), served
- * by backend B; caller frees.  RESOURCE_EXHAUSTED past 1000 waiting.  */
+ * by backend B, which the session's report names by BACKEND_TAG; caller
+ * frees.  RESOURCE_EXHAUSTED past 1000 waiting.  */
 char *crimp_stream_register(struct crimp_stream_server *s, enum crimp_stream_kind kind,
-                            struct crimp_backend *b, const ProtobufCMessage *req,
-                            crimp_error_t *err);
+                            struct crimp_backend *b, int backend_tag,
+                            const ProtobufCMessage *req, crimp_error_t *err);
 
 #endif

@@ -137,6 +137,7 @@ static void to_pod(void *ctx, const struct ws_chan_msg *m)
         }
         d += w;
         n -= (size_t)w;
+        s->c->bytes_in += (uint64_t)w;
     }
 }
 
@@ -150,6 +151,7 @@ static void from_pod(struct ws_pf_session *s, size_t i)
         end_port(&s->ports[i]);
         return;
     }
+    stream_conn_out(s->c, (size_t)n);
     ws_link_put(&s->link, data_channel(i), buf, (size_t)n);
 }
 
@@ -191,7 +193,7 @@ static void pump(struct ws_pf_session *s)
 void stream_run_ws_portforward(struct stream_conn *c, struct stream_request *r,
                                enum ws_chan_proto proto, const int *ports, size_t n_ports)
 {
-    struct ws_pf_session s = {.c = c, .dialer = {.r = r}};
+    struct ws_pf_session s = {.c = c, .dialer = {.c = c, .r = r}};
     ws_link_init(&s.link, c->fd, proto);
     s.n = n_ports < WS_PF_MAX_PORTS ? n_ports : WS_PF_MAX_PORTS;
     for (size_t i = 0; i < s.n; i++) {

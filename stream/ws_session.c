@@ -28,20 +28,8 @@ struct ws_session {
 static void on_output(void *ctx, bool is_stderr, const uint8_t *p, size_t n)
 {
     struct ws_session *s = ctx;
+    stream_conn_out(s->c, n);
     ws_link_put(&s->link, is_stderr ? WS_CHAN_STDERR : WS_CHAN_STDOUT, p, n);
-}
-
-static void write_stdin(struct ws_session *s, const uint8_t *p, size_t n)
-{
-    while (n > 0 && s->started) {
-        ssize_t w = send(s->io.fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return;
-        p += w;
-        n -= (size_t)w;
-    }
 }
 
 static void on_channel(void *ctx, const struct ws_chan_msg *m)
@@ -53,7 +41,8 @@ static void on_channel(void *ctx, const struct ws_chan_msg *m)
         return;
     }
     if (m->channel == WS_CHAN_STDIN) {
-        write_stdin(s, m->data, m->len);
+        if (s->started)
+            stdio_write_stdin(s->c, s->io.fd, m->data, m->len);
     } else if (m->channel == WS_CHAN_RESIZE) {
         stdio_resize_feed(&s->resize, m->data, m->len, s->r, s->started ? &s->io : NULL);
         stdio_resize_feed(&s->resize, (const uint8_t *)"\n", 1, s->r,
@@ -111,7 +100,7 @@ void stream_run_ws_remotecommand(struct stream_conn *c, struct stream_request *r
     ws_link_put(&s.link, WS_CHAN_ERROR, NULL, 0);
     cleanup_error crimp_error_t err = NULL;
     if (stdio_start(r, &s.io, &err) < 0) {
-        cleanup_free char *msg = stdio_start_failure(r, err);
+        cleanup_free char *msg = stdio_start_failure(c, r, err);
         finish(&s, msg, 0);
     } else {
         s.started = true;

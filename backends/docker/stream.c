@@ -6,18 +6,23 @@
 
 #include "docker-internal.h"
 #include "hijack.h"
+#include "trace.h"
 #include "utils.h"
 
 #define HIJACK_TIMEOUT_MS 30000
 
-static int hijack(struct docker_backend *d, const char *path_fmt_id, const char *id,
-                  const char *query, const char *body, struct crimp_stream_io *io,
+/* The hijacked POST; the session's trace gets SPAN for the handshake (the
+ * bytes that follow belong to the session, not to this call).  */
+static int hijack(struct docker_backend *d, const char *span, const char *path_fmt_id,
+                  const char *id, const char *query, const char *body, struct crimp_stream_io *io,
                   crimp_error_t *err)
 {
     cleanup_free char *path = xasprintf("%s%s%s%s%s", docker_client_api_prefix(d->client),
                                         path_fmt_id, id, query ? "?" : "", query ? query : "");
+    int64_t started = crimp_now_mono_ns();
     io->fd = docker_hijack(docker_client_socket(d->client), "POST", path, body, HIJACK_TIMEOUT_MS,
                            &io->early, &io->n_early, err);
+    crimp_trace_span(CRIMP_SPAN_HTTP, span, io->fd < 0 ? -1 : 101, started, crimp_now_mono_ns());
     return io->fd < 0 ? -1 : 0;
 }
 
@@ -35,7 +40,7 @@ static int stream_exec_start(struct crimp_backend *self, const Runtime__V1__Exec
     io->multiplexed = !req->tty; /* a tty has one raw stream */
     cleanup_free char *body = xasprintf("{\"Detach\":false,\"Tty\":%s}", req->tty ? "true" : "false");
     cleanup_free char *end = xasprintf("%s/start", exec_id);
-    return hijack(d, "/exec/", end, NULL, body, io, err);
+    return hijack(d, "POST /exec/{id}/start", "/exec/", end, NULL, body, io, err);
 }
 
 static int stream_attach_start(struct crimp_backend *self, const Runtime__V1__AttachRequest *req,
@@ -56,7 +61,7 @@ static int stream_attach_start(struct crimp_backend *self, const Runtime__V1__At
     cleanup_free char *query = xasprintf("stream=1&stdin=%d&stdout=%d&stderr=%d", req->stdin,
                                          req->stdout, req->stderr);
     cleanup_free char *end = xasprintf("%s/attach", id);
-    return hijack(d, "/containers/", end, query, NULL, io, err);
+    return hijack(d, "POST /containers/{id}/attach", "/containers/", end, query, NULL, io, err);
 }
 
 static int stream_resize(struct crimp_backend *self, const struct crimp_stream_io *io,

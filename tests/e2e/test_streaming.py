@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 import unittest
@@ -16,7 +17,7 @@ import uuid
 import grpc
 
 import spdyclient
-from crimpe2e import PB, Crimpd, bed_env, main
+from crimpe2e import PB, Crimpd, bed_env, main, wait_for
 
 BED = bed_env()
 BUSYBOX = BED["CRIMP_BED_BUSYBOX_IMAGE"]
@@ -306,6 +307,57 @@ class Streaming(unittest.TestCase):
             with self.subTest(query=query), self.assertRaises(websockets.InvalidStatusCode) as cm:
                 asyncio.run(run())
             self.assertEqual(cm.exception.status_code, status)
+
+    def session_call(self, method, **want):
+        """The streaming session the admin API lists as stream/METHOD with
+        the fields in WANT (reported when the session ends, so poll)."""
+        def find():
+            out = subprocess.run(["curl", "-fsS", "--unix-socket", self.crimpd.admin,
+                                  "http://crimp/v1/calls?limit=1000"], capture_output=True,
+                                 text=True, check=True)
+            for call in json.loads(out.stdout):
+                if (call["service"], call["method"]) == ("stream", method) and \
+                        all(call.get(k) == v for k, v in want.items()):
+                    return call
+            return None
+        return wait_for(find, timeout=10, what=f"stream/{method} {want} in /v1/calls")
+
+    def test_sessions_are_recorded_calls(self):
+        # SPDY exec: every stdin byte comes back on stdout.
+        payload = b"s" * 54321
+        out = self.run_exec(["cat"], stdin=payload)
+        self.assertEqual(out["stdout"], payload)
+        call = self.session_call("exec", bytes_in=len(payload), bytes_out=len(payload))
+        self.assertEqual((call["backend"], call["code"]), ("docker", "OK"))
+        names = [sp["name"] for sp in call["spans"]]
+        self.assertIn("POST /exec/{id}/start", names)  # the backend's calls, traced
+        first = [sp for sp in call["spans"] if sp["name"] == "spdy first byte"]
+        self.assertEqual(len(first), 1)
+        self.assertEqual(first[0]["kind"], "stream")
+        self.assertLessEqual(first[0]["duration_us"], call["duration_us"])
+
+        # WebSocket exec, output only.
+        out = self.ws_exec(["sh", "-c", "head -c 4321 /dev/zero"], "v5.channel.k8s.io")
+        self.assertEqual(len(out[1]), 4321)
+        call = self.session_call("exec", bytes_in=0, bytes_out=4321)
+        self.assertIn("websocket first byte", [sp["name"] for sp in call["spans"]])
+
+        # WebSocket port-forward: the request in, the whole response out.
+        get = b"GET /index.html HTTP/1.0\r\nX-Pad: " + b"p" * 777 + b"\r\n\r\n"
+        pf = self.ws_port_forward("?port=8080", "v4.channel.k8s.io", {0: get})
+        call = self.session_call("portforward", bytes_in=len(get))
+        self.assertEqual(call["bytes_out"], len(pf[0][1]))
+        self.assertEqual(call["backend"], "docker")
+
+        # A port nobody listens on: the session failed, and says how.
+        self.ws_port_forward("?port=9", "v4.channel.k8s.io", {})
+        self.session_call("portforward", code="UNAVAILABLE", bytes_out=0)
+
+        # Prometheus shows sessions as their own series.
+        out = subprocess.run(["curl", "-fsS", "--unix-socket", self.crimpd.admin,
+                              "http://crimp/metrics"], capture_output=True, text=True, check=True)
+        self.assertRegex(out.stdout, r'crimp_cri_call_duration_seconds_count\{service="stream",'
+                                     r'method="exec",backend="docker",code="OK"\} [1-9]')
 
     def test_bad_requests(self):
         with self.assertRaises(grpc.RpcError) as cm:

@@ -4,8 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dispatch.h"
+#include "metrics.h"
 #include "recorder.h"
 #include "unit.h"
+#include "utils.h"
 
 struct tally {
     uint64_t calls[4][3]; /* [method][backend + 1] for code OK */
@@ -82,6 +85,50 @@ static int test_ring_wraps(void)
     struct crimp_call_record out[16];
     size_t n = crimp_recorder_recent(r, 0, out, 16);
     CHECK(n == 4 && out[0].id == 7 && out[3].id == 10);
+    crimp_recorder_free(r);
+    return 0;
+}
+
+/* A streaming session is a call past the CRI methods, with its bytes, and
+ * both renderings name it stream/exec.  */
+static int test_session_records_bytes(void)
+{
+    const char *names[] = {"docker"};
+    struct crimp_recorder *r = crimp_recorder_new(names, 1, crimp_n_recorded_methods, 8);
+    int exec = crimp_session_method(CRIMP_STREAM_EXEC);
+    CHECK(!crimp_method_is_session(exec - 1) && crimp_method_is_session(exec));
+    struct crimp_trace tr = {.start_mono_ns = 0};
+    crimp_trace_set_current(&tr);
+    crimp_trace_span(CRIMP_SPAN_STREAM, "websocket first byte", 0, 0, 7000);
+    crimp_trace_set_current(NULL);
+    crimp_recorder_begin(r);
+    crimp_recorder_finish_session(r, exec, 0, GRPC_STATUS_OK, 0, 90000, &tr, 12, 345);
+    crimp_recorder_begin(r);
+    crimp_recorder_finish(r, 0, 0, GRPC_STATUS_OK, 0, 10, NULL);
+    struct crimp_call_record out[2];
+    CHECK(crimp_recorder_recent(r, 0, out, 2) == 2);
+    CHECK(out[0].bytes_in == 12 && out[0].bytes_out == 345 && out[1].bytes_out == 0);
+
+    json_t *j = crimp_metrics_call_json(r, &out[0]);
+    CHECK(strcmp(json_string_value(json_object_get(j, "service")), "stream") == 0);
+    CHECK(strcmp(json_string_value(json_object_get(j, "method")), "exec") == 0);
+    CHECK(json_integer_value(json_object_get(j, "bytes_out")) == 345);
+    json_t *span = json_array_get(json_object_get(j, "spans"), 0);
+    CHECK(strcmp(json_string_value(json_object_get(span, "kind")), "stream") == 0);
+    json_decref(j);
+    j = crimp_metrics_call_json(r, &out[1]); /* a CRI call has no bytes */
+    CHECK(json_object_get(j, "bytes_in") == NULL);
+    json_decref(j);
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    crimp_metrics_prometheus(r, f);
+    fclose(f);
+    CHECK(strstr(text, "crimp_cri_call_duration_seconds_count{service=\"stream\",method=\"exec\","
+                       "backend=\"docker\",code=\"OK\"} 1") != NULL);
+    CHECK(strstr(text, "kind=\"stream\",call=\"websocket first byte\"") != NULL);
+    free(text);
     crimp_recorder_free(r);
     return 0;
 }
@@ -190,6 +237,7 @@ int main(void)
     static const struct unit_test tests[] = {
         UNIT_TEST(test_counts_and_spans),
         UNIT_TEST(test_ring_wraps),
+        UNIT_TEST(test_session_records_bytes),
         UNIT_TEST(test_concurrent_writers),
         UNIT_TEST(test_begin_and_finish_on_different_threads),
         UNIT_TEST(test_trace_fork_and_join),
