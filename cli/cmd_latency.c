@@ -37,6 +37,20 @@ static struct lat_row *row_for(struct lat_report *r, const char *method)
     return row;
 }
 
+/* The row name of CALL: its method, or "stream/exec" for a streaming
+ * session (apart from the CRI Exec call that handed out its URL).  The
+ * name is kept in CALL so it lives as long as the report.  */
+static const char *row_name(json_t *call)
+{
+    const char *service = json_string_value(json_object_get(call, "service"));
+    const char *method = json_string_value(json_object_get(call, "method"));
+    if (service == NULL || method == NULL || strcmp(service, "stream") != 0)
+        return method;
+    cleanup_free char *name = xasprintf("stream/%s", method);
+    json_object_set_new(call, "_row", json_string(name));
+    return json_string_value(json_object_get(call, "_row"));
+}
+
 void lat_report_build(struct lat_report *r, json_t *doc, const char *order)
 {
     memset(r, 0, sizeof(*r));
@@ -59,7 +73,7 @@ void lat_report_build(struct lat_report *r, json_t *doc, const char *order)
         int col = order ? find_column(r, backend) : backend_column(r, backend);
         if (col < 0)
             continue;
-        struct lat_cell *c = &row_for(r, json_string_value(json_object_get(v, "method")))->cell[col];
+        struct lat_cell *c = &row_for(r, row_name(v))->cell[col];
         long long n = json_integer_value(json_object_get(v, "count"));
         if (strcmp(json_string_value(json_object_get(v, "code")), "OK") != 0) {
             c->errors += n;

@@ -73,6 +73,18 @@ static void prom_subcall(void *ctx, int backend, enum crimp_span_kind kind, cons
     write_histogram(p->out, "crimp_backend_subcall_duration_seconds", labels, h);
 }
 
+static void prom_session_bytes(void *ctx, int method, int backend, uint64_t in, uint64_t out)
+{
+    struct prom_ctx *p = ctx;
+    cleanup_free char *b = escape(crimp_recorder_backend_name(p->r, backend));
+    for (int dir = 0; dir < 2; dir++)
+        fprintf(p->out,
+                "crimp_stream_bytes_total{service=\"%s\",method=\"%s\",backend=\"%s\","
+                "direction=\"%s\"} %llu\n",
+                crimp_recorded_service(method), crimp_recorded_name(method), b,
+                dir ? "out" : "in", (unsigned long long)(dir ? out : in));
+}
+
 void crimp_metrics_prometheus(struct crimp_recorder *r, FILE *out)
 {
     struct prom_ctx p = {r, out};
@@ -85,8 +97,13 @@ void crimp_metrics_prometheus(struct crimp_recorder *r, FILE *out)
           "# TYPE crimp_backend_subcall_duration_seconds histogram\n",
           out);
     crimp_recorder_each_subcall_series(r, prom_subcall, &p);
+    fputs("# HELP crimp_stream_bytes_total Payload bytes of streaming sessions: in from the "
+          "client to the process or pod, out back to the client.\n"
+          "# TYPE crimp_stream_bytes_total counter\n",
+          out);
+    crimp_recorder_each_session_bytes(r, prom_session_bytes, &p);
     fprintf(out,
-            "# HELP crimp_cri_calls_in_flight CRI calls being served now.\n"
+            "# HELP crimp_cri_calls_in_flight CRI calls and streaming sessions being served now.\n"
             "# TYPE crimp_cri_calls_in_flight gauge\n"
             "crimp_cri_calls_in_flight %lld\n"
             "# HELP crimp_build_info crimpd's version.\n"
@@ -153,12 +170,25 @@ static void json_subcall(void *ctx, int backend, enum crimp_span_kind kind, cons
     json_array_append_new(j->arr, o);
 }
 
+static void json_session_bytes(void *ctx, int method, int backend, uint64_t in, uint64_t out)
+{
+    struct json_ctx *j = ctx;
+    json_array_append_new(
+        j->arr, json_pack("{s:s, s:s, s:s, s:I, s:I}", "service", crimp_recorded_service(method),
+                          "method", crimp_recorded_name(method), "backend",
+                          crimp_recorder_backend_name(j->r, backend), "bytes_in", (json_int_t)in,
+                          "bytes_out", (json_int_t)out));
+}
+
 json_t *crimp_metrics_latency_json(struct crimp_recorder *r, bool cdf)
 {
-    struct json_ctx calls = {r, json_array(), cdf}, subs = {r, json_array(), false};
+    struct json_ctx calls = {r, json_array(), cdf}, subs = {r, json_array(), false},
+                    bytes = {r, json_array(), false};
     crimp_recorder_each_call_series(r, json_call, &calls);
     crimp_recorder_each_subcall_series(r, json_subcall, &subs);
-    return json_pack("{s:o, s:o, s:I}", "calls", calls.arr, "subcalls", subs.arr, "in_flight",
+    crimp_recorder_each_session_bytes(r, json_session_bytes, &bytes);
+    return json_pack("{s:o, s:o, s:o, s:I}", "calls", calls.arr, "subcalls", subs.arr,
+                     "session_bytes", bytes.arr, "in_flight",
                      (json_int_t)crimp_recorder_in_flight(r));
 }
 

@@ -42,8 +42,16 @@ struct recorder_shard {
     _Atomic(struct crimp_histogram *) *series;
 };
 
+/* The bytes streaming sessions carried for one method, per backend.
+ * Sessions are few and long, so plain shared atomics do.  */
+struct session_bytes {
+    _Atomic uint64_t in, out;
+};
+
 struct crimp_recorder {
     _Atomic(char *) *backend_names; /* NULL: a slot for a backend added later */
+    /* [method] → [backend + 1], created at the method's first session.  */
+    _Atomic(struct session_bytes *) *bytes;
     size_t n_backends, n_methods, n_series;
     struct recorder_shard shards[RECORDER_SHARDS];
     struct subcall_slot *subcalls;
@@ -78,6 +86,7 @@ struct crimp_recorder *crimp_recorder_new(const char *const *backend_names, size
     for (int i = 0; i < RECORDER_SHARDS; i++)
         r->shards[i].series = xcalloc(r->n_series, sizeof(*r->shards[i].series));
     r->subcalls = xcalloc(SUBCALL_SLOTS, sizeof(*r->subcalls));
+    r->bytes = xcalloc(n_methods, sizeof(*r->bytes));
     r->ring_size = ring_size ? ring_size : 1;
     r->ring = xcalloc(r->ring_size, sizeof(*r->ring));
     return r;
@@ -97,6 +106,9 @@ void crimp_recorder_free(struct crimp_recorder *r)
     for (size_t i = 0; i < r->n_backends; i++)
         free(atomic_load(&r->backend_names[i]));
     free(r->backend_names);
+    for (size_t i = 0; i < r->n_methods; i++)
+        free(atomic_load(&r->bytes[i]));
+    free(r->bytes);
     free(r->subcalls);
     free(r->ring);
     free(r);
@@ -191,12 +203,22 @@ static void store_in_ring(struct crimp_recorder *r, const struct crimp_call_reco
     atomic_store_explicit(&slot->seq, seq + 2, memory_order_release);
 }
 
+static bool valid_call(const struct crimp_recorder *r, int method, int backend,
+                       grpc_status_code code)
+{
+    return method >= 0 && (size_t)method < r->n_methods && backend >= -1 &&
+           backend < (int)r->n_backends && (unsigned)code < CRIMP_RECORDER_CODES;
+}
+
+static void record(struct crimp_recorder *r, int method, int backend, grpc_status_code code,
+                   int64_t start_real_ns, int64_t duration_ns, const struct crimp_trace *trace,
+                   uint64_t bytes_in, uint64_t bytes_out);
+
 void crimp_recorder_finish(struct crimp_recorder *r, int method, int backend,
                            grpc_status_code code, int64_t start_real_ns, int64_t duration_ns,
                            const struct crimp_trace *trace)
 {
-    crimp_recorder_finish_session(r, method, backend, code, start_real_ns, duration_ns, trace, 0,
-                                  0);
+    record(r, method, backend, code, start_real_ns, duration_ns, trace, 0, 0);
 }
 
 void crimp_recorder_finish_session(struct crimp_recorder *r, int method, int backend,
@@ -204,10 +226,29 @@ void crimp_recorder_finish_session(struct crimp_recorder *r, int method, int bac
                                    int64_t duration_ns, const struct crimp_trace *trace,
                                    uint64_t bytes_in, uint64_t bytes_out)
 {
+    if (valid_call(r, method, backend, code)) {
+        struct session_bytes *row = atomic_load_explicit(&r->bytes[method], memory_order_acquire);
+        if (row == NULL) {
+            struct session_bytes *fresh = xcalloc(r->n_backends + 1, sizeof(*fresh));
+            if (atomic_compare_exchange_strong(&r->bytes[method], &row, fresh))
+                row = fresh;
+            else
+                free(fresh); /* another session made it first: ROW is theirs */
+        }
+        atomic_fetch_add_explicit(&row[backend + 1].in, bytes_in, memory_order_relaxed);
+        atomic_fetch_add_explicit(&row[backend + 1].out, bytes_out, memory_order_relaxed);
+    }
+    record(r, method, backend, code, start_real_ns, duration_ns, trace, bytes_in, bytes_out);
+}
+
+/* Counts the call in its histogram and keeps it in the ring.  */
+static void record(struct crimp_recorder *r, int method, int backend, grpc_status_code code,
+                   int64_t start_real_ns, int64_t duration_ns, const struct crimp_trace *trace,
+                   uint64_t bytes_in, uint64_t bytes_out)
+{
     struct recorder_shard *shard = &r->shards[my_shard()];
     atomic_fetch_sub_explicit(&shard->in_flight, 1, memory_order_relaxed);
-    if (method < 0 || (size_t)method >= r->n_methods || backend < -1 ||
-        backend >= (int)r->n_backends || (unsigned)code >= CRIMP_RECORDER_CODES)
+    if (!valid_call(r, method, backend, code))
         return;
     crimp_hist_record(get_or_create(&shard->series[series_index(r, method, backend, (int)code)]),
                       (uint64_t)duration_ns);
@@ -320,6 +361,22 @@ void crimp_recorder_each_subcall_series(struct crimp_recorder *r,
             fn(ctx, s->backend, s->kind, s->name, merged);
     }
     free(merged);
+}
+
+void crimp_recorder_each_session_bytes(struct crimp_recorder *r,
+                                       void (*fn)(void *ctx, int method, int backend,
+                                                  uint64_t in, uint64_t out),
+                                       void *ctx)
+{
+    for (size_t m = 0; m < r->n_methods; m++) {
+        struct session_bytes *row = atomic_load_explicit(&r->bytes[m], memory_order_acquire);
+        for (int b = -1; row && b < (int)r->n_backends; b++) {
+            uint64_t in = atomic_load_explicit(&row[b + 1].in, memory_order_relaxed);
+            uint64_t out = atomic_load_explicit(&row[b + 1].out, memory_order_relaxed);
+            if (in || out)
+                fn(ctx, (int)m, b, in, out);
+        }
+    }
 }
 
 /* Copies slot I if it is stable and holds a call newer than AFTER_ID.  */

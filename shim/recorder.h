@@ -76,6 +76,13 @@ void crimp_recorder_each_subcall_series(struct crimp_recorder *r,
                                                    const struct crimp_histogram *h),
                                         void *ctx);
 
+/* Visits the byte totals of every (method, backend) whose sessions
+ * carried any (crimp_recorder_finish_session).  */
+void crimp_recorder_each_session_bytes(struct crimp_recorder *r,
+                                       void (*fn)(void *ctx, int method, int backend,
+                                                  uint64_t in, uint64_t out),
+                                       void *ctx);
+
 /* Copies up to MAX of the most recent calls with id > AFTER_ID into OUT,
  * oldest first; returns how many.  */
 size_t crimp_recorder_recent(struct crimp_recorder *r, uint64_t after_id,

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -358,6 +359,10 @@ class Streaming(unittest.TestCase):
                               "http://crimp/metrics"], capture_output=True, text=True, check=True)
         self.assertRegex(out.stdout, r'crimp_cri_call_duration_seconds_count\{service="stream",'
                                      r'method="exec",backend="docker",code="OK"\} [1-9]')
+        m = re.search(r'crimp_stream_bytes_total\{service="stream",method="exec",'
+                      r'backend="docker",direction="in"\} (\d+)', out.stdout)
+        self.assertIsNotNone(m, out.stdout)
+        self.assertGreaterEqual(int(m.group(1)), len(payload))
 
     def test_bad_requests(self):
         with self.assertRaises(grpc.RpcError) as cm:

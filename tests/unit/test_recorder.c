@@ -128,7 +128,18 @@ static int test_session_records_bytes(void)
     CHECK(strstr(text, "crimp_cri_call_duration_seconds_count{service=\"stream\",method=\"exec\","
                        "backend=\"docker\",code=\"OK\"} 1") != NULL);
     CHECK(strstr(text, "kind=\"stream\",call=\"websocket first byte\"") != NULL);
+    CHECK(strstr(text, "crimp_stream_bytes_total{service=\"stream\",method=\"exec\","
+                       "backend=\"docker\",direction=\"out\"} 345\n") != NULL);
+    CHECK(strstr(text, "direction=\"in\"} 12\n") != NULL);
     free(text);
+    crimp_recorder_begin(r);
+    crimp_recorder_finish_session(r, exec, 0, GRPC_STATUS_OK, 0, 1, NULL, 1, 5);
+    json_t *lat = crimp_metrics_latency_json(r, false);
+    json_t *bytes = json_object_get(lat, "session_bytes");
+    CHECK(json_array_size(bytes) == 1);
+    CHECK(json_integer_value(json_object_get(json_array_get(bytes, 0), "bytes_in")) == 13);
+    CHECK(json_integer_value(json_object_get(json_array_get(bytes, 0), "bytes_out")) == 350);
+    json_decref(lat);
     crimp_recorder_free(r);
     return 0;
 }
