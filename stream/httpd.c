@@ -193,6 +193,23 @@ static void refuse_protocol(struct stream_conn *c, enum crimp_stream_kind kind)
     refuse(c, 403, "Forbidden", accepted, "subprotocol negotiation failed");
 }
 
+/* SPDY/3.1+portforward.k8s.io: the SPDY port-forward session, its frames
+ * carried in binary WebSocket messages, with no inner HTTP handshake; the
+ * client ends it with a close frame, answered in kind.  */
+static void serve_spdy_tunnel(struct stream_conn *c, struct stream_request *r)
+{
+    struct ws_link link;
+    ws_link_init(&link, c->fd, WS_CHAN_V4);
+    link.tunnel = true;
+    c->tunnel = &link;
+    spdy_codec_init(&c->codec);
+    stream_run_portforward(c, r);
+    spdy_codec_free(&c->codec);
+    ws_link_close(&link);
+    ws_link_free(&link);
+    c->tunnel = NULL;
+}
+
 /* WebSocket: the channel protocol chosen by the client's order among what
  * crimp speaks for this kind of session, the accept key, then the session.
  * Port-forward fixes its ports here, before the upgrade, as upstream.  */
@@ -204,15 +221,19 @@ static void serve_websocket(struct stream_conn *c, struct http_head *h, struct s
     int ports[WS_PF_MAX_PORTS], n_ports = 0, chosen;
     const char *const *offers = (const char *const *)h->ws_offers;
     cleanup_error crimp_error_t err = NULL;
+    bool tunnel = false;
     if (r->kind == CRIMP_STREAM_PORTFORWARD) {
+        chosen = ws_chan_select_portforward(offers, (size_t)h->n_ws_offers, &proto, &name);
+        tunnel = chosen == 1 && strcmp(name, WS_SPDY_TUNNEL_PROTOCOL) == 0;
         cleanup_free char *why = NULL;
-        n_ports = ws_portforward_ports(h->query, r, ports, WS_PF_MAX_PORTS, &why);
-        if (n_ports < 0) {
+        /* Upstream checks the ports first: a bad list is 400 whatever the
+         * protocol.  The tunnel names its ports in SPDY headers instead.  */
+        if (!tunnel &&
+            (n_ports = ws_portforward_ports(h->query, r, ports, WS_PF_MAX_PORTS, &why)) < 0) {
             cleanup_free char *body = xasprintf("%s\n", why);
             refuse(c, 400, "Bad Request", NULL, body);
             return;
         }
-        chosen = ws_chan_select_portforward(offers, (size_t)h->n_ws_offers, &proto, &name);
     } else {
         chosen = ws_chan_select(offers, (size_t)h->n_ws_offers, &proto);
         name = ws_chan_proto_names[proto];
@@ -234,7 +255,9 @@ static void serve_websocket(struct stream_conn *c, struct http_head *h, struct s
     if (send(c->fd, reply, (size_t)n, MSG_NOSIGNAL) != n)
         return;
     c->transport = "websocket";
-    if (r->kind == CRIMP_STREAM_PORTFORWARD)
+    if (tunnel)
+        serve_spdy_tunnel(c, r);
+    else if (r->kind == CRIMP_STREAM_PORTFORWARD)
         stream_run_ws_portforward(c, r, proto, ports, (size_t)n_ports);
     else
         stream_run_ws_remotecommand(c, r, proto);
@@ -457,8 +480,26 @@ char *crimp_stream_register(struct crimp_stream_server *s, enum crimp_stream_kin
     return xasprintf("%s/%s/%s", s->base_url, crimp_stream_kind_name(kind), token);
 }
 
+/* Tunnelled SPDY goes out as one binary message per flush.  */
+static int tunnel_flush(struct stream_conn *c, struct spdy_buf *out)
+{
+    crimp_error_t err = NULL;
+    if (out->len && ws_put_frame(&c->tunnel->out, WS_OP_BINARY, true, out->p, out->len, &err) < 0)
+        crimp_error_release(&err);
+    out->len = 0;
+    return ws_link_flush(c->tunnel);
+}
+
+static void tunnel_feed(void *ctx, const struct ws_chan_msg *m)
+{
+    struct stream_conn *c = ctx;
+    spdy_feed(&c->codec, m->data, m->len);
+}
+
 int stream_flush(struct stream_conn *c, struct spdy_buf *out)
 {
+    if (c->tunnel)
+        return tunnel_flush(c, out);
     size_t off = 0;
     while (off < out->len) {
         ssize_t n = send(c->fd, out->p + off, out->len - off, MSG_NOSIGNAL);
@@ -480,6 +521,10 @@ int stream_read_client(struct stream_conn *c, int timeout_ms)
         return 0;
     if (r < 0)
         return errno == EINTR ? 0 : -1;
+    if (c->tunnel) {
+        ws_link_read(c->tunnel, tunnel_feed, c);
+        return c->tunnel->gone || c->tunnel->closed ? -1 : 1;
+    }
     char buf[65536];
     ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
     if (n <= 0)

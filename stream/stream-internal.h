@@ -47,6 +47,9 @@ struct stream_conn {
     int64_t first_byte_mono_ns; /* 0 until output first went to the client */
     const char *transport;      /* "spdy", "websocket"; NULL: not upgraded */
     struct crimp_trace *trace;
+    /* SPDY tunnelled in WebSocket binary messages (§6.5); NULL: SPDY is
+     * the connection's own protocol.  */
+    struct ws_link *tunnel;
 };
 
 /* Counts N bytes of process or pod output going to the client.  */
@@ -71,11 +74,12 @@ void stream_report_end(struct stream_reporter *rep, struct stream_conn *c,
 /* After this returns no report is delivered any more.  */
 void stream_reporter_stop(struct stream_reporter *rep);
 
-/* Writes the whole buffer to the client, then empties it.  */
+/* Writes the whole buffer to the client, then empties it (and sends what
+ * a tunnel has queued, pongs included).  */
 int stream_flush(struct stream_conn *c, struct spdy_buf *out);
 
 /* Reads what the client sent within TIMEOUT_MS into the codec: 1 read,
- * 0 timeout, < 0 closed or failed.  */
+ * 0 timeout, < 0 closed or failed (or a tunnel's client said close).  */
 int stream_read_client(struct stream_conn *c, int timeout_ms);
 
 /* stdio.c: what exec/attach sessions share over SPDY and WebSocket.  */
@@ -134,6 +138,7 @@ struct ws_link {
     struct stream_buf out, scratch;
     bool gone;   /* the socket closed or failed: nothing more goes out */
     bool closed; /* the client sent a close frame (or a bad frame): stop reading */
+    bool tunnel; /* binary messages are a byte stream: whole payloads, channel 0 */
 };
 typedef void (*ws_link_channel_fn)(void *ctx, const struct ws_chan_msg *m);
 void ws_link_init(struct ws_link *l, int fd, enum ws_chan_proto proto);

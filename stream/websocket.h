@@ -158,8 +158,11 @@ int ws_chan_select(const char *const *offers, size_t n_offers, enum ws_chan_prot
 /* Port-forward over WebSocket (§6.4) has its own list, as kubelet's
  * portforward/websocket.go: "v4.channel.k8s.io" (binary),
  * "v4.base64.channel.k8s.io" (base64) and, for clients that name the
- * protocol rather than the framing, "portforward.k8s.io" (binary).  Returns
- * like ws_chan_select, with *NAME the subprotocol to echo.  */
+ * protocol rather than the framing, "portforward.k8s.io" (binary); and
+ * WS_SPDY_TUNNEL_PROTOCOL, where binary messages carry no channels but a
+ * byte stream of SPDY frames (§6.5).  Returns like ws_chan_select, with
+ * *NAME the subprotocol to echo.  */
+#define WS_SPDY_TUNNEL_PROTOCOL "SPDY/3.1+portforward.k8s.io"
 int ws_chan_select_portforward(const char *const *offers, size_t n_offers,
                                enum ws_chan_proto *out, const char **name);
 

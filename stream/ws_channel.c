@@ -29,8 +29,9 @@ int ws_chan_select_portforward(const char *const *offers, size_t n_offers,
                                enum ws_chan_proto *out, const char **name)
 {
     static const char *const names[] = {"v4.channel.k8s.io", "v4.base64.channel.k8s.io",
-                                        "portforward.k8s.io"};
-    static const enum ws_chan_proto framing[] = {WS_CHAN_V4, WS_CHAN_V4_BASE64, WS_CHAN_V4};
+                                        "portforward.k8s.io", WS_SPDY_TUNNEL_PROTOCOL};
+    static const enum ws_chan_proto framing[] = {WS_CHAN_V4, WS_CHAN_V4_BASE64, WS_CHAN_V4,
+                                                 WS_CHAN_V4};
     int r = ws_select_subprotocol(offers, n_offers, names, CRIMP_ARRAY_SIZE(names));
     *out = WS_CHAN_V4; /* none offered: binary, as upstream's "" protocol */
     *name = NULL;

@@ -63,6 +63,11 @@ static void on_message(struct ws_link *l, const struct ws_message *m, ws_link_ch
         break;
     case WS_OP_TEXT:
     case WS_OP_BINARY:
+        if (l->tunnel) {
+            if (m->opcode == WS_OP_BINARY) /* message boundaries mean nothing */
+                on_channel(ctx, &(struct ws_chan_msg){.data = m->data, .len = m->len});
+            break;
+        }
         if (ws_chan_decode(l->proto, m, &l->scratch, &cm, &err) > 0)
             on_channel(ctx, &cm);
         crimp_error_release(&err);

@@ -67,6 +67,18 @@ class Client:
             raise UpgradeError(status, head, self.buf)
         self.protocol = next((l.split(":", 1)[1].strip() for l in head.split("\r\n")
                               if l.lower().startswith("x-stream-protocol-version:")), None)
+        self._start()
+
+    @classmethod
+    def over(cls, sock, protocol):
+        """A client on a byte stream that needs no HTTP upgrade: SPDY
+        tunnelled in WebSocket messages (SPDY/3.1+portforward.k8s.io)."""
+        self = cls.__new__(cls)
+        self.sock, self.buf, self.protocol = sock, b"", protocol
+        self._start()
+        return self
+
+    def _start(self):
         self.deflate = zlib.compressobj(9, zlib.DEFLATED, 15, 8, zlib.Z_DEFAULT_STRATEGY,
                                         zdict=DICTIONARY)
         self.inflate = zlib.decompressobj(zdict=DICTIONARY)

@@ -295,6 +295,66 @@ class Streaming(unittest.TestCase):
         self.assertIn(b"hello-from-pod", out[0][1])
         self.assertEqual(out[1], (8080, b""))
 
+    def spdy_over_websocket(self, url):
+        """A spdyclient.Client whose bytes travel in binary WebSocket
+        messages of Debian's websockets, as crictl's --transport websocket
+        port-forward sends them; and the thread that carries them."""
+        import threading
+        import socket
+        import websockets
+        import websockets.headers
+        # Kubernetes' subprotocol name has a "/", which RFC 7230 tokens do
+        # not allow; Go's gorilla does not check, Python's websockets does.
+        websockets.headers._token_re = re.compile(r"[-!#$%&'*+.^_`|~0-9a-zA-Z/]+")
+        ours, bridge = socket.socketpair()
+        ready, state = threading.Event(), {}
+
+        async def carry():
+            loop = asyncio.get_running_loop()
+            bridge.setblocking(False)
+            async with websockets.connect(url, subprotocols=["SPDY/3.1+portforward.k8s.io"],
+                                          max_size=None) as ws:
+                state["protocol"] = ws.subprotocol
+                ready.set()
+
+                async def up():
+                    while data := await loop.sock_recv(bridge, 65536):
+                        await ws.send(data)
+                    await ws.close()
+
+                async def down():
+                    async for msg in ws:
+                        await loop.sock_sendall(bridge, msg)
+                    state["close_code"] = ws.close_code
+                    bridge.shutdown(socket.SHUT_WR)
+
+                await asyncio.gather(up(), down())
+            bridge.close()
+
+        t = threading.Thread(target=lambda: asyncio.run(carry()), daemon=True)
+        t.start()
+        self.assertTrue(ready.wait(10), "no WebSocket upgrade")
+        return spdyclient.Client.over(ours, state["protocol"]), t, state
+
+    def test_spdy_port_forward_tunnelled_in_websocket(self):
+        url = self.c.call("PortForward", pod_sandbox_id=self.pod).url.replace("http://", "ws://")
+        s, carrier, state = self.spdy_over_websocket(url)
+        try:
+            self.assertEqual(s.protocol, "SPDY/3.1+portforward.k8s.io")
+            ids = s.open_streams(["error", "data"], {"port": "8080", "requestid": "0"})
+            s.data(ids["error"], fin=True)
+            s.data(ids["data"], b"GET /big.txt HTTP/1.0\r\n\r\n", fin=True)
+            out = s.collect(ids, until_fin=("data", "error"))
+            self.assertEqual(out["data"].partition(b"\r\n\r\n")[2], BIG)
+            self.assertEqual(out["error"], b"")
+            ids = s.open_streams(["error", "data"], {"port": "9", "requestid": "1"})
+            out = s.collect(ids, until_fin=("data", "error"))
+            self.assertIn(b"error forwarding port 9", out["error"])
+        finally:
+            s.close()
+        carrier.join(10)
+        self.assertEqual(state.get("close_code"), 1000)
+
     def test_websocket_port_forward_needs_ports(self):
         import websockets
         for query, status in (("", 400), ("?port=0", 400), ("?port=80", 403)):

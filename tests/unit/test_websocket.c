@@ -104,6 +104,9 @@ static int test_portforward_subprotocols(void)
     CHECK(ws_chan_select_portforward(v5, 2, &p, &name) == WS_SUBPROTO_NO_MATCH);
     CHECK(ws_chan_select_portforward(NULL, 0, &p, &name) == 0 && p == WS_CHAN_V4 &&
           name == NULL);
+    const char *tunnel[] = {"SPDY/3.1+portforward.k8s.io"}; /* crictl --transport websocket */
+    CHECK(ws_chan_select_portforward(tunnel, 1, &p, &name) == 1);
+    CHECK(strcmp(name, WS_SPDY_TUNNEL_PROTOCOL) == 0);
     return 0;
 }
 
