@@ -27,6 +27,18 @@ BIG_LINES = 200000  # `seq 1 200000`: 1,288,895 bytes, served by the pod
 BIG = b"".join(b"%d\n" % i for i in range(1, BIG_LINES + 1))
 
 
+def spdy_forward(s, port, rid, request=None):
+    """One forwarded connection on the SPDY port-forward session S, as
+    client-go makes it: error and data streams; with a REQUEST, the error
+    stream half-closed at once and REQUEST sent on data.  Returns what
+    both streams carried until they ended."""
+    ids = s.open_streams(["error", "data"], {"port": str(port), "requestid": rid})
+    if request is not None:
+        s.data(ids["error"], fin=True)
+        s.data(ids["data"], request, fin=True)
+    return s.collect(ids, until_fin=("data", "error"))
+
+
 class Streaming(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -161,14 +173,10 @@ class Streaming(unittest.TestCase):
         try:
             self.assertEqual(s.protocol, "portforward.k8s.io")
             for rid in ("0", "1"):  # two connections on one session
-                ids = s.open_streams(["error", "data"], {"port": "8080", "requestid": rid})
-                s.data(ids["error"], fin=True)
-                s.data(ids["data"], b"GET /index.html HTTP/1.0\r\n\r\n", fin=True)
-                out = s.collect(ids, until_fin=("data", "error"))
+                out = spdy_forward(s, 8080, rid, b"GET /index.html HTTP/1.0\r\n\r\n")
                 self.assertIn(b"hello-from-pod", out["data"])
                 self.assertEqual(out["error"], b"")
-            ids = s.open_streams(["error", "data"], {"port": "9", "requestid": "2"})
-            out = s.collect(ids, until_fin=("data", "error"))
+            out = spdy_forward(s, 9, "2")
             self.assertIn(b"error forwarding port 9", out["error"])
         finally:
             s.close()
@@ -341,14 +349,10 @@ class Streaming(unittest.TestCase):
         s, carrier, state = self.spdy_over_websocket(url)
         try:
             self.assertEqual(s.protocol, "SPDY/3.1+portforward.k8s.io")
-            ids = s.open_streams(["error", "data"], {"port": "8080", "requestid": "0"})
-            s.data(ids["error"], fin=True)
-            s.data(ids["data"], b"GET /big.txt HTTP/1.0\r\n\r\n", fin=True)
-            out = s.collect(ids, until_fin=("data", "error"))
+            out = spdy_forward(s, 8080, "0", b"GET /big.txt HTTP/1.0\r\n\r\n")
             self.assertEqual(out["data"].partition(b"\r\n\r\n")[2], BIG)
             self.assertEqual(out["error"], b"")
-            ids = s.open_streams(["error", "data"], {"port": "9", "requestid": "1"})
-            out = s.collect(ids, until_fin=("data", "error"))
+            out = spdy_forward(s, 9, "1")
             self.assertIn(b"error forwarding port 9", out["error"])
         finally:
             s.close()
