@@ -153,7 +153,8 @@ class Streaming(unittest.TestCase):
         s = spdyclient.Client(url, V4)
         try:
             ids = s.open_streams(["error", "stdin", "stdout", "stderr"])
-            s.data(ids["stdin"], b"echo attached-$((40+2))\n")
+            typed = b"echo attached-$((40+2))\n"
+            s.data(ids["stdin"], typed)
             got = bytearray()
             deadline = time.monotonic() + 10
             while b"attached-42" not in got and time.monotonic() < deadline:
@@ -166,6 +167,10 @@ class Streaming(unittest.TestCase):
         # Detaching leaves the container running.
         st = self.c.call("ContainerStatus", container_id=self.shell).status
         self.assertEqual(st.state, PB.CONTAINER_RUNNING)
+        # The attach session is a recorded call: what was typed went in.
+        call = self.session_call("attach", bytes_in=len(typed))
+        self.assertGreaterEqual(call["bytes_out"], len(b"attached-42"))
+        self.assertIn("POST /containers/{id}/attach", [sp["name"] for sp in call["spans"]])
 
     def test_port_forward_reaches_the_pod(self):
         url = self.c.call("PortForward", pod_sandbox_id=self.pod, port=[8080]).url
