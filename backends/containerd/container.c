@@ -215,9 +215,11 @@ static int start_task(struct ctrd_backend *b, struct crimp_rpc *rpc, struct ctrd
                                err);
     if (mounts)
         protobuf_c_message_free_unpacked(&mounts->base, NULL);
+    /* The logger holds stdin's write end from here on: attach feeds it,
+     * and closing it is the process's EOF (stdin_once, or its end).  */
     if (ret == 0)
         ret = ctrd_logger_add(b->logger, c->id, steal_fd(&f.fd_out), steal_fd(&f.fd_err),
-                              c->log_path, err);
+                              steal_fd(&f.fd_in), c->config->stdin_once, c->log_path, err);
     if (ret == 0)
         ret = ctrd_monitor_watch(b, c->id, err);
     if (ret == 0)
@@ -230,10 +232,6 @@ static int start_task(struct ctrd_backend *b, struct crimp_rpc *rpc, struct ctrd
         ctrd_fifos_cleanup(&f);
         return -1;
     }
-    /* Nothing writes to stdin until attach exists: closing our end gives
-     * the process EOF, as a container without an attached stdin sees.  */
-    if (f.fd_in >= 0)
-        close(steal_fd(&f.fd_in));
     c->fifo_dir = steal_ptr(&f.dir);
     free(f.stdin_path);
     free(f.stdout_path);

@@ -40,9 +40,27 @@ void ctrd_logger_free(struct ctrd_logger *l);
 
 /* Starts copying container ID's output: FD_OUT and FD_ERR (either may be
  * -1) are taken over (closed by the logger).  LOG_PATH NULL or "" → output
- * is read and dropped (kubelet asked for no log).  */
-int ctrd_logger_add(struct ctrd_logger *l, const char *id, int fd_out, int fd_err,
-                    const char *log_path, crimp_error_t *err);
+ * is read and dropped (kubelet asked for no log).  FD_IN (-1: none), the
+ * write end of the container's stdin FIFO, is held for attach sessions
+ * until the container ends, or until the first session with stdin ends
+ * when STDIN_ONCE.  */
+int ctrd_logger_add(struct ctrd_logger *l, const char *id, int fd_out, int fd_err, int fd_in,
+                    bool stdin_once, const char *log_path, crimp_error_t *err);
+
+/* What an attach session asks for.  */
+struct ctrd_attach_opts {
+    bool tty; /* the container's: raw output, else Docker's 8-byte frames */
+    bool want_stdout, want_stderr, want_stdin;
+};
+/* Attaches SOCK (taken over) to container ID: from now on its output also
+ * goes to SOCK and, with want_stdin, SOCK's bytes go to its stdin; SOCK's
+ * EOF is the session's stdin EOF.  The logger closes SOCK when the
+ * container's output ends, or drops the session (with a log line) when
+ * the client falls too far behind: the log copier never waits for it.
+ * NOT_FOUND when ID's output is not being copied, FAILED_PRECONDITION
+ * once it ended.  */
+int ctrd_logger_attach(struct ctrd_logger *l, const char *id, int sock,
+                       const struct ctrd_attach_opts *o, crimp_error_t *err);
 /* Reopens ID's log file (after kubelet rotated it).  NOT_FOUND when ID is
  * not being copied.  */
 int ctrd_logger_reopen(struct ctrd_logger *l, const char *id, crimp_error_t *err);
@@ -52,6 +70,18 @@ int ctrd_logger_reopen(struct ctrd_logger *l, const char *id, crimp_error_t *err
 int ctrd_logger_finish(struct ctrd_logger *l, const char *id, int timeout_ms);
 /* Whether ID is being copied.  */
 bool ctrd_logger_has(struct ctrd_logger *l, const char *id);
+
+/* Docker's stream frame header: [stream,0,0,0,size BE32]; STREAM 1 is
+ * stdout, 2 stderr.  Exec and attach output without a tty use it.  */
+static inline void ctrd_mux_header(unsigned char h[8], int stream, uint32_t n)
+{
+    h[0] = (unsigned char)stream;
+    h[1] = h[2] = h[3] = 0;
+    h[4] = (unsigned char)(n >> 24);
+    h[5] = (unsigned char)(n >> 16);
+    h[6] = (unsigned char)(n >> 8);
+    h[7] = (unsigned char)n;
+}
 
 /* ExecSync: reads FD_OUT and FD_ERR (either -1) until both reach EOF,
  * keeping at most CAP bytes of each (the rest is read and dropped), or

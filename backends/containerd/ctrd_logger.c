@@ -9,7 +9,10 @@
  * streams end or its deadline (the epoll timeout) passes.  The thread
  * frees an entry only after it handled the whole batch of events that
  * epoll_wait returned, and deregisters its fds first, so no event ever
- * points at freed memory.  */
+ * points at freed memory.
+ *
+ * The logger also holds each container's stdin and serves attach sessions
+ * (ctrd_attach.c): output goes to the log first, then to the sessions.  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -18,38 +21,23 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 
-#include "common/crilog.h"
-#include "ctrd_io.h"
+#include "ctrd_logger-internal.h"
 #include "log.h"
 #include "utils.h"
 
 #define READ_CHUNK (64 * 1024)
 #define MAX_EVENTS 64
 
-struct log_entry;
-
-struct log_stream {
-    struct log_entry *entry;
-    enum crilog_stream which;
-    int fd; /* -1 once at EOF (or never given) */
-};
-
-struct log_entry {
-    char *id;
-    struct crilog *log; /* NULL: output is read and dropped */
-    struct log_stream streams[2];
-    bool write_failed; /* already said so in crimpd's log */
-    struct log_entry *next;
-};
-
-enum cmd_kind { CMD_ADD, CMD_REOPEN, CMD_FINISH, CMD_HAS, CMD_STOP };
+enum cmd_kind { CMD_ADD, CMD_REOPEN, CMD_FINISH, CMD_HAS, CMD_ATTACH, CMD_STOP };
 
 /* A request from another thread; lives on that thread's stack until DONE.  */
 struct cmd {
     enum cmd_kind kind;
     const char *id;
-    int fds[2];               /* CMD_ADD: taken over */
+    int fds[3];               /* CMD_ADD: stdout, stderr, stdin; CMD_ATTACH: [0]; taken over */
+    bool stdin_once;          /* CMD_ADD */
     const char *log_path;     /* CMD_ADD */
+    const struct ctrd_attach_opts *attach; /* CMD_ATTACH */
     int64_t deadline_mono_ns; /* CMD_FINISH */
     struct log_entry *entry;  /* CMD_FINISH while it waits */
     int result;               /* < 0: ERR is set */
@@ -67,6 +55,7 @@ struct ctrd_logger {
     /* The logger thread's own: */
     struct log_entry *entries;
     struct cmd *finishing; /* CMD_FINISH waiting for EOF or the deadline */
+    struct attach_set attach;
     char *buf;
 };
 
@@ -89,6 +78,11 @@ static struct log_entry *find_entry(struct ctrd_logger *l, const char *id)
     return NULL;
 }
 
+static bool drained(const struct log_entry *e)
+{
+    return e->streams[0].fd < 0 && e->streams[1].fd < 0;
+}
+
 static void stream_close(struct ctrd_logger *l, struct log_stream *s)
 {
     if (s->fd < 0)
@@ -96,11 +90,8 @@ static void stream_close(struct ctrd_logger *l, struct log_stream *s)
     epoll_ctl(l->epfd, EPOLL_CTL_DEL, s->fd, NULL);
     close(s->fd);
     s->fd = -1;
-}
-
-static bool drained(const struct log_entry *e)
-{
-    return e->streams[0].fd < 0 && e->streams[1].fd < 0;
+    if (drained(s->entry))
+        attach_output_ended(&l->attach, s->entry);
 }
 
 /* Forgets E: its fds are closed and its log flushed and closed.  */
@@ -111,6 +102,7 @@ static void entry_free(struct ctrd_logger *l, struct log_entry *e)
             *p = e->next;
             break;
         }
+    attach_entry_gone(&l->attach, e);
     stream_close(l, &e->streams[0]);
     stream_close(l, &e->streams[1]);
     crilog_close(e->log);
@@ -139,6 +131,7 @@ static void stream_ready(struct ctrd_logger *l, struct log_stream *s, uint32_t e
     ssize_t n = read(s->fd, l->buf, READ_CHUNK);
     if (n > 0) {
         write_out(s->entry, s->which, l->buf, (size_t)n);
+        attach_fanout(&l->attach, s->entry, s->which, l->buf, (size_t)n);
         return;
     }
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -158,7 +151,7 @@ static int register_stream(struct ctrd_logger *l, struct log_entry *e, int k, in
     int flags = fcntl(fd, F_GETFL);
     if (flags >= 0 && !(flags & O_NONBLOCK))
         fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &e->streams[k]};
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &e->streams[k].kind};
     if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
         int saved = errno;
         close(fd);
@@ -173,16 +166,19 @@ static struct log_entry *entry_new(struct ctrd_logger *l, const char *id, struct
     struct log_entry *e = xcalloc(1, sizeof(*e));
     e->id = xstrdup(id);
     e->log = log;
-    e->streams[0] = (struct log_stream){.entry = e, .which = CRILOG_STDOUT, .fd = -1};
-    e->streams[1] = (struct log_stream){.entry = e, .which = CRILOG_STDERR, .fd = -1};
+    e->streams[0] =
+        (struct log_stream){.kind = EV_STREAM, .entry = e, .which = CRILOG_STDOUT, .fd = -1};
+    e->streams[1] =
+        (struct log_stream){.kind = EV_STREAM, .entry = e, .which = CRILOG_STDERR, .fd = -1};
+    e->in = (struct log_stdin){.kind = EV_STDIN, .entry = e, .fd = -1};
     e->next = l->entries;
     l->entries = e;
     return e;
 }
 
-static void close_fds(int fds[2])
+static void close_fds(int fds[3])
 {
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < 3; k++)
         if (fds[k] >= 0)
             close(fds[k]);
 }
@@ -207,9 +203,27 @@ static int cmd_add(struct ctrd_logger *l, struct cmd *c)
         else if (c->fds[k] >= 0)
             close(c->fds[k]);
     }
+    if (ret == 0)
+        ret = attach_stdin_open(&l->attach, e, c->fds[2], c->stdin_once, &c->err);
+    else if (c->fds[2] >= 0)
+        close(c->fds[2]);
     if (ret < 0)
         entry_free(l, e);
     return ret;
+}
+
+static int cmd_attach(struct ctrd_logger *l, struct cmd *c)
+{
+    struct log_entry *e = find_entry(l, c->id);
+    if (e == NULL || drained(e)) {
+        close(c->fds[0]);
+        if (e == NULL)
+            return crimp_make_error(&c->err, GRPC_STATUS_NOT_FOUND, 0,
+                                    "output of `%s` is not being copied", c->id);
+        return crimp_make_error(&c->err, GRPC_STATUS_FAILED_PRECONDITION, 0,
+                                "the output of container %.12s has ended", c->id);
+    }
+    return attach_sink_add(&l->attach, e, c->fds[0], c->attach, &c->err);
 }
 
 static int cmd_reopen(struct ctrd_logger *l, struct cmd *c)
@@ -276,6 +290,9 @@ static bool run_cmd(struct ctrd_logger *l, struct cmd *c)
     case CMD_HAS:
         c->result = find_entry(l, c->id) != NULL;
         return true;
+    case CMD_ATTACH:
+        c->result = cmd_attach(l, c);
+        return true;
     case CMD_FINISH:
         if ((e = find_entry(l, c->id)) == NULL)
             return true;
@@ -311,12 +328,13 @@ static bool run_queue(struct ctrd_logger *l)
     return stop;
 }
 
-/* epoll_wait's timeout: until the nearest finish deadline, else forever.  */
+/* epoll_wait's timeout: until the nearest finish or attach flush
+ * deadline, else forever.  */
 static int next_timeout_ms(struct ctrd_logger *l)
 {
-    if (l->finishing == NULL)
+    int64_t nearest = attach_next_deadline(&l->attach);
+    if (l->finishing == NULL && nearest == INT64_MAX)
         return -1;
-    int64_t nearest = INT64_MAX;
     for (struct cmd *c = l->finishing; c; c = c->next)
         if (c->deadline_mono_ns < nearest)
             nearest = c->deadline_mono_ns;
@@ -325,6 +343,25 @@ static int next_timeout_ms(struct ctrd_logger *l)
         return 0;
     int64_t ms = (left + 999999) / 1000000;
     return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/* One epoll event; true for the wakeup.  */
+static bool dispatch(struct ctrd_logger *l, enum ev_kind *kind, uint32_t events)
+{
+    if (kind == NULL)
+        return true;
+    switch (*kind) {
+    case EV_STREAM:
+        stream_ready(l, (struct log_stream *)kind, events);
+        break;
+    case EV_SINK:
+        attach_sink_ready(&l->attach, (struct attach_sink *)kind, events);
+        break;
+    case EV_STDIN:
+        attach_stdin_ready(&l->attach, (struct log_stdin *)kind, events);
+        break;
+    }
+    return false;
 }
 
 static void *logger_main(void *arg)
@@ -338,15 +375,12 @@ static void *logger_main(void *arg)
             n = 0;
         }
         bool woken = false;
-        for (int i = 0; i < n; i++) {
-            if (ev[i].data.ptr == NULL)
-                woken = true;
-            else
-                stream_ready(l, ev[i].data.ptr, ev[i].events);
-        }
+        for (int i = 0; i < n; i++)
+            woken |= dispatch(l, ev[i].data.ptr, ev[i].events);
         if (woken)
             stop = run_queue(l);
         check_finishing(l);
+        attach_reap(&l->attach);
     }
     /* Nobody may wait on a stopped logger.  */
     while (l->finishing)
@@ -402,6 +436,7 @@ struct ctrd_logger *ctrd_logger_new(crimp_error_t *err)
     }
     struct ctrd_logger *l = xcalloc(1, sizeof(*l));
     l->epfd = epfd;
+    l->attach.epfd = epfd;
     l->wake_fd = wake_fd;
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
@@ -430,6 +465,7 @@ void ctrd_logger_free(struct ctrd_logger *l)
     pthread_join(l->thread, NULL);
     while (l->entries)
         entry_free(l, l->entries);
+    attach_set_clear(&l->attach);
     close(l->epfd);
     close(l->wake_fd);
     pthread_mutex_destroy(&l->mu);
@@ -438,10 +474,21 @@ void ctrd_logger_free(struct ctrd_logger *l)
     free(l);
 }
 
-int ctrd_logger_add(struct ctrd_logger *l, const char *id, int fd_out, int fd_err,
-                    const char *log_path, crimp_error_t *err)
+int ctrd_logger_add(struct ctrd_logger *l, const char *id, int fd_out, int fd_err, int fd_in,
+                    bool stdin_once, const char *log_path, crimp_error_t *err)
 {
-    struct cmd c = {.kind = CMD_ADD, .id = id, .fds = {fd_out, fd_err}, .log_path = log_path};
+    struct cmd c = {.kind = CMD_ADD,
+                    .id = id,
+                    .fds = {fd_out, fd_err, fd_in},
+                    .stdin_once = stdin_once,
+                    .log_path = log_path};
+    return submit(l, &c, err);
+}
+
+int ctrd_logger_attach(struct ctrd_logger *l, const char *id, int sock,
+                       const struct ctrd_attach_opts *o, crimp_error_t *err)
+{
+    struct cmd c = {.kind = CMD_ATTACH, .id = id, .fds = {sock, -1, -1}, .attach = o};
     return submit(l, &c, err);
 }
 

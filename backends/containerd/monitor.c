@@ -192,7 +192,8 @@ void ctrd_monitor_reap(struct ctrd_backend *b, const char *id, uint32_t status, 
 }
 
 /* Reattaches the log copier of a running container found at start: the
- * shim still holds the FIFOs' write ends.  */
+ * shim still holds the FIFOs' write ends.  Not stdin: the write end crimp
+ * held died with the old crimpd, which was the process's stdin EOF.  */
 static void reattach_log(struct ctrd_backend *b, struct ctrd_container *c)
 {
     if (c->fifo_dir == NULL || ctrd_logger_has(b->logger, c->id))
@@ -202,7 +203,7 @@ static void reattach_log(struct ctrd_backend *b, struct ctrd_container *c)
     int fo = open(out, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     int fe = open(errp, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     cleanup_error crimp_error_t err = NULL;
-    if (ctrd_logger_add(b->logger, c->id, fo, fe, c->log_path, &err) < 0)
+    if (ctrd_logger_add(b->logger, c->id, fo, fe, -1, false, c->log_path, &err) < 0)
         log_warn("containerd: log of %.12s not resumed: %s", c->id, err->msg);
 }
 

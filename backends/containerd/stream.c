@@ -1,5 +1,7 @@
-/* What crimp's streaming server (stream/) needs from containerd for Exec
- * and PortForward.  The server speaks to a process through one socket, the
+/* What crimp's streaming server (stream/) needs from containerd for Exec,
+ * Attach and PortForward.  Attach is the log copier's (ctrd_attach.c):
+ * the session's socket joins the container's output fan-out and stdin.
+ * For exec, the server speaks to a process through one socket, the
  * way Docker hands out a hijacked connection: here a socketpair whose other
  * end a relay thread joins to the exec's FIFOs — client bytes into stdin,
  * stdout and stderr out in Docker's 8-byte frames (raw for a tty).  The
@@ -100,12 +102,7 @@ static bool forward_output(struct session *s, int fd, int stream, bool *eof)
     }
     if (s->tty)
         return send_all(s->sock, buf + 8, (size_t)n);
-    buf[0] = (char)stream;
-    buf[1] = buf[2] = buf[3] = 0;
-    buf[4] = (char)((uint32_t)n >> 24);
-    buf[5] = (char)((uint32_t)n >> 16);
-    buf[6] = (char)((uint32_t)n >> 8);
-    buf[7] = (char)n;
+    ctrd_mux_header((unsigned char *)buf, stream, (uint32_t)n);
     return send_all(s->sock, buf, (size_t)n + 8);
 }
 
@@ -243,35 +240,72 @@ static int stream_exec_start(struct crimp_backend *self, const Runtime__V1__Exec
     return 0;
 }
 
+/* The container's own tty decides the framing, as on Docker: a session
+ * cannot ask for a tty the process does not have.  */
 static int stream_attach_start(struct crimp_backend *self, const Runtime__V1__AttachRequest *req,
                                struct crimp_stream_io *io, crimp_error_t *err)
 {
-    return crimp_make_error(err, GRPC_STATUS_UNIMPLEMENTED, 0,
-                            "attach is not implemented on the containerd backend yet");
+    struct ctrd_backend *b = ctrd_of(self);
+    struct ctrd_container *c = ctrd_container_get(b, req->container_id, err);
+    if (c == NULL)
+        return -1;
+    pthread_mutex_lock(&c->mu);
+    bool running = c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+    pthread_mutex_unlock(&c->mu);
+    cleanup_free char *id = xstrdup(c->id);
+    struct ctrd_attach_opts o = {.tty = c->config->tty,
+                                 .want_stdout = req->stdout,
+                                 .want_stderr = req->stderr && !c->config->tty,
+                                 .want_stdin = req->stdin};
+    ctrd_container_put(c);
+    if (!running)
+        return crimp_make_error(err, GRPC_STATUS_FAILED_PRECONDITION, 0,
+                                "container %.12s is not running", id);
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return crimp_make_errno_error(err, errno, "socketpair");
+    if (ctrd_logger_attach(b->logger, id, sv[1], &o, err) < 0) {
+        close(sv[0]);
+        return -1;
+    }
+    io->fd = sv[0];
+    io->multiplexed = !o.tty;
+    io->handle = steal_ptr(&id);
+    io->is_exec = false;
+    return 0;
+}
+
+/* Tasks/ResizePty of EXEC_ID in container ID ("": its main process).  */
+static int resize_pty(struct ctrd_backend *b, const char *id, const char *exec_id,
+                      unsigned width, unsigned height, crimp_error_t *err)
+{
+    Containerd__Services__Tasks__V1__ResizePtyRequest req =
+        CONTAINERD__SERVICES__TASKS__V1__RESIZE_PTY_REQUEST__INIT;
+    req.container_id = (char *)id;
+    req.exec_id = (char *)exec_id;
+    req.width = width;
+    req.height = height;
+    ProtobufCMessage *resp = NULL;
+    struct ctrd_opts o = {0};
+    int ret = ctrd_call(b->conn, &o, CTRD_TASKS "ResizePty", &req.base,
+                        &google__protobuf__empty__descriptor, &resp, err);
+    if (resp)
+        protobuf_c_message_free_unpacked(resp, NULL);
+    return ret;
 }
 
 static int stream_resize(struct crimp_backend *self, const struct crimp_stream_io *io,
                          unsigned width, unsigned height, crimp_error_t *err)
 {
+    if (!io->is_exec)
+        return resize_pty(ctrd_of(self), io->handle, "", width, height, err);
     struct session *s = session_find(io->handle);
     if (s == NULL)
         return 0; /* finished */
     int ret = 0;
     pthread_mutex_lock(&s->mu);
-    if (s->x) {
-        Containerd__Services__Tasks__V1__ResizePtyRequest req =
-            CONTAINERD__SERVICES__TASKS__V1__RESIZE_PTY_REQUEST__INIT;
-        req.container_id = s->x->container_id;
-        req.exec_id = s->x->exec_id;
-        req.width = width;
-        req.height = height;
-        ProtobufCMessage *resp = NULL;
-        struct ctrd_opts o = {0};
-        ret = ctrd_call(ctrd_of(self)->conn, &o, CTRD_TASKS "ResizePty", &req.base,
-                        &google__protobuf__empty__descriptor, &resp, err);
-        if (resp)
-            protobuf_c_message_free_unpacked(resp, NULL);
-    }
+    if (s->x)
+        ret = resize_pty(ctrd_of(self), s->x->container_id, s->x->exec_id, width, height, err);
     pthread_mutex_unlock(&s->mu);
     session_put(s);
     return ret;

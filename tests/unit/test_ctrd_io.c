@@ -200,7 +200,8 @@ static struct ctrd_fifos copy(const char *id, bool with_stderr, const char *log)
 {
     struct ctrd_fifos f = fifos(id, false, with_stderr);
     crimp_error_t err = NULL;
-    if (ctrd_logger_add(logger, id, steal_fd(&f.fd_out), steal_fd(&f.fd_err), log, &err) < 0) {
+    if (ctrd_logger_add(logger, id, steal_fd(&f.fd_out), steal_fd(&f.fd_err), -1, false, log,
+                        &err) < 0) {
         fprintf(stderr, "add: %s\n", err->msg);
         abort();
     }
@@ -525,7 +526,7 @@ static int test_add_errors_close_the_fds(void)
     crimp_error_t err = NULL;
     struct ctrd_fifos a = copy("dup", true, NULL), b = fifos("dup", false, true);
     int fo = steal_fd(&b.fd_out), fe = steal_fd(&b.fd_err);
-    CHECK(ctrd_logger_add(logger, "dup", fo, fe, NULL, &err) < 0);
+    CHECK(ctrd_logger_add(logger, "dup", fo, fe, -1, false, NULL, &err) < 0);
     CHECK(err->code == GRPC_STATUS_ALREADY_EXISTS);
     crimp_error_release(&err);
     CHECK(fcntl(fo, F_GETFD) < 0 && fcntl(fe, F_GETFD) < 0);
@@ -535,12 +536,12 @@ static int test_add_errors_close_the_fds(void)
     close(open(file, O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
     cleanup_free char *bad = xasprintf("%s/under/0.log", file);
     fo = steal_fd(&c.fd_out);
-    CHECK(ctrd_logger_add(logger, "badlog", fo, -1, bad, &err) < 0);
+    CHECK(ctrd_logger_add(logger, "badlog", fo, -1, -1, false, bad, &err) < 0);
     CHECK(err != NULL && strstr(err->msg, file) != NULL);
     crimp_error_release(&err);
     CHECK(fcntl(fo, F_GETFD) < 0);
     CHECK(!ctrd_logger_has(logger, "badlog"));
-    CHECK(ctrd_logger_add(logger, "none", -1, -1, NULL, &err) == 0); /* nothing to copy */
+    CHECK(ctrd_logger_add(logger, "none", -1, -1, -1, false, NULL, &err) == 0); /* nothing to copy */
     CHECK(ctrd_logger_finish(logger, "none", 0) == 0);
     ctrd_fifos_cleanup(&a);
     ctrd_fifos_cleanup(&b);
