@@ -328,7 +328,13 @@ int ctrd_exec_wait(struct ctrd_exec *x, int64_t deadline_mono_ns, int *status);
 /* Kills it if still running, Tasks/DeleteProcess, FIFOs removed, X freed.  */
 void ctrd_exec_end(struct ctrd_exec *x);
 
-/* stream.c: Exec and PortForward on crimp's streaming server.  */
+/* Tasks/CloseIO of the process's stdin (EXEC_ID NULL: the main process).
+ * The shim keeps a write end of the stdin FIFO open itself, so closing
+ * crimp's end is not enough: only this gives the process its EOF.  */
+int ctrd_close_stdin(struct ctrd_backend *b, const char *id, const char *exec_id,
+                     crimp_error_t *err);
+
+/* stream.c: Exec, Attach and PortForward on crimp's streaming server.  */
 extern const struct crimp_stream_ops ctrd_stream_ops;
 
 /* ---- monitor.c: task exits ---------------------------------------------
@@ -347,6 +353,9 @@ int ctrd_monitor_watch(struct ctrd_backend *b, const char *id, crimp_error_t *er
  * reconnect): running tasks are watched again, vanished ones recorded as
  * exited.  */
 void ctrd_monitor_resync(struct ctrd_backend *b);
+/* Has the reaper close container ID's stdin (ctrd_close_stdin) soon: for
+ * the log copier, which must not wait on containerd.  CTX is the backend.  */
+void ctrd_monitor_close_stdin(void *ctx, const char *id);
 /* Handles the exit of ID now (Tasks/Delete, record update), as the reaper
  * would; used when a wait was lost.  */
 void ctrd_monitor_reap(struct ctrd_backend *b, const char *id, uint32_t status, int64_t at_ns);

@@ -84,13 +84,14 @@ static void ctrd_close(struct crimp_backend *self)
 {
     struct ctrd_backend *b = ctrd_of(self);
     /* The reaper first (it calls containerd), then the connection (its
-     * pending waits end), then what both used.  */
+     * pending waits end), then what both used; the logger before the
+     * monitor it hands stdin closes to.  */
     if (b->monitor)
         ctrd_monitor_stop(b->monitor);
     ctrd_conn_free(b->conn);
+    ctrd_logger_free(b->logger);
     ctrd_monitor_free(b->monitor);
     crimp_event_hub_free(b->events);
-    ctrd_logger_free(b->logger);
     ctrd_store_free(b);
     ctrd_pulls_free(b->pulls);
     ctrd_image_cache_free(b->image_cache);
@@ -139,7 +140,7 @@ static struct crimp_backend *ctrd_open(const struct crimp_backend_config *cfg, c
     b->image_cache = ctrd_image_cache_new(256);
     b->events = crimp_event_hub_new();
     if (crimp_mkdir_p(b->sandbox_root, 0711, err) < 0 ||
-        (b->logger = ctrd_logger_new(err)) == NULL || ctrd_store_init(b, err) < 0) {
+        (b->logger = ctrd_logger_new(ctrd_monitor_close_stdin, b, err)) == NULL || ctrd_store_init(b, err) < 0) {
         crimp_error_wrap(err, "containerd backend `%s`", cfg->name);
         ctrd_close(&b->base);
         return NULL;

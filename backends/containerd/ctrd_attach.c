@@ -165,8 +165,12 @@ static void sink_input_done(struct attach_set *a, struct attach_sink *s)
         return;
     s->in_open = false;
     pending_free(&s->in);
-    if (s->entry && s->entry->in.once) {
+    if (s->entry && s->entry->in.once && s->entry->in.fd >= 0) {
         log_debug("containerd: attach to %s: stdin ended, closing it (stdin_once)", s->id);
+        /* The shim's own write end closes when the backend is told; the
+         * order of the two does not matter.  */
+        if (a->stdin_closed)
+            a->stdin_closed(a->ctx, s->entry->id);
         stdin_close(a, s->entry);
     }
 }

@@ -34,7 +34,11 @@ void ctrd_fifos_cleanup(struct ctrd_fifos *f);
 
 /* The logger: one thread with epoll for all containers.  */
 struct ctrd_logger;
-struct ctrd_logger *ctrd_logger_new(crimp_error_t *err);
+/* STDIN_CLOSED(CTX, id), when set, is called on the logger thread (it
+ * must not block) as stdin_once closes a container's stdin.  */
+typedef void ctrd_stdin_closed_fn(void *ctx, const char *id);
+struct ctrd_logger *ctrd_logger_new(ctrd_stdin_closed_fn *stdin_closed, void *ctx,
+                                    crimp_error_t *err);
 /* Stops the thread, flushes and closes every log.  NULL-safe.  */
 void ctrd_logger_free(struct ctrd_logger *l);
 

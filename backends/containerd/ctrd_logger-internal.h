@@ -53,6 +53,8 @@ struct log_entry {
 /* The fan-out's state inside the logger.  */
 struct attach_set {
     int epfd;
+    ctrd_stdin_closed_fn *stdin_closed; /* may be NULL */
+    void *ctx;
     struct attach_sink *closing; /* sessions flushing their last output */
     struct attach_sink *dead;    /* freed after the current epoll batch */
 };

@@ -425,7 +425,8 @@ static int start_thread(struct ctrd_logger *l)
     return rc;
 }
 
-struct ctrd_logger *ctrd_logger_new(crimp_error_t *err)
+struct ctrd_logger *ctrd_logger_new(ctrd_stdin_closed_fn *stdin_closed, void *ctx,
+                                    crimp_error_t *err)
 {
     cleanup_close int epfd = epoll_create1(EPOLL_CLOEXEC);
     cleanup_close int wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -437,6 +438,8 @@ struct ctrd_logger *ctrd_logger_new(crimp_error_t *err)
     struct ctrd_logger *l = xcalloc(1, sizeof(*l));
     l->epfd = epfd;
     l->attach.epfd = epfd;
+    l->attach.stdin_closed = stdin_closed;
+    l->attach.ctx = ctx;
     l->wake_fd = wake_fd;
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);

@@ -223,3 +223,20 @@ int ctrd_exec_sync(struct crimp_backend *self, struct crimp_rpc *rpc,
         return -1;
     return run_exec(b, rpc, id, req->cmd, req->n_cmd, req->timeout, resp, err);
 }
+
+int ctrd_close_stdin(struct ctrd_backend *b, const char *id, const char *exec_id,
+                     crimp_error_t *err)
+{
+    Containerd__Services__Tasks__V1__CloseIORequest req =
+        CONTAINERD__SERVICES__TASKS__V1__CLOSE_IOREQUEST__INIT;
+    req.container_id = (char *)id;
+    req.exec_id = (char *)(exec_id ? exec_id : "");
+    req.stdin = true;
+    ProtobufCMessage *resp = NULL;
+    struct ctrd_opts o = {.timeout_s = 10};
+    int ret = ctrd_call(b->conn, &o, CTRD_TASKS "CloseIO", &req.base,
+                        &google__protobuf__empty__descriptor, &resp, err);
+    if (resp)
+        protobuf_c_message_free_unpacked(resp, NULL);
+    return ret;
+}

@@ -25,10 +25,16 @@
 #define REAP_LOG_DRAIN_MS 2000
 #define RETRY_NS (1000LL * 1000 * 1000)
 
+enum reap_kind {
+    REAP_EXIT,        /* the wait reported the exit */
+    REAP_CHECK,       /* the wait failed or was never made: ask containerd */
+    REAP_CLOSE_STDIN, /* stdin_once: the attach session's stdin ended */
+};
+
 struct reap_item {
     struct reap_item *next;
     char *id;
-    bool check; /* the wait failed or was never made: ask containerd */
+    enum reap_kind kind;
     uint32_t status;
     int64_t at_ns;
     int64_t not_before; /* monotonic */
@@ -59,12 +65,12 @@ bool ctrd_wait_flag(pthread_mutex_t *mu, pthread_cond_t *cv, const bool *flag,
     return set;
 }
 
-static void enqueue(struct ctrd_monitor *m, const char *id, bool check, uint32_t status,
+static void enqueue(struct ctrd_monitor *m, const char *id, enum reap_kind kind, uint32_t status,
                     int64_t at_ns, int64_t delay_ns)
 {
     struct reap_item *it = xcalloc(1, sizeof(*it));
     it->id = xstrdup(id);
-    it->check = check;
+    it->kind = kind;
     it->status = status;
     it->at_ns = at_ns;
     it->not_before = crimp_now_mono_ns() + delay_ns;
@@ -90,10 +96,23 @@ static void on_exit_cb(void *ctx, const char *container_id, const char *exec_id,
 {
     struct ctrd_monitor *m = ctx;
     if (err)
-        enqueue(m, container_id, true, 0, 0,
+        enqueue(m, container_id, REAP_CHECK, 0, 0,
                 err->code == GRPC_STATUS_UNAVAILABLE ? RETRY_NS : 0);
     else
-        enqueue(m, container_id, false, exit_status, exited_at_ns, 0);
+        enqueue(m, container_id, REAP_EXIT, exit_status, exited_at_ns, 0);
+}
+
+void ctrd_monitor_close_stdin(void *ctx, const char *id)
+{
+    struct ctrd_backend *b = ctx;
+    enqueue(b->monitor, id, REAP_CLOSE_STDIN, 0, 0, 0);
+}
+
+static void close_stdin(struct ctrd_backend *b, const char *id)
+{
+    cleanup_error crimp_error_t err = NULL;
+    if (ctrd_close_stdin(b, id, NULL, &err) < 0 && err->code != GRPC_STATUS_NOT_FOUND)
+        log_warn("containerd: close the stdin of %.12s: %s", id, err->msg);
 }
 
 int ctrd_monitor_watch(struct ctrd_backend *b, const char *id, crimp_error_t *err)
@@ -220,7 +239,7 @@ static void check_task(struct ctrd_monitor *m, const char *id)
                         &containerd__services__tasks__v1__get_response__descriptor,
                         (ProtobufCMessage **)&resp, &err);
     if (ret < 0 && err->code != GRPC_STATUS_NOT_FOUND) {
-        enqueue(m, id, true, 0, 0, RETRY_NS);
+        enqueue(m, id, REAP_CHECK, 0, 0, RETRY_NS);
         return;
     }
     if (ret < 0 || resp->process == NULL) {
@@ -247,7 +266,7 @@ static void check_task(struct ctrd_monitor *m, const char *id)
         }
         crimp_error_release(&err);
         if (ctrd_monitor_watch(b, id, &err) < 0)
-            enqueue(m, id, true, 0, 0, RETRY_NS);
+            enqueue(m, id, REAP_CHECK, 0, 0, RETRY_NS);
     }
     if (resp)
         protobuf_c_message_free_unpacked(&resp->base, NULL);
@@ -283,10 +302,17 @@ static void *reaper_main(void *arg)
     struct ctrd_monitor *m = arg;
     struct reap_item *it;
     while ((it = next_item(m)) != NULL) {
-        if (it->check)
-            check_task(m, it->id);
-        else
+        switch (it->kind) {
+        case REAP_EXIT:
             ctrd_monitor_reap(m->b, it->id, it->status, it->at_ns);
+            break;
+        case REAP_CHECK:
+            check_task(m, it->id);
+            break;
+        case REAP_CLOSE_STDIN:
+            close_stdin(m->b, it->id);
+            break;
+        }
         free(it->id);
         free(it);
     }
@@ -345,11 +371,11 @@ void ctrd_monitor_resync(struct ctrd_backend *b)
     struct ctrd_sandbox **sv = ctrd_sandboxes(b, &ns);
     for (size_t i = 0; i < ns; i++)
         if (sv[i]->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY && !sv[i]->task_exited)
-            enqueue(b->monitor, sv[i]->id, true, 0, 0, 0);
+            enqueue(b->monitor, sv[i]->id, REAP_CHECK, 0, 0, 0);
     ctrd_sandboxes_put_all(sv, ns);
     struct ctrd_container **cv = ctrd_containers(b, NULL, &nc);
     for (size_t i = 0; i < nc; i++)
         if (cv[i]->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING)
-            enqueue(b->monitor, cv[i]->id, true, 0, 0, 0);
+            enqueue(b->monitor, cv[i]->id, REAP_CHECK, 0, 0, 0);
     ctrd_containers_put_all(cv, nc);
 }

@@ -31,6 +31,7 @@ struct session {
     struct ctrd_exec *x;
     int sock; /* the relay's end */
     bool tty;
+    bool want_stderr; /* else stderr is read and dropped */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool finished;
@@ -100,6 +101,8 @@ static bool forward_output(struct session *s, int fd, int stream, bool *eof)
         *eof = true;
         return true;
     }
+    if (stream == 2 && !s->want_stderr)
+        return true;
     if (s->tty)
         return send_all(s->sock, buf + 8, (size_t)n);
     ctrd_mux_header((unsigned char *)buf, stream, (uint32_t)n);
@@ -115,8 +118,12 @@ static bool forward_input(struct session *s)
         return errno == EAGAIN || errno == EINTR;
     int *in = &s->x->fifos.fd_in;
     if (n == 0) {
-        if (*in >= 0)
+        if (*in >= 0) {
             close(steal_fd(in));
+            cleanup_error crimp_error_t err = NULL;
+            if (ctrd_close_stdin(s->x->b, s->x->container_id, s->x->exec_id, &err) < 0)
+                log_warn("containerd: close the stdin of exec %.12s: %s", s->exec_id, err->msg);
+        }
         return true; /* half-closed: output may still flow */
     }
     if (*in < 0)
@@ -201,8 +208,10 @@ static int stream_exec_start(struct crimp_backend *self, const Runtime__V1__Exec
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return crimp_make_errno_error(err, errno, "socketpair");
+    /* Without a tty the shim needs a stderr FIFO even when the client
+     * asked for no stderr ("opening file \"\" failed").  */
     struct ctrd_exec *x = ctrd_exec_begin(b, NULL, id, req->cmd, req->n_cmd, req->tty, req->stdin,
-                                          req->stderr, err);
+                                          true, err);
     if (x == NULL) {
         close(sv[0]);
         close(sv[1]);
@@ -214,6 +223,7 @@ static int stream_exec_start(struct crimp_backend *self, const Runtime__V1__Exec
     s->x = x;
     s->sock = sv[1];
     s->tty = req->tty;
+    s->want_stderr = req->stderr;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     pthread_mutex_lock(&sessions_mu);

@@ -5,6 +5,7 @@ containers (tasks, FIFOs, CRI log files written by crimp), ExecSync, and
 survives crimpd and containerd restarts; nothing is left behind."""
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import unittest
 
 import grpc
 
+import spdyclient
 from crimpe2e import (PB, Crimpd, PodTests, bed_env, leased_ips, main, pod_net_prefix, read_text,
                       wait_for, wait_for_socket)
 
@@ -22,6 +24,8 @@ SOCK = BED.get("CRIMP_BED_CONTAINERD_NATIVE_SOCK", "")
 BUSYBOX = BED["CRIMP_BED_BUSYBOX_IMAGE"]
 PAUSE = BED["CRIMP_BED_PAUSE_IMAGE"]
 NS = "crimp-e2e"
+V4 = ["v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io", "channel.k8s.io"]
+ECHO = ["sh", "-c", "echo ready; while read l; do echo got:$l; done"]
 
 
 def ctr(*args):
@@ -260,6 +264,136 @@ class ContainerdBackend(PodTests, unittest.TestCase):
             os.rename(log, log + ".1")
             self.c.call("ReopenContainerLog", container_id=cid)
             self.read_log(log, "line")
+        finally:
+            self.remove_pod(pod)
+
+    def attach_url(self, cid, **kw):
+        url = self.c.call("Attach", PB.AttachRequest(container_id=cid, **kw)).url
+        self.assertRegex(url, r"^http://127\.0\.0\.1:\d+/attach/[A-Za-z0-9_-]{8}$")
+        return url
+
+    @staticmethod
+    def read_until(s, sid, want, timeout=10):
+        got = bytearray()
+        deadline = time.monotonic() + timeout
+        while want not in got and time.monotonic() < deadline:
+            f = s.read_frame()
+            if f.ctype == 0 and f.stream_id == sid:
+                got += f.data
+        return bytes(got)
+
+    def test_attach_stdin_once_over_spdy(self):
+        cfg, pod = self.run_pod("attach")
+        try:
+            cid, log = self.run_container(pod, cfg, "echo", ECHO, stdin=True, stdin_once=True)
+            # Output from before the session is the log's, not the session's.
+            self.read_log(log, "ready")
+            s = spdyclient.Client(self.attach_url(cid, stdin=True, stdout=True, stderr=True), V4)
+            try:
+                ids = s.open_streams(["error", "stdin", "stdout", "stderr"])
+                for i in range(3):
+                    s.data(ids["stdin"], b"line%d\n" % i)
+                got = self.read_until(s, ids["stdout"], b"got:line2\n")
+                self.assertEqual(got, b"got:line0\ngot:line1\ngot:line2\n")
+                # The log got every line while the session was open.
+                text = self.read_log(log, "got:line2")
+                self.assertEqual(re.findall(r"(?m)^\S+ stdout F (got:line\d)$", text),
+                                 ["got:line0", "got:line1", "got:line2"])
+                s.data(ids["stdin"], b"last\n", fin=True)  # stdin_once: EOF for the shell
+                out = s.collect(ids)
+            finally:
+                s.close()
+            self.assertEqual(out["stdout"], b"got:last\n")
+            self.assertEqual(spdyclient.exit_code_of(out["error"]), 0)
+            wait_for(lambda: self.status(cid).state == PB.CONTAINER_EXITED, 10, "echo to exit")
+            self.assertEqual(self.status(cid).exit_code, 0)
+            self.read_log(log, "got:last")
+            with self.assertRaises(grpc.RpcError) as cm:  # exited: nothing to attach to
+                self.attach_url(cid, stdout=True)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.FAILED_PRECONDITION)
+        finally:
+            self.remove_pod(pod)
+
+    def test_attach_over_websocket_and_a_second_session(self):
+        import asyncio
+        import websockets
+        cfg, pod = self.run_pod("attach-ws")
+        try:
+            cid, log = self.run_container(pod, cfg, "echo", ECHO, stdin=True, stdin_once=True)
+            # A session without stdin coming and going leaves stdin open.
+            watcher = spdyclient.Client(self.attach_url(cid, stdout=True), V4)
+            watcher.open_streams(["error", "stdout"])
+            watcher.close()
+            url = self.attach_url(cid, stdin=True, stdout=True).replace("http://", "ws://")
+
+            async def run():
+                got = bytearray()
+                async with websockets.connect(url, subprotocols=["v5.channel.k8s.io"]) as ws:
+                    await ws.send(b"\x00hello\n")
+                    async for msg in ws:
+                        msg = msg.encode() if isinstance(msg, str) else msg
+                        if msg[:1] == b"\x01":
+                            got += msg[1:]
+                        if b"got:hello\n" in got:
+                            break
+                    await ws.send(b"\xff\x00")  # v5: stdin ended
+                    try:
+                        async for msg in ws:
+                            msg = msg.encode() if isinstance(msg, str) else msg
+                            if msg[:1] == b"\x03":
+                                return bytes(got), msg[1:]
+                    except websockets.ConnectionClosed:
+                        pass
+                return bytes(got), None
+
+            got, status = asyncio.run(asyncio.wait_for(run(), 30))
+            self.assertEqual(got, b"got:hello\n")
+            self.assertEqual(spdyclient.exit_code_of(status), 0)
+            wait_for(lambda: self.status(cid).state == PB.CONTAINER_EXITED, 10, "echo to exit")
+            self.assertEqual(self.status(cid).exit_code, 0)
+        finally:
+            self.remove_pod(pod)
+
+    def test_exec_stdin_eof_reaches_the_process(self):
+        cfg, pod = self.run_pod("exec-stdin")
+        try:
+            cid, _ = self.run_container(pod, cfg, "app", ["sleep", "300"])
+            url = self.c.call("Exec", PB.ExecRequest(container_id=cid, cmd=["cat"], stdin=True,
+                                                     stdout=True)).url
+            s = spdyclient.Client(url, V4)
+            try:
+                ids = s.open_streams(["error", "stdin", "stdout"])
+                s.data(ids["stdin"], b"through cat\n", fin=True)
+                out = s.collect(ids)
+            finally:
+                s.close()
+            self.assertEqual(out["stdout"], b"through cat\n")
+            self.assertEqual(spdyclient.exit_code_of(out["error"]), 0)
+        finally:
+            self.remove_pod(pod)
+
+    def test_attach_tty_is_raw_and_resizes(self):
+        cfg, pod = self.run_pod("attach-tty")
+        try:
+            cid, log = self.run_container(pod, cfg, "tty", ["sh"], stdin=True, tty=True)
+            url = self.attach_url(cid, stdin=True, stdout=True, tty=True)
+            s = spdyclient.Client(url, V4)
+            try:
+                ids = s.open_streams(["error", "stdin", "stdout", "resize"])
+                s.data(ids["resize"], json.dumps({"Width": 123, "Height": 45}).encode() + b"\n")
+                s.data(ids["stdin"], b"stty size; echo tty-$((40+2))\n")
+                got = self.read_until(s, ids["stdout"], b"tty-42\r\n")
+                # Raw terminal bytes (CR LF, the echo of the input), no frames.
+                self.assertIn(b"45 123\r\ntty-42\r\n", got)
+                self.assertIn(b"echo tty-$((40+2))", got)
+                s.data(ids["stdin"], b"exit 0\n")
+                out = s.collect(ids, until_fin=("stdout", "error"))
+            finally:
+                s.close()
+            self.assertEqual(spdyclient.exit_code_of(out["error"]), 0)
+            wait_for(lambda: self.status(cid).state == PB.CONTAINER_EXITED, 10, "sh to exit")
+            self.assertEqual(self.status(cid).exit_code, 0)
+            self.assertIn("tty-42", read_text(log))
         finally:
             self.remove_pod(pod)
 

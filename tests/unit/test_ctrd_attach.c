@@ -21,6 +21,16 @@
 static char tmp[] = "/tmp/crimp-ctrd-attach-XXXXXX";
 static struct ctrd_logger *logger;
 
+/* The containers whose stdin stdin_once closed, " id" each, in order (the
+ * logger thread writes, the test reads after the FIFO showed the EOF).  */
+static char closed_ids[256];
+
+static void on_stdin_closed(void *ctx, const char *id)
+{
+    size_t n = strlen(closed_ids);
+    snprintf(closed_ids + n, sizeof(closed_ids) - n, " %s", id);
+}
+
 /* One container's stdio as the shim sees it.  */
 struct ctr {
     const char *id;
@@ -219,6 +229,7 @@ static int test_stdin_once_closes_after_first_session(void)
     CHECK(read_stdin(c.in, buf, sizeof(buf), 2000) == 7 && memcmp(buf, "line 1\n", 7) == 0);
     CHECK(shutdown(s, SHUT_WR) == 0); /* the client's stdin EOF */
     CHECK(read_stdin(c.in, buf, sizeof(buf), 2000) == 0);
+    CHECK(strcmp(closed_ids, " once") == 0); /* the backend was told, once */
     /* Output still flows to the session after its stdin ended.  */
     CHECK(write(c.out, "after\n", 6) == 6);
     size_t n;
@@ -249,12 +260,14 @@ static int test_stdin_stays_open_without_once(void)
     close(l);
     CHECK(read_stdin(d.in, buf, sizeof(buf), 2000) == 1);
     CHECK(read_stdin(d.in, buf, sizeof(buf), 2000) == 0);
+    CHECK(strcmp(closed_ids, " once leaves") == 0);
     /* The container's end closes stdin whatever happened.  */
     close(c.out);
     close(c.err);
     c.out = c.err = -1;
     CHECK(ctrd_logger_finish(logger, "many", 5000) == 0);
     CHECK(read_stdin(c.in, buf, sizeof(buf), 2000) == 0);
+    CHECK(strcmp(closed_ids, " once leaves") == 0); /* the end needs no telling */
     CHECK(stop(&c) == 0);
     return stop(&d);
 }
@@ -380,7 +393,7 @@ int main(void)
         UNIT_TEST(test_attach_to_unknown),
     };
     crimp_error_t err = NULL;
-    if ((logger = ctrd_logger_new(&err)) == NULL)
+    if ((logger = ctrd_logger_new(on_stdin_closed, NULL, &err)) == NULL)
         return 1;
     int ret = unit_run(tests, CRIMP_ARRAY_SIZE(tests));
     ctrd_logger_free(logger);

@@ -638,7 +638,7 @@ int main(void)
         UNIT_TEST(test_capture_without_stderr),
     };
     crimp_error_t err = NULL;
-    if ((logger = ctrd_logger_new(&err)) == NULL)
+    if ((logger = ctrd_logger_new(NULL, NULL, &err)) == NULL)
         return 1;
     int ret = unit_run(tests, sizeof(tests) / sizeof(tests[0]));
     ctrd_logger_free(logger); /* with "dup" still being copied */
