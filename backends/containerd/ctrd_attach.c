@@ -258,10 +258,13 @@ static void sink_end(struct attach_set *a, struct attach_sink *s)
     a->dead = s;
 }
 
-/* S gets no more output: it ends once its buffer is flushed.  */
+/* S gets no more output: it ends once its buffer is flushed.  Its input
+ * is dropped without the stdin_once step: the process is gone, and its
+ * stdin closes with the entry.  */
 static void sink_close_when_flushed(struct attach_set *a, struct attach_sink *s)
 {
-    sink_input_done(a, s);
+    s->in_open = false;
+    pending_free(&s->in);
     unlink_sink(&s->entry->sinks, s);
     s->entry = NULL;
     s->next = a->closing;

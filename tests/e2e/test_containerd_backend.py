@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -351,6 +352,30 @@ class ContainerdBackend(PodTests, unittest.TestCase):
             self.assertEqual(spdyclient.exit_code_of(status), 0)
             wait_for(lambda: self.status(cid).state == PB.CONTAINER_EXITED, 10, "echo to exit")
             self.assertEqual(self.status(cid).exit_code, 0)
+        finally:
+            self.remove_pod(pod)
+
+    def test_attach_slow_client_is_detached_and_the_log_keeps_all(self):
+        n = 2000000  # ~15 MB: more than every buffer between crimp and the client
+        cfg, pod = self.run_pod("attach-slow")
+        try:
+            cid, log = self.run_container(
+                pod, cfg, "flood", ["sh", "-c", f"read go; seq 1 {n}; echo flood-done; sleep 300"],
+                stdin=True)
+            s = spdyclient.Client(self.attach_url(cid, stdin=True, stdout=True, stderr=True), V4)
+            try:
+                s.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                ids = s.open_streams(["error", "stdin", "stdout", "stderr"])
+                s.data(ids["stdin"], b"go\n")
+                # The client reads nothing from here on: the log must not wait.
+                self.read_log(log, "flood-done", timeout=120)
+            finally:
+                s.close()
+            self.assertIn("detaching it", self.crimpd.read_log())
+            lines = re.findall(r"(?m)^\S+ stdout F (\d+)$", read_text(log))
+            self.assertEqual(len(lines), n)
+            self.assertEqual((lines[0], lines[-1]), ("1", str(n)))
+            self.assertEqual(self.status(cid).state, PB.CONTAINER_RUNNING)  # detached, not killed
         finally:
             self.remove_pod(pod)
 
