@@ -311,7 +311,11 @@ static void handle_stream(struct crimp_call *c)
     const char *backend = NULL;
     int ret = -1;
     ProtobufCMessage *req = decode_request(c, &err);
-    if (req != NULL) {
+    if (req != NULL && strcmp(c->method->name, "GetContainerEvents") == 0) {
+        /* kubelet's one events stream must carry every runtime's events.  */
+        ret = crimp_router_follow_all(c->srv->router, c->method, &c->rpc, req, &err);
+        protobuf_c_message_free_unpacked(req, NULL);
+    } else if (req != NULL) {
         struct crimp_backend *b = crimp_router_route(c->srv->router, c->method, &c->rpc, req, &err);
         if (b != NULL) {
             backend = b->config->name;

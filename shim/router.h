@@ -49,6 +49,13 @@ int crimp_router_call_all(struct crimp_router *r, const struct crimp_method *m,
                           struct crimp_rpc *rpc, const ProtobufCMessage *req,
                           ProtobufCMessage *resp, int *only, crimp_error_t *err);
 
+/* Follows server-streaming M (GetContainerEvents) on every backend at
+ * once, their messages merged into RPC's stream, until the client leaves
+ * (follow_all.c).  Returns -1: CANCELLED then, or the error of the
+ * followers when they all stopped by themselves.  */
+int crimp_router_follow_all(struct crimp_router *r, const struct crimp_method *m,
+                            struct crimp_rpc *rpc, const ProtobufCMessage *req, crimp_error_t *err);
+
 /* What must happen on backend IDX before M runs there (an image pulled into
  * a pod's backend for CreateContainer).  */
 int crimp_router_prepare(struct crimp_router *r, const struct crimp_method *m, int idx,

@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 import uuid
@@ -234,6 +235,67 @@ class Reload(unittest.TestCase):
             c.close()
             self.crimpd.cleanup()
             shutil.rmtree(state, ignore_errors=True)
+
+
+class EventsAcrossBackends(unittest.TestCase):
+    """kubelet's one GetContainerEvents stream, opened before the switch,
+    carries the events of both runtimes: docker and crimp's native
+    containerd backend."""
+
+    def setUp(self):
+        self.state = tempfile.mkdtemp(prefix="crimp-events.")
+        native = BED.get("CRIMP_BED_CONTAINERD_NATIVE_SOCK", "")
+        cfg = {"default_backend": "docker", "backends": [
+            {"name": "docker", "type": "docker", "endpoint": "unix://" + DOCKER_SOCK,
+             "options": {"pause_image": BED["CRIMP_BED_PAUSE_IMAGE"],
+                         "cni_conf_dir": BED["CRIMP_BED_CNI_CONF_DIR"]}},
+            {"name": "containerd", "type": "containerd", "endpoint": "unix://" + native,
+             "options": {"namespace": "crimp-events-" + uuid.uuid4().hex[:6],
+                         "pause_image": BED["CRIMP_BED_PAUSE_IMAGE"],
+                         "cni_conf_dir": BED["CRIMP_BED_CNI_CONF_DIR"]}}]}
+        path = os.path.join(self.state, "crimpd.json")
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        self.crimpd = Crimpd(extra=["--config", path, "--state-dir", os.path.join(self.state, "s")])
+        self.crimpd.start()
+        self.c = Client(self.crimpd.endpoint)
+        self.direct = Client(CTR)
+        self.pods = []
+
+    tearDown = Cutover.tearDown
+    ctl = Cutover.ctl
+    run_pod_with_container = Cutover.run_pod_with_container
+
+    def test_one_stream_carries_both_runtimes(self):
+        stream = self.c.stub("GetContainerEvents")(PB.GetEventsRequest(), timeout=120)
+        events = []
+
+        def read():
+            try:
+                for ev in stream:
+                    events.append(ev)
+            except grpc.RpcError:
+                pass
+        threading.Thread(target=read, daemon=True).start()
+        time.sleep(0.5)
+        try:
+            _, on_docker = self.run_pod_with_container("ev-docker")
+            r = self.ctl("backend", "set", "containerd")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            _, on_containerd = self.run_pod_with_container("ev-containerd")
+            self.assertFalse(docker_has(on_containerd))
+
+            def kinds(cid):
+                return [e.container_event_type for e in events if e.container_id == cid]
+            want = [PB.CONTAINER_CREATED_EVENT, PB.CONTAINER_STARTED_EVENT]
+            deadline = time.time() + 15
+            while time.time() < deadline and (kinds(on_docker)[:2] != want or
+                                              kinds(on_containerd)[:2] != want):
+                time.sleep(0.2)
+            self.assertEqual(kinds(on_docker)[:2], want)
+            self.assertEqual(kinds(on_containerd)[:2], want)
+        finally:
+            stream.cancel()
 
 
 if __name__ == "__main__":
