@@ -262,7 +262,8 @@ class DockerBackend(PodTests, unittest.TestCase):
             idle, _ = self.run_container(pod, cfg, "idle", ["sleep", "300"])
             first = wait_for(lambda: self.c.call("ContainerStats", container_id=busy).stats
                              if self.c.call("ContainerStats", container_id=busy).stats
-                             .writable_layer.used_bytes.value >= 6 << 20 else None, 10, "6 MB written")
+                             # the layer is walked off the call, every 10 s by default
+                             .writable_layer.used_bytes.value >= 6 << 20 else None, 25, "6 MB written")
             time.sleep(0.5)
             second = self.c.call("ContainerStats", container_id=busy).stats
             self.assertGreater(second.cpu.usage_core_nano_seconds.value,
@@ -282,6 +283,18 @@ class DockerBackend(PodTests, unittest.TestCase):
             self.assertGreater(ps.linux.network.default_interface.rx_bytes.value, 0)
             self.assertIn(pod, [s.attributes.id for s in
                                 self.c.call("ListPodSandboxStats").stats])
+            # Served from crimp's cache: a container removed or created
+            # between two calls is gone or there in the next one.
+            self.c.call("RemoveContainer", container_id=idle)
+            listed = self.c.call("ListContainerStats", filter=PB.ContainerStatsFilter(
+                pod_sandbox_id=pod)).stats
+            self.assertEqual([s.attributes.id for s in listed], [busy])
+            late, _ = self.run_container(pod, cfg, "late", ["sleep", "300"])
+            listed = self.c.call("ListContainerStats", filter=PB.ContainerStatsFilter(
+                pod_sandbox_id=pod)).stats
+            self.assertEqual(sorted(s.attributes.id for s in listed), sorted([busy, late]))
+            self.assertEqual(len(self.c.call("PodSandboxStats", pod_sandbox_id=pod)
+                                 .stats.linux.containers), 2)
         finally:
             self.remove_pod(pod)
 
