@@ -149,5 +149,7 @@ DOCKER_OP(container_stats, ContainerStatsRequest, ContainerStatsResponse);
 DOCKER_OP(list_container_stats, ListContainerStatsRequest, ListContainerStatsResponse);
 DOCKER_OP(pod_sandbox_stats, PodSandboxStatsRequest, PodSandboxStatsResponse);
 DOCKER_OP(list_pod_sandbox_stats, ListPodSandboxStatsRequest, ListPodSandboxStatsResponse);
+DOCKER_OP(list_metric_descriptors, ListMetricDescriptorsRequest, ListMetricDescriptorsResponse);
+DOCKER_OP(list_pod_sandbox_metrics, ListPodSandboxMetricsRequest, ListPodSandboxMetricsResponse);
 
 #endif

@@ -329,6 +329,55 @@ class DockerBackend(PodTests, unittest.TestCase):
             stream.cancel()
             self.remove_pod(pod)
 
+    def test_pod_sandbox_metrics(self):
+        """ListPodSandboxMetrics: cAdvisor-named metrics whose labels name the
+        container and its pod, with values read from the cgroups."""
+        descs = {d.name: list(d.label_keys)
+                 for d in self.c.call("ListMetricDescriptors").descriptors}
+        for name in ("container_cpu_usage_seconds_total", "container_memory_working_set_bytes",
+                     "container_memory_usage_bytes", "container_memory_rss",
+                     "container_spec_memory_limit_bytes", "container_processes",
+                     "container_fs_usage_bytes", "container_network_receive_bytes_total",
+                     "container_network_transmit_bytes_total"):
+            self.assertIn(name, descs)
+        self.assertEqual(descs["container_network_receive_bytes_total"][-1], "interface")
+        cfg, pod = self.run_pod("metrics")
+        try:
+            cid, _ = self.run_container(
+                pod, cfg, "hog", ["sh", "-c", "x=$(head -c 3000000 /dev/zero | tr '\\0' a); sleep 300"],
+                linux=PB.LinuxContainerConfig(resources=PB.LinuxContainerResources(
+                    memory_limit_in_bytes=64 << 20)))
+
+            def metrics_of(obj, name):
+                return [dict(zip(descs[name], m.label_values), value=m.value.value)
+                        for m in obj.metrics if m.name == name]
+
+            def pod_metrics():
+                pm = [p for p in self.c.call("ListPodSandboxMetrics").pod_metrics
+                      if p.pod_sandbox_id == pod]
+                if len(pm) != 1:
+                    return None
+                cm = [c for c in pm[0].container_metrics if c.container_id == cid]
+                ws = metrics_of(cm[0], "container_memory_working_set_bytes") if cm else []
+                return (pm[0], cm[0]) if ws and ws[0]["value"] > 1 << 20 else None
+            pm, cm = wait_for(pod_metrics, 20, "the container's working set above 1 MiB")
+            ws = metrics_of(cm, "container_memory_working_set_bytes")[0]
+            self.assertEqual((ws["container"], ws["pod"], ws["namespace"], ws["id"]),
+                             ("hog", "metrics", "e2e", cid))
+            self.assertIn("busybox", ws["image"])
+            self.assertEqual(metrics_of(cm, "container_spec_memory_limit_bytes")[0]["value"],
+                             64 << 20)
+            self.assertGreaterEqual(metrics_of(cm, "container_processes")[0]["value"], 1)
+            self.assertGreaterEqual(metrics_of(cm, "container_memory_usage_bytes")[0]["value"],
+                                    ws["value"])
+            rx = metrics_of(pm, "container_network_receive_bytes_total")
+            eth0 = [m for m in rx if m["interface"] == "eth0"]
+            self.assertEqual(len(eth0), 1, rx)
+            self.assertEqual((eth0[0]["pod"], eth0[0]["namespace"], eth0[0]["id"]),
+                             ("metrics", "e2e", pod))
+        finally:
+            self.remove_pod(pod)
+
     def test_crimpctl_stats_and_events(self):
         """What an operator types: crimpctl events follows the lifecycle,
         crimpctl stats shows the running container with its memory."""

@@ -8,8 +8,10 @@
 #include <sys/stat.h>
 
 #include "common/cgroup.h"
+#include "common/cri_metrics.h"
 #include "common/cri_stats.h"
 #include "common/fs_usage.h"
+#include "pbutil.h"
 #include "unit.h"
 #include "utils.h"
 
@@ -169,6 +171,51 @@ static int test_fs_usage_cache(void)
     return 0;
 }
 
+/* kubelet turns each metric into a Prometheus sample with its descriptor's
+ * label keys: the values must match them one for one.  */
+static int label_values_match(const Runtime__V1__ListMetricDescriptorsResponse *d,
+                              Runtime__V1__Metric *const *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const Runtime__V1__MetricDescriptor *desc = NULL;
+        for (size_t k = 0; k < d->n_descriptors; k++)
+            if (strcmp(d->descriptors[k]->name, m[i]->name) == 0)
+                desc = d->descriptors[k];
+        CHECK(desc != NULL && desc->n_label_keys == m[i]->n_label_values);
+    }
+    return 0;
+}
+
+static int test_metrics_match_their_descriptors(void)
+{
+    Runtime__V1__ListMetricDescriptorsResponse d = RUNTIME__V1__LIST_METRIC_DESCRIPTORS_RESPONSE__INIT;
+    crimp_metric_descriptors(&d);
+    CHECK(d.n_descriptors >= 10);
+    struct crimp_cgroup_dirs mine;
+    crimp_error_t err = NULL;
+    CHECK_OK(crimp_cgroup_dirs_of_pid(getpid(), &mine, &err));
+    struct crimp_fs_usage layer = {.bytes = 4096, .inodes = 2};
+    struct crimp_container_facts f = {.id = "c1", .cgroup = &mine, .layer_dir = "/l",
+                                      .layer_usage = &layer};
+    struct crimp_metric_names names = {.id = "c1", .container = "app", .pod = "p"};
+    Runtime__V1__ContainerMetrics *cm = crimp_container_metrics_new(&f, &names);
+    CHECK(label_values_match(&d, cm->metrics, cm->n_metrics) == 0);
+    bool ws = false;
+    for (size_t i = 0; i < cm->n_metrics; i++)
+        if (strcmp(cm->metrics[i]->name, "container_memory_working_set_bytes") == 0)
+            ws = cm->metrics[i]->value->value > 0 &&
+                 strcmp(cm->metrics[i]->label_values[3], "app") == 0;
+    CHECK(ws);
+    struct crimp_pod_facts pf = {.id = "p1", .net_pid = getpid()};
+    Runtime__V1__PodSandboxMetrics *pm = crimp_pod_metrics_new(&pf, &names);
+    CHECK(label_values_match(&d, pm->metrics, pm->n_metrics) == 0);
+    protobuf_c_message_free_unpacked(&cm->base, NULL);
+    protobuf_c_message_free_unpacked(&pm->base, NULL);
+    crimp_pb_free_fields(&d.base);
+    crimp_cgroup_dirs_release(&mine);
+    return 0;
+}
+
 int main(void)
 {
     static const struct unit_test tests[] = {
@@ -179,6 +226,7 @@ int main(void)
         UNIT_TEST(test_systemd_paths),
         UNIT_TEST(test_dirs_and_container_stats),
         UNIT_TEST(test_fs_usage_cache),
+        UNIT_TEST(test_metrics_match_their_descriptors),
     };
     return unit_run(tests, sizeof(tests) / sizeof(tests[0]));
 }
