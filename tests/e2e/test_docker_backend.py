@@ -22,6 +22,7 @@ from crimpe2e import (CRIMPCTL, PB, Crimpd, PodTests, bed_env, leased_ips, main,
 BED = bed_env()
 DOCKER_SOCK = BED["CRIMP_BED_DOCKER_SOCK"]
 BUSYBOX = BED["CRIMP_BED_BUSYBOX_IMAGE"]
+RESTARTED_DAEMONS = []
 
 
 def docker_api(path):
@@ -377,6 +378,72 @@ class DockerBackend(PodTests, unittest.TestCase):
                              ("metrics", "e2e", pod))
         finally:
             self.remove_pod(pod)
+
+    def restart_dockerd(self):
+        """Stops the bed's dockerd and starts it again with the same command
+        line (as tests/bed/up.sh started it); its containers die with it."""
+        d = os.path.dirname(DOCKER_SOCK)
+        with open(os.path.join(d, "dockerd.pid")) as f:
+            pid = int(f.read())
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = [a.decode() for a in f.read().split(b"\0") if a]
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
+            time.sleep(0.05)
+        self.assertFalse(os.path.exists(f"/proc/{pid}"), "dockerd did not stop")
+        log = open(os.path.join(d, "dockerd.log"), "ab")
+        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        RESTARTED_DAEMONS.append(p)  # it outlives the test: tests/bed/down.sh stops it
+        with open(os.path.join(d, "dockerd.pid"), "w") as f:
+            f.write(str(p.pid))
+        wait_for(lambda: docker_api("/version"), 60, "dockerd back")
+
+    def test_container_events_after_dockerd_restart(self):
+        """GetContainerEvents keeps its stream across a dockerd restart: a
+        container that died with dockerd (its die event went out after the
+        stream closed) is reported STOPPED from the resync, and the
+        lifecycle of a container made after the restart arrives in order."""
+        stream = self.c.stub("GetContainerEvents")(PB.GetEventsRequest(), timeout=180)
+        events = []
+        def read():
+            try:
+                for ev in stream:
+                    events.append(ev)
+            except grpc.RpcError:
+                pass
+        t = threading.Thread(target=read, daemon=True)
+        t.start()
+        time.sleep(0.5)
+        cfg0, pod0 = self.run_pod("events-before")
+        old, _ = self.run_container(pod0, cfg0, "old", ["sleep", "300"])
+        self.restart_dockerd()
+        cfg, pod = self.run_pod("events-restart")
+        try:
+            of = lambda c: [e.container_event_type for e in events if e.container_id == c]
+            wait_for(lambda: PB.CONTAINER_STOPPED_EVENT in of(old), 20,
+                     "the container that died with dockerd reported stopped")
+            self.assertEqual(of(old), [PB.CONTAINER_CREATED_EVENT, PB.CONTAINER_STARTED_EVENT,
+                                       PB.CONTAINER_STOPPED_EVENT])
+            cid, _ = self.run_container(pod, cfg, "app", ["sleep", "300"])
+            self.c.call("StopContainer", PB.StopContainerRequest(container_id=cid, timeout=0),
+                        timeout=30)
+            self.c.call("RemoveContainer", container_id=cid)
+            mine = lambda: [e.container_event_type for e in events if e.container_id == cid]
+            wait_for(lambda: len(mine()) >= 4, 20, "four events after the restart")
+            self.assertEqual(mine(), [PB.CONTAINER_CREATED_EVENT, PB.CONTAINER_STARTED_EVENT,
+                                      PB.CONTAINER_STOPPED_EVENT, PB.CONTAINER_DELETED_EVENT])
+            # The stats inventory resynced too: the pod is listed, the
+            # removed container is not.
+            self.assertEqual(len(self.c.call("ListContainerStats", filter=PB.ContainerStatsFilter(
+                pod_sandbox_id=pod)).stats), 0)
+            self.assertIn(pod, [s.attributes.id for s in
+                                self.c.call("ListPodSandboxStats").stats])
+        finally:
+            stream.cancel()
+            self.remove_pod(pod)
+            self.remove_pod(pod0)
 
     def test_crimpctl_stats_and_events(self):
         """What an operator types: crimpctl events follows the lifecycle,
