@@ -8,7 +8,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "utils.h"
 
@@ -110,11 +109,7 @@ static void *refresh_loop(void *arg)
         free(due);
         pthread_mutex_lock(&c->lock);
         /* Wake a few times a period: a figure is at most ~1.25 periods old.  */
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        int64_t ns = until.tv_nsec + c->period_ns / 4;
-        until.tv_sec += ns / 1000000000;
-        until.tv_nsec = ns % 1000000000;
+        struct timespec until = crimp_mono_deadline_ms(c->period_ns / 4 / 1000000);
         if (!c->stopping)
             pthread_cond_timedwait(&c->wake, &c->lock, &until);
     }
@@ -126,11 +121,7 @@ struct crimp_fs_usage_cache *crimp_fs_usage_cache_new(int refresh_seconds)
 {
     struct crimp_fs_usage_cache *c = xcalloc(1, sizeof(*c));
     pthread_mutex_init(&c->lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&c->wake, &attr);
-    pthread_condattr_destroy(&attr);
+    crimp_cond_init_monotonic(&c->wake);
     c->period_ns = (int64_t)(refresh_seconds > 0 ? refresh_seconds : 1) * 1000000000LL;
     if (pthread_create(&c->thread, NULL, refresh_loop, c) != 0)
         abort(); /* like an allocation failure: no way to go on */

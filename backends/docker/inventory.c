@@ -5,7 +5,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "docker-internal.h"
@@ -527,11 +526,7 @@ struct docker_inventory *docker_inventory_new(struct docker_backend *d)
     inv->d = d;
     pthread_rwlock_init(&inv->lock, NULL);
     pthread_mutex_init(&inv->sub_lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&inv->sub_cond, &attr);
-    pthread_condattr_destroy(&attr);
+    crimp_cond_init_monotonic(&inv->sub_cond);
     if (pthread_create(&inv->thread, NULL, follow_loop, inv) != 0)
         abort();
     return inv;
@@ -589,11 +584,7 @@ void docker_inventory_unsubscribe(struct docker_inventory *inv, struct docker_in
 bool docker_inventory_next_event(struct docker_inventory *inv, struct docker_inv_sub *sub,
                                  int timeout_ms, struct docker_inv_event *ev)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    int64_t ns = until.tv_nsec + (int64_t)timeout_ms * 1000000;
-    until.tv_sec += ns / 1000000000;
-    until.tv_nsec = ns % 1000000000;
+    struct timespec until = crimp_mono_deadline_ms(timeout_ms);
     pthread_mutex_lock(&inv->sub_lock);
     while (sub->n == 0 && pthread_cond_timedwait(&inv->sub_cond, &inv->sub_lock, &until) == 0)
         ;

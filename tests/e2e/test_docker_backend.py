@@ -299,19 +299,22 @@ class DockerBackend(PodTests, unittest.TestCase):
         finally:
             self.remove_pod(pod)
 
-    def test_container_events_in_order(self):
-        stream = self.c.stub("GetContainerEvents")(PB.GetEventsRequest(), timeout=60)
+    def follow_events(self, timeout):
+        """A GetContainerEvents stream and the list its events are read into."""
+        stream = self.c.stub("GetContainerEvents")(PB.GetEventsRequest(), timeout=timeout)
         events = []
-        import threading
         def read():
             try:
                 for ev in stream:
                     events.append(ev)
             except grpc.RpcError:
                 pass
-        t = threading.Thread(target=read, daemon=True)
-        t.start()
+        threading.Thread(target=read, daemon=True).start()
         time.sleep(0.5)
+        return stream, events
+
+    def test_container_events_in_order(self):
+        stream, events = self.follow_events(60)
         cfg, pod = self.run_pod("events")
         try:
             cid, _ = self.run_container(pod, cfg, "app", ["sleep", "300"])
@@ -405,17 +408,7 @@ class DockerBackend(PodTests, unittest.TestCase):
         container that died with dockerd (its die event went out after the
         stream closed) is reported STOPPED from the resync, and the
         lifecycle of a container made after the restart arrives in order."""
-        stream = self.c.stub("GetContainerEvents")(PB.GetEventsRequest(), timeout=180)
-        events = []
-        def read():
-            try:
-                for ev in stream:
-                    events.append(ev)
-            except grpc.RpcError:
-                pass
-        t = threading.Thread(target=read, daemon=True)
-        t.start()
-        time.sleep(0.5)
+        stream, events = self.follow_events(180)
         cfg0, pod0 = self.run_pod("events-before")
         old, _ = self.run_container(pod0, cfg0, "old", ["sleep", "300"])
         self.restart_dockerd()
