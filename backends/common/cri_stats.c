@@ -186,7 +186,8 @@ void crimp_pod_stats_set_containers(Runtime__V1__PodSandboxStats *ps,
     protobuf_c_message_free_unpacked(&lx->cpu->base, NULL);
     protobuf_c_message_free_unpacked(&lx->memory->base, NULL);
     lx->containers = xcalloc(n + 1, sizeof(*lx->containers));
-    memcpy(lx->containers, containers, n * sizeof(*containers));
+    if (n > 0)
+        memcpy(lx->containers, containers, n * sizeof(*containers));
     lx->n_containers = n;
     pod_totals(lx, crimp_now_real_ns());
 }

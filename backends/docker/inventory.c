@@ -22,25 +22,12 @@ struct inv_entry {
     struct crimp_cgroup_dirs cgroup;
     char *upper_dir;
     char *image;
-    char *started_at;  /* State.StartedAt: a new value is a new run */
-    bool silent;       /* found by the first sync: no CREATED event for it */
     unsigned gen, fresh_gen; /* stale while they differ */
     unsigned long touched;   /* inventory epoch of the last touch */
 };
 
-/* A GetContainerEvents client's queue.  */
-struct docker_inv_sub {
-    struct docker_inv_event *q;
-    size_t n, cap;
-    struct docker_inv_sub *next;
-};
-
 struct docker_inventory {
     struct docker_backend *d;
-    bool synced_once; /* entries found later are new: they get CREATED */
-    pthread_mutex_t sub_lock; /* guards subs and their queues; taken inside lock */
-    pthread_cond_t sub_cond;
-    struct docker_inv_sub *subs;
     pthread_rwlock_t lock; /* guards everything below */
     struct inv_entry *entries;
     size_t n, cap;
@@ -49,64 +36,6 @@ struct docker_inventory {
     atomic_bool stopping;
     pthread_t thread;
 };
-
-/* Events: what changed in an entry, as CRI container events, for every
- * subscriber.  Write lock held.  */
-
-static void emit(struct docker_inventory *inv, const char *id, const char *pod_id,
-                 Runtime__V1__ContainerEventType type)
-{
-    int64_t now = crimp_now_real_ns();
-    pthread_mutex_lock(&inv->sub_lock);
-    for (struct docker_inv_sub *s = inv->subs; s; s = s->next) {
-        if (s->n == s->cap) {
-            s->cap = s->cap ? s->cap * 2 : 16;
-            s->q = xrealloc(s->q, s->cap * sizeof(*s->q));
-        }
-        s->q[s->n++] = (struct docker_inv_event){xstrdup(id), xstrdup_or_null(pod_id), type, now};
-    }
-    pthread_cond_broadcast(&inv->sub_cond);
-    pthread_mutex_unlock(&inv->sub_lock);
-}
-
-#define EV(t) RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_##t##_EVENT
-
-static bool ran(const char *started_at)
-{
-    return started_at && !has_prefix(started_at, "0001-01-01");
-}
-
-/* The events between what entry OLD showed and what NEW shows now.  A run
- * that began and ended between two inspects still shows (StartedAt moved).  */
-static void emit_transition(struct docker_inventory *inv, const struct inv_entry *old,
-                            const struct inv_entry *new)
-{
-    if (new->sandbox)
-        return;
-    const char *id = new->id, *pod = new->pod_id;
-    bool was_known = old->known;
-    if (!was_known && !old->silent)
-        emit(inv, id, pod, EV(CREATED));
-    bool new_run = ran(new->started_at) &&
-                   (!was_known || !old->started_at || strcmp(old->started_at, new->started_at));
-    if (was_known && old->running && (new_run || !new->running))
-        emit(inv, id, pod, EV(STOPPED));
-    if (!was_known && old->silent)
-        return; /* found by the first sync: its past is not news */
-    if (new_run)
-        emit(inv, id, pod, EV(STARTED));
-    if (new_run && !new->running)
-        emit(inv, id, pod, EV(STOPPED));
-}
-
-static void emit_gone(struct docker_inventory *inv, const struct inv_entry *e)
-{
-    if (!e->known || e->sandbox)
-        return;
-    if (e->running)
-        emit(inv, e->id, e->pod_id, EV(STOPPED));
-    emit(inv, e->id, e->pod_id, EV(DELETED));
-}
 
 /* Entries.  Write lock held.  */
 
@@ -118,7 +47,6 @@ static void entry_release(struct docker_inventory *inv, struct inv_entry *e)
     free(e->pod_id);
     free(e->upper_dir);
     free(e->image);
-    free(e->started_at);
     if (e->known)
         docker_cri_meta_free(&e->meta);
     crimp_cgroup_dirs_release(&e->cgroup);
@@ -147,8 +75,7 @@ static struct inv_entry *entry_add(struct docker_inventory *inv, const char *id)
         inv->entries = xrealloc(inv->entries, inv->cap * sizeof(*inv->entries));
     }
     struct inv_entry *e = &inv->entries[inv->n++];
-    *e = (struct inv_entry){.id = xstrdup(id), .gen = 1, .touched = ++inv->epoch,
-                            .silent = !inv->synced_once};
+    *e = (struct inv_entry){.id = xstrdup(id), .gen = 1, .touched = ++inv->epoch};
     return e;
 }
 
@@ -181,7 +108,7 @@ void docker_inventory_touch(struct docker_inventory *inv, const char *id)
 struct inspected {
     char *id;
     bool ours, sandbox, running;
-    char *pod_id, *upper_dir, *image, *started_at;
+    char *pod_id, *upper_dir, *image;
     pid_t pid;
     struct docker_cri_meta meta;
     struct crimp_cgroup_dirs cgroup;
@@ -207,7 +134,6 @@ static void inspected_parse(json_t *inspect, struct inspected *x)
     x->image = xstrdup_or_null(
         json_string_value(json_object_get(json_object_get(inspect, "Config"), "Image")));
     json_t *state = json_object_get(inspect, "State");
-    x->started_at = xstrdup_or_null(json_string_value(json_object_get(state, "StartedAt")));
     json_int_t pid = json_integer_value(json_object_get(state, "Pid"));
     x->running = json_is_true(json_object_get(state, "Running")) && pid > 0;
     if (x->running && crimp_cgroup_dirs_of_pid((pid_t)pid, &x->cgroup, &e) < 0) {
@@ -223,7 +149,6 @@ static void inspected_release(struct inspected *x)
     free(x->pod_id);
     free(x->upper_dir);
     free(x->image);
-    free(x->started_at);
     if (x->ours)
         docker_cri_meta_free(&x->meta);
     crimp_cgroup_dirs_release(&x->cgroup);
@@ -240,8 +165,6 @@ static void entry_fill(struct docker_inventory *inv, size_t i, struct inspected 
     struct inv_entry *e = &inv->entries[i];
     unsigned long touched = e->touched;
     unsigned egen = e->gen;
-    struct inv_entry old = {.known = e->known, .silent = e->silent, .running = e->running,
-                            .started_at = e->started_at ? xstrdup(e->started_at) : NULL};
     bool keep_layer = e->upper_dir && x->upper_dir && strcmp(e->upper_dir, x->upper_dir) == 0;
     if (keep_layer) { /* same layer: keep its cached usage */
         free(e->upper_dir);
@@ -252,11 +175,8 @@ static void entry_fill(struct docker_inventory *inv, size_t i, struct inspected 
                             .pod_id = steal_ptr(&x->pod_id), .meta = x->meta,
                             .running = x->running, .pid = x->pid, .cgroup = x->cgroup,
                             .upper_dir = steal_ptr(&x->upper_dir),
-                            .image = steal_ptr(&x->image),
-                            .started_at = steal_ptr(&x->started_at), .gen = egen,
+                            .image = steal_ptr(&x->image), .gen = egen,
                             .fresh_gen = gen, .touched = touched};
-    emit_transition(inv, &old, e);
-    free(old.started_at);
     x->ours = false; /* meta moved */
     memset(&x->cgroup, 0, sizeof(x->cgroup));
 }
@@ -281,10 +201,8 @@ static void refresh_one(struct docker_inventory *inv, const char *id, unsigned g
     pthread_rwlock_wrlock(&inv->lock);
     ssize_t i = entry_find(inv, id, false);
     if (i >= 0 && inv->entries[i].gen == gen) {
-        if (gone || !x.ours) {
-            emit_gone(inv, &inv->entries[i]);
+        if (gone || !x.ours)
             entry_drop(inv, (size_t)i);
-        }
         else
             entry_fill(inv, (size_t)i, &x, gen);
     }
@@ -339,7 +257,6 @@ static void resync_apply(struct docker_inventory *inv, json_t *list, unsigned lo
             if (strcmp(json_string_value(json_object_get(c, "Id")) ?: "", e->id) == 0)
                 seen = c;
         if (seen == NULL && e->touched <= epoch0 && e->known) {
-            emit_gone(inv, e);
             entry_drop(inv, i);
             continue;
         }
@@ -373,11 +290,7 @@ static int resync(struct docker_inventory *inv, crimp_error_t *err)
     json_array_extend(all, containers);
     json_decref(containers);
     resync_apply(inv, all, epoch0);
-    int rc = refresh_stale(inv);
-    pthread_rwlock_wrlock(&inv->lock);
-    inv->synced_once = true;
-    pthread_rwlock_unlock(&inv->lock);
-    return rc;
+    return refresh_stale(inv);
 }
 
 int docker_inventory_ready(struct docker_inventory *inv, crimp_error_t *err)
@@ -525,8 +438,6 @@ struct docker_inventory *docker_inventory_new(struct docker_backend *d)
     struct docker_inventory *inv = xcalloc(1, sizeof(*inv));
     inv->d = d;
     pthread_rwlock_init(&inv->lock, NULL);
-    pthread_mutex_init(&inv->sub_lock, NULL);
-    crimp_cond_init_monotonic(&inv->sub_cond);
     if (pthread_create(&inv->thread, NULL, follow_loop, inv) != 0)
         abort();
     return inv;
@@ -542,57 +453,5 @@ void docker_inventory_free(struct docker_inventory *inv)
         entry_drop(inv, inv->n - 1);
     free(inv->entries);
     pthread_rwlock_destroy(&inv->lock);
-    pthread_cond_destroy(&inv->sub_cond);
-    pthread_mutex_destroy(&inv->sub_lock);
     free(inv);
-}
-
-/* Subscriptions.  */
-
-struct docker_inv_sub *docker_inventory_subscribe(struct docker_inventory *inv)
-{
-    struct docker_inv_sub *s = xcalloc(1, sizeof(*s));
-    pthread_mutex_lock(&inv->sub_lock);
-    s->next = inv->subs;
-    inv->subs = s;
-    pthread_mutex_unlock(&inv->sub_lock);
-    return s;
-}
-
-void docker_inv_event_release(struct docker_inv_event *ev)
-{
-    free(ev->id);
-    free(ev->pod_id);
-    memset(ev, 0, sizeof(*ev));
-}
-
-void docker_inventory_unsubscribe(struct docker_inventory *inv, struct docker_inv_sub *sub)
-{
-    pthread_mutex_lock(&inv->sub_lock);
-    for (struct docker_inv_sub **p = &inv->subs; *p; p = &(*p)->next)
-        if (*p == sub) {
-            *p = sub->next;
-            break;
-        }
-    pthread_mutex_unlock(&inv->sub_lock);
-    for (size_t i = 0; i < sub->n; i++)
-        docker_inv_event_release(&sub->q[i]);
-    free(sub->q);
-    free(sub);
-}
-
-bool docker_inventory_next_event(struct docker_inventory *inv, struct docker_inv_sub *sub,
-                                 int timeout_ms, struct docker_inv_event *ev)
-{
-    struct timespec until = crimp_mono_deadline_ms(timeout_ms);
-    pthread_mutex_lock(&inv->sub_lock);
-    while (sub->n == 0 && pthread_cond_timedwait(&inv->sub_cond, &inv->sub_lock, &until) == 0)
-        ;
-    bool got = sub->n > 0;
-    if (got) {
-        *ev = sub->q[0];
-        memmove(sub->q, sub->q + 1, --sub->n * sizeof(*sub->q));
-    }
-    pthread_mutex_unlock(&inv->sub_lock);
-    return got;
 }

@@ -18,7 +18,6 @@
 #include <sys/types.h>
 
 #include "common/cgroup.h"
-#include "cri.pb-c.h"
 #include "error.h"
 #include "labels.h"
 
@@ -55,25 +54,6 @@ int docker_inventory_ready(struct docker_inventory *inv, crimp_error_t *err);
 size_t docker_inventory_each(struct docker_inventory *inv,
                              void (*fn)(void *ctx, const struct docker_inv_item *item),
                              void *ctx);
-
-/* Container events for GetContainerEvents, derived from what changed in
- * the inventory (so a resync after a reconnect yields what the dropped
- * stream missed, and nothing twice): CREATED for a new container, STARTED
- * for a new run (State.StartedAt moved), STOPPED when it stops running,
- * DELETED when it is gone.  Sandboxes make none.  */
-struct docker_inv_event {
-    char *id, *pod_id;
-    Runtime__V1__ContainerEventType type;
-    int64_t at_ns;
-};
-struct docker_inv_sub;
-/* Events from now on are queued for the new subscriber.  */
-struct docker_inv_sub *docker_inventory_subscribe(struct docker_inventory *inv);
-void docker_inventory_unsubscribe(struct docker_inventory *inv, struct docker_inv_sub *sub);
-/* The next event (true), or false after TIMEOUT_MS without one.  */
-bool docker_inventory_next_event(struct docker_inventory *inv, struct docker_inv_sub *sub,
-                                 int timeout_ms, struct docker_inv_event *ev);
-void docker_inv_event_release(struct docker_inv_event *ev);
 
 /* Whether the events stream is followed now (for tests and logs).  */
 bool docker_inventory_following(struct docker_inventory *inv);

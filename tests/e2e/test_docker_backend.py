@@ -424,7 +424,10 @@ class DockerBackend(PodTests, unittest.TestCase):
                         timeout=30)
             self.c.call("RemoveContainer", container_id=cid)
             mine = lambda: [e.container_event_type for e in events if e.container_id == cid]
-            wait_for(lambda: len(mine()) >= 4, 20, "four events after the restart")
+            try:
+                wait_for(lambda: len(mine()) >= 4, 20, "four events after the restart")
+            except AssertionError:
+                self.fail(f"events of {cid[:12]} after the restart: {mine()}")
             self.assertEqual(mine(), [PB.CONTAINER_CREATED_EVENT, PB.CONTAINER_STARTED_EVENT,
                                       PB.CONTAINER_STOPPED_EVENT, PB.CONTAINER_DELETED_EVENT])
             # The stats inventory resynced too: the pod is listed, the
