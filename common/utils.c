@@ -82,6 +82,21 @@ static int64_t clock_ns(clockid_t id)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+void crimp_cond_init_monotonic(pthread_cond_t *cond)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(cond, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+struct timespec crimp_mono_deadline_ms(int64_t ms)
+{
+    int64_t ns = clock_ns(CLOCK_MONOTONIC) + ms * 1000000;
+    return (struct timespec){.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
+}
+
 int64_t crimp_now_mono_ns(void)
 {
     return clock_ns(CLOCK_MONOTONIC);

@@ -4,6 +4,7 @@
 #ifndef CRIMP_UTILS_H
 #define CRIMP_UTILS_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 void *xmalloc(size_t size);
@@ -81,6 +83,12 @@ void crimp_random_b64url(char *out, size_t n_chars);
 /* Monotonic and wall clocks in nanoseconds.  */
 int64_t crimp_now_mono_ns(void);
 int64_t crimp_now_real_ns(void);
+
+/* A condition variable whose timed waits count on the monotonic clock
+ * (wall-clock jumps neither shorten nor stretch them), and the deadline
+ * for such a wait MS milliseconds from now.  */
+void crimp_cond_init_monotonic(pthread_cond_t *cond);
+struct timespec crimp_mono_deadline_ms(int64_t ms);
 
 /* Formats wall-clock NS as 2006-01-02T15:04:05.999999999Z (UTC, always
  * nine digits: the form CRI log lines and Docker use) into BUF (>= 40).  */

@@ -2,6 +2,7 @@
 #include "cgroup.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +11,20 @@
 #include "utils.h"
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
+
+static char *copy_prefix(const char *s, size_t n)
+{
+    char *d = xmalloc(n + 1);
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
 
 char *crimp_cgroup_path_for(const char *proc_cgroup, const char *controller)
 {
@@ -89,61 +104,169 @@ static void memory_from_stat(struct crimp_cgroup_stats *st, const char *stat, bo
     st->working_set = st->memory_usage > inactive ? st->memory_usage - inactive : 0;
 }
 
-static void read_v1(const char *proc, struct crimp_cgroup_stats *st)
+void crimp_cgroup_dirs_release(struct crimp_cgroup_dirs *dirs)
 {
-    cleanup_free char *cpu = crimp_cgroup_path_for(proc, "cpuacct");
-    cleanup_free char *mem = crimp_cgroup_path_for(proc, "memory");
-    if (cpu) {
-        cleanup_free char *p = xasprintf(CGROUP_ROOT "/cpuacct%s/cpuacct.usage", cpu);
-        st->have_cpu = read_u64(p, &st->cpu_usage_ns);
-    }
-    if (mem) {
-        cleanup_free char *u = xasprintf(CGROUP_ROOT "/memory%s/memory.usage_in_bytes", mem);
-        cleanup_free char *s = xasprintf(CGROUP_ROOT "/memory%s/memory.stat", mem);
-        cleanup_free char *l = xasprintf(CGROUP_ROOT "/memory%s/memory.limit_in_bytes", mem);
-        cleanup_free char *stat = read_text(s);
-        st->have_memory = read_u64(u, &st->memory_usage) && stat != NULL;
+    free(dirs->cpuacct);
+    free(dirs->memory);
+    free(dirs->pids);
+    free(dirs->unified);
+    memset(dirs, 0, sizeof(*dirs));
+}
+
+void crimp_cgroup_dirs_copy(struct crimp_cgroup_dirs *dst, const struct crimp_cgroup_dirs *src)
+{
+    dst->cpuacct = xstrdup_or_null(src->cpuacct);
+    dst->memory = xstrdup_or_null(src->memory);
+    dst->pids = xstrdup_or_null(src->pids);
+    dst->unified = xstrdup_or_null(src->unified);
+}
+
+/* ROOT + PATH when that directory exists, else NULL.  */
+static char *existing_dir(const char *root, const char *path)
+{
+    char *dir = xasprintf("%s%s", root, path);
+    if (access(dir, F_OK) == 0)
+        return dir;
+    free(dir);
+    return NULL;
+}
+
+static char *v1_dir(const char *proc, const char *controller)
+{
+    cleanup_free char *path = crimp_cgroup_path_for(proc, controller);
+    if (path == NULL)
+        return NULL;
+    cleanup_free char *root = xasprintf(CGROUP_ROOT "/%s", controller);
+    return existing_dir(root, path);
+}
+
+int crimp_cgroup_dirs_of_pid(pid_t pid, struct crimp_cgroup_dirs *dirs, crimp_error_t *err)
+{
+    memset(dirs, 0, sizeof(*dirs));
+    cleanup_free char *path = xasprintf("/proc/%d/cgroup", (int)pid);
+    cleanup_free char *proc = read_text(path);
+    if (proc == NULL)
+        return crimp_make_errno_error(err, errno, "read %s", path);
+    dirs->cpuacct = v1_dir(proc, "cpuacct");
+    dirs->memory = v1_dir(proc, "memory");
+    dirs->pids = v1_dir(proc, "pids");
+    cleanup_free char *v2 = crimp_cgroup_path_for(proc, "");
+    if (v2)
+        dirs->unified = existing_dir(v2_root(), v2);
+    return 0;
+}
+
+char *crimp_cgroup_systemd_path(const char *path)
+{
+    const char *c1 = strchr(path, ':');
+    const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    if (c2 == NULL || strchr(c2 + 1, ':') || c1 - path < 6 ||
+        strncmp(c1 - 6, ".slice", 6) != 0)
+        return NULL;
+    /* "a-b-c.slice" lives in a.slice/a-b.slice/a-b-c.slice; "-.slice" is the root.  */
+    cleanup_free char *slice = copy_prefix(path, (size_t)(c1 - path - 6));
+    cleanup_free char *out = xstrdup("");
+    if (strcmp(slice, "-") != 0)
+        for (char *dash = slice;; dash++) {
+            dash = strchr(dash, '-');
+            if (dash)
+                *dash = '\0';
+            char *longer = xasprintf("%s/%s.slice", out, slice);
+            free(out);
+            out = longer;
+            if (dash == NULL)
+                break;
+            *dash = '-';
+        }
+    cleanup_free char *prefix = copy_prefix(c1 + 1, (size_t)(c2 - c1 - 1));
+    const char *name = c2 + 1;
+    if (ends_with(name, ".slice"))
+        return xasprintf("%s/%s", out, name);
+    if (prefix[0] == '\0')
+        return xasprintf("%s/%s", out, name);
+    return xasprintf("%s/%s-%s.scope", out, prefix, name);
+}
+
+void crimp_cgroup_dirs_of_path(const char *path, struct crimp_cgroup_dirs *dirs)
+{
+    memset(dirs, 0, sizeof(*dirs));
+    cleanup_free char *systemd = crimp_cgroup_systemd_path(path);
+    cleanup_free char *rel = systemd ? xstrdup(systemd)
+                             : path[0] == '/' ? xstrdup(path) : xasprintf("/%s", path);
+    dirs->cpuacct = existing_dir(CGROUP_ROOT "/cpuacct", rel);
+    dirs->memory = existing_dir(CGROUP_ROOT "/memory", rel);
+    dirs->pids = existing_dir(CGROUP_ROOT "/pids", rel);
+    dirs->unified = existing_dir(v2_root(), rel);
+}
+
+static bool read_file_u64(const char *dir, const char *file, uint64_t *v)
+{
+    cleanup_free char *p = xasprintf("%s/%s", dir, file);
+    return read_u64(p, v);
+}
+
+static char *read_file_text(const char *dir, const char *file)
+{
+    cleanup_free char *p = xasprintf("%s/%s", dir, file);
+    return read_text(p);
+}
+
+static void read_v1(const struct crimp_cgroup_dirs *dirs, struct crimp_cgroup_stats *st)
+{
+    if (dirs->cpuacct)
+        st->have_cpu = read_file_u64(dirs->cpuacct, "cpuacct.usage", &st->cpu_usage_ns);
+    if (dirs->memory) {
+        cleanup_free char *stat = read_file_text(dirs->memory, "memory.stat");
+        st->have_memory =
+            read_file_u64(dirs->memory, "memory.usage_in_bytes", &st->memory_usage) && stat;
         if (stat)
             memory_from_stat(st, stat, false);
-        read_u64(l, &st->memory_limit);
+        read_file_u64(dirs->memory, "memory.limit_in_bytes", &st->memory_limit);
         if (st->memory_limit > (1ULL << 62)) /* v1's "unlimited" */
             st->memory_limit = 0;
     }
+    if (dirs->pids)
+        st->have_pids = read_file_u64(dirs->pids, "pids.current", &st->pids);
 }
 
-static void read_v2(const char *proc, struct crimp_cgroup_stats *st)
+static void read_v2(const char *dir, struct crimp_cgroup_stats *st)
 {
-    cleanup_free char *path = crimp_cgroup_path_for(proc, "");
-    if (path == NULL)
-        return;
-    const char *root = v2_root();
-    cleanup_free char *cpu = xasprintf("%s%s/cpu.stat", root, path);
-    cleanup_free char *cpu_stat = read_text(cpu);
     uint64_t usec = 0;
-    if (!st->have_cpu && cpu_stat && crimp_cgroup_stat_value(cpu_stat, "usage_usec", &usec)) {
-        st->cpu_usage_ns = usec * 1000;
-        st->have_cpu = true;
+    if (!st->have_cpu) {
+        cleanup_free char *cpu_stat = read_file_text(dir, "cpu.stat");
+        if (cpu_stat && crimp_cgroup_stat_value(cpu_stat, "usage_usec", &usec)) {
+            st->cpu_usage_ns = usec * 1000;
+            st->have_cpu = true;
+        }
     }
-    cleanup_free char *cur = xasprintf("%s%s/memory.current", root, path);
-    cleanup_free char *stat_path = xasprintf("%s%s/memory.stat", root, path);
-    cleanup_free char *max = xasprintf("%s%s/memory.max", root, path);
-    cleanup_free char *stat = read_text(stat_path);
-    if (!st->have_memory && read_u64(cur, &st->memory_usage) && stat) {
-        st->have_memory = true;
-        memory_from_stat(st, stat, true);
-        read_u64(max, &st->memory_limit);
+    if (!st->have_memory && read_file_u64(dir, "memory.current", &st->memory_usage)) {
+        cleanup_free char *stat = read_file_text(dir, "memory.stat");
+        if (stat) {
+            st->have_memory = true;
+            memory_from_stat(st, stat, true);
+            read_file_u64(dir, "memory.max", &st->memory_limit);
+        }
     }
+    if (!st->have_pids)
+        st->have_pids = read_file_u64(dir, "pids.current", &st->pids);
+}
+
+void crimp_cgroup_stats_read(const struct crimp_cgroup_dirs *dirs, struct crimp_cgroup_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    read_v1(dirs, st); /* v1 controllers first: on hybrid hosts they hold the data */
+    if (dirs->unified)
+        read_v2(dirs->unified, st);
 }
 
 int crimp_cgroup_stats_of_pid(pid_t pid, struct crimp_cgroup_stats *st, crimp_error_t *err)
 {
     memset(st, 0, sizeof(*st));
-    cleanup_free char *path = xasprintf("/proc/%d/cgroup", (int)pid);
-    cleanup_free char *proc = read_text(path);
-    if (proc == NULL)
-        return crimp_make_errno_error(err, errno, "read %s", path);
-    read_v1(proc, st); /* v1 controllers first: on hybrid hosts they hold the data */
-    read_v2(proc, st);
+    struct crimp_cgroup_dirs dirs;
+    if (crimp_cgroup_dirs_of_pid(pid, &dirs, err) < 0)
+        return -1;
+    crimp_cgroup_stats_read(&dirs, st);
+    crimp_cgroup_dirs_release(&dirs);
     return 0;
 }
 

@@ -18,10 +18,39 @@ struct crimp_cgroup_stats {
     uint64_t rss;
     uint64_t page_faults, major_page_faults;
     uint64_t memory_limit;   /* 0: none */
-    bool have_cpu, have_memory;
+    uint64_t pids;           /* processes and threads in the cgroup */
+    bool have_cpu, have_memory, have_pids;
 };
 
-/* The stats of the cgroups process PID is in.  */
+/* Where a container's stats files are: absolute directories, one per v1
+ * controller and the v2 unified one; NULL where the host has none.  Found
+ * once (from a process or from the cgroup path the runtime was given) and
+ * kept, so a stats call only reads the files.  */
+struct crimp_cgroup_dirs {
+    char *cpuacct; /* v1 */
+    char *memory;  /* v1 */
+    char *pids;    /* v1 */
+    char *unified; /* v2 (the whole tree on v2 hosts, unified/ on hybrid ones) */
+};
+
+/* The directories of the cgroups process PID is in.  */
+int crimp_cgroup_dirs_of_pid(pid_t pid, struct crimp_cgroup_dirs *dirs, crimp_error_t *err);
+
+/* The directories of cgroup PATH as a runtime names it: "/kubepods/pod1/abc"
+ * (cgroupfs driver: the same path under every controller) or
+ * "kubepods-pod1.slice:cri-containerd:abc" (systemd driver: slice:prefix:name,
+ * expanded as runc does to .../kubepods.slice/kubepods-pod1.slice/
+ * cri-containerd-abc.scope).  Only directories that exist are kept.  */
+void crimp_cgroup_dirs_of_path(const char *path, struct crimp_cgroup_dirs *dirs);
+
+void crimp_cgroup_dirs_release(struct crimp_cgroup_dirs *dirs);
+void crimp_cgroup_dirs_copy(struct crimp_cgroup_dirs *dst, const struct crimp_cgroup_dirs *src);
+
+/* Reads the stats files under DIRS: only file reads, no lookups.  */
+void crimp_cgroup_stats_read(const struct crimp_cgroup_dirs *dirs, struct crimp_cgroup_stats *st);
+
+/* The stats of the cgroups process PID is in (finds the directories, then
+ * reads them).  */
 int crimp_cgroup_stats_of_pid(pid_t pid, struct crimp_cgroup_stats *st, crimp_error_t *err);
 
 /* CPU rate from two samples crimp keeps itself (no sleeping inside an
@@ -50,6 +79,10 @@ size_t crimp_netdev_of_pid(pid_t pid, struct crimp_netdev *out, size_t max);
 /* The path of CONTROLLER ("memory", "cpuacct"; "" for the v2 unified
  * hierarchy) in a /proc/PID/cgroup text; caller frees; NULL if absent.  */
 char *crimp_cgroup_path_for(const char *proc_cgroup, const char *controller);
+
+/* A systemd driver path "slice:prefix:name" as a cgroupfs path (caller
+ * frees); NULL when PATH is not in that form.  */
+char *crimp_cgroup_systemd_path(const char *path);
 
 /* The value of KEY in a "key value" per line file (memory.stat, cpu.stat).  */
 bool crimp_cgroup_stat_value(const char *text, const char *key, uint64_t *value);

@@ -56,6 +56,7 @@ int docker_create(struct docker_backend *d, const char *name, json_t *body, char
     if (new_id == NULL)
         return crimp_make_error(err, GRPC_STATUS_INTERNAL, 0, "docker: create %s: no Id", name);
     *id = xstrdup(new_id);
+    docker_inventory_touch(d->inventory, new_id);
     return 0;
 }
 
@@ -104,7 +105,9 @@ int docker_start_container(struct crimp_backend *self, struct crimp_rpc *rpc,
     json_auto_t *owned = inspect;
     const char *id = json_string_value(json_object_get(inspect, "Id"));
     cleanup_docker_response struct docker_response r = {0};
-    if (docker_post(d->client, "/containers/{id}/start", id, NULL, NULL, &r, err) < 0) {
+    int rc = docker_post(d->client, "/containers/{id}/start", id, NULL, NULL, &r, err);
+    docker_inventory_touch(d->inventory, id);
+    if (rc < 0) {
         if (strstr((*err)->msg, "executable file not found"))
             crimp_error_wrap(err, "executable not found in $PATH");
         return crimp_error_wrap(err, "start container %.12s", id);
@@ -127,7 +130,9 @@ int docker_stop_container(struct crimp_backend *self, struct crimp_rpc *rpc,
                                .id = req->container_id, .query = q,
                                .timeout_ms = (t + 120) * 1000};
     cleanup_error crimp_error_t serr = NULL;
-    if (docker_do(d->client, &r, NULL, &serr) < 0 && serr->code != GRPC_STATUS_NOT_FOUND) {
+    int rc = docker_do(d->client, &r, NULL, &serr);
+    docker_inventory_touch(d->inventory, req->container_id);
+    if (rc < 0 && serr->code != GRPC_STATUS_NOT_FOUND) {
         *err = steal_ptr(&serr);
         return crimp_error_wrap(err, "stop container %s", req->container_id);
     }
@@ -146,7 +151,9 @@ int docker_remove_container(struct crimp_backend *self, struct crimp_rpc *rpc,
     docker_logs_forget(d->logs, id);
     struct docker_request r = {.method = "DELETE", .path = "/containers/{id}", .id = id,
                                .query = "v=1&force=1"};
-    if (docker_do(d->client, &r, NULL, &rerr) < 0 && rerr->code != GRPC_STATUS_NOT_FOUND) {
+    int rc = docker_do(d->client, &r, NULL, &rerr);
+    docker_inventory_touch(d->inventory, id);
+    if (rc < 0 && rerr->code != GRPC_STATUS_NOT_FOUND) {
         *err = steal_ptr(&rerr);
         return crimp_error_wrap(err, "remove container %.12s", id);
     }

@@ -10,6 +10,9 @@
 #include "client.h"
 #include "common/cgroup.h"
 #include "common/cni.h"
+#include "common/cri_stats.h"
+#include "common/fs_usage.h"
+#include "inventory.h"
 #include "spec.h"
 
 struct docker_logs; /* logs.c */
@@ -25,6 +28,8 @@ struct docker_backend {
     char *sandbox_dir; /* one checkpoint per sandbox */
     struct docker_logs *logs;
     struct crimp_cpu_rates *cpu_rates; /* previous CPU samples, for usage_nano_cores */
+    struct crimp_fs_usage_cache *fs_usage; /* writable layers, walked off the stats path */
+    struct docker_inventory *inventory;    /* what the stats calls read (inventory.h) */
 
     pthread_mutex_t lock; /* guards the cached engine version */
     char *engine_version;
@@ -133,9 +138,18 @@ DOCKER_OP(exec_sync, ExecSyncRequest, ExecSyncResponse);
 int docker_get_container_events(struct crimp_backend *self, struct crimp_rpc *rpc,
                                 const Runtime__V1__GetEventsRequest *req, crimp_error_t *err);
 
+/* Stats (container_stats.c): what the common stats and metrics builders
+ * take, from an inventory item; LAYER receives the layer's usage.  */
+struct crimp_container_facts docker_container_facts(struct docker_backend *d,
+                                                    const struct docker_inv_item *it,
+                                                    struct crimp_fs_usage *layer);
+struct crimp_pod_facts docker_pod_facts(const struct docker_inv_item *it);
+
 DOCKER_OP(container_stats, ContainerStatsRequest, ContainerStatsResponse);
 DOCKER_OP(list_container_stats, ListContainerStatsRequest, ListContainerStatsResponse);
 DOCKER_OP(pod_sandbox_stats, PodSandboxStatsRequest, PodSandboxStatsResponse);
 DOCKER_OP(list_pod_sandbox_stats, ListPodSandboxStatsRequest, ListPodSandboxStatsResponse);
+DOCKER_OP(list_metric_descriptors, ListMetricDescriptorsRequest, ListMetricDescriptorsResponse);
+DOCKER_OP(list_pod_sandbox_metrics, ListPodSandboxMetricsRequest, ListPodSandboxMetricsResponse);
 
 #endif

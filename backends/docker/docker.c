@@ -20,6 +20,8 @@
 
 #define DEFAULT_PAUSE_IMAGE "registry.k8s.io/pause:3.10"
 #define DEFAULT_SOCKET      "/var/run/docker.sock"
+/* How old a writable layer's usage may get (kubelet's housekeeping period).  */
+#define DEFAULT_FS_REFRESH_SECONDS 10
 
 /* Capability names by number, up to CAP_CHECKPOINT_RESTORE.  */
 static const char *const CAP_NAMES[] = {
@@ -79,7 +81,7 @@ static const char *opt_string(json_t *options, const char *key, const char *dflt
 
 static const char *const KNOWN_OPTIONS[] = {
     "pause_image", "cni_bin_dirs", "cni_conf_dir", "cni_timeout", "oom_score_adj_min",
-    "privileged",  NULL,
+    "privileged",  "fs_usage_refresh_seconds", NULL,
 };
 
 static int check_options(json_t *options, crimp_error_t *err)
@@ -94,9 +96,10 @@ static int check_options(json_t *options, crimp_error_t *err)
             return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
                                     "options: unknown key `%s` (docker takes pause_image, "
                                     "cni_bin_dirs, cni_conf_dir, cni_timeout, "
-                                    "oom_score_adj_min, privileged)",
+                                    "oom_score_adj_min, privileged, fs_usage_refresh_seconds)",
                                     key);
-        bool is_int = strcmp(key, "cni_timeout") == 0 || strcmp(key, "oom_score_adj_min") == 0;
+        bool is_int = strcmp(key, "cni_timeout") == 0 || strcmp(key, "oom_score_adj_min") == 0 ||
+                      strcmp(key, "fs_usage_refresh_seconds") == 0;
         if (is_int ? !json_is_integer(value) && !json_is_string(value) : !json_is_string(value))
             return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
                                     "options.%s: must be a %s", key, is_int ? "number" : "string");
@@ -120,6 +123,8 @@ static int oom_floor(json_t *options)
 static void docker_close(struct crimp_backend *self)
 {
     struct docker_backend *d = docker_of(self);
+    docker_inventory_free(d->inventory);
+    crimp_fs_usage_cache_free(d->fs_usage);
     docker_logs_free(d->logs);
     crimp_cpu_rates_free(d->cpu_rates);
     cni_runner_free(d->cni);
@@ -171,6 +176,10 @@ static struct crimp_backend *docker_open(const struct crimp_backend_config *cfg,
     }
     d->logs = docker_logs_new(d);
     d->cpu_rates = crimp_cpu_rates_new();
+    json_t *refresh = json_object_get(cfg->options, "fs_usage_refresh_seconds");
+    d->fs_usage = crimp_fs_usage_cache_new(
+        json_is_integer(refresh) ? (int)json_integer_value(refresh) : DEFAULT_FS_REFRESH_SECONDS);
+    d->inventory = docker_inventory_new(d);
     /* dockerd may start after crimpd: only log here, Status shows it.  */
     crimp_error_t verr = NULL;
     cleanup_free char *version = NULL;
@@ -341,6 +350,8 @@ const struct crimp_backend_ops crimp_backend_docker = {
     .list_container_stats = docker_list_container_stats,
     .pod_sandbox_stats = docker_pod_sandbox_stats,
     .list_pod_sandbox_stats = docker_list_pod_sandbox_stats,
+    .list_metric_descriptors = docker_list_metric_descriptors,
+    .list_pod_sandbox_metrics = docker_list_pod_sandbox_metrics,
     .list_images = docker_list_images,
     .image_status = docker_image_status,
     .pull_image = docker_pull_image,

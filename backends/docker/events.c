@@ -20,8 +20,7 @@
 struct events_ctx {
     struct docker_backend *d;
     struct crimp_rpc *rpc;
-    char *pending;
-    size_t len;
+    struct docker_lines lines;
     int64_t last_ns; /* of the last event handled, for since= */
     bool send_failed;
 };
@@ -106,24 +105,19 @@ static void handle_event(struct events_ctx *x, json_t *e)
     crimp_pb_free_fields(&ev.base);
 }
 
+static bool on_event_line(void *ctx, char *line)
+{
+    struct events_ctx *x = ctx;
+    json_auto_t *e = json_loads(line, 0, NULL);
+    if (e)
+        handle_event(x, e);
+    return !x->send_failed;
+}
+
 static bool on_events_data(void *ctx, const char *data, size_t len)
 {
     struct events_ctx *x = ctx;
-    x->pending = xrealloc(x->pending, x->len + len + 1);
-    memcpy(x->pending + x->len, data, len);
-    x->len += len;
-    x->pending[x->len] = '\0';
-    char *line = x->pending, *nl;
-    while ((nl = strchr(line, '\n')) != NULL && !x->send_failed) {
-        *nl = '\0';
-        json_auto_t *e = json_loads(line, 0, NULL);
-        if (e)
-            handle_event(x, e);
-        line = nl + 1;
-    }
-    x->len = strlen(line);
-    memmove(x->pending, line, x->len + 1);
-    return !x->send_failed;
+    return docker_lines_feed(&x->lines, data, len, on_event_line, x);
 }
 
 /* One connection to /events, from SINCE_NS (0: from now).  */
@@ -161,6 +155,6 @@ int docker_get_container_events(struct crimp_backend *self, struct crimp_rpc *rp
             usleep(50000);
         backoff_ms = backoff_ms < 5000 ? backoff_ms * 2 : 5000;
     }
-    free(x.pending);
+    docker_lines_release(&x.lines);
     return crimp_make_error(err, GRPC_STATUS_CANCELLED, 0, "the client went away");
 }

@@ -25,7 +25,9 @@ static int force_remove(struct docker_backend *d, const char *id, crimp_error_t 
     struct docker_request r = {.method = "DELETE", .path = "/containers/{id}", .id = id,
                                .query = "v=1&force=1"};
     cleanup_error crimp_error_t rerr = NULL;
-    if (docker_do(d->client, &r, NULL, &rerr) < 0 && rerr->code != GRPC_STATUS_NOT_FOUND) {
+    int rc = docker_do(d->client, &r, NULL, &rerr);
+    docker_inventory_touch(d->inventory, id);
+    if (rc < 0 && rerr->code != GRPC_STATUS_NOT_FOUND) {
         *err = steal_ptr(&rerr);
         return -1;
     }
@@ -39,7 +41,9 @@ static int stop_container_now(struct docker_backend *d, const char *id, int seco
     struct docker_request r = {.method = "POST", .path = "/containers/{id}/stop", .id = id,
                                .query = q, .timeout_ms = (seconds + 120) * 1000L};
     cleanup_error crimp_error_t serr = NULL;
-    if (docker_do(d->client, &r, NULL, &serr) < 0 && serr->code != GRPC_STATUS_NOT_FOUND) {
+    int rc = docker_do(d->client, &r, NULL, &serr);
+    docker_inventory_touch(d->inventory, id);
+    if (rc < 0 && serr->code != GRPC_STATUS_NOT_FOUND) {
         *err = steal_ptr(&serr);
         return -1;
     }
@@ -102,7 +106,9 @@ static int start_sandbox(struct docker_backend *d, const char *id,
                          const Runtime__V1__PodSandboxConfig *cfg, json_t *ckpt,
                          crimp_error_t *err)
 {
-    if (docker_post(d->client, "/containers/{id}/start", id, NULL, NULL, NULL, err) < 0)
+    int rc = docker_post(d->client, "/containers/{id}/start", id, NULL, NULL, NULL, err);
+    docker_inventory_touch(d->inventory, id);
+    if (rc < 0)
         return -1;
     json_t *inspect = NULL;
     if (docker_inspect(d, id, &inspect, err) < 0)

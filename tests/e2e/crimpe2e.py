@@ -228,9 +228,9 @@ class PodTests:
         self.c.call("StopPodSandbox", pod_sandbox_id=pod, timeout=60)
         self.c.call("RemovePodSandbox", pod_sandbox_id=pod, timeout=60)
 
-    def follow_events(self):
+    def follow_events(self, timeout=120):
         """GetContainerEvents read by a thread: (the call, the list it fills)."""
-        stream = self.c.stub("GetContainerEvents")(PB.GetEventsRequest(), timeout=120)
+        stream = self.c.stub("GetContainerEvents")(PB.GetEventsRequest(), timeout=timeout)
         events = []
 
         def read():

@@ -22,6 +22,7 @@ from crimpe2e import (CRIMPCTL, PB, Crimpd, PodTests, bed_env, leased_ips, main,
 BED = bed_env()
 DOCKER_SOCK = BED["CRIMP_BED_DOCKER_SOCK"]
 BUSYBOX = BED["CRIMP_BED_BUSYBOX_IMAGE"]
+RESTARTED_DAEMONS = []
 
 
 def docker_api(path):
@@ -262,7 +263,8 @@ class DockerBackend(PodTests, unittest.TestCase):
             idle, _ = self.run_container(pod, cfg, "idle", ["sleep", "300"])
             first = wait_for(lambda: self.c.call("ContainerStats", container_id=busy).stats
                              if self.c.call("ContainerStats", container_id=busy).stats
-                             .writable_layer.used_bytes.value >= 6 << 20 else None, 10, "6 MB written")
+                             # the layer is walked off the call, every 10 s by default
+                             .writable_layer.used_bytes.value >= 6 << 20 else None, 25, "6 MB written")
             time.sleep(0.5)
             second = self.c.call("ContainerStats", container_id=busy).stats
             self.assertGreater(second.cpu.usage_core_nano_seconds.value,
@@ -282,8 +284,128 @@ class DockerBackend(PodTests, unittest.TestCase):
             self.assertGreater(ps.linux.network.default_interface.rx_bytes.value, 0)
             self.assertIn(pod, [s.attributes.id for s in
                                 self.c.call("ListPodSandboxStats").stats])
+            # Served from crimp's cache: a container removed or created
+            # between two calls is gone or there in the next one.
+            self.c.call("RemoveContainer", container_id=idle)
+            listed = self.c.call("ListContainerStats", filter=PB.ContainerStatsFilter(
+                pod_sandbox_id=pod)).stats
+            self.assertEqual([s.attributes.id for s in listed], [busy])
+            late, _ = self.run_container(pod, cfg, "late", ["sleep", "300"])
+            listed = self.c.call("ListContainerStats", filter=PB.ContainerStatsFilter(
+                pod_sandbox_id=pod)).stats
+            self.assertEqual(sorted(s.attributes.id for s in listed), sorted([busy, late]))
+            self.assertEqual(len(self.c.call("PodSandboxStats", pod_sandbox_id=pod)
+                                 .stats.linux.containers), 2)
         finally:
             self.remove_pod(pod)
+
+    def test_pod_sandbox_metrics(self):
+        """ListPodSandboxMetrics: cAdvisor-named metrics whose labels name the
+        container and its pod, with values read from the cgroups."""
+        descs = {d.name: list(d.label_keys)
+                 for d in self.c.call("ListMetricDescriptors").descriptors}
+        for name in ("container_cpu_usage_seconds_total", "container_memory_working_set_bytes",
+                     "container_memory_usage_bytes", "container_memory_rss",
+                     "container_spec_memory_limit_bytes", "container_processes",
+                     "container_fs_usage_bytes", "container_network_receive_bytes_total",
+                     "container_network_transmit_bytes_total"):
+            self.assertIn(name, descs)
+        self.assertEqual(descs["container_network_receive_bytes_total"][-1], "interface")
+        cfg, pod = self.run_pod("metrics")
+        try:
+            cid, _ = self.run_container(
+                pod, cfg, "hog", ["sh", "-c", "x=$(head -c 3000000 /dev/zero | tr '\\0' a); sleep 300"],
+                linux=PB.LinuxContainerConfig(resources=PB.LinuxContainerResources(
+                    memory_limit_in_bytes=64 << 20)))
+
+            def metrics_of(obj, name):
+                return [dict(zip(descs[name], m.label_values), value=m.value.value)
+                        for m in obj.metrics if m.name == name]
+
+            def pod_metrics():
+                pm = [p for p in self.c.call("ListPodSandboxMetrics").pod_metrics
+                      if p.pod_sandbox_id == pod]
+                if len(pm) != 1:
+                    return None
+                cm = [c for c in pm[0].container_metrics if c.container_id == cid]
+                ws = metrics_of(cm[0], "container_memory_working_set_bytes") if cm else []
+                return (pm[0], cm[0]) if ws and ws[0]["value"] > 1 << 20 else None
+            pm, cm = wait_for(pod_metrics, 20, "the container's working set above 1 MiB")
+            ws = metrics_of(cm, "container_memory_working_set_bytes")[0]
+            self.assertEqual((ws["container"], ws["pod"], ws["namespace"], ws["id"]),
+                             ("hog", "metrics", "e2e", cid))
+            self.assertIn("busybox", ws["image"])
+            self.assertEqual(metrics_of(cm, "container_spec_memory_limit_bytes")[0]["value"],
+                             64 << 20)
+            self.assertGreaterEqual(metrics_of(cm, "container_processes")[0]["value"], 1)
+            self.assertGreaterEqual(metrics_of(cm, "container_memory_usage_bytes")[0]["value"],
+                                    ws["value"])
+            rx = metrics_of(pm, "container_network_receive_bytes_total")
+            eth0 = [m for m in rx if m["interface"] == "eth0"]
+            self.assertEqual(len(eth0), 1, rx)
+            self.assertEqual((eth0[0]["pod"], eth0[0]["namespace"], eth0[0]["id"]),
+                             ("metrics", "e2e", pod))
+        finally:
+            self.remove_pod(pod)
+
+    def restart_dockerd(self):
+        """Stops the bed's dockerd and starts it again with the same command
+        line (as tests/bed/up.sh started it); its containers die with it."""
+        d = os.path.dirname(DOCKER_SOCK)
+        with open(os.path.join(d, "dockerd.pid")) as f:
+            pid = int(f.read())
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = [a.decode() for a in f.read().split(b"\0") if a]
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
+            time.sleep(0.05)
+        self.assertFalse(os.path.exists(f"/proc/{pid}"), "dockerd did not stop")
+        log = open(os.path.join(d, "dockerd.log"), "ab")
+        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        RESTARTED_DAEMONS.append(p)  # it outlives the test: tests/bed/down.sh stops it
+        with open(os.path.join(d, "dockerd.pid"), "w") as f:
+            f.write(str(p.pid))
+        wait_for(lambda: docker_api("/version"), 60, "dockerd back")
+
+    def test_container_events_after_dockerd_restart(self):
+        """GetContainerEvents keeps its stream across a dockerd restart: a
+        container that died with dockerd (its die event went out after the
+        stream closed) is reported STOPPED from the resync, and the
+        lifecycle of a container made after the restart arrives in order."""
+        stream, events = self.follow_events(180)
+        cfg0, pod0 = self.run_pod("events-before")
+        old, _ = self.run_container(pod0, cfg0, "old", ["sleep", "300"])
+        self.restart_dockerd()
+        cfg, pod = self.run_pod("events-restart")
+        try:
+            of = lambda c: [e.container_event_type for e in events if e.container_id == c]
+            wait_for(lambda: PB.CONTAINER_STOPPED_EVENT in of(old), 20,
+                     "the container that died with dockerd reported stopped")
+            self.assertEqual(of(old), [PB.CONTAINER_CREATED_EVENT, PB.CONTAINER_STARTED_EVENT,
+                                       PB.CONTAINER_STOPPED_EVENT])
+            cid, _ = self.run_container(pod, cfg, "app", ["sleep", "300"])
+            self.c.call("StopContainer", PB.StopContainerRequest(container_id=cid, timeout=0),
+                        timeout=30)
+            self.c.call("RemoveContainer", container_id=cid)
+            mine = lambda: [e.container_event_type for e in events if e.container_id == cid]
+            try:
+                wait_for(lambda: len(mine()) >= 4, 20, "four events after the restart")
+            except AssertionError:
+                self.fail(f"events of {cid[:12]} after the restart: {mine()}")
+            self.assertEqual(mine(), [PB.CONTAINER_CREATED_EVENT, PB.CONTAINER_STARTED_EVENT,
+                                      PB.CONTAINER_STOPPED_EVENT, PB.CONTAINER_DELETED_EVENT])
+            # The stats inventory resynced too: the pod is listed, the
+            # removed container is not.
+            self.assertEqual(len(self.c.call("ListContainerStats", filter=PB.ContainerStatsFilter(
+                pod_sandbox_id=pod)).stats), 0)
+            self.assertIn(pod, [s.attributes.id for s in
+                                self.c.call("ListPodSandboxStats").stats])
+        finally:
+            stream.cancel()
+            self.remove_pod(pod)
+            self.remove_pod(pod0)
 
     def test_crimpctl_stats_and_events(self):
         """What an operator types: crimpctl events follows the lifecycle,

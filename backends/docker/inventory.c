@@ -1,0 +1,457 @@
+/* The docker backend's inventory for stats: entries filled by inspect,
+ * refreshed from Docker's /events stream and crimp's own calls.  */
+#include "inventory.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "docker-internal.h"
+#include "log.h"
+#include "utils.h"
+
+struct inv_entry {
+    char *id;
+    bool known; /* inspected at least once; a stub only carries the ID */
+    bool sandbox;
+    char *pod_id;
+    struct docker_cri_meta meta;
+    bool running;
+    pid_t pid;
+    struct crimp_cgroup_dirs cgroup;
+    char *upper_dir;
+    char *image;
+    unsigned gen, fresh_gen; /* stale while they differ */
+    unsigned long touched;   /* inventory epoch of the last touch */
+};
+
+struct docker_inventory {
+    struct docker_backend *d;
+    pthread_rwlock_t lock; /* guards everything below */
+    struct inv_entry *entries;
+    size_t n, cap;
+    unsigned long epoch; /* bumped by every touch */
+    atomic_bool following;
+    atomic_bool stopping;
+    pthread_t thread;
+};
+
+/* Entries.  Write lock held.  */
+
+static void entry_release(struct docker_inventory *inv, struct inv_entry *e)
+{
+    if (e->upper_dir && inv->d->fs_usage)
+        crimp_fs_usage_forget(inv->d->fs_usage, e->upper_dir);
+    free(e->id);
+    free(e->pod_id);
+    free(e->upper_dir);
+    free(e->image);
+    if (e->known)
+        docker_cri_meta_free(&e->meta);
+    crimp_cgroup_dirs_release(&e->cgroup);
+}
+
+static void entry_drop(struct docker_inventory *inv, size_t i)
+{
+    entry_release(inv, &inv->entries[i]);
+    inv->entries[i] = inv->entries[--inv->n];
+}
+
+static ssize_t entry_find(struct docker_inventory *inv, const char *id, bool prefix)
+{
+    size_t n = strlen(id);
+    for (size_t i = 0; i < inv->n; i++)
+        if (prefix ? strncmp(inv->entries[i].id, id, n) == 0
+                   : strcmp(inv->entries[i].id, id) == 0)
+            return (ssize_t)i;
+    return -1;
+}
+
+static struct inv_entry *entry_add(struct docker_inventory *inv, const char *id)
+{
+    if (inv->n == inv->cap) {
+        inv->cap = inv->cap ? inv->cap * 2 : 64;
+        inv->entries = xrealloc(inv->entries, inv->cap * sizeof(*inv->entries));
+    }
+    struct inv_entry *e = &inv->entries[inv->n++];
+    *e = (struct inv_entry){.id = xstrdup(id), .gen = 1, .touched = ++inv->epoch};
+    return e;
+}
+
+static void entry_touch_locked(struct docker_inventory *inv, const char *id)
+{
+    bool hit = false;
+    size_t n = strlen(id);
+    for (size_t i = 0; i < inv->n; i++)
+        if (strncmp(inv->entries[i].id, id, n) == 0) {
+            inv->entries[i].gen++;
+            inv->entries[i].touched = ++inv->epoch;
+            hit = true;
+        }
+    if (!hit)
+        entry_add(inv, id);
+}
+
+void docker_inventory_touch(struct docker_inventory *inv, const char *id)
+{
+    if (str_empty(id))
+        return;
+    pthread_rwlock_wrlock(&inv->lock);
+    entry_touch_locked(inv, id);
+    pthread_rwlock_unlock(&inv->lock);
+}
+
+/* Inspect results into an entry.  */
+
+/* What one inspect says, parsed outside the lock.  */
+struct inspected {
+    char *id;
+    bool ours, sandbox, running;
+    char *pod_id, *upper_dir, *image;
+    pid_t pid;
+    struct docker_cri_meta meta;
+    struct crimp_cgroup_dirs cgroup;
+};
+
+static void inspected_parse(json_t *inspect, struct inspected *x)
+{
+    memset(x, 0, sizeof(*x));
+    x->id = xstrdup_or_null(json_string_value(json_object_get(inspect, "Id")));
+    json_t *labels = json_object_get(json_object_get(inspect, "Config"), "Labels");
+    const char *type = json_string_value(json_object_get(labels, DOCKER_LABEL_TYPE)) ?: "";
+    crimp_error_t e = NULL;
+    x->ours = x->id && (strcmp(type, DOCKER_TYPE_SANDBOX) == 0 ||
+                        strcmp(type, DOCKER_TYPE_CONTAINER) == 0) &&
+              docker_cri_meta_from_labels(labels, &x->meta, &e) == 0;
+    crimp_error_release(&e);
+    if (!x->ours)
+        return;
+    x->sandbox = strcmp(type, DOCKER_TYPE_SANDBOX) == 0;
+    x->pod_id = xstrdup_or_null(json_string_value(json_object_get(labels, DOCKER_LABEL_SANDBOX_ID)));
+    x->upper_dir = xstrdup_or_null(json_string_value(json_object_get(
+        json_object_get(json_object_get(inspect, "GraphDriver"), "Data"), "UpperDir")));
+    x->image = xstrdup_or_null(
+        json_string_value(json_object_get(json_object_get(inspect, "Config"), "Image")));
+    json_t *state = json_object_get(inspect, "State");
+    json_int_t pid = json_integer_value(json_object_get(state, "Pid"));
+    x->running = json_is_true(json_object_get(state, "Running")) && pid > 0;
+    if (x->running && crimp_cgroup_dirs_of_pid((pid_t)pid, &x->cgroup, &e) < 0) {
+        crimp_error_release(&e); /* exited meanwhile */
+        x->running = false;
+    }
+    x->pid = x->running ? (pid_t)pid : 0;
+}
+
+static void inspected_release(struct inspected *x)
+{
+    free(x->id);
+    free(x->pod_id);
+    free(x->upper_dir);
+    free(x->image);
+    if (x->ours)
+        docker_cri_meta_free(&x->meta);
+    crimp_cgroup_dirs_release(&x->cgroup);
+}
+
+/* Moves X into entry I (whose ID may have been a prefix).  */
+static void entry_fill(struct docker_inventory *inv, size_t i, struct inspected *x, unsigned gen)
+{
+    ssize_t same = entry_find(inv, x->id, false);
+    if (same >= 0 && (size_t)same != i) { /* a prefix stub of a known entry */
+        entry_drop(inv, i);
+        return;
+    }
+    struct inv_entry *e = &inv->entries[i];
+    unsigned long touched = e->touched;
+    unsigned egen = e->gen;
+    bool keep_layer = e->upper_dir && x->upper_dir && strcmp(e->upper_dir, x->upper_dir) == 0;
+    if (keep_layer) { /* same layer: keep its cached usage */
+        free(e->upper_dir);
+        e->upper_dir = NULL;
+    }
+    entry_release(inv, e);
+    *e = (struct inv_entry){.id = steal_ptr(&x->id), .known = true, .sandbox = x->sandbox,
+                            .pod_id = steal_ptr(&x->pod_id), .meta = x->meta,
+                            .running = x->running, .pid = x->pid, .cgroup = x->cgroup,
+                            .upper_dir = steal_ptr(&x->upper_dir),
+                            .image = steal_ptr(&x->image), .gen = egen,
+                            .fresh_gen = gen, .touched = touched};
+    x->ours = false; /* meta moved */
+    memset(&x->cgroup, 0, sizeof(x->cgroup));
+}
+
+/* Inspects ID (stale at generation GEN) and applies the result.  */
+static void refresh_one(struct docker_inventory *inv, const char *id, unsigned gen)
+{
+    json_t *inspect = NULL;
+    crimp_error_t err = NULL;
+    int rc = docker_inspect(inv->d, id, &inspect, &err);
+    bool gone = rc < 0 && err->code == GRPC_STATUS_NOT_FOUND;
+    if (rc < 0 && !gone) {
+        log_debug("docker: inventory: inspect %.12s: %s", id, err->msg);
+        crimp_error_release(&err);
+        return; /* stays stale: the next read tries again */
+    }
+    crimp_error_release(&err);
+    struct inspected x = {0};
+    if (!gone)
+        inspected_parse(inspect, &x);
+    json_decref(inspect);
+    pthread_rwlock_wrlock(&inv->lock);
+    ssize_t i = entry_find(inv, id, false);
+    if (i >= 0 && inv->entries[i].gen == gen) {
+        if (gone || !x.ours)
+            entry_drop(inv, (size_t)i);
+        else
+            entry_fill(inv, (size_t)i, &x, gen);
+    }
+    pthread_rwlock_unlock(&inv->lock);
+    inspected_release(&x);
+}
+
+struct stale {
+    char *id;
+    unsigned gen;
+};
+
+/* Inspects every stale entry once; returns how many there were.  */
+static size_t refresh_round(struct docker_inventory *inv)
+{
+    pthread_rwlock_rdlock(&inv->lock);
+    struct stale *todo = xcalloc(inv->n + 1, sizeof(*todo));
+    size_t n = 0;
+    for (size_t i = 0; i < inv->n; i++)
+        if (inv->entries[i].gen != inv->entries[i].fresh_gen)
+            todo[n++] = (struct stale){xstrdup(inv->entries[i].id), inv->entries[i].gen};
+    pthread_rwlock_unlock(&inv->lock);
+    for (size_t i = 0; i < n; i++) {
+        refresh_one(inv, todo[i].id, todo[i].gen);
+        free(todo[i].id);
+    }
+    free(todo);
+    return n;
+}
+
+/* A touch that lands while its entry is being inspected leaves it stale
+ * (the inspect may predate the change): inspect again, a few rounds at
+ * most (a container touched without end is left to the next read).  */
+static int refresh_stale(struct docker_inventory *inv)
+{
+    for (int round = 0; round < 5 && refresh_round(inv) > 0; round++)
+        ;
+    return 0;
+}
+
+/* Resync: one list of crimp's containers and sandboxes; what appeared or
+ * changed state becomes stale, what vanished is dropped (unless crimp
+ * itself touched it after the list began).  */
+static void resync_apply(struct docker_inventory *inv, json_t *list, unsigned long epoch0)
+{
+    pthread_rwlock_wrlock(&inv->lock);
+    for (size_t i = 0; i < inv->n;) {
+        struct inv_entry *e = &inv->entries[i];
+        json_t *seen = NULL, *c;
+        size_t k;
+        json_array_foreach (list, k, c)
+            if (strcmp(json_string_value(json_object_get(c, "Id")) ?: "", e->id) == 0)
+                seen = c;
+        if (seen == NULL && e->touched <= epoch0 && e->known) {
+            entry_drop(inv, i);
+            continue;
+        }
+        bool running = seen && strcmp(json_string_value(json_object_get(seen, "State")) ?: "",
+                                      "running") == 0;
+        if (seen && running != e->running)
+            e->gen++;
+        i++;
+    }
+    size_t k;
+    json_t *c;
+    json_array_foreach (list, k, c) {
+        const char *id = json_string_value(json_object_get(c, "Id"));
+        if (id && entry_find(inv, id, false) < 0)
+            entry_add(inv, id);
+    }
+    pthread_rwlock_unlock(&inv->lock);
+}
+
+static int resync(struct docker_inventory *inv, crimp_error_t *err)
+{
+    pthread_rwlock_rdlock(&inv->lock);
+    unsigned long epoch0 = inv->epoch;
+    pthread_rwlock_unlock(&inv->lock);
+    json_t *pods = NULL, *containers = NULL;
+    if (docker_list(inv->d, DOCKER_TYPE_SANDBOX, NULL, &pods, err) < 0)
+        return -1;
+    json_auto_t *all = pods;
+    if (docker_list(inv->d, DOCKER_TYPE_CONTAINER, NULL, &containers, err) < 0)
+        return -1;
+    json_array_extend(all, containers);
+    json_decref(containers);
+    resync_apply(inv, all, epoch0);
+    return refresh_stale(inv);
+}
+
+int docker_inventory_ready(struct docker_inventory *inv, crimp_error_t *err)
+{
+    if (!atomic_load(&inv->following))
+        return resync(inv, err);
+    return refresh_stale(inv);
+}
+
+bool docker_inventory_following(struct docker_inventory *inv)
+{
+    return atomic_load(&inv->following);
+}
+
+size_t docker_inventory_each(struct docker_inventory *inv,
+                             void (*fn)(void *ctx, const struct docker_inv_item *item),
+                             void *ctx)
+{
+    size_t n = 0;
+    pthread_rwlock_rdlock(&inv->lock);
+    for (size_t i = 0; i < inv->n; i++) {
+        const struct inv_entry *e = &inv->entries[i];
+        if (!e->known)
+            continue;
+        struct docker_inv_item it = {.id = e->id, .sandbox = e->sandbox, .pod_id = e->pod_id,
+                                     .meta = &e->meta, .running = e->running, .pid = e->pid,
+                                     .cgroup = e->running ? &e->cgroup : NULL,
+                                     .upper_dir = e->upper_dir, .image = e->image};
+        fn(ctx, &it);
+        n++;
+    }
+    pthread_rwlock_unlock(&inv->lock);
+    return n;
+}
+
+/* The events follower.  */
+
+bool docker_lines_feed(struct docker_lines *l, const char *data, size_t len,
+                       bool (*fn)(void *ctx, char *line), void *ctx)
+{
+    l->pending = xrealloc(l->pending, l->len + len + 1);
+    memcpy(l->pending + l->len, data, len);
+    l->len += len;
+    l->pending[l->len] = '\0';
+    char *line = l->pending, *nl;
+    bool go_on = true;
+    while (go_on && (nl = strchr(line, '\n')) != NULL) {
+        *nl = '\0';
+        go_on = fn(ctx, line);
+        line = nl + 1;
+    }
+    l->len = strlen(line);
+    memmove(l->pending, line, l->len + 1);
+    return go_on;
+}
+
+void docker_lines_release(struct docker_lines *l)
+{
+    free(l->pending);
+    l->pending = NULL;
+    l->len = 0;
+}
+
+/* Actions that change what the stats show; exec_* and the rest do not.  */
+static bool changes_state(const char *action)
+{
+    static const char *const actions[] = {"create", "start", "die", "destroy", "pause",
+                                          "unpause", "oom"};
+    for (size_t i = 0; i < CRIMP_ARRAY_SIZE(actions); i++)
+        if (strcmp(action, actions[i]) == 0)
+            return true;
+    return false;
+}
+
+static bool on_event_line(void *ctx, char *line)
+{
+    struct docker_inventory *inv = ctx;
+    json_auto_t *e = json_loads(line, 0, NULL);
+    const char *action = json_string_value(json_object_get(e, "Action"));
+    const char *id = json_string_value(json_object_get(e, "id"));
+    if (action && id)
+        log_debug("docker: inventory: docker event %s %.12s", action, id);
+    if (action && id && changes_state(action)) {
+        docker_inventory_touch(inv, id);
+        refresh_stale(inv);
+    }
+    return !atomic_load(&inv->stopping);
+}
+
+struct follow_ctx {
+    struct docker_inventory *inv;
+    struct docker_lines lines;
+};
+
+static bool on_events_data(void *ctx, const char *data, size_t len)
+{
+    struct follow_ctx *f = ctx;
+    return docker_lines_feed(&f->lines, data, len, on_event_line, f->inv);
+}
+
+/* Resyncs, then follows /events from before the list until the stream ends.  */
+static int follow_once(struct docker_inventory *inv, crimp_error_t *err)
+{
+    int64_t since = crimp_now_real_ns() - 1000000000LL; /* a second of clock slack */
+    if (resync(inv, err) < 0)
+        return -1;
+    atomic_store(&inv->following, true);
+    json_auto_t *filters = json_pack("{s:[s], s:[s]}", "type", "container", "label",
+                                     DOCKER_LABEL_CRI);
+    cleanup_free char *fq = docker_filters_query(filters);
+    cleanup_free char *query = xasprintf("%s&since=%lld.%09lld", fq,
+                                         (long long)(since / 1000000000),
+                                         (long long)(since % 1000000000));
+    struct follow_ctx f = {.inv = inv};
+    struct docker_request r = {.method = "GET", .path = "/events", .query = query,
+                               .timeout_ms = DOCKER_TIMEOUT_NONE, .cancelled = &inv->stopping,
+                               .on_data = on_events_data, .ctx = &f};
+    int rc = docker_do(inv->d->client, &r, NULL, err);
+    atomic_store(&inv->following, false);
+    docker_lines_release(&f.lines);
+    return rc;
+}
+
+static void *follow_loop(void *arg)
+{
+    struct docker_inventory *inv = arg;
+    int backoff_ms = 100;
+    while (!atomic_load(&inv->stopping)) {
+        crimp_error_t err = NULL;
+        int64_t began = crimp_now_mono_ns();
+        if (follow_once(inv, &err) < 0 && !atomic_load(&inv->stopping))
+            log_debug("docker: inventory: events: %s; again in %d ms", err->msg, backoff_ms);
+        crimp_error_release(&err);
+        if (crimp_now_mono_ns() - began > 10 * 1000000000LL)
+            backoff_ms = 100; /* it ran a while: a fresh failure */
+        for (int waited = 0; waited < backoff_ms && !atomic_load(&inv->stopping); waited += 50)
+            usleep(50000);
+        backoff_ms = backoff_ms < 5000 ? backoff_ms * 2 : 5000;
+    }
+    return NULL;
+}
+
+struct docker_inventory *docker_inventory_new(struct docker_backend *d)
+{
+    struct docker_inventory *inv = xcalloc(1, sizeof(*inv));
+    inv->d = d;
+    pthread_rwlock_init(&inv->lock, NULL);
+    if (pthread_create(&inv->thread, NULL, follow_loop, inv) != 0)
+        abort();
+    return inv;
+}
+
+void docker_inventory_free(struct docker_inventory *inv)
+{
+    if (inv == NULL)
+        return;
+    atomic_store(&inv->stopping, true);
+    pthread_join(inv->thread, NULL);
+    while (inv->n)
+        entry_drop(inv, inv->n - 1);
+    free(inv->entries);
+    pthread_rwlock_destroy(&inv->lock);
+    free(inv);
+}
