@@ -21,11 +21,8 @@ static inline long long crimp_oom_clamp(long long requested, int floor)
     return requested < floor ? floor : requested;
 }
 
-/* The memory cgroup directory of process PID ("/sys/fs/cgroup/memory/…"
- * on v1, the unified one on v2); caller frees; NULL when unknown.  */
-char *crimp_memory_cgroup_dir(pid_t pid);
-
-/* Whether the OOM killer killed a process of memory cgroup DIR (cgroup_oom.c).  */
+/* Whether the OOM killer killed a process of memory cgroup DIR (v1 memory
+ * or v2 unified directory; cgroup_oom.c).  */
 bool crimp_cgroup_oom_killed(const char *dir);
 
 #endif

@@ -200,6 +200,40 @@ static int snapshot_mounts(struct ctrd_backend *b, struct crimp_rpc *rpc, const 
                      (ProtobufCMessage **)out, err);
 }
 
+char *ctrd_upper_dir_of_mounts(Containerd__Types__Mount **mounts, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < mounts[i]->n_options; j++)
+            if (has_prefix(mounts[i]->options[j], "upperdir="))
+                return xstrdup(mounts[i]->options[j] + strlen("upperdir="));
+    return NULL;
+}
+
+char *ctrd_snapshot_upper_dir(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *key,
+                              crimp_error_t *err)
+{
+    Containerd__Services__Snapshots__V1__MountsResponse *mounts = NULL;
+    if (snapshot_mounts(b, rpc, key, &mounts, err) < 0)
+        return NULL;
+    char *dir = ctrd_upper_dir_of_mounts(mounts->mounts, mounts->n_mounts);
+    protobuf_c_message_free_unpacked(&mounts->base, NULL);
+    return dir;
+}
+
+void ctrd_container_find_cgroup(struct ctrd_container *c)
+{
+    if (c->cgroup != NULL || c->pid <= 0)
+        return;
+    struct crimp_cgroup_dirs *dirs = xcalloc(1, sizeof(*dirs));
+    cleanup_error crimp_error_t err = NULL;
+    if (crimp_cgroup_dirs_of_pid(c->pid, dirs, &err) < 0) {
+        log_debug("containerd: cgroup of %.12s: %s", c->id, err->msg);
+        free(dirs);
+        return;
+    }
+    c->cgroup = dirs;
+}
+
 static int start_task(struct ctrd_backend *b, struct crimp_rpc *rpc, struct ctrd_container *c,
                       crimp_error_t *err)
 {
@@ -213,6 +247,8 @@ static int start_task(struct ctrd_backend *b, struct crimp_rpc *rpc, struct ctrd
     if (ret == 0)
         ret = ctrd_create_task(b, rpc, c->id, mounts->mounts, mounts->n_mounts, &f, tty, &c->pid,
                                err);
+    if (ret == 0 && c->upper_dir == NULL)
+        c->upper_dir = ctrd_upper_dir_of_mounts(mounts->mounts, mounts->n_mounts);
     if (mounts)
         protobuf_c_message_free_unpacked(&mounts->base, NULL);
     /* The logger holds stdin's write end from here on: attach feeds it,
@@ -255,8 +291,7 @@ int ctrd_start_container(struct crimp_backend *self, struct crimp_rpc *rpc,
     } else if ((ret = start_task(b, rpc, c, err)) == 0) {
         c->state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
         c->started_at = crimp_now_real_ns();
-        free(c->memory_cgroup);
-        c->memory_cgroup = crimp_memory_cgroup_dir(c->pid);
+        ctrd_container_find_cgroup(c);
         crimp_event_hub_publish(b->events, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STARTED_EVENT,
                                 c->id, c->sandbox_id, c->started_at);
     } else {
@@ -345,6 +380,8 @@ int ctrd_container_remove(struct ctrd_backend *b, struct crimp_rpc *rpc,
     if (ctrd_delete_record(b, rpc, c->id, err) < 0)
         return -1;
     remove_fifos(c);
+    if (c->upper_dir)
+        crimp_fs_usage_forget(b->fs_usage, c->upper_dir);
     ctrd_container_forget(b, c);
     crimp_event_hub_publish(b->events, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_DELETED_EVENT,
                             c->id, c->sandbox_id, crimp_now_real_ns());

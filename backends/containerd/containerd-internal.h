@@ -11,7 +11,9 @@
 
 #include "backend.h"
 #include "common/cni.h"
+#include "common/cgroup.h"
 #include "common/cri_events.h"
+#include "common/fs_usage.h"
 #include "ctrd_client.h"
 #include "ctrd_io.h"
 
@@ -42,6 +44,8 @@ struct ctrd_backend {
     struct ctrd_pulls *pulls;
     struct ctrd_image_cache *image_cache;
     struct crimp_event_hub *events; /* GetContainerEvents: fed by container.c, monitor.c */
+    struct crimp_fs_usage_cache *fs_usage; /* writable layers' usage, walked in the background */
+    struct crimp_cpu_rates *cpu_rates;     /* the last CPU sample per container */
     struct ctrd_store *store;     /* store.c */
     struct ctrd_monitor *monitor; /* monitor.c */
     char *sandbox_root; /* state_dir/sandboxes: checkpoints; state_dir/pods/<id>: files */
@@ -222,7 +226,8 @@ struct ctrd_container {
     char *reason, *message;
     char *log_path;   /* "" when kubelet asked for none */
     char *fifo_dir;   /* where its stdio FIFOs are, NULL before start */
-    char *memory_cgroup; /* while it runs: where the kernel counts OOM kills */
+    struct crimp_cgroup_dirs *cgroup; /* found at start: stats and the OOM kill count */
+    char *upper_dir;  /* its writable layer (overlay upperdir), NULL until known */
     int pid;
     bool kill_sent;   /* the stop signal went out once */
     bool task_done;   /* the exit was handled (state EXITED) */
@@ -364,5 +369,37 @@ void ctrd_monitor_reap(struct ctrd_backend *b, const char *id, uint32_t status, 
  * returns whether the flag is true.  */
 bool ctrd_wait_flag(pthread_mutex_t *mu, pthread_cond_t *cv, const bool *flag,
                     int64_t deadline_mono_ns);
+
+/* Stats and metrics (stats.c).  */
+int ctrd_container_stats(struct crimp_backend *self, struct crimp_rpc *rpc,
+                         const Runtime__V1__ContainerStatsRequest *req,
+                         Runtime__V1__ContainerStatsResponse *resp, crimp_error_t *err);
+int ctrd_list_container_stats(struct crimp_backend *self, struct crimp_rpc *rpc,
+                              const Runtime__V1__ListContainerStatsRequest *req,
+                              Runtime__V1__ListContainerStatsResponse *resp, crimp_error_t *err);
+int ctrd_pod_sandbox_stats(struct crimp_backend *self, struct crimp_rpc *rpc,
+                           const Runtime__V1__PodSandboxStatsRequest *req,
+                           Runtime__V1__PodSandboxStatsResponse *resp, crimp_error_t *err);
+int ctrd_list_pod_sandbox_stats(struct crimp_backend *self, struct crimp_rpc *rpc,
+                                const Runtime__V1__ListPodSandboxStatsRequest *req,
+                                Runtime__V1__ListPodSandboxStatsResponse *resp, crimp_error_t *err);
+int ctrd_list_metric_descriptors(struct crimp_backend *self, struct crimp_rpc *rpc,
+                                 const Runtime__V1__ListMetricDescriptorsRequest *req,
+                                 Runtime__V1__ListMetricDescriptorsResponse *resp,
+                                 crimp_error_t *err);
+int ctrd_list_pod_sandbox_metrics(struct crimp_backend *self, struct crimp_rpc *rpc,
+                                  const Runtime__V1__ListPodSandboxMetricsRequest *req,
+                                  Runtime__V1__ListPodSandboxMetricsResponse *resp,
+                                  crimp_error_t *err);
+
+/* The overlay upper directory of snapshot KEY (a container's writable
+ * layer), NULL with *err when containerd cannot say (container.c).  */
+char *ctrd_snapshot_upper_dir(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *key,
+                              crimp_error_t *err);
+/* The same from mounts already fetched; NULL when none is an overlay.  */
+char *ctrd_upper_dir_of_mounts(struct Containerd__Types__Mount **mounts, size_t n);
+/* Finds C's cgroup directories from its pid (C locked), for stats and the
+ * OOM count; kept until C is freed.  */
+void ctrd_container_find_cgroup(struct ctrd_container *c);
 
 #endif

@@ -20,6 +20,8 @@
 
 #define DEFAULT_SOCKET      "unix:///run/containerd/containerd.sock"
 #define DEFAULT_PAUSE_IMAGE "registry.k8s.io/pause:3.10"
+/* How old a writable layer's usage figure may get (as the docker backend).  */
+#define DEFAULT_FS_REFRESH_SECONDS 10
 
 struct option_spec {
     const char *key;
@@ -31,7 +33,7 @@ static const struct option_spec OPTIONS[] = {
     {"runtime", false, false},        {"pause_image", false, false},
     {"cni_bin_dirs", false, false},   {"cni_conf_dir", false, false},
     {"cni_timeout", true, false},     {"oom_score_adj_min", true, false},
-    {"insecure_registries", false, true},
+    {"insecure_registries", false, true}, {"fs_usage_refresh_seconds", true, false},
 };
 
 static const char *opt_string(json_t *options, const char *key, const char *dflt)
@@ -54,7 +56,7 @@ static int check_options(json_t *options, crimp_error_t *err)
                                     "options: unknown key `%s` (containerd takes namespace, "
                                     "snapshotter, runtime, pause_image, cni_bin_dirs, "
                                     "cni_conf_dir, cni_timeout, oom_score_adj_min, "
-                                    "insecure_registries)",
+                                    "insecure_registries, fs_usage_refresh_seconds)",
                                     key);
         bool ok = spec->is_int ? json_is_integer(value)
                   : spec->is_list ? json_is_array(value)
@@ -92,6 +94,8 @@ static void ctrd_close(struct crimp_backend *self)
     ctrd_logger_free(b->logger);
     ctrd_monitor_free(b->monitor);
     crimp_event_hub_free(b->events);
+    crimp_fs_usage_cache_free(b->fs_usage);
+    crimp_cpu_rates_free(b->cpu_rates);
     ctrd_store_free(b);
     ctrd_pulls_free(b->pulls);
     ctrd_image_cache_free(b->image_cache);
@@ -139,6 +143,10 @@ static struct crimp_backend *ctrd_open(const struct crimp_backend_config *cfg, c
     b->pulls = ctrd_pulls_new();
     b->image_cache = ctrd_image_cache_new(256);
     b->events = crimp_event_hub_new();
+    b->cpu_rates = crimp_cpu_rates_new();
+    json_t *refresh = json_object_get(opts, "fs_usage_refresh_seconds");
+    b->fs_usage = crimp_fs_usage_cache_new(json_is_integer(refresh) ? (int)json_integer_value(refresh)
+                                                                    : DEFAULT_FS_REFRESH_SECONDS);
     if (crimp_mkdir_p(b->sandbox_root, 0711, err) < 0 ||
         (b->logger = ctrd_logger_new(ctrd_monitor_close_stdin, b, err)) == NULL || ctrd_store_init(b, err) < 0) {
         crimp_error_wrap(err, "containerd backend `%s`", cfg->name);
@@ -214,6 +222,12 @@ const struct crimp_backend_ops crimp_backend_containerd = {
     .container_status = ctrd_container_status,
     .list_containers = ctrd_list_containers,
     .get_container_events = ctrd_get_container_events,
+    .container_stats = ctrd_container_stats,
+    .list_container_stats = ctrd_list_container_stats,
+    .pod_sandbox_stats = ctrd_pod_sandbox_stats,
+    .list_pod_sandbox_stats = ctrd_list_pod_sandbox_stats,
+    .list_metric_descriptors = ctrd_list_metric_descriptors,
+    .list_pod_sandbox_metrics = ctrd_list_pod_sandbox_metrics,
     .update_container_resources = ctrd_update_container_resources,
     .reopen_container_log = ctrd_reopen_container_log,
     .exec_sync = ctrd_exec_sync,

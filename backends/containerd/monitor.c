@@ -191,7 +191,9 @@ void ctrd_monitor_reap(struct ctrd_backend *b, const char *id, uint32_t status, 
     bool oom_killed = false;
     if (c) {
         pthread_mutex_lock(&c->mu);
-        oom_killed = crimp_cgroup_oom_killed(c->memory_cgroup);
+        if (c->cgroup)
+            oom_killed = crimp_cgroup_oom_killed(c->cgroup->memory ? c->cgroup->memory
+                                                                   : c->cgroup->unified);
         pthread_mutex_unlock(&c->mu);
     }
     if (ctrd_delete_task(b, id, &err) < 0)
@@ -259,8 +261,7 @@ static void check_task(struct ctrd_monitor *m, const char *id)
         if (c) {
             reattach_log(b, c);
             pthread_mutex_lock(&c->mu);
-            if (c->memory_cgroup == NULL && c->pid > 0)
-                c->memory_cgroup = crimp_memory_cgroup_dir(c->pid);
+            ctrd_container_find_cgroup(c);
             pthread_mutex_unlock(&c->mu);
             ctrd_container_put(c);
         }

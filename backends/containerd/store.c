@@ -132,7 +132,10 @@ static void container_free(struct ctrd_container *c)
     free(c->message);
     free(c->log_path);
     free(c->fifo_dir);
-    free(c->memory_cgroup);
+    if (c->cgroup)
+        crimp_cgroup_dirs_release(c->cgroup);
+    free(c->cgroup);
+    free(c->upper_dir);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->exited);
     free(c);

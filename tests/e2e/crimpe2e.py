@@ -332,6 +332,100 @@ class PodTests:
         finally:
             self.remove_pod(pod)
 
+    def test_stats_from_cgroups(self):
+        cfg, pod = self.run_pod("stats")
+        try:
+            busy, _ = self.run_container(pod, cfg, "busy", [
+                "sh", "-c", "dd if=/dev/zero of=/tmp/f bs=1M count=6 2>/dev/null; "
+                            "while :; do :; done"])
+            idle, _ = self.run_container(pod, cfg, "idle", ["sleep", "300"])
+            first = wait_for(lambda: self.c.call("ContainerStats", container_id=busy).stats
+                             if self.c.call("ContainerStats", container_id=busy).stats
+                             # the layer is walked off the call, every 10 s by default
+                             .writable_layer.used_bytes.value >= 6 << 20 else None, 25, "6 MB written")
+            time.sleep(0.5)
+            second = self.c.call("ContainerStats", container_id=busy).stats
+            self.assertGreater(second.cpu.usage_core_nano_seconds.value,
+                               first.cpu.usage_core_nano_seconds.value)
+            self.assertGreater(second.memory.working_set_bytes.value, 0)
+            self.assertEqual(second.attributes.metadata.name, "busy")
+            # A busy loop: about one core, from crimp's own two samples.
+            self.assertGreater(second.cpu.usage_nano_cores.value, 200_000_000)
+            listed = self.c.call("ListContainerStats", filter=PB.ContainerStatsFilter(
+                pod_sandbox_id=pod)).stats
+            self.assertEqual(sorted(s.attributes.id for s in listed), sorted([busy, idle]))
+            ps = self.c.call("PodSandboxStats", pod_sandbox_id=pod).stats
+            self.assertEqual(len(ps.linux.containers), 2)
+            self.assertGreaterEqual(ps.linux.cpu.usage_core_nano_seconds.value,
+                                    second.cpu.usage_core_nano_seconds.value)
+            self.assertEqual(ps.linux.network.default_interface.name, "eth0")
+            self.assertGreater(ps.linux.network.default_interface.rx_bytes.value, 0)
+            self.assertIn(pod, [s.attributes.id for s in
+                                self.c.call("ListPodSandboxStats").stats])
+            # Served from crimp's cache: a container removed or created
+            # between two calls is gone or there in the next one.
+            self.c.call("RemoveContainer", container_id=idle)
+            listed = self.c.call("ListContainerStats", filter=PB.ContainerStatsFilter(
+                pod_sandbox_id=pod)).stats
+            self.assertEqual([s.attributes.id for s in listed], [busy])
+            late, _ = self.run_container(pod, cfg, "late", ["sleep", "300"])
+            listed = self.c.call("ListContainerStats", filter=PB.ContainerStatsFilter(
+                pod_sandbox_id=pod)).stats
+            self.assertEqual(sorted(s.attributes.id for s in listed), sorted([busy, late]))
+            self.assertEqual(len(self.c.call("PodSandboxStats", pod_sandbox_id=pod)
+                                 .stats.linux.containers), 2)
+        finally:
+            self.remove_pod(pod)
+
+    def test_pod_sandbox_metrics(self):
+        """ListPodSandboxMetrics: cAdvisor-named metrics whose labels name the
+        container and its pod, with values read from the cgroups."""
+        descs = {d.name: list(d.label_keys)
+                 for d in self.c.call("ListMetricDescriptors").descriptors}
+        for name in ("container_cpu_usage_seconds_total", "container_memory_working_set_bytes",
+                     "container_memory_usage_bytes", "container_memory_rss",
+                     "container_spec_memory_limit_bytes", "container_processes",
+                     "container_fs_usage_bytes", "container_network_receive_bytes_total",
+                     "container_network_transmit_bytes_total"):
+            self.assertIn(name, descs)
+        self.assertEqual(descs["container_network_receive_bytes_total"][-1], "interface")
+        cfg, pod = self.run_pod("metrics")
+        try:
+            cid, _ = self.run_container(
+                pod, cfg, "hog", ["sh", "-c", "x=$(head -c 3000000 /dev/zero | tr '\\0' a); sleep 300"],
+                linux=PB.LinuxContainerConfig(resources=PB.LinuxContainerResources(
+                    memory_limit_in_bytes=64 << 20)))
+
+            def metrics_of(obj, name):
+                return [dict(zip(descs[name], m.label_values), value=m.value.value)
+                        for m in obj.metrics if m.name == name]
+
+            def pod_metrics():
+                pm = [p for p in self.c.call("ListPodSandboxMetrics").pod_metrics
+                      if p.pod_sandbox_id == pod]
+                if len(pm) != 1:
+                    return None
+                cm = [c for c in pm[0].container_metrics if c.container_id == cid]
+                ws = metrics_of(cm[0], "container_memory_working_set_bytes") if cm else []
+                return (pm[0], cm[0]) if ws and ws[0]["value"] > 1 << 20 else None
+            pm, cm = wait_for(pod_metrics, 20, "the container's working set above 1 MiB")
+            ws = metrics_of(cm, "container_memory_working_set_bytes")[0]
+            self.assertEqual((ws["container"], ws["pod"], ws["namespace"], ws["id"]),
+                             ("hog", "metrics", "e2e", cid))
+            self.assertIn("busybox", ws["image"])
+            self.assertEqual(metrics_of(cm, "container_spec_memory_limit_bytes")[0]["value"],
+                             64 << 20)
+            self.assertGreaterEqual(metrics_of(cm, "container_processes")[0]["value"], 1)
+            self.assertGreaterEqual(metrics_of(cm, "container_memory_usage_bytes")[0]["value"],
+                                    ws["value"])
+            rx = metrics_of(pm, "container_network_receive_bytes_total")
+            eth0 = [m for m in rx if m["interface"] == "eth0"]
+            self.assertEqual(len(eth0), 1, rx)
+            self.assertEqual((eth0[0]["pod"], eth0[0]["namespace"], eth0[0]["id"]),
+                             ("metrics", "e2e", pod))
+        finally:
+            self.remove_pod(pod)
+
     def test_oom_killed_container_says_so(self):
         """A container past its memory limit: EXITED, 137, reason OOMKilled
         (what kubectl shows as the last state)."""

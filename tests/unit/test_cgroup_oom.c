@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/cgroup.h"
 #include "common/oom.h"
 #include "unit.h"
 #include "utils.h"
@@ -50,12 +51,16 @@ static int test_missing_and_own(void)
 {
     CHECK(!crimp_cgroup_oom_killed(NULL));
     CHECK(!crimp_cgroup_oom_killed("/nonexistent/cgroup"));
-    cleanup_free char *own = crimp_memory_cgroup_dir(getpid());
-    CHECK(own != NULL && strncmp(own, "/sys/fs/cgroup", 14) == 0);
-    cleanup_free char *ctl = xasprintf("%s/memory.oom_control", own);
-    cleanup_free char *ev = xasprintf("%s/memory.events", own);
+    struct crimp_cgroup_dirs own = {0};
+    crimp_error_t err = NULL;
+    CHECK(crimp_cgroup_dirs_of_pid(getpid(), &own, &err) == 0);
+    const char *dir = own.memory ? own.memory : own.unified;
+    CHECK(dir != NULL);
+    cleanup_free char *ctl = xasprintf("%s/memory.oom_control", dir);
+    cleanup_free char *ev = xasprintf("%s/memory.events", dir);
     CHECK(access(ctl, R_OK) == 0 || access(ev, R_OK) == 0);
-    CHECK(crimp_memory_cgroup_dir(999999999) == NULL);
+    CHECK(!crimp_cgroup_oom_killed(dir));
+    crimp_cgroup_dirs_release(&own);
     return 0;
 }
 
