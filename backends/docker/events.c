@@ -4,9 +4,14 @@
  * / DELETED events, each with the pod's status and the statuses of the
  * pod's containers, as containerd sends them.
  *
- * When dockerd drops the stream (a restart), it is opened again with
- * since= the last event seen, so Docker replays what happened in between
- * from its own buffer; the call ends only when the client goes away.  */
+ * When dockerd drops the stream (a restart), crimp resyncs by listing:
+ * what changed while it was away (Docker's buffer dies with dockerd, and
+ * holds only the last events) is sent from the difference between the list
+ * and the phase crimp last reported per container; then the stream is
+ * opened again with since= the time before that list, and what it replays
+ * is sent only when it moves a container to a phase not reported yet — so
+ * nothing is lost and nothing sent twice.  The call ends only when the
+ * client goes away.  */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,7 +28,14 @@ struct events_ctx {
     struct docker_lines lines;
     int64_t last_ns; /* of the last event handled, for since= */
     bool send_failed;
+    int64_t listed_ns; /* when the last list was asked for */
+    /* id -> {"phase": created|running|exited|deleted, "pod": id, "t": ns}:
+     * what the client was last told and the time of what told it (deleted
+     * ones kept, and older events skipped, so a replay is not news).  */
+    json_t *phases;
 };
+
+#define PHASES_MAX 4096 /* beyond this, forget deleted containers */
 
 static int event_type(const char *action, Runtime__V1__ContainerEventType *type)
 {
@@ -71,17 +83,10 @@ static void add_container_statuses(struct events_ctx *x, const char *pod,
     crimp_pb_free_fields(&list.base);
 }
 
-static void handle_event(struct events_ctx *x, json_t *e)
+static void send_event(struct events_ctx *x, const char *id, const char *pod,
+                       Runtime__V1__ContainerEventType type, int64_t nanos)
 {
-    json_t *attrs = json_object_get(json_object_get(e, "Actor"), "Attributes");
-    const char *action = json_string_value(json_object_get(e, "Action"));
-    const char *id = json_string_value(json_object_get(e, "id"));
-    const char *pod = json_string_value(json_object_get(attrs, DOCKER_LABEL_SANDBOX_ID));
-    json_int_t nanos = json_integer_value(json_object_get(e, "timeNano"));
-    Runtime__V1__ContainerEventType type;
-    if (nanos > x->last_ns)
-        x->last_ns = nanos;
-    if (action == NULL || id == NULL || pod == NULL || event_type(action, &type) < 0)
+    if (x->send_failed)
         return;
     Runtime__V1__ContainerEventResponse ev = RUNTIME__V1__CONTAINER_EVENT_RESPONSE__INIT;
     ev.container_id = xstrdup(id);
@@ -105,6 +110,140 @@ static void handle_event(struct events_ctx *x, json_t *e)
     crimp_pb_free_fields(&ev.base);
 }
 
+#define EV(t) RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_##t##_EVENT
+
+static const char *phase_of(struct events_ctx *x, const char *id)
+{
+    return json_string_value(json_object_get(json_object_get(x->phases, id), "phase"));
+}
+
+static void set_phase(struct events_ctx *x, const char *id, const char *pod, const char *phase,
+                      int64_t nanos)
+{
+    json_object_set_new(x->phases, id,
+                        json_pack("{s:s, s:s, s:I}", "phase", phase, "pod", pod, "t", nanos));
+}
+
+static bool is(const char *phase, const char *want)
+{
+    return phase && strcmp(phase, want) == 0;
+}
+
+/* Moves ID to the phase event TYPE leads to, sending what the client has
+ * not been told yet (a replayed event it has seen sends nothing).  */
+static void advance(struct events_ctx *x, const char *id, const char *pod,
+                    Runtime__V1__ContainerEventType type, int64_t nanos)
+{
+    const char *cur = phase_of(x, id);
+    if (is(cur, "deleted"))
+        return;
+    switch (type) {
+    case EV(CREATED):
+        if (cur == NULL) {
+            set_phase(x, id, pod, "created", nanos);
+            send_event(x, id, pod, type, nanos);
+        }
+        break;
+    case EV(STARTED):
+        if (!is(cur, "running")) {
+            if (cur == NULL)
+                send_event(x, id, pod, EV(CREATED), nanos);
+            set_phase(x, id, pod, "running", nanos);
+            send_event(x, id, pod, type, nanos);
+        }
+        break;
+    case EV(STOPPED):
+        if (is(cur, "running")) {
+            set_phase(x, id, pod, "exited", nanos);
+            send_event(x, id, pod, type, nanos);
+        }
+        break;
+    default: /* DELETED */
+        if (cur != NULL) {
+            if (is(cur, "running"))
+                send_event(x, id, pod, EV(STOPPED), nanos);
+            set_phase(x, id, pod, "deleted", nanos);
+            send_event(x, id, pod, type, nanos);
+        }
+    }
+}
+
+static void handle_event(struct events_ctx *x, json_t *e)
+{
+    json_t *attrs = json_object_get(json_object_get(e, "Actor"), "Attributes");
+    const char *action = json_string_value(json_object_get(e, "Action"));
+    const char *id = json_string_value(json_object_get(e, "id"));
+    const char *pod = json_string_value(json_object_get(attrs, DOCKER_LABEL_SANDBOX_ID));
+    json_int_t nanos = json_integer_value(json_object_get(e, "timeNano"));
+    Runtime__V1__ContainerEventType type;
+    if (nanos > x->last_ns)
+        x->last_ns = nanos;
+    if (action == NULL || id == NULL || pod == NULL || event_type(action, &type) < 0)
+        return;
+    json_int_t told = json_integer_value(json_object_get(json_object_get(x->phases, id), "t"));
+    if (nanos <= told)
+        return; /* replayed from before what the client was told */
+    advance(x, id, pod, type, nanos);
+}
+
+/* crimp's containers now: id -> {"phase", "pod"} from one list.  */
+static int list_phases(struct events_ctx *x, json_t **out, crimp_error_t *err)
+{
+    int64_t asked = crimp_now_real_ns();
+    json_t *list = NULL;
+    if (docker_list(x->d, DOCKER_TYPE_CONTAINER, NULL, &list, err) < 0)
+        return -1;
+    json_auto_t *owned = list;
+    *out = json_object();
+    size_t i;
+    json_t *c;
+    json_array_foreach (list, i, c) {
+        const char *id = json_string_value(json_object_get(c, "Id"));
+        const char *state = json_string_value(json_object_get(c, "State")) ?: "";
+        const char *pod = json_string_value(
+            json_object_get(json_object_get(c, "Labels"), DOCKER_LABEL_SANDBOX_ID));
+        const char *phase = strcmp(state, "created") == 0 ? "created"
+                            : strcmp(state, "running") == 0 || strcmp(state, "paused") == 0 ||
+                                      strcmp(state, "restarting") == 0
+                                ? "running"
+                                : "exited";
+        if (id && pod)
+            json_object_set_new(*out, id, json_pack("{s:s, s:s, s:I}", "phase", phase, "pod", pod,
+                                                    "t", (json_int_t)asked));
+    }
+    return 0;
+}
+
+/* After a reconnect: tells the client what the list shows changed since
+ * its last events.  */
+static void resync(struct events_ctx *x, json_t *now)
+{
+    const char *id;
+    json_t *v, *tmp;
+    json_object_foreach_safe (x->phases, tmp, id, v) {
+        if (json_object_get(now, id) == NULL)
+            advance(x, id, json_string_value(json_object_get(v, "pod")), EV(DELETED),
+                    x->listed_ns);
+        else if (is(phase_of(x, id), "deleted") && json_object_size(x->phases) > PHASES_MAX)
+            json_object_del(x->phases, id);
+    }
+    json_object_foreach (now, id, v) {
+        const char *pod = json_string_value(json_object_get(v, "pod"));
+        const char *want = json_string_value(json_object_get(v, "phase"));
+        int64_t t = json_integer_value(json_object_get(v, "t"));
+        const char *cur = phase_of(x, id);
+        advance(x, id, pod, EV(CREATED), t);
+        /* Forward only: an exited container ran, unless it was seen exit.  */
+        bool ran_since = strcmp(want, "running") == 0 ? !is(cur, "running")
+                         : strcmp(want, "exited") == 0 ? cur == NULL || is(cur, "created")
+                                                        : false;
+        if (ran_since)
+            advance(x, id, pod, EV(STARTED), t);
+        if (strcmp(want, "exited") == 0)
+            advance(x, id, pod, EV(STOPPED), t);
+    }
+}
+
 static bool on_event_line(void *ctx, char *line)
 {
     struct events_ctx *x = ctx;
@@ -126,9 +265,10 @@ static int follow_once(struct events_ctx *x, crimp_error_t *err)
     json_auto_t *filters = json_pack("{s:[s], s:[s, s]}", "type", "container", "label",
                                      DOCKER_LABEL_TYPE "=" DOCKER_TYPE_CONTAINER, DOCKER_LABEL_CRI);
     cleanup_free char *fq = docker_filters_query(filters);
+    int64_t since = x->last_ns + 1;
     cleanup_free char *query =
-        x->last_ns ? xasprintf("%s&since=%lld.%09lld", fq, (long long)(x->last_ns / 1000000000),
-                               (long long)(x->last_ns % 1000000000 + 1))
+        x->last_ns ? xasprintf("%s&since=%lld.%09lld", fq, (long long)(since / 1000000000),
+                               (long long)(since % 1000000000))
                    : xstrdup(fq);
     struct docker_request r = {.method = "GET", .path = "/events", .query = query,
                                .timeout_ms = DOCKER_TIMEOUT_NONE, .cancelled = &x->rpc->cancelled,
@@ -136,19 +276,47 @@ static int follow_once(struct events_ctx *x, crimp_error_t *err)
     return docker_do(x->d->client, &r, NULL, err);
 }
 
+/* The phases now, and the time before the list (for since=).  */
+static int take_list(struct events_ctx *x, json_t **now, crimp_error_t *err)
+{
+    int64_t before = crimp_now_real_ns() - 1000000000LL; /* a second of clock slack */
+    x->listed_ns = crimp_now_real_ns();
+    if (list_phases(x, now, err) < 0)
+        return -1;
+    x->last_ns = before;
+    return 0;
+}
+
 int docker_get_container_events(struct crimp_backend *self, struct crimp_rpc *rpc,
                                 const Runtime__V1__GetEventsRequest *req, crimp_error_t *err)
 {
-    struct events_ctx x = {.d = docker_of(self), .rpc = rpc};
-    x.last_ns = crimp_now_real_ns();
+    struct events_ctx x = {.d = docker_of(self), .rpc = rpc, .phases = json_object()};
+    json_t *now = NULL;
+    crimp_error_t e = NULL;
+    bool synced = take_list(&x, &now, &e) == 0;
+    if (synced) { /* what is there already is not news */
+        json_decref(x.phases);
+        x.phases = now;
+    } else {
+        x.last_ns = crimp_now_real_ns();
+    }
+    crimp_error_release(&e);
     int backoff_ms = 100;
     while (!crimp_rpc_cancelled(rpc) && !x.send_failed) {
-        crimp_error_t e = NULL;
+        if (!synced) {
+            if (take_list(&x, &now, &e) < 0)
+                goto wait;
+            resync(&x, now);
+            json_decref(now);
+            synced = true;
+        }
         int rc = follow_once(&x, &e);
+        synced = false; /* the stream ended: whatever comes next, list first */
         if (rc == 0 || crimp_rpc_cancelled(rpc) || x.send_failed) {
             crimp_error_release(&e);
-            continue; /* a clean end of stream: open it again */
+            continue;
         }
+    wait:
         log_warn("docker: events stream: %s; reconnecting in %d ms", e->msg, backoff_ms);
         crimp_error_release(&e);
         for (int waited = 0; waited < backoff_ms && !crimp_rpc_cancelled(rpc); waited += 50)
@@ -156,5 +324,6 @@ int docker_get_container_events(struct crimp_backend *self, struct crimp_rpc *rp
         backoff_ms = backoff_ms < 5000 ? backoff_ms * 2 : 5000;
     }
     docker_lines_release(&x.lines);
+    json_decref(x.phases);
     return crimp_make_error(err, GRPC_STATUS_CANCELLED, 0, "the client went away");
 }
