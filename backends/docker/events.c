@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/cri_events.h"
 #include "docker-internal.h"
 #include "labels.h"
 #include "log.h"
@@ -54,60 +55,16 @@ static int event_type(const char *action, Runtime__V1__ContainerEventType *type)
     return -1;
 }
 
-/* The statuses of the pod's containers (the one deleted is gone).  */
-static void add_container_statuses(struct events_ctx *x, const char *pod,
-                                   Runtime__V1__ContainerEventResponse *ev)
-{
-    Runtime__V1__ContainerFilter f = RUNTIME__V1__CONTAINER_FILTER__INIT;
-    f.pod_sandbox_id = (char *)pod;
-    Runtime__V1__ListContainersRequest lreq = RUNTIME__V1__LIST_CONTAINERS_REQUEST__INIT;
-    lreq.filter = &f;
-    Runtime__V1__ListContainersResponse list = RUNTIME__V1__LIST_CONTAINERS_RESPONSE__INIT;
-    crimp_error_t err = NULL;
-    if (docker_list_containers(&x->d->base, x->rpc, &lreq, &list, &err) < 0) {
-        crimp_error_release(&err);
-        return;
-    }
-    ev->containers_statuses = xcalloc(list.n_containers + 1, sizeof(*ev->containers_statuses));
-    for (size_t i = 0; i < list.n_containers; i++) {
-        Runtime__V1__ContainerStatusRequest sreq = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
-        sreq.container_id = list.containers[i]->id;
-        Runtime__V1__ContainerStatusResponse st = RUNTIME__V1__CONTAINER_STATUS_RESPONSE__INIT;
-        if (docker_container_status(&x->d->base, x->rpc, &sreq, &st, &err) == 0 && st.status) {
-            ev->containers_statuses[ev->n_containers_statuses++] = st.status;
-            st.status = NULL;
-        }
-        crimp_error_release(&err);
-        crimp_pb_free_fields(&st.base);
-    }
-    crimp_pb_free_fields(&list.base);
-}
-
 static void send_event(struct events_ctx *x, const char *id, const char *pod,
                        Runtime__V1__ContainerEventType type, int64_t nanos)
 {
     if (x->send_failed)
         return;
-    Runtime__V1__ContainerEventResponse ev = RUNTIME__V1__CONTAINER_EVENT_RESPONSE__INIT;
-    ev.container_id = xstrdup(id);
-    ev.container_event_type = type;
-    ev.created_at = nanos;
-    Runtime__V1__PodSandboxStatusRequest preq = RUNTIME__V1__POD_SANDBOX_STATUS_REQUEST__INIT;
-    preq.pod_sandbox_id = (char *)pod;
-    Runtime__V1__PodSandboxStatusResponse ps = RUNTIME__V1__POD_SANDBOX_STATUS_RESPONSE__INIT;
     crimp_error_t err = NULL;
-    if (docker_pod_sandbox_status(&x->d->base, x->rpc, &preq, &ps, &err) == 0) {
-        ev.pod_sandbox_status = ps.status;
-        ps.status = NULL;
-    }
-    crimp_error_release(&err);
-    crimp_pb_free_fields(&ps.base);
-    add_container_statuses(x, pod, &ev);
-    if (crimp_rpc_send(x->rpc, &ev.base, &err) < 0) {
+    if (crimp_container_event_send(&x->d->base, x->rpc, type, id, pod, nanos, &err) < 0) {
         x->send_failed = true;
         crimp_error_release(&err);
     }
-    crimp_pb_free_fields(&ev.base);
 }
 
 #define EV(t) RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_##t##_EVENT
