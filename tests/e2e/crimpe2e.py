@@ -144,6 +144,22 @@ class Client:
                                         response_deserializer=lambda b: b)(payload, timeout=timeout)
 
 
+def follow_events(client, timeout=120):
+    """GetContainerEvents read by a thread: (the call, the list it fills)."""
+    stream = client.stub("GetContainerEvents")(PB.GetEventsRequest(), timeout=timeout)
+    events = []
+
+    def read():
+        try:
+            for ev in stream:
+                events.append(ev)
+        except grpc.RpcError:
+            pass
+    threading.Thread(target=read, daemon=True).start()
+    time.sleep(0.5)
+    return stream, events
+
+
 # crimp:s3cret, bcrypt cost 5 (as in tests/unit/test_distribution.c).
 HTPASSWD = "crimp:$2b$05$tPsrVo99xn0f9qqVHNxiruSuUqDaaLh46avhSltN.R69XPEdjghE2\n"
 
@@ -229,19 +245,7 @@ class PodTests:
         self.c.call("RemovePodSandbox", pod_sandbox_id=pod, timeout=60)
 
     def follow_events(self, timeout=120):
-        """GetContainerEvents read by a thread: (the call, the list it fills)."""
-        stream = self.c.stub("GetContainerEvents")(PB.GetEventsRequest(), timeout=timeout)
-        events = []
-
-        def read():
-            try:
-                for ev in stream:
-                    events.append(ev)
-            except grpc.RpcError:
-                pass
-        threading.Thread(target=read, daemon=True).start()
-        time.sleep(0.5)
-        return stream, events
+        return follow_events(self.c, timeout)
 
     def test_container_events_in_order(self):
         """Evented PLEG: CREATED, STARTED, STOPPED, DELETED in order, each with

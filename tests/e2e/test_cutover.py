@@ -7,19 +7,23 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 import unittest
 import uuid
 
 import grpc
 
-from crimpe2e import CRIMPCTL, PB, Client, Crimpd, bed_env, main
+from crimpe2e import CRIMPCTL, PB, Client, Crimpd, bed_env, follow_events, main
 
 BED = bed_env()
 DOCKER_SOCK = BED["CRIMP_BED_DOCKER_SOCK"]
 CTR = "unix://" + BED["CRIMP_BED_CONTAINERD_SOCK"]
 BUSYBOX = BED["CRIMP_BED_BUSYBOX_IMAGE"]
+
+
+DOCKER_BACKEND = {"name": "docker", "type": "docker", "endpoint": "unix://" + DOCKER_SOCK,
+                  "options": {"pause_image": BED["CRIMP_BED_PAUSE_IMAGE"],
+                              "cni_conf_dir": BED["CRIMP_BED_CNI_CONF_DIR"]}}
 
 
 def docker_has(container_id):
@@ -30,19 +34,21 @@ def docker_has(container_id):
 
 class Cutover(unittest.TestCase):
     def setUp(self):
-        self.state = tempfile.mkdtemp(prefix="crimp-cutover.")
-        cfg = {"default_backend": "docker", "backends": [
-            {"name": "docker", "type": "docker", "endpoint": "unix://" + DOCKER_SOCK,
-             "options": {"pause_image": BED["CRIMP_BED_PAUSE_IMAGE"],
-                         "cni_conf_dir": BED["CRIMP_BED_CNI_CONF_DIR"]}},
+        self.start_crimpd("crimp-cutover.", [
+            DOCKER_BACKEND,
             {"name": "containerd", "type": "cri", "endpoint": CTR},
-            {"name": "gone", "type": "cri", "endpoint": "unix:///tmp/no-such-crimp-runtime.sock"}]}
+            {"name": "gone", "type": "cri", "endpoint": "unix:///tmp/no-such-crimp-runtime.sock"}])
+
+    def start_crimpd(self, prefix, backends):
+        """crimpd with BACKENDS (docker the default) and a client on it:
+        kubelet's view, one channel for the whole test, crimpd restarts or
+        not."""
+        self.state = tempfile.mkdtemp(prefix=prefix)
         path = os.path.join(self.state, "crimpd.json")
         with open(path, "w") as f:
-            json.dump(cfg, f)
+            json.dump({"default_backend": "docker", "backends": backends}, f)
         self.crimpd = Crimpd(extra=["--config", path, "--state-dir", os.path.join(self.state, "s")])
         self.crimpd.start()
-        # kubelet's view: one channel for the whole test, crimpd restarts or not.
         self.c = Client(self.crimpd.endpoint)
         self.direct = Client(CTR)
         self.pods = []
@@ -196,9 +202,7 @@ class Reload(unittest.TestCase):
         state = tempfile.mkdtemp(prefix="crimp-reload.")
         self.path = os.path.join(state, "crimpd.json")
         self.seen = {}
-        docker = {"name": "docker", "type": "docker", "endpoint": "unix://" + DOCKER_SOCK,
-                  "options": {"pause_image": BED["CRIMP_BED_PAUSE_IMAGE"],
-                              "cni_conf_dir": BED["CRIMP_BED_CNI_CONF_DIR"]}}
+        docker = DOCKER_BACKEND
         ctr = {"name": "containerd", "type": "cri", "endpoint": CTR}
         self.write([docker])
         self.crimpd = Crimpd(extra=["--config", self.path, "--state-dir", os.path.join(state, "s")])
@@ -243,41 +247,21 @@ class EventsAcrossBackends(unittest.TestCase):
     containerd backend."""
 
     def setUp(self):
-        self.state = tempfile.mkdtemp(prefix="crimp-events.")
         native = BED.get("CRIMP_BED_CONTAINERD_NATIVE_SOCK", "")
-        cfg = {"default_backend": "docker", "backends": [
-            {"name": "docker", "type": "docker", "endpoint": "unix://" + DOCKER_SOCK,
-             "options": {"pause_image": BED["CRIMP_BED_PAUSE_IMAGE"],
-                         "cni_conf_dir": BED["CRIMP_BED_CNI_CONF_DIR"]}},
+        self.start_crimpd("crimp-events.", [
+            DOCKER_BACKEND,
             {"name": "containerd", "type": "containerd", "endpoint": "unix://" + native,
              "options": {"namespace": "crimp-events-" + uuid.uuid4().hex[:6],
                          "pause_image": BED["CRIMP_BED_PAUSE_IMAGE"],
-                         "cni_conf_dir": BED["CRIMP_BED_CNI_CONF_DIR"]}}]}
-        path = os.path.join(self.state, "crimpd.json")
-        with open(path, "w") as f:
-            json.dump(cfg, f)
-        self.crimpd = Crimpd(extra=["--config", path, "--state-dir", os.path.join(self.state, "s")])
-        self.crimpd.start()
-        self.c = Client(self.crimpd.endpoint)
-        self.direct = Client(CTR)
-        self.pods = []
+                         "cni_conf_dir": BED["CRIMP_BED_CNI_CONF_DIR"]}}])
 
+    start_crimpd = Cutover.start_crimpd
     tearDown = Cutover.tearDown
     ctl = Cutover.ctl
     run_pod_with_container = Cutover.run_pod_with_container
 
     def test_one_stream_carries_both_runtimes(self):
-        stream = self.c.stub("GetContainerEvents")(PB.GetEventsRequest(), timeout=120)
-        events = []
-
-        def read():
-            try:
-                for ev in stream:
-                    events.append(ev)
-            except grpc.RpcError:
-                pass
-        threading.Thread(target=read, daemon=True).start()
-        time.sleep(0.5)
+        stream, events = follow_events(self.c)
         try:
             _, on_docker = self.run_pod_with_container("ev-docker")
             r = self.ctl("backend", "set", "containerd")

@@ -18,33 +18,33 @@ static void write_file(const char *dir, const char *name, const char *text)
     fclose(f);
 }
 
-static int test_v1_oom_control(void)
+/* FILE in a fresh dir with BEFORE (no kill counted) then AFTER (a kill):
+ * the answer must follow.  */
+static int check_layout(const char *file, const char *before, const char *after)
 {
     char dir[] = "/tmp/crimp-oom.XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
-    write_file(dir, "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n");
+    write_file(dir, file, before);
     CHECK(!crimp_cgroup_oom_killed(dir));
-    write_file(dir, "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
+    write_file(dir, file, after);
     CHECK(crimp_cgroup_oom_killed(dir));
-    cleanup_free char *f = xasprintf("%s/memory.oom_control", dir);
+    cleanup_free char *f = xasprintf("%s/%s", dir, file);
     unlink(f);
     rmdir(dir);
     return 0;
 }
 
+static int test_v1_oom_control(void)
+{
+    return check_layout("memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n",
+                        "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
+}
+
+/* v2: "oom" counts OOM situations, "oom_kill" the kills: only kills count.  */
 static int test_v2_memory_events(void)
 {
-    char dir[] = "/tmp/crimp-oom.XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
-    /* "oom" counts OOM situations, "oom_kill" the kills: only kills count.  */
-    write_file(dir, "memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 0\n");
-    CHECK(!crimp_cgroup_oom_killed(dir));
-    write_file(dir, "memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n");
-    CHECK(crimp_cgroup_oom_killed(dir));
-    cleanup_free char *f = xasprintf("%s/memory.events", dir);
-    unlink(f);
-    rmdir(dir);
-    return 0;
+    return check_layout("memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 0\n",
+                        "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n");
 }
 
 static int test_missing_and_own(void)
