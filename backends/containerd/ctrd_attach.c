@@ -63,6 +63,8 @@ static size_t pending_size(const struct pending *p)
 
 static void pending_add(struct pending *p, const void *data, size_t n)
 {
+    if (n == 0)
+        return; /* also keeps memcpy off a buffer never allocated */
     if (p->len + n > p->cap && p->off > 0) {
         memmove(p->data, p->data + p->off, p->len - p->off);
         p->len -= p->off;
