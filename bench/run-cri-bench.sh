@@ -41,20 +41,17 @@ J
     --log-level warn >"$tmp/crimpd.log" 2>&1 &
 pid=$!
 endpoints=("containerd-cri=unix://$CRIMP_BED_CONTAINERD_SOCK" "crimp-docker=unix://$tmp/crimp.sock")
-# The containerd backend has no stats yet: the stats workload leaves it out.
-if [ "$workload" = cri_bench.py ]; then
-    cat > "$tmp/crimpd-ctr.json" <<J
+cat > "$tmp/crimpd-ctr.json" <<J
 {"backends": [{"name": "containerd", "type": "containerd",
   "endpoint": "unix://$CRIMP_BED_CONTAINERD_NATIVE_SOCK",
   "options": {"namespace": "crimp-bench", "pause_image": "$CRIMP_BED_PAUSE_IMAGE",
               "cni_conf_dir": "$CRIMP_BED_CNI_CONF_DIR"}}]}
 J
-    "$build/shim/crimpd" --config "$tmp/crimpd-ctr.json" --listen "$tmp/crimp-ctr.sock" \
-        --state-dir "$tmp/state-ctr" --log-level warn >"$tmp/crimpd-ctr.log" 2>&1 &
-    pid_ctr=$!
-    endpoints+=("crimp-containerd=unix://$tmp/crimp-ctr.sock")
-fi
-for _ in $(seq 100); do [ -S "$tmp/crimp.sock" ] && [ -S "$tmp/crimp-ctr.sock" -o -z "${pid_ctr:-}" ] && break; sleep 0.05; done
+"$build/shim/crimpd" --config "$tmp/crimpd-ctr.json" --listen "$tmp/crimp-ctr.sock" \
+    --state-dir "$tmp/state-ctr" --log-level warn >"$tmp/crimpd-ctr.log" 2>&1 &
+pid_ctr=$!
+endpoints+=("crimp-containerd=unix://$tmp/crimp-ctr.sock")
+for _ in $(seq 100); do [ -S "$tmp/crimp.sock" ] && [ -S "$tmp/crimp-ctr.sock" ] && break; sleep 0.05; done
 echo "# machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "# docker $(curl -s --unix-socket "$CRIMP_BED_DOCKER_SOCK" http://d/version | python3 -c 'import json,sys; print(json.load(sys.stdin)["Version"])'), containerd $(containerd --version | awk '{print $3}')"
 PYTHONPATH=$build/tests/py:$root/tests/e2e:$root/contrib/demo /usr/bin/python3 "$root/bench/$workload" \
