@@ -23,9 +23,16 @@ bed=$(tests/bed/up.sh)
 . "$bed/env"
 trap 'tests/bed/down.sh "$bed" >/dev/null 2>&1' EXIT
 
-echo "== crimpd, twice on its embedded defaults: one with the docker backend, one with containerd's CRI plugin behind the cri backend"
+echo "== crimpd, three times on its embedded defaults: the docker backend, the containerd backend"
+echo "   (containerd's native API, on a containerd whose CRI plugin is off) and containerd's CRI"
+echo "   plugin behind the cri backend"
 cat > "$bed/crimp-docker.json" <<J
 {"backends": [{"name": "docker", "type": "docker", "endpoint": "unix://$CRIMP_BED_DOCKER_SOCK",
+  "options": {"pause_image": "$CRIMP_BED_PAUSE_IMAGE", "cni_conf_dir": "$CRIMP_BED_CNI_CONF_DIR"}}]}
+J
+cat > "$bed/crimp-containerd.json" <<J
+{"backends": [{"name": "containerd", "type": "containerd",
+  "endpoint": "unix://$CRIMP_BED_CONTAINERD_NATIVE_SOCK",
   "options": {"pause_image": "$CRIMP_BED_PAUSE_IMAGE", "cni_conf_dir": "$CRIMP_BED_CNI_CONF_DIR"}}]}
 J
 start_crimpd() { # NAME ARGS...
@@ -44,6 +51,7 @@ cleanup() {
 }
 trap cleanup EXIT
 start_crimpd d --config "$bed/crimp-docker.json"
+start_crimpd n --config "$bed/crimp-containerd.json"
 start_crimpd c --backend "containerd-cri=cri:unix://$CRIMP_BED_CONTAINERD_SOCK"
 if [ -x build/cli/crimpctl ]; then
     build/cli/crimpctl --endpoint "unix://$bed/d/crimp.sock" version
@@ -51,15 +59,18 @@ if [ -x build/cli/crimpctl ]; then
 fi
 
 echo "== $rounds pod lifecycles on each chain: containerd's CRI plugin directly (the reference),"
-echo "   kubelet->crimp->containerd, and kubelet->crimp->dockerd->containerd"
+echo "   kubelet->crimp->containerd (native API), kubelet->crimp->containerd's CRI plugin,"
+echo "   and kubelet->crimp->dockerd->containerd"
 PYTHONPATH=$root/build/tests/py:$root/tests/e2e /usr/bin/python3 contrib/demo/pod_lifecycle.py \
     --image "$CRIMP_BED_BUSYBOX_IMAGE" --rounds "$rounds" \
     "containerd-direct=unix://$CRIMP_BED_CONTAINERD_SOCK" \
+    "crimp/containerd=unix://$bed/n/crimp.sock" \
     "crimp/containerd-cri=unix://$bed/c/crimp.sock" "crimp/docker=unix://$bed/d/crimp.sock"
 
-for name in c d; do
+declare -A label=([n]=containerd [c]=containerd-cri [d]=docker)
+for name in n c d; do
     echo
-    echo "== what crimpd ($([ $name = d ] && echo docker || echo containerd-cri) backend) measured: each CRI call and the backend calls it caused"
+    echo "== what crimpd (${label[$name]} backend) measured: each CRI call and the backend calls it caused"
     curl -fsS --unix-socket "$bed/$name/admin.sock" http://crimp/v1/latency |
         /usr/bin/python3 contrib/demo/latency_table.py
 done
