@@ -374,7 +374,13 @@ static void remove_fifos(const struct ctrd_container *c)
 int ctrd_container_remove(struct ctrd_backend *b, struct crimp_rpc *rpc,
                           struct ctrd_container *c, crimp_error_t *err)
 {
-    if (ctrd_container_stop(b, rpc, c, 0, err) < 0 || ctrd_delete_task(b, c->id, err) < 0)
+    if (ctrd_container_stop(b, rpc, c, 0, err) < 0)
+        return -1;
+    /* The reaper deleted the task at the exit, or none was ever made.  */
+    pthread_mutex_lock(&c->mu);
+    bool task_gone = c->task_gone || c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED;
+    pthread_mutex_unlock(&c->mu);
+    if (!task_gone && ctrd_delete_task(b, c->id, err) < 0)
         return -1;
     ctrd_logger_finish(b->logger, c->id, 0);
     if (ctrd_delete_record(b, rpc, c->id, err) < 0)

@@ -231,6 +231,7 @@ struct ctrd_container {
     int pid;
     bool kill_sent;   /* the stop signal went out once */
     bool task_done;   /* the exit was handled (state EXITED) */
+    bool task_gone;   /* Tasks/Delete done (or no task was ever made) */
 };
 
 int ctrd_store_init(struct ctrd_backend *b, crimp_error_t *err);

@@ -196,9 +196,15 @@ void ctrd_monitor_reap(struct ctrd_backend *b, const char *id, uint32_t status, 
                                                                    : c->cgroup->unified);
         pthread_mutex_unlock(&c->mu);
     }
-    if (ctrd_delete_task(b, id, &err) < 0)
+    bool deleted = ctrd_delete_task(b, id, &err) == 0;
+    if (!deleted)
         log_warn("containerd: reaping %.12s: %s", id, err->msg);
     crimp_error_release(&err);
+    if (c && deleted) {
+        pthread_mutex_lock(&c->mu);
+        c->task_gone = true;
+        pthread_mutex_unlock(&c->mu);
+    }
     if (c) {
         record_container_exit(b, c, status, at_ns, false, oom_killed);
         ctrd_container_put(c);
