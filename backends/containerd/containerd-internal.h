@@ -97,6 +97,12 @@ void ctrd_image_cache_free(struct ctrd_image_cache *c);
 bool ctrd_image_cache_get(struct ctrd_image_cache *c, const char *digest, struct ctrd_image *img);
 void ctrd_image_cache_put(struct ctrd_image_cache *c, const char *digest,
                           const struct ctrd_image *img);
+/* Names resolved to their record's name and target digest (kept 30 s;
+ * crimp's pulls and removals forget them all).  */
+bool ctrd_image_refs_get(struct ctrd_image_cache *c, const char *ref, char **name, char **digest);
+void ctrd_image_refs_put(struct ctrd_image_cache *c, const char *ref, const char *name,
+                         const char *digest);
+void ctrd_image_refs_forget(struct ctrd_image_cache *c);
 
 /* ctrd_image_get, pulling REF (no credentials) when it is missing: the
  * sandbox image.  */

@@ -304,10 +304,24 @@ static void image_add_names(struct ctrd_image *img, ctrd_record *const *recs, si
     }
 }
 
+/* REF's image from the caches alone (a name seen lately whose content is
+ * cached): no call.  */
+static bool image_from_caches(struct ctrd_backend *b, const char *ref, struct ctrd_image *img)
+{
+    cleanup_free char *name = NULL, *digest = NULL;
+    if (!ctrd_image_refs_get(b->image_cache, ref, &name, &digest) ||
+        !ctrd_image_cache_get(b->image_cache, digest, img))
+        return false;
+    img->name = steal_ptr(&name);
+    return true;
+}
+
 int ctrd_image_get(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *ref, int what,
                    struct ctrd_image *img, crimp_error_t *err)
 {
     memset(img, 0, sizeof(*img));
+    if (what == 0 && image_from_caches(b, ref, img))
+        return 0;
     struct ctrd_opts o = ctrd_opts_for(rpc);
     ctrd_record *rec = NULL;
     int found = record_find(b, &o, ref, &rec, err);
@@ -315,6 +329,8 @@ int ctrd_image_get(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *re
         return found < 0 ? -1 : crimp_make_error(err, GRPC_STATUS_NOT_FOUND, 0,
                                                  "image %s not found", ref);
     int r = image_load(b, &o, rec, (what & CTRD_IMAGE_CHECK_UNPACKED) != 0, img, err);
+    if (r == 0)
+        ctrd_image_refs_put(b->image_cache, ref, rec->name, rec->target->digest);
     bool want_names = r == 0 && (what & CTRD_IMAGE_NAMES);
     ctrd_record_list *names = want_names ? records_of_target(b, &o, rec->target->digest, err) : NULL;
     protobuf_c_message_free_unpacked(&rec->base, NULL);
@@ -519,6 +535,7 @@ int ctrd_remove_image(struct crimp_backend *self, struct crimp_rpc *rpc,
 {
     struct ctrd_backend *b = ctrd_of(self);
     struct ctrd_opts o = ctrd_opts_for(rpc);
+    ctrd_image_refs_forget(b->image_cache); /* the names it had resolve no more */
     ctrd_record *rec = NULL;
     int found = record_find(b, &o, req->image->image, &rec, err);
     if (found <= 0)

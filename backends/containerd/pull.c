@@ -760,5 +760,7 @@ int ctrd_pull(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *ref,
     }
     pthread_mutex_unlock(&t->mu);
     dist_ref_clear(&parsed);
+    /* A tag may point elsewhere now.  */
+    ctrd_image_refs_forget(b->image_cache);
     return ret;
 }
