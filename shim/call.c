@@ -42,6 +42,16 @@ static void log_failure(const struct crimp_call *c, const char *backend, const c
               backend ? " via " : "", backend ? backend : "", crimp_status_name(e->code), e->msg);
 }
 
+/* A unary call leaves the drain's count only once its reply is out: a
+ * drain that saw it leave earlier could cancel all calls (the streams)
+ * while that reply still waited to be written, and the client got
+ * UNAVAILABLE "Cancelling all calls" instead of its answer.  */
+static void unary_done(struct crimp_call *c)
+{
+    if (c->method && !c->method->streaming && c->method->lane != LANE_INLINE)
+        atomic_fetch_sub(&c->srv->unary_in_flight, 1);
+}
+
 /* Sends the final batch: the reply (if any) and the status.  Consumes the
  * handler's reference when gRPC completes it.  */
 void crimp_call_finish(struct crimp_call *c, grpc_byte_buffer *reply, grpc_status_code code,
@@ -64,8 +74,6 @@ void crimp_call_finish(struct crimp_call *c, grpc_byte_buffer *reply, grpc_statu
     ops[n].data.send_status_from_server.status = code;
     ops[n++].data.send_status_from_server.status_details = code ? &c->status_details : NULL;
 
-    if (c->method && !c->method->streaming && c->method->lane != LANE_INLINE)
-        atomic_fetch_sub(&c->srv->unary_in_flight, 1);
     if (c->method)
         crimp_recorder_finish(c->srv->recorder, (int)(c->method - crimp_methods),
                               c->backend_index, code, c->start_real_ns,
@@ -73,6 +81,7 @@ void crimp_call_finish(struct crimp_call *c, grpc_byte_buffer *reply, grpc_statu
     grpc_call_error ce = grpc_call_start_batch(c->call, ops, n, &c->sent_tag, NULL);
     if (ce != GRPC_CALL_OK) {
         log_warn("grpc: cannot send status: %s", grpc_call_error_to_string(ce));
+        unary_done(c);
         call_unref(c);
     }
 }
@@ -392,7 +401,9 @@ static void on_closed(struct crimp_tag *tag, bool ok)
 
 static void on_sent(struct crimp_tag *tag, bool ok)
 {
-    call_unref(container_of(tag, struct crimp_call, sent_tag));
+    struct crimp_call *c = container_of(tag, struct crimp_call, sent_tag);
+    unary_done(c);
+    call_unref(c);
 }
 
 static void watch_close(struct crimp_call *c)
