@@ -377,6 +377,12 @@ void ctrd_monitor_reap(struct ctrd_backend *b, const char *id, uint32_t status, 
 bool ctrd_wait_flag(pthread_mutex_t *mu, pthread_cond_t *cv, const bool *flag,
                     int64_t deadline_mono_ns);
 
+/* One call whose reply is not needed, where NOT_FOUND (the thing is gone
+ * already) counts as done: kills and deletes (sandbox.c).  */
+int ctrd_call_gone_ok(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *method,
+                      const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+                      crimp_error_t *err);
+
 /* Stats and metrics (stats.c).  */
 int ctrd_container_stats(struct crimp_backend *self, struct crimp_rpc *rpc,
                          const Runtime__V1__ContainerStatsRequest *req,

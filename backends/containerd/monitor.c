@@ -169,17 +169,8 @@ int ctrd_delete_task(struct ctrd_backend *b, const char *id, crimp_error_t *err)
     Containerd__Services__Tasks__V1__DeleteTaskRequest req =
         CONTAINERD__SERVICES__TASKS__V1__DELETE_TASK_REQUEST__INIT;
     req.container_id = (char *)id;
-    ProtobufCMessage *resp = NULL;
-    struct ctrd_opts o = {0};
-    int ret = ctrd_call(b->conn, &o, CTRD_TASKS "Delete", &req.base,
-                        &containerd__services__tasks__v1__delete_response__descriptor, &resp, err);
-    if (resp)
-        protobuf_c_message_free_unpacked(resp, NULL);
-    if (ret < 0 && (*err)->code == GRPC_STATUS_NOT_FOUND) {
-        crimp_error_release(err);
-        return 0;
-    }
-    return ret;
+    return ctrd_call_gone_ok(b, NULL, CTRD_TASKS "Delete", &req.base,
+                             &containerd__services__tasks__v1__delete_response__descriptor, err);
 }
 
 void ctrd_monitor_reap(struct ctrd_backend *b, const char *id, uint32_t status, int64_t at_ns)

@@ -314,27 +314,18 @@ int ctrd_kill(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *id, con
     req.container_id = (char *)id;
     req.exec_id = (char *)(exec_id ? exec_id : "");
     req.signal = (uint32_t)sig;
-    ProtobufCMessage *resp = NULL;
-    struct ctrd_opts o = {.rpc = rpc};
-    int ret = ctrd_call(b->conn, &o, CTRD_TASKS "Kill", &req.base,
-                        &google__protobuf__empty__descriptor, &resp, err);
-    if (resp)
-        protobuf_c_message_free_unpacked(resp, NULL);
-    if (ret < 0 && (*err)->code == GRPC_STATUS_NOT_FOUND) {
-        crimp_error_release(err);
-        return 0;
-    }
-    return ret;
+    return ctrd_call_gone_ok(b, rpc, CTRD_TASKS "Kill", &req.base,
+                             &google__protobuf__empty__descriptor, err);
 }
 
 /* The container record and its snapshot (both may be gone already).  */
-/* One delete call; what is already gone counts as done.  */
-static int delete_call(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *method,
-                       const ProtobufCMessage *req, crimp_error_t *err)
+int ctrd_call_gone_ok(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *method,
+                      const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+                      crimp_error_t *err)
 {
     struct ctrd_opts o = {.rpc = rpc};
     ProtobufCMessage *resp = NULL;
-    int ret = ctrd_call(b->conn, &o, method, req, &google__protobuf__empty__descriptor, &resp, err);
+    int ret = ctrd_call(b->conn, &o, method, req, resp_desc, &resp, err);
     if (resp)
         protobuf_c_message_free_unpacked(resp, NULL);
     if (ret < 0 && (*err)->code != GRPC_STATUS_NOT_FOUND)
@@ -364,7 +355,8 @@ static void *remove_snapshot(void *arg)
         CONTAINERD__SERVICES__SNAPSHOTS__V1__REMOVE_SNAPSHOT_REQUEST__INIT;
     req.snapshotter = j->b->snapshotter;
     req.key = (char *)j->id;
-    j->ret = delete_call(j->b, j->rpc, CTRD_SNAPSHOTS "Remove", &req.base, &j->err);
+    j->ret = ctrd_call_gone_ok(j->b, j->rpc, CTRD_SNAPSHOTS "Remove", &req.base,
+                               &google__protobuf__empty__descriptor, &j->err);
     crimp_trace_set_current(caller);
     return NULL;
 }
@@ -380,7 +372,8 @@ int ctrd_delete_record(struct ctrd_backend *b, struct crimp_rpc *rpc, const char
     Containerd__Services__Containers__V1__DeleteContainerRequest req =
         CONTAINERD__SERVICES__CONTAINERS__V1__DELETE_CONTAINER_REQUEST__INIT;
     req.id = (char *)id;
-    int ret = delete_call(b, rpc, CTRD_CONTAINERS "Delete", &req.base, err);
+    int ret = ctrd_call_gone_ok(b, rpc, CTRD_CONTAINERS "Delete", &req.base,
+                                &google__protobuf__empty__descriptor, err);
     if (threaded)
         pthread_join(helper, NULL);
     else
