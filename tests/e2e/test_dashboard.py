@@ -10,14 +10,12 @@ import subprocess
 import tempfile
 import time
 import unittest
-import urllib.parse
-import urllib.request
 import uuid
 
 import grpc
 
 from crimpe2e import PB, Crimpd, SlowBackend, bed_env, main
-from test_metrics import free_port
+from test_metrics import Prometheus, free_port
 
 BED = bed_env()
 CTR = "unix://" + BED["CRIMP_BED_CONTAINERD_SOCK"]
@@ -73,47 +71,24 @@ class Dashboards(unittest.TestCase):
             with self.assertRaises(grpc.RpcError):
                 self.c.call("ContainerStatus", container_id="no-such-container")
 
-    def query(self, web, expr):
-        q = urllib.parse.quote(expr)
-        with urllib.request.urlopen(f"http://127.0.0.1:{web}/api/v1/query?query={q}",
-                                    timeout=5) as r:
-            body = json.load(r)
-        self.assertEqual(body["status"], "success", expr)
-        return body["data"]["result"]
-
     def test_every_panel_query_returns_data(self):
         queries = list(panel_queries("crimp-node.json")) + list(panel_queries("crimp-fleet.json"))
         self.assertGreater(len(queries), 20)
-        d = tempfile.mkdtemp(prefix="crimp-prom.", dir=self.tmp)
-        web = free_port()
-        with open(os.path.join(d, "prometheus.yml"), "w") as f:
-            f.write("global: {scrape_interval: 1s}\nscrape_configs:\n"
-                    f"  - job_name: crimp\n    static_configs: [{{targets: ['127.0.0.1:{self.port}']}}]\n")
-        log = open(os.path.join(d, "prometheus.log"), "w")
-        prom = subprocess.Popen(["prometheus", f"--config.file={d}/prometheus.yml",
-                                 f"--storage.tsdb.path={d}/data",
-                                 f"--web.listen-address=127.0.0.1:{web}"],
-                                stdout=log, stderr=subprocess.STDOUT)
-        try:
+        with Prometheus(self.port) as prom:
             empty = queries
             deadline = time.monotonic() + 90
             while empty and time.monotonic() < deadline:
                 self.traffic()  # rates need samples on both sides of a scrape
                 time.sleep(2)
                 try:
-                    empty = [(t, e) for t, e in queries if not self.query(web, e)]
+                    empty = [(t, e) for t, e in queries if not prom.query(e)]
                 except OSError:
                     continue  # Prometheus still starting
             self.assertEqual(empty, [], "panels whose query returned nothing")
-            pods = self.query(web, 'crimp_backend_pods{backend="ctr"}')
+            pods = prom.query('crimp_backend_pods{backend="ctr"}')
             self.assertEqual(float(pods[0]["value"][1]), 1.0)
-            default = self.query(web, "crimp_backend_default == 1")
+            default = prom.query("crimp_backend_default == 1")
             self.assertEqual([r["metric"]["backend"] for r in default], ["ctr"])
-        finally:
-            prom.terminate()
-            prom.wait(timeout=30)
-            log.close()
-
 
 if __name__ == "__main__":
     main()
