@@ -96,7 +96,7 @@ static void refuse_protocol(struct stream_conn *c, enum crimp_stream_kind kind)
 /* SPDY/3.1+portforward.k8s.io: the SPDY port-forward session, its frames
  * carried in binary WebSocket messages, with no inner HTTP handshake; the
  * client ends it with a close frame, answered in kind.  */
-static void serve_spdy_tunnel(struct stream_conn *c, struct stream_request *r)
+void stream_run_spdy_tunnel(struct stream_conn *c, struct stream_request *r)
 {
     struct ws_link link;
     ws_link_init(&link, c, WS_CHAN_V4);
@@ -137,12 +137,15 @@ static void serve_websocket(struct stream_conn *c, struct http_head *h, struct s
         }
     } else {
         chosen = ws_chan_select(offers, (size_t)h->n_ws_offers, &proto);
-        name = ws_chan_proto_names[proto];
     }
     if (chosen == WS_SUBPROTO_NO_MATCH) {
         refuse(c, 403, "Forbidden", NULL, "subprotocol negotiation failed\n");
         return;
     }
+    /* Only now is PROTO set (an unsupported offer once indexed the names
+     * with garbage; found by fuzzing).  */
+    if (r->kind != CRIMP_STREAM_PORTFORWARD)
+        name = ws_chan_proto_names[proto];
     if (ws_accept_key(h->ws_key, accept, &err) < 0) {
         refuse(c, 400, "Bad Request", NULL, "bad Sec-WebSocket-Key\n");
         return;
@@ -153,11 +156,12 @@ static void serve_websocket(struct stream_conn *c, struct http_head *h, struct s
                      "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s%s%s\r\n",
                      accept, chosen == 1 ? "Sec-WebSocket-Protocol: " : "",
                      chosen == 1 ? name : "", chosen == 1 ? "\r\n" : "");
-    if (send(c->fd, reply, (size_t)n, MSG_NOSIGNAL) != n)
+    if (n < 0 || (size_t)n >= sizeof(reply) ||
+        stream_send_all(c->fd, reply, (size_t)n, REPLY_TIMEOUT_MS) < 0)
         return;
     c->transport = "websocket";
     if (tunnel)
-        serve_spdy_tunnel(c, r);
+        stream_run_spdy_tunnel(c, r);
     else if (r->kind == CRIMP_STREAM_PORTFORWARD)
         stream_run_ws_portforward(c, r, proto, ports, (size_t)n_ports);
     else
@@ -183,7 +187,8 @@ static void serve_spdy(struct stream_conn *c, struct http_head *h, struct stream
                      "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
                      "Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: %s\r\n\r\n",
                      protocol);
-    if (send(c->fd, reply, (size_t)n, MSG_NOSIGNAL) != n)
+    if (n < 0 || (size_t)n >= sizeof(reply) ||
+        stream_send_all(c->fd, reply, (size_t)n, REPLY_TIMEOUT_MS) < 0)
         return;
     c->transport = "spdy";
     spdy_codec_init(&c->codec);
@@ -248,6 +253,11 @@ static void serve(struct crimp_stream_server *s, int fd, int slot)
     admission_session_end(&s->admission);
 }
 
+
+struct stream_tokens *stream_server_tokens(struct crimp_stream_server *s)
+{
+    return s->tokens;
+}
 
 void stream_serve_connection(struct crimp_stream_server *s, int fd)
 {

@@ -169,7 +169,13 @@ static void from_client(struct pf_session *s)
         on_frame(s, &f);
     if (r < 0) {
         log_info("stream: port-forward client sent bad SPDY: %s", err->msg);
+        s->c->code = GRPC_STATUS_INVALID_ARGUMENT;
         s->gone = true;
+        /* In a WebSocket tunnel the close frame can say why.  */
+        if (s->c->tunnel)
+            ws_link_fail(s->c->tunnel,
+                         strstr(err->msg, "too large") ? WS_CLOSE_TOO_BIG : WS_CLOSE_PROTOCOL_ERROR,
+                         err->msg);
     }
 }
 

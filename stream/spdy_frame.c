@@ -195,9 +195,9 @@ int spdy_next(struct spdy_codec *c, struct spdy_frame *f, crimp_error_t *err)
     release_headers(&c->last);
     memset(f, 0, sizeof(*f));
     size_t avail = c->len - c->consumed;
-    const uint8_t *h = c->buf + c->consumed;
-    if (avail < 8)
+    if (avail < 8) /* also keeps a NULL buf (nothing fed yet) out of arithmetic */
         return 0;
+    const uint8_t *h = c->buf + c->consumed;
     uint32_t length = be24(h + 5);
     if (length > c->max_frame)
         return protocol_error(err, "frame too large");

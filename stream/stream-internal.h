@@ -86,6 +86,8 @@ void admission_session_end(struct stream_admission *a);
  * session end (what each connection's thread runs; fuzzers call it).  FD
  * stays open.  */
 void stream_serve_connection(struct crimp_stream_server *s, int fd);
+/* The server's tokens (fuzzers take back the ones a run left).  */
+struct stream_tokens *stream_server_tokens(struct crimp_stream_server *s);
 
 /* One upgraded connection.  */
 struct stream_conn {
@@ -248,6 +250,9 @@ void ws_link_close(struct ws_link *l);
 void stream_run_remotecommand(struct stream_conn *c, struct stream_request *r,
                               const char *protocol);
 void stream_run_portforward(struct stream_conn *c, struct stream_request *r);
+/* SPDY/3.1+portforward.k8s.io: the port-forward session with its SPDY
+ * frames in binary WebSocket messages (after the WebSocket 101).  */
+void stream_run_spdy_tunnel(struct stream_conn *c, struct stream_request *r);
 void stream_run_ws_remotecommand(struct stream_conn *c, struct stream_request *r,
                                  enum ws_chan_proto proto);
 

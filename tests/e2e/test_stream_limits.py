@@ -29,6 +29,28 @@ def status_of(error_bytes):
     return json.loads(error_bytes)
 
 
+def ws_send_one(url, message):
+    """Sends MESSAGE on a v4.channel.k8s.io WebSocket to the exec at URL and
+    reads until the server closes: the bytes per channel, the close code."""
+    import websockets
+    url = url.replace("http://", "ws://")
+
+    async def run():
+        chans = {}
+        async with websockets.connect(url, subprotocols=["v4.channel.k8s.io"],
+                                      max_size=None) as ws:
+            await ws.send(message)
+            try:
+                async for msg in ws:
+                    if msg:
+                        chans.setdefault(msg[0], bytearray()).extend(msg[1:])
+            except websockets.ConnectionClosed:
+                pass
+            return chans, ws.close_code
+
+    return asyncio.run(asyncio.wait_for(run(), 20))
+
+
 class Limits:
     """The tests; BACKEND (a crimpd config's backend entry) comes from the
     subclasses below."""
@@ -112,48 +134,17 @@ class Limits:
         self.assertIn("resize message longer than 512 bytes", self.crimpd.read_log())
 
     def test_oversized_resize_over_websocket(self):
-        import websockets
         for tty in (False, True):
             with self.subTest(tty=tty):
                 url = self.exec_url(["sleep", "30"], stdout=True, stdin=True, tty=tty)
-                url = url.replace("http://", "ws://")
-
-                async def run():
-                    chans = {}
-                    async with websockets.connect(url, subprotocols=["v4.channel.k8s.io"],
-                                                  max_size=None) as ws:
-                        await ws.send(b"\x04" + OVERSIZED)
-                        try:
-                            async for msg in ws:
-                                if msg:
-                                    chans.setdefault(msg[0], bytearray()).extend(msg[1:])
-                        except websockets.ConnectionClosed:
-                            pass
-                        return chans, ws.close_code
-
-                chans, code = asyncio.run(asyncio.wait_for(run(), 20))
+                chans, code = ws_send_one(url, b"\x04" + OVERSIZED)
                 self.assertEqual(code, 1009)  # message too big
                 self.assert_bad_request(bytes(chans[3]))
                 self.assert_still_serving()
 
     def test_oversized_websocket_message_ends_the_session(self):
-        import websockets
-        url = self.exec_url(["sleep", "30"], stdout=True, stdin=True).replace("http://", "ws://")
-
-        async def run():
-            chans = {}
-            async with websockets.connect(url, subprotocols=["v4.channel.k8s.io"],
-                                          max_size=None) as ws:
-                await ws.send(b"\x00" + b"y" * (2 * 1024 * 1024))  # over the 1 MiB default
-                try:
-                    async for msg in ws:
-                        if msg:
-                            chans.setdefault(msg[0], bytearray()).extend(msg[1:])
-                except websockets.ConnectionClosed:
-                    pass
-                return chans, ws.close_code
-
-        chans, code = asyncio.run(asyncio.wait_for(run(), 20))
+        url = self.exec_url(["sleep", "30"], stdout=True, stdin=True)
+        chans, code = ws_send_one(url, b"\x00" + b"y" * (2 * 1024 * 1024))  # over the 1 MiB default
         self.assertEqual(code, 1009)
         st = status_of(bytes(chans[3]))
         self.assertEqual((st["status"], st["reason"]), ("Failure", "BadRequest"))
@@ -223,8 +214,11 @@ class Limits:
                     wait_for(lambda: self.pids_of("yes"), timeout=10, what="yes running")
                     # Read nothing: crimp's sends stall, and after IDLE s it
                     # gives up on the session.
-                    wait_for(lambda: not self.pids_of("yes"), timeout=IDLE + 15,
-                             what="`yes` killed after the client stopped reading")
+                    try:
+                        wait_for(lambda: not self.pids_of("yes"), timeout=IDLE + 15,
+                                 what="`yes` killed after the client stopped reading")
+                    except AssertionError as e:
+                        raise AssertionError(f"{e}\n{self.crimpd.read_log()[-3000:]}")
                     # The connection is closed: what is left drains to EOF.
                     s.sock.settimeout(10)
                     try:
