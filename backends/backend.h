@@ -101,6 +101,10 @@ struct crimp_stream_ops {
     /* The exit status of a finished exec.  */
     int (*exit_code)(struct crimp_backend *self, const struct crimp_stream_io *io, int *code,
                      crimp_error_t *err);
+    /* Kills the process of an exec the session gave up on before it ended
+     * (the client left or stopped reading, the session idled out or broke
+     * a limit).  NULL: closing io->fd already does (containerd's relay).  */
+    void (*kill)(struct crimp_backend *self, const struct crimp_stream_io *io);
     /* The network namespace of a pod (a path), NULL for host network.  */
     int (*pod_netns)(struct crimp_backend *self, const char *pod_id, char **path,
                      crimp_error_t *err);

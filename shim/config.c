@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "log.h"
+#include "stream.h"
 #include "utils.h"
 
 enum opt_kind { OPT_INT, OPT_STR, OPT_STR_OR_EMPTY, OPT_MODE, OPT_SECONDS, OPT_LEVEL, OPT_CHOICE };
@@ -49,7 +50,18 @@ static const struct opt_def opt_defs[] = {
      "exec/attach/port-forward server for backends without one (docker); port 0: any; "
      "empty: off"},
     {"stream_idle_timeout", OPT_SECONDS, OFF(stream_idle_timeout), 0, 7 * 24 * 3600, "SECONDS",
-     "end a streaming session nobody used for this long"},
+     "end a streaming session nobody used, or whose client read nothing, for this long "
+     "(its exec'd process killed)"},
+    {"stream_head_timeout", OPT_SECONDS, OFF(stream_head_timeout), 1, 3600, "SECONDS",
+     "total time a streaming connection has to send its request head and token"},
+    {"stream_max_pending", OPT_INT, OFF(stream_max_pending), 1, 4096, "N",
+     "streaming connections without a valid token yet (apart from sessions; the oldest is "
+     "cut off)"},
+    {"stream_max_sessions", OPT_INT, OFF(stream_max_sessions), 1, 65536, "N",
+     "concurrent streaming sessions (exec, attach, port-forward)"},
+    {"stream_max_message", OPT_INT, OFF(stream_max_message), 65536, 64L << 20, "BYTES",
+     "largest SPDY frame or WebSocket message a streaming client may send; larger ends the "
+     "session"},
     {"socket_mode", OPT_MODE, OFF(socket_mode), 0, 0777, "MODE", "CRI socket permissions (octal)"},
     {"state_dir", OPT_STR, OFF(state_dir), 0, 0, "DIR", "state directory"},
     {"default_backend", OPT_STR, OFF(default_backend), 0, 0, "NAME", "backend new pods go to; empty: the first one listed"},
@@ -92,6 +104,10 @@ void crimp_config_init(struct crimp_config *cfg)
     cfg->metrics_listen = xstrdup("");
     cfg->stream_listen = xstrdup("127.0.0.1:0");
     cfg->stream_idle_timeout = 4 * 3600;
+    cfg->stream_head_timeout = CRIMP_STREAM_DEFAULT_HEAD_SECONDS;
+    cfg->stream_max_pending = CRIMP_STREAM_DEFAULT_MAX_PENDING;
+    cfg->stream_max_sessions = CRIMP_STREAM_DEFAULT_MAX_SESSIONS;
+    cfg->stream_max_message = CRIMP_STREAM_DEFAULT_MAX_MESSAGE;
     cfg->socket_mode = 0660;
     cfg->state_dir = xstrdup("/var/lib/crimp");
     cfg->workers = 16;

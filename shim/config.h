@@ -16,7 +16,11 @@ struct crimp_config {
     char *admin_listen;     /* admin API socket path; "" disables it */
     char *metrics_listen;   /* HOST:PORT for /metrics over TCP; "" (default) disables */
     char *stream_listen;    /* HOST:PORT of the streaming server; "" disables */
-    double stream_idle_timeout; /* seconds */
+    double stream_idle_timeout; /* seconds; also bounds a send nobody takes */
+    double stream_head_timeout; /* seconds for a connection's whole request head */
+    int stream_max_pending;     /* connections without a valid token yet */
+    int stream_max_sessions;    /* concurrent streaming sessions */
+    int stream_max_message;     /* bytes: largest SPDY frame / WebSocket message in */
     unsigned socket_mode;   /* e.g. 0660 */
     char *state_dir;        /* checkpoints, default-backend choice */
     int workers;            /* fast lane threads */

@@ -200,8 +200,14 @@ struct crimp_server *crimp_server_start(const struct crimp_config *cfg,
     srv->recorder = new_recorder(cfg, router);
     if (!str_empty(cfg->stream_listen)) {
         struct crimp_stream_observer obs = {session_begin, session_finish, srv->recorder};
-        srv->stream =
-            crimp_stream_start(cfg->stream_listen, (int)cfg->stream_idle_timeout, &obs, err);
+        const struct crimp_stream_limits limits = {
+            .idle_seconds = (int)cfg->stream_idle_timeout,
+            .head_seconds = (int)cfg->stream_head_timeout,
+            .max_pending = cfg->stream_max_pending,
+            .max_sessions = cfg->stream_max_sessions,
+            .max_message = (size_t)cfg->stream_max_message,
+        };
+        srv->stream = crimp_stream_start(cfg->stream_listen, &limits, &obs, err);
         if (srv->stream == NULL) {
             grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->shutdown_tag);
             grpc_server_cancel_all_calls(srv->server);

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -19,38 +20,24 @@
 #include "stream-internal.h"
 #include "utils.h"
 
-#define HEAD_MAX (16 * 1024)
-#define HEAD_TIMEOUT_MS 10000
-#define MAX_CONNECTIONS 256
+#define REPLY_TIMEOUT_MS 1000 /* for an error answer: the client may not read */
 
 struct crimp_stream_server {
     int listen_fd;
     int wake[2];
     pthread_t acceptor;
     char *base_url;
-    int idle_seconds;
+    struct crimp_stream_limits limits;
     struct stream_tokens *tokens;
     struct stream_reporter reporter;
-    atomic_int connections;
+    struct stream_admission admission;
+    atomic_int connections; /* threads, pending and sessions alike */
 };
 
 struct conn_job {
     struct crimp_stream_server *s;
     int fd;
-};
-
-struct http_head {
-    char method[8];
-    char path[1024];
-    const char *query; /* after the '?' of the request target, "" if none */
-    bool upgrade_spdy, upgrade_ws, connection_upgrade;
-    char protocols[8][48]; /* X-Stream-Protocol-Version values, in order */
-    int n_protocols;
-    char ws_key[64];
-    char *ws_offers[8]; /* Sec-WebSocket-Protocol lines, pointing into the head */
-    int n_ws_offers;
-    char *rest; /* bytes after the head (SPDY already) */
-    size_t n_rest;
+    int slot; /* its pending slot (admission.c) */
 };
 
 static void send_plain(int fd, int code, const char *reason, const char *extra, const char *body)
@@ -60,117 +47,30 @@ static void send_plain(int fd, int code, const char *reason, const char *extra, 
                      "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
                      "Content-Length: %zu\r\nConnection: close\r\n%s\r\n%s",
                      code, reason, strlen(body), extra ? extra : "", body);
-    if (n > 0 && send(fd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1,
-                      MSG_NOSIGNAL) < 0)
-        log_debug("stream: reply %d: %s", code, strerror(errno));
+    if (n > 0 && stream_send_all(fd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1,
+                                 REPLY_TIMEOUT_MS) < 0)
+        log_debug("stream: reply %d not sent", code);
 }
 
-/* Comma-separated header values, each trimmed, appended in order.  */
-static void add_protocols(struct http_head *h, char *value)
-{
-    char *save = NULL;
-    for (char *t = strtok_r(value, ",", &save); t && h->n_protocols < 8;
-         t = strtok_r(NULL, ",", &save)) {
-        while (*t == ' ' || *t == '\t')
-            t++;
-        size_t n = strlen(t);
-        while (n && (t[n - 1] == ' ' || t[n - 1] == '\t'))
-            t[--n] = '\0';
-        if (n)
-            snprintf(h->protocols[h->n_protocols++], sizeof(h->protocols[0]), "%s", t);
-    }
-}
-
-static void parse_header_line(struct http_head *h, char *line)
-{
-    char *colon = strchr(line, ':');
-    if (colon == NULL)
-        return;
-    *colon = '\0';
-    char *value = colon + 1;
-    while (*value == ' ' || *value == '\t')
-        value++;
-    if (strcasecmp(line, "Upgrade") == 0) {
-        h->upgrade_spdy |= strcasestr(value, "spdy/3.1") != NULL;
-        h->upgrade_ws |= strcasestr(value, "websocket") != NULL;
-    } else if (strcasecmp(line, "Sec-WebSocket-Key") == 0) {
-        snprintf(h->ws_key, sizeof(h->ws_key), "%s", value);
-    } else if (strcasecmp(line, "Sec-WebSocket-Protocol") == 0 && h->n_ws_offers < 8) {
-        h->ws_offers[h->n_ws_offers++] = value;
-    }
-    if (strcasecmp(line, "Connection") == 0)
-        h->connection_upgrade |= strcasestr(value, "upgrade") != NULL;
-    else if (strcasecmp(line, "X-Stream-Protocol-Version") == 0)
-        add_protocols(h, value);
-}
-
-/* Reads and parses the request head; false on a bad or slow request.  */
-static bool read_head(int fd, struct http_head *h, char *buf)
+/* Reads and parses the request head; false on a bad request or one not
+ * complete within TIMEOUT_MS in total (a byte now and then buys nothing).  */
+static bool read_head(int fd, struct http_head *h, char *buf, int timeout_ms)
 {
     size_t len = 0;
-    char *end = NULL;
-    while (end == NULL) {
+    int64_t deadline = crimp_now_mono_ns() + (int64_t)timeout_ms * 1000000;
+    while (memmem(buf, len, "\r\n\r\n", 4) == NULL) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (len == HEAD_MAX || poll(&p, 1, HEAD_TIMEOUT_MS) <= 0)
+        int64_t left_ms = (deadline - crimp_now_mono_ns()) / 1000000;
+        if (len == HTTP_HEAD_MAX || left_ms <= 0 || poll(&p, 1, (int)left_ms) <= 0) {
+            log_debug("stream: no complete request head within %d ms", timeout_ms);
             return false;
-        ssize_t n = recv(fd, buf + len, HEAD_MAX - len, 0);
+        }
+        ssize_t n = recv(fd, buf + len, HTTP_HEAD_MAX - len, 0);
         if (n <= 0)
             return false;
         len += (size_t)n;
-        buf[len] = '\0';
-        end = strstr(buf, "\r\n\r\n");
     }
-    *end = '\0';
-    h->rest = end + 4;
-    h->n_rest = len - (size_t)(h->rest - buf);
-    char *save = NULL;
-    char *line = strtok_r(buf, "\r\n", &save);
-    if (line == NULL || sscanf(line, "%7s %1023s", h->method, h->path) != 2)
-        return false;
-    char *q = strchr(h->path, '?');
-    h->query = q ? q + 1 : "";
-    if (q)
-        *q = '\0';
-    while ((line = strtok_r(NULL, "\r\n", &save)) != NULL)
-        parse_header_line(h, line);
-    return true;
-}
-
-static bool supported(enum crimp_stream_kind kind, const char *p)
-{
-    if (kind == CRIMP_STREAM_PORTFORWARD)
-        return strcmp(p, "portforward.k8s.io") == 0;
-    /* v5 is accepted too: over SPDY it is v4 (client-go's v5 SPDY handler
-     * is v4's).  */
-    return strcmp(p, "v5.channel.k8s.io") == 0 || strcmp(p, "v4.channel.k8s.io") == 0 ||
-           strcmp(p, "v3.channel.k8s.io") == 0 || strcmp(p, "v2.channel.k8s.io") == 0 ||
-           strcmp(p, "channel.k8s.io") == 0;
-}
-
-/* The client's first protocol we speak ("client order wins").  */
-static const char *negotiate(const struct http_head *h, enum crimp_stream_kind kind)
-{
-    for (int i = 0; i < h->n_protocols; i++)
-        if (supported(kind, h->protocols[i]))
-            return h->protocols[i];
-    return NULL;
-}
-
-static bool kind_of_path(const char *path, enum crimp_stream_kind *kind, const char **token)
-{
-    static const struct {
-        const char *prefix;
-        enum crimp_stream_kind kind;
-    } paths[] = {{"/exec/", CRIMP_STREAM_EXEC},
-                 {"/attach/", CRIMP_STREAM_ATTACH},
-                 {"/portforward/", CRIMP_STREAM_PORTFORWARD}};
-    for (size_t i = 0; i < CRIMP_ARRAY_SIZE(paths); i++)
-        if (has_prefix(path, paths[i].prefix)) {
-            *kind = paths[i].kind;
-            *token = path + strlen(paths[i].prefix);
-            return **token != '\0';
-        }
-    return false;
+    return http_head_parse(buf, len, h);
 }
 
 /* Answers a session's request with an error instead of an upgrade; the
@@ -196,13 +96,14 @@ static void refuse_protocol(struct stream_conn *c, enum crimp_stream_kind kind)
 /* SPDY/3.1+portforward.k8s.io: the SPDY port-forward session, its frames
  * carried in binary WebSocket messages, with no inner HTTP handshake; the
  * client ends it with a close frame, answered in kind.  */
-static void serve_spdy_tunnel(struct stream_conn *c, struct stream_request *r)
+void stream_run_spdy_tunnel(struct stream_conn *c, struct stream_request *r)
 {
     struct ws_link link;
-    ws_link_init(&link, c->fd, WS_CHAN_V4);
+    ws_link_init(&link, c, WS_CHAN_V4);
     link.tunnel = true;
     c->tunnel = &link;
     spdy_codec_init(&c->codec);
+    c->codec.max_frame = c->max_message;
     stream_run_portforward(c, r);
     spdy_codec_free(&c->codec);
     ws_link_close(&link);
@@ -236,12 +137,15 @@ static void serve_websocket(struct stream_conn *c, struct http_head *h, struct s
         }
     } else {
         chosen = ws_chan_select(offers, (size_t)h->n_ws_offers, &proto);
-        name = ws_chan_proto_names[proto];
     }
     if (chosen == WS_SUBPROTO_NO_MATCH) {
         refuse(c, 403, "Forbidden", NULL, "subprotocol negotiation failed\n");
         return;
     }
+    /* Only now is PROTO set (an unsupported offer once indexed the names
+     * with garbage; found by fuzzing).  */
+    if (r->kind != CRIMP_STREAM_PORTFORWARD)
+        name = ws_chan_proto_names[proto];
     if (ws_accept_key(h->ws_key, accept, &err) < 0) {
         refuse(c, 400, "Bad Request", NULL, "bad Sec-WebSocket-Key\n");
         return;
@@ -252,11 +156,12 @@ static void serve_websocket(struct stream_conn *c, struct http_head *h, struct s
                      "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s%s%s\r\n",
                      accept, chosen == 1 ? "Sec-WebSocket-Protocol: " : "",
                      chosen == 1 ? name : "", chosen == 1 ? "\r\n" : "");
-    if (send(c->fd, reply, (size_t)n, MSG_NOSIGNAL) != n)
+    if (n < 0 || (size_t)n >= sizeof(reply) ||
+        stream_send_all(c->fd, reply, (size_t)n, REPLY_TIMEOUT_MS) < 0)
         return;
     c->transport = "websocket";
     if (tunnel)
-        serve_spdy_tunnel(c, r);
+        stream_run_spdy_tunnel(c, r);
     else if (r->kind == CRIMP_STREAM_PORTFORWARD)
         stream_run_ws_portforward(c, r, proto, ports, (size_t)n_ports);
     else
@@ -273,7 +178,7 @@ static void serve_spdy(struct stream_conn *c, struct http_head *h, struct stream
                "unable to upgrade: crimp serves SPDY/3.1 with X-Stream-Protocol-Version\n");
         return;
     }
-    if ((protocol = negotiate(h, r->kind)) == NULL) {
+    if ((protocol = http_negotiate(h, r->kind)) == NULL) {
         refuse_protocol(c, r->kind);
         return;
     }
@@ -282,10 +187,12 @@ static void serve_spdy(struct stream_conn *c, struct http_head *h, struct stream
                      "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
                      "Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: %s\r\n\r\n",
                      protocol);
-    if (send(c->fd, reply, (size_t)n, MSG_NOSIGNAL) != n)
+    if (n < 0 || (size_t)n >= sizeof(reply) ||
+        stream_send_all(c->fd, reply, (size_t)n, REPLY_TIMEOUT_MS) < 0)
         return;
     c->transport = "spdy";
     spdy_codec_init(&c->codec);
+    c->codec.max_frame = c->max_message;
     if (h->n_rest)
         spdy_feed(&c->codec, h->rest, h->n_rest);
     if (r->kind == CRIMP_STREAM_PORTFORWARD)
@@ -295,38 +202,72 @@ static void serve_spdy(struct stream_conn *c, struct http_head *h, struct stream
     spdy_codec_free(&c->codec);
 }
 
-static void serve(struct crimp_stream_server *s, int fd)
+/* R's session on FD: from here on the request is a call the recorder
+ * sees.  */
+static void run_session(struct crimp_stream_server *s, int fd, struct http_head *h,
+                        struct stream_request *r)
 {
-    cleanup_free char *buf = xmalloc(HEAD_MAX + 1);
+    int idle = s->limits.idle_seconds;
+    struct stream_conn c = {.fd = fd,
+                            .idle_seconds = idle,
+                            .send_timeout_ms = idle > 0 && idle < INT_MAX / 1000 ? idle * 1000 : 0,
+                            .max_message = s->limits.max_message};
+    stream_report_begin(&s->reporter, &c);
+    if (h->upgrade_ws && h->connection_upgrade)
+        serve_websocket(&c, h, r);
+    else
+        serve_spdy(&c, h, r);
+    stream_report_end(&s->reporter, &c, r);
+    stream_request_free(r);
+}
+
+/* The request: its head within the head timeout while it holds a pending
+ * slot, then, with a valid token and a free session slot, its session.  */
+static void serve(struct crimp_stream_server *s, int fd, int slot)
+{
+    cleanup_free char *buf = xmalloc(HTTP_HEAD_MAX + 1);
     struct http_head h = {0};
     enum crimp_stream_kind kind;
     const char *token = NULL;
-    if (!read_head(fd, &h, buf))
+    bool head = read_head(fd, &h, buf, s->limits.head_seconds * 1000);
+    admission_wait_end(&s->admission, slot, fd);
+    if (!head)
         return;
-    if (!kind_of_path(h.path, &kind, &token)) {
+    if (!http_kind_of_path(h.path, &kind, &token)) {
         send_plain(fd, 404, "Not Found", NULL, "404 page not found\n");
+        return;
+    }
+    /* Checked before the token is taken, so that the client may retry.  */
+    if (!admission_session_begin(&s->admission)) {
+        log_warn("stream: %d sessions already run: refusing another", s->limits.max_sessions);
+        send_plain(fd, 503, "Service Unavailable", NULL, "too many streaming sessions\n");
         return;
     }
     struct stream_request *r = stream_tokens_take(s->tokens, token, kind);
     if (r == NULL) { /* unknown, used, expired: all look the same */
+        admission_session_end(&s->admission);
         send_plain(fd, 404, "Not Found", NULL, "404 page not found\n");
         return;
     }
-    /* From here on the request is a session, and the recorder sees it.  */
-    struct stream_conn c = {.fd = fd, .idle_seconds = s->idle_seconds};
-    stream_report_begin(&s->reporter, &c);
-    if (h.upgrade_ws && h.connection_upgrade)
-        serve_websocket(&c, &h, r);
-    else
-        serve_spdy(&c, &h, r);
-    stream_report_end(&s->reporter, &c, r);
-    stream_request_free(r);
+    run_session(s, fd, &h, r);
+    admission_session_end(&s->admission);
+}
+
+
+struct stream_tokens *stream_server_tokens(struct crimp_stream_server *s)
+{
+    return s->tokens;
+}
+
+void stream_serve_connection(struct crimp_stream_server *s, int fd)
+{
+    serve(s, fd, admission_wait_begin(&s->admission, fd));
 }
 
 static void *conn_main(void *arg)
 {
     struct conn_job *job = arg;
-    serve(job->s, job->fd);
+    serve(job->s, job->fd, job->slot);
     close(job->fd);
     atomic_fetch_sub(&job->s->connections, 1);
     free(job);
@@ -347,20 +288,24 @@ static void *acceptor_main(void *arg)
         int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0)
             continue;
-        if (atomic_fetch_add(&s->connections, 1) >= MAX_CONNECTIONS) {
+        /* Threads: the pending and session slots, and as many again for
+         * connections cut off but not yet gone.  */
+        int max_threads = 2 * s->limits.max_pending + s->limits.max_sessions;
+        if (atomic_fetch_add(&s->connections, 1) >= max_threads) {
             atomic_fetch_sub(&s->connections, 1);
-            send_plain(fd, 503, "Service Unavailable", NULL, "too many streaming sessions\n");
             close(fd);
             continue;
         }
         struct conn_job *job = xcalloc(1, sizeof(*job));
         job->s = s;
         job->fd = fd;
+        job->slot = admission_wait_begin(&s->admission, fd);
         pthread_t t;
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         if (pthread_create(&t, &attr, conn_main, job) != 0) {
+            admission_wait_end(&s->admission, job->slot, fd);
             close(fd);
             free(job);
             atomic_fetch_sub(&s->connections, 1);
@@ -398,11 +343,21 @@ static int listen_on(const char *address, int *fd_out, int *port, crimp_error_t 
     return 0;
 }
 
-struct crimp_stream_server *crimp_stream_start(const char *address, int idle_seconds,
+struct crimp_stream_server *crimp_stream_start(const char *address,
+                                               const struct crimp_stream_limits *limits,
                                                const struct crimp_stream_observer *observer,
                                                crimp_error_t *err)
 {
     struct crimp_stream_server *s = xcalloc(1, sizeof(*s));
+    s->limits = *limits;
+    if (s->limits.head_seconds <= 0)
+        s->limits.head_seconds = CRIMP_STREAM_DEFAULT_HEAD_SECONDS;
+    if (s->limits.max_pending <= 0)
+        s->limits.max_pending = CRIMP_STREAM_DEFAULT_MAX_PENDING;
+    if (s->limits.max_sessions <= 0)
+        s->limits.max_sessions = CRIMP_STREAM_DEFAULT_MAX_SESSIONS;
+    if (s->limits.max_message < 4096)
+        s->limits.max_message = CRIMP_STREAM_DEFAULT_MAX_MESSAGE;
     if (observer)
         s->reporter.observer = *observer;
     int port = 0;
@@ -412,12 +367,13 @@ struct crimp_stream_server *crimp_stream_start(const char *address, int idle_sec
     }
     cleanup_free char *host = strndup(address, strcspn(address, ":"));
     s->base_url = xasprintf("http://%s:%d", host, port);
-    s->idle_seconds = idle_seconds;
     s->tokens = stream_tokens_new();
+    admission_init(&s->admission, s->limits.max_pending, s->limits.max_sessions);
     if (pipe2(s->wake, O_CLOEXEC) < 0) {
         close(s->listen_fd);
         free(s->base_url);
         stream_tokens_free(s->tokens);
+        admission_free(&s->admission);
         free(s);
         crimp_make_errno_error(err, errno, "pipe");
         return NULL;
@@ -446,8 +402,10 @@ void crimp_stream_stop(struct crimp_stream_server *s)
      * to the server but its tokens, which outlive them here.  */
     for (int i = 0; i < 50 && atomic_load(&s->connections) > 0; i++)
         usleep(20000);
-    if (atomic_load(&s->connections) == 0)
+    if (atomic_load(&s->connections) == 0) {
         stream_tokens_free(s->tokens);
+        admission_free(&s->admission);
+    }
     free(s->base_url);
     if (atomic_load(&s->connections) == 0)
         free(s);
@@ -493,24 +451,22 @@ static int tunnel_flush(struct stream_conn *c, struct spdy_buf *out)
 static void tunnel_feed(void *ctx, const struct ws_chan_msg *m)
 {
     struct stream_conn *c = ctx;
-    spdy_feed(&c->codec, m->data, m->len);
+    if (spdy_feed(&c->codec, m->data, m->len) < 0)
+        c->tunnel->closed = true; /* cannot happen: messages are <= max_frame */
 }
 
 int stream_flush(struct stream_conn *c, struct spdy_buf *out)
 {
     if (c->tunnel)
         return tunnel_flush(c, out);
-    size_t off = 0;
-    while (off < out->len) {
-        ssize_t n = send(c->fd, out->p + off, out->len - off, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        off += (size_t)n;
-    }
+    int r = out->len ? stream_send_all(c->fd, out->p, out->len, c->send_timeout_ms) : 0;
     out->len = 0;
-    return 0;
+    if (r == STREAM_SEND_STALLED) {
+        log_info("stream: the client read nothing for %d s: ending its session", c->idle_seconds);
+        c->stalled = true;
+        c->code = GRPC_STATUS_DEADLINE_EXCEEDED;
+    }
+    return r;
 }
 
 int stream_read_client(struct stream_conn *c, int timeout_ms)
@@ -525,10 +481,9 @@ int stream_read_client(struct stream_conn *c, int timeout_ms)
         ws_link_read(c->tunnel, tunnel_feed, c);
         return c->tunnel->gone || c->tunnel->closed ? -1 : 1;
     }
-    char buf[65536];
+    char buf[SPDY_MAX_FEED];
     ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
-    if (n <= 0)
+    if (n <= 0 || spdy_feed(&c->codec, buf, (size_t)n) < 0)
         return -1;
-    spdy_feed(&c->codec, buf, (size_t)n);
     return 1;
 }

@@ -121,20 +121,11 @@ static void on_data(struct pf_session *s, const struct spdy_frame *f)
     struct pf_pair *p = pair_of_stream(s, f->stream_id);
     if (p == NULL || p->done || f->stream_id != p->sid_data || p->fd < 0)
         return; /* the error stream's FIN, or a pair already over */
-    const uint8_t *d = f->data;
-    size_t n = f->len;
-    while (n > 0) {
-        ssize_t w = send(p->fd, d, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            end_pair(s, p, NULL);
-            return;
-        }
-        d += w;
-        n -= (size_t)w;
-        s->c->bytes_in += (uint64_t)w;
+    if (f->len && stream_send_all(p->fd, f->data, f->len, s->c->send_timeout_ms) < 0) {
+        end_pair(s, p, NULL); /* the pod closed, or took nothing for the idle timeout */
+        return;
     }
+    s->c->bytes_in += f->len;
     if (f->flags & SPDY_FLAG_FIN)
         shutdown(p->fd, SHUT_WR);
 }
@@ -178,7 +169,13 @@ static void from_client(struct pf_session *s)
         on_frame(s, &f);
     if (r < 0) {
         log_info("stream: port-forward client sent bad SPDY: %s", err->msg);
+        s->c->code = GRPC_STATUS_INVALID_ARGUMENT;
         s->gone = true;
+        /* In a WebSocket tunnel the close frame can say why.  */
+        if (s->c->tunnel)
+            ws_link_fail(s->c->tunnel,
+                         strstr(err->msg, "too large") ? WS_CLOSE_TOO_BIG : WS_CLOSE_PROTOCOL_ERROR,
+                         err->msg);
     }
 }
 

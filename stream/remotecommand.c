@@ -34,7 +34,27 @@ struct rc_session {
     struct stdio_resize resize;
     struct stdio_demux demux;
     bool output_done, client_gone;
+    /* Why crimp ends the session early because of the client (a message
+     * over a limit, bad SPDY); NULL while all is well.  */
+    char *refusal;
+    const char *failure; /* crimp gave up on the process (idle, stdin stalled) */
 };
+
+static const char *kind_name(const struct rc_session *s)
+{
+    return s->r->kind == CRIMP_STREAM_EXEC ? "exec" : "attach";
+}
+
+/* The client broke a rule: the session ends with WHY as its status, the
+ * process (if any) killed, and nothing more the client sends is read.  */
+static void refuse(struct rc_session *s, const char *why)
+{
+    if (s->refusal)
+        return;
+    log_info("stream: ending the %s session: %s", kind_name(s), why);
+    s->refusal = xstrdup(why);
+    s->c->code = GRPC_STATUS_INVALID_ARGUMENT;
+}
 
 static int version_of(const char *protocol)
 {
@@ -94,12 +114,18 @@ static void on_frame(struct rc_session *s, const struct spdy_frame *f)
         break;
     case SPDY_DATA:
         if (s->sid[RC_STDIN] && f->stream_id == s->sid[RC_STDIN]) {
-            if (s->started)
-                stdio_write_stdin(s->c, s->io.fd, f->data, f->len);
+            if (s->started && stdio_write_stdin(s->c, s->io.fd, f->data, f->len) ==
+                                  STREAM_SEND_STALLED)
+                s->failure = "the process read none of its stdin within the idle timeout";
             if ((f->flags & SPDY_FLAG_FIN) && s->started)
                 shutdown(s->io.fd, SHUT_WR); /* EOF for the process's stdin */
         } else if (s->sid[RC_RESIZE] && f->stream_id == s->sid[RC_RESIZE]) {
-            stdio_resize_feed(&s->resize, f->data, f->len, s->r, s->started ? &s->io : NULL);
+            /* Accepted without a tty too (then nothing is resized), so it
+             * is checked the same way.  */
+            cleanup_error crimp_error_t err = NULL;
+            if (stdio_resize_feed(&s->resize, f->data, f->len, s->r, s->started ? &s->io : NULL,
+                                  &err) < 0)
+                refuse(s, err->msg);
         }
         break;
     case SPDY_RST_STREAM:
@@ -111,9 +137,27 @@ static void on_frame(struct rc_session *s, const struct spdy_frame *f)
     }
 }
 
+/* After a refusal the client's bytes are read and dropped: its input may
+ * be broken mid-frame, and a close with unread bytes would reset the
+ * connection before it read its status.  */
+static int discard_client(struct rc_session *s, int timeout_ms)
+{
+    struct pollfd p = {.fd = s->c->fd, .events = POLLIN};
+    char buf[16384];
+    if (poll(&p, 1, timeout_ms) <= 0)
+        return 0;
+    if (recv(s->c->fd, buf, sizeof(buf), 0) <= 0) {
+        s->client_gone = true;
+        return -1;
+    }
+    return 0;
+}
+
 /* Reads and handles what the client sent; < 0 when it is gone.  */
 static int pump_client(struct rc_session *s, int timeout_ms)
 {
+    if (s->refusal)
+        return discard_client(s, timeout_ms);
     int r = stream_read_client(s->c, timeout_ms);
     if (r < 0) {
         s->client_gone = true;
@@ -121,21 +165,18 @@ static int pump_client(struct rc_session *s, int timeout_ms)
     }
     struct spdy_frame f;
     cleanup_error crimp_error_t err = NULL;
-    int got;
-    while ((got = spdy_next(&s->c->codec, &f, &err)) > 0)
+    int got = 0;
+    while (!s->refusal && !s->client_gone && (got = spdy_next(&s->c->codec, &f, &err)) > 0)
         on_frame(s, &f);
-    if (got < 0) {
-        log_info("stream: client sent bad SPDY: %s", err->msg);
-        s->client_gone = true;
-        return -1;
-    }
+    if (got < 0)
+        refuse(s, err->msg);
     return stream_flush(s->c, &s->out) < 0 ? (s->client_gone = true, -1) : 0;
 }
 
 static bool wait_for_streams(struct rc_session *s)
 {
     int64_t deadline = crimp_now_mono_ns() + SETUP_TIMEOUT_MS * 1000000LL;
-    while (s->got < s->expected && !s->client_gone) {
+    while (s->got < s->expected && !s->client_gone && !s->refusal) {
         int64_t left = (deadline - crimp_now_mono_ns()) / 1000000;
         if (left <= 0)
             return false;
@@ -182,9 +223,11 @@ static void run(struct rc_session *s)
     s->demux.multiplexed = s->io.multiplexed;
     if (s->io.n_early)
         stdio_demux_feed(&s->demux, (uint8_t *)s->io.early, s->io.n_early, on_output, s);
-    while (!s->output_done && !s->client_gone) {
-        if (stream_flush(s->c, &s->out) < 0)
+    while (!s->output_done && !s->client_gone && !s->refusal && !s->failure) {
+        if (stream_flush(s->c, &s->out) < 0) {
+            s->client_gone = true;
             return;
+        }
         struct pollfd p[2] = {{s->c->fd, POLLIN, 0}, {s->io.fd, POLLIN, 0}};
         if (poll(p, 2, 1000) < 0 && errno != EINTR)
             return;
@@ -198,14 +241,16 @@ static void run(struct rc_session *s)
         }
         if (idle_ns > 0 && crimp_now_mono_ns() - last > idle_ns) {
             log_info("stream: session idle for %d s, ending it", s->c->idle_seconds);
-            return;
+            s->failure = "the session was idle for longer than the idle timeout";
+            break;
         }
     }
 }
 
 static void put_status(struct rc_session *s, const char *failure, int exit_code)
 {
-    cleanup_free char *text = stdio_status_text(s->version >= 4, failure, exit_code);
+    cleanup_free char *text = s->refusal ? stdio_refusal_text(s->version >= 4, s->refusal)
+                                         : stdio_status_text(s->version >= 4, failure, exit_code);
     if (text)
         spdy_put_data(&s->out, s->sid[RC_ERROR], 0, text, strlen(text));
 }
@@ -238,9 +283,14 @@ void stream_run_remotecommand(struct stream_conn *c, struct stream_request *r,
     struct rc_session s = {.c = c, .r = r, .version = version_of(protocol), .io = {.fd = -1}};
     plan_streams(&s);
     if (!wait_for_streams(&s)) {
-        log_info("stream: %s session: the client's streams did not all arrive",
-                 r->kind == CRIMP_STREAM_EXEC ? "exec" : "attach");
-        c->code = GRPC_STATUS_DEADLINE_EXCEEDED;
+        if (s.refusal) {
+            finish(&s, NULL, 0);
+        } else {
+            log_info("stream: %s session: the client's streams did not all arrive",
+                     kind_name(&s));
+            c->code = GRPC_STATUS_DEADLINE_EXCEEDED;
+        }
+        free(s.refusal);
         spdy_buf_free(&s.out);
         return;
     }
@@ -248,12 +298,17 @@ void stream_run_remotecommand(struct stream_conn *c, struct stream_request *r,
     if (stdio_start(r, &s.io, &err) < 0) {
         cleanup_free char *msg = stdio_start_failure(c, r, err);
         finish(&s, msg, 0);
+        free(s.refusal);
         spdy_buf_free(&s.out);
         return;
     }
     s.started = true;
     run(&s);
-    finish(&s, NULL, stdio_end(r, &s.io, s.client_gone));
+    int code = stdio_end(r, &s.io, s.output_done, s.client_gone);
+    if (s.failure)
+        c->code = GRPC_STATUS_DEADLINE_EXCEEDED;
+    finish(&s, s.failure, code);
+    free(s.refusal);
     free(s.io.early);
     free(s.io.handle);
     spdy_buf_free(&s.out);

@@ -12,7 +12,7 @@
 void spdy_codec_init(struct spdy_codec *c)
 {
     memset(c, 0, sizeof(*c));
-    c->max_frame = 16 * 1024 * 1024;
+    c->max_frame = SPDY_DEFAULT_MAX_FRAME;
 }
 
 static void release_headers(struct spdy_frame *f)
@@ -37,19 +37,31 @@ void spdy_codec_free(struct spdy_codec *c)
     memset(c, 0, sizeof(*c));
 }
 
-void spdy_feed(struct spdy_codec *c, const void *data, size_t len)
+int spdy_feed(struct spdy_codec *c, const void *data, size_t len)
 {
     if (c->consumed > 0) { /* drop what earlier frames used */
         memmove(c->buf, c->buf + c->consumed, c->len - c->consumed);
         c->len -= c->consumed;
         c->consumed = 0;
     }
+    /* Decoding after each feed leaves less than one frame (<= max_frame,
+     * or spdy_next fails); one more read on top of it is all that may be
+     * held.  */
+    if (len > spdy_codec_max_buffered(c) - c->len)
+        return -1;
     if (c->len + len > c->cap) {
         c->cap = (c->len + len) * 2;
         c->buf = xrealloc(c->buf, c->cap);
     }
-    memcpy(c->buf + c->len, data, len);
+    if (len)
+        memcpy(c->buf + c->len, data, len);
     c->len += len;
+    return 0;
+}
+
+size_t spdy_codec_max_buffered(const struct spdy_codec *c)
+{
+    return 2 * c->max_frame + 8 + SPDY_MAX_FEED;
 }
 
 static uint32_t be32(const uint8_t *p)
@@ -183,9 +195,9 @@ int spdy_next(struct spdy_codec *c, struct spdy_frame *f, crimp_error_t *err)
     release_headers(&c->last);
     memset(f, 0, sizeof(*f));
     size_t avail = c->len - c->consumed;
-    const uint8_t *h = c->buf + c->consumed;
-    if (avail < 8)
+    if (avail < 8) /* also keeps a NULL buf (nothing fed yet) out of arithmetic */
         return 0;
+    const uint8_t *h = c->buf + c->consumed;
     uint32_t length = be24(h + 5);
     if (length > c->max_frame)
         return protocol_error(err, "frame too large");

@@ -33,6 +33,10 @@ enum spdy_type {
 #define SPDY_RST_PROTOCOL_ERROR 1
 #define SPDY_RST_CANCEL 5
 #define SPDY_MAX_DATA (32 * 1024) /* what we put in one DATA frame */
+/* The largest frame accepted unless max_frame says otherwise (kubelet and
+ * client-go send at most 32 KiB of data per frame).  */
+#define SPDY_DEFAULT_MAX_FRAME (1024 * 1024)
+#define SPDY_MAX_FEED          (64 * 1024) /* the most one socket read feeds */
 
 struct spdy_header {
     char *name, *value;
@@ -54,14 +58,19 @@ struct spdy_codec {
     bool inflater_ready, deflater_ready;
     uint8_t *buf; /* received, not yet decoded */
     size_t len, cap, consumed;
-    size_t max_frame;
+    size_t max_frame; /* a longer frame is a protocol error */
     struct spdy_frame last; /* owns the headers of the frame last returned */
 };
 
 void spdy_codec_init(struct spdy_codec *c);
 void spdy_codec_free(struct spdy_codec *c);
 
-void spdy_feed(struct spdy_codec *c, const void *data, size_t len);
+/* Appends received bytes: < 0, nothing kept, when they would make the
+ * undecoded input exceed spdy_codec_max_buffered (a caller that decodes
+ * after every feed of at most max(SPDY_MAX_FEED, max_frame) bytes never
+ * gets there).  */
+int spdy_feed(struct spdy_codec *c, const void *data, size_t len);
+size_t spdy_codec_max_buffered(const struct spdy_codec *c);
 
 /* The next complete frame: 1 with *F filled (valid until the next call),
  * 0 when more bytes are needed, < 0 with *err (PROTOCOL_ERROR material:

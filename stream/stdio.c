@@ -43,33 +43,60 @@ void stdio_demux_feed(struct stdio_demux *d, const uint8_t *p, size_t n,
     }
 }
 
-void stdio_resize_feed(struct stdio_resize *r, const uint8_t *p, size_t n,
-                       struct stream_request *req, const struct crimp_stream_io *io)
+/* One complete resize object: applied when it names a usable size, else
+ * dropped with a log line (a client's bad JSON is no reason to end an
+ * interactive session).  */
+static void apply_resize(const char *text, size_t len, struct stream_request *req,
+                         const struct crimp_stream_io *io)
 {
-    if (r->len + n >= sizeof(r->buf))
-        r->len = 0; /* nonsense: start over rather than grow */
-    memcpy(r->buf + r->len, p, n);
-    r->len += n;
-    r->buf[r->len] = '\0';
-    char *nl;
-    /* {"Width":80,"Height":24}, one per line over SPDY; WebSocket sends
-     * one per message without the newline, which the caller adds.  */
-    while ((nl = strchr(r->buf, '\n')) != NULL) {
-        *nl = '\0';
-        json_auto_t *j = json_loads(r->buf, 0, NULL);
-        json_t *w = j ? (json_object_get(j, "Width") ?: json_object_get(j, "width")) : NULL;
-        json_t *h = j ? (json_object_get(j, "Height") ?: json_object_get(j, "height")) : NULL;
-        unsigned width = (unsigned)json_integer_value(w), height = (unsigned)json_integer_value(h);
-        struct crimp_backend *b = req->backend;
-        crimp_error_t err = NULL;
-        if (width && height && io && b->ops->stream->resize(b, io, width, height, &err) < 0) {
-            log_debug("stream: resize: %s", err->msg);
-            crimp_error_release(&err);
-        }
-        size_t used = (size_t)(nl - r->buf) + 1;
-        memmove(r->buf, nl + 1, r->len - used + 1);
-        r->len -= used;
+    json_error_t jerr;
+    json_auto_t *j = json_loadb(text, len, 0, &jerr);
+    json_t *w = j ? (json_object_get(j, "Width") ?: json_object_get(j, "width")) : NULL;
+    json_t *h = j ? (json_object_get(j, "Height") ?: json_object_get(j, "height")) : NULL;
+    if (!json_is_integer(w) || !json_is_integer(h)) {
+        log_info("stream: resize message is not {\"Width\":N,\"Height\":N}, ignored");
+        return;
     }
+    json_int_t width = json_integer_value(w), height = json_integer_value(h);
+    if (width < 0 || width > 65535 || height < 0 || height > 65535) {
+        log_info("stream: resize to %lldx%lld is out of range, ignored", (long long)width,
+                 (long long)height);
+        return;
+    }
+    struct crimp_backend *b = req->backend;
+    crimp_error_t err = NULL;
+    if (width && height && io &&
+        b->ops->stream->resize(b, io, (unsigned)width, (unsigned)height, &err) < 0) {
+        log_debug("stream: resize: %s", err->msg);
+        crimp_error_release(&err);
+    }
+}
+
+int stdio_resize_feed(struct stdio_resize *r, const uint8_t *p, size_t n,
+                      struct stream_request *req, const struct crimp_stream_io *io,
+                      crimp_error_t *err)
+{
+    /* {"Width":80,"Height":24}, one per line over SPDY; WebSocket sends
+     * one per message without the newline, which the caller adds.  Each
+     * piece is checked against the room left before it is copied.  */
+    while (n > 0) {
+        const uint8_t *nl = memchr(p, '\n', n);
+        size_t take = nl ? (size_t)(nl - p) : n;
+        if (take > STDIO_RESIZE_MAX - r->len) {
+            r->len = 0;
+            return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
+                                    "resize message longer than %d bytes", STDIO_RESIZE_MAX);
+        }
+        memcpy(r->buf + r->len, p, take);
+        r->len += take;
+        if (nl == NULL)
+            return 0;
+        apply_resize(r->buf, r->len, req, io);
+        r->len = 0;
+        p += take + 1;
+        n -= take + 1;
+    }
+    return 0;
 }
 
 char *stdio_status_text(bool json, const char *failure, int exit_code)
@@ -100,6 +127,15 @@ char *stdio_status_text(bool json, const char *failure, int exit_code)
     return json_dumps(st, JSON_COMPACT);
 }
 
+char *stdio_refusal_text(bool json, const char *why)
+{
+    if (!json)
+        return xstrdup(why);
+    json_auto_t *st = json_pack("{s:{}, s:s, s:s, s:s, s:i}", "metadata", "status", "Failure",
+                                "message", why, "reason", "BadRequest", "code", 400);
+    return json_dumps(st, JSON_COMPACT);
+}
+
 int stdio_start(struct stream_request *r, struct crimp_stream_io *io, crimp_error_t *err)
 {
     struct crimp_backend *b = r->backend;
@@ -117,28 +153,31 @@ char *stdio_start_failure(struct stream_conn *c, struct stream_request *r,
                      err->msg);
 }
 
-void stdio_write_stdin(struct stream_conn *c, int fd, const uint8_t *p, size_t n)
+int stdio_write_stdin(struct stream_conn *c, int fd, const uint8_t *p, size_t n)
 {
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return; /* the process is gone; its output EOF ends the session */
-        c->bytes_in += (uint64_t)w;
-        p += w;
-        n -= (size_t)w;
-    }
+    int r = stream_send_all(fd, p, n, c->send_timeout_ms);
+    if (r == 0)
+        c->bytes_in += n;
+    else if (r == STREAM_SEND_STALLED)
+        log_info("stream: the process read none of its stdin for %d s: ending the session",
+                 c->idle_seconds);
+    return r;
 }
 
-int stdio_end(struct stream_request *r, struct crimp_stream_io *io, bool client_gone)
+int stdio_end(struct stream_request *r, struct crimp_stream_io *io, bool process_done,
+              bool client_gone)
 {
     int code = 0;
     cleanup_error crimp_error_t err = NULL;
     struct crimp_backend *b = r->backend;
-    if (r->kind == CRIMP_STREAM_EXEC && !client_gone &&
-        b->ops->stream->exit_code(b, io, &code, &err) < 0)
+    bool exec = r->kind == CRIMP_STREAM_EXEC;
+    if (exec && !process_done && b->ops->stream->kill) {
+        log_info("stream: exec session ended before its process: killing it");
+        b->ops->stream->kill(b, io);
+    } else if (exec && process_done && !client_gone &&
+               b->ops->stream->exit_code(b, io, &code, &err) < 0) {
         log_warn("stream: exec exit code: %s", err->msg);
+    }
     close(io->fd);
     io->fd = -1;
     return code;

@@ -32,11 +32,74 @@ char *stream_tokens_add(struct stream_tokens *t, struct stream_request *r);
 struct stream_request *stream_tokens_take(struct stream_tokens *t, const char *token,
                                           enum crimp_stream_kind kind);
 
+/* http_head.c: a request head.  */
+#define HTTP_HEAD_MAX       (16 * 1024)
+#define HTTP_MAX_PROTOCOLS  8
+#define HTTP_MAX_WS_OFFERS  8
+struct http_head {
+    char method[8];
+    char path[1024];
+    const char *query; /* after the '?' of the request target, "" if none */
+    bool upgrade_spdy, upgrade_ws, connection_upgrade;
+    char protocols[HTTP_MAX_PROTOCOLS][48]; /* X-Stream-Protocol-Version values, in order */
+    int n_protocols;
+    char ws_key[64];
+    char *ws_offers[HTTP_MAX_WS_OFFERS]; /* Sec-WebSocket-Protocol lines, pointing into BUF */
+    int n_ws_offers;
+    char *rest; /* bytes after the head (SPDY or WebSocket already) */
+    size_t n_rest;
+};
+/* Parses the head in BUF[0..LEN) (BUF has room for LEN + 1 bytes, and is
+ * cut into strings H points into); false when it is incomplete or its
+ * request line is not METHOD TARGET.  */
+bool http_head_parse(char *buf, size_t len, struct http_head *h);
+/* The client's first X-Stream-Protocol-Version crimp speaks for KIND
+ * ("client order wins"), or NULL.  */
+const char *http_negotiate(const struct http_head *h, enum crimp_stream_kind kind);
+/* /exec/TOKEN, /attach/TOKEN, /portforward/TOKEN: false for anything else.  */
+bool http_kind_of_path(const char *path, enum crimp_stream_kind *kind, const char **token);
+
+/* admission.c: the streaming port's connection slots.  */
+struct admission_slot {
+    int fd; /* -1: free */
+    uint64_t seq;
+};
+struct stream_admission {
+    pthread_mutex_t mu;
+    struct admission_slot *pending; /* max_pending connections reading their head */
+    int max_pending, max_sessions, sessions;
+    uint64_t seq, evicted;
+};
+void admission_init(struct stream_admission *a, int max_pending, int max_sessions);
+void admission_free(struct stream_admission *a);
+/* FD waits for its request head: it takes a pending slot, the oldest
+ * waiting connection shut down if none is free.  Returns the slot.  */
+int admission_wait_begin(struct stream_admission *a, int fd);
+/* FD's head was read (or not): it leaves slot SLOT, unless it was cut off
+ * already.  Call it before closing FD.  */
+void admission_wait_end(struct stream_admission *a, int slot, int fd);
+/* A valid token was presented: false when max_sessions already run.  */
+bool admission_session_begin(struct stream_admission *a);
+void admission_session_end(struct stream_admission *a);
+
+/* httpd.c: serves one accepted connection FD on this thread, head to
+ * session end (what each connection's thread runs; fuzzers call it).  FD
+ * stays open.  */
+void stream_serve_connection(struct crimp_stream_server *s, int fd);
+/* The server's tokens (fuzzers take back the ones a run left).  */
+struct stream_tokens *stream_server_tokens(struct crimp_stream_server *s);
+
 /* One upgraded connection.  */
 struct stream_conn {
     int fd;
     struct spdy_codec codec;
     int idle_seconds;
+    /* The longest a send may wait for a peer to take bytes (the idle
+     * timeout; <= 0: no limit), and the largest SPDY frame or WebSocket
+     * message accepted from the client.  */
+    int send_timeout_ms;
+    size_t max_message;
+    bool stalled; /* a send gave up: the client stopped reading */
     uint32_t last_client_stream;
     bool goaway; /* the client said it is done */
     /* What the session did, for its report (report.c); one thread per
@@ -74,8 +137,15 @@ void stream_report_end(struct stream_reporter *rep, struct stream_conn *c,
 /* After this returns no report is delivered any more.  */
 void stream_reporter_stop(struct stream_reporter *rep);
 
+/* stream_io.c: writes all N bytes to FD, waiting at most TIMEOUT_MS (<= 0:
+ * no limit) for room each time the peer's buffer is full.  0 when sent.  */
+#define STREAM_SEND_GONE    (-1) /* the peer closed or failed */
+#define STREAM_SEND_STALLED (-2) /* it took nothing for TIMEOUT_MS */
+int stream_send_all(int fd, const void *data, size_t n, int timeout_ms);
+
 /* Writes the whole buffer to the client, then empties it (and sends what
- * a tunnel has queued, pongs included).  */
+ * a tunnel has queued, pongs included).  < 0 when the client is gone or
+ * took nothing for C->send_timeout_ms (C->stalled then, and a log line).  */
 int stream_flush(struct stream_conn *c, struct spdy_buf *out);
 
 /* Reads what the client sent within TIMEOUT_MS into the codec: 1 read,
@@ -94,28 +164,43 @@ void stdio_demux_feed(struct stdio_demux *d, const uint8_t *p, size_t n,
                       void (*out)(void *ctx, bool is_stderr, const uint8_t *p, size_t n),
                       void *ctx);
 
+/* The longest resize object accepted: {"Width":65535,"Height":65535} is
+ * 30 bytes, so this leaves room for blanks and other fields.  */
+#define STDIO_RESIZE_MAX 512
 struct stdio_resize {
-    char buf[512];
-    size_t len;
+    char buf[STDIO_RESIZE_MAX];
+    size_t len; /* of the line not yet complete, <= STDIO_RESIZE_MAX */
 };
-/* Resize JSON objects, one per line, applied through the backend.  */
-void stdio_resize_feed(struct stdio_resize *r, const uint8_t *p, size_t n,
-                       struct stream_request *req, const struct crimp_stream_io *io);
+/* Resize JSON objects, one per line, applied through the backend (IO NULL:
+ * the process is not started yet, nothing to resize); one that is not
+ * JSON is dropped with a log line.  < 0 (INVALID_ARGUMENT) for a line over
+ * STDIO_RESIZE_MAX: the session must end.  */
+int stdio_resize_feed(struct stdio_resize *r, const uint8_t *p, size_t n,
+                      struct stream_request *req, const struct crimp_stream_io *io,
+                      crimp_error_t *err);
 
 /* The error stream's last word: v4+ a metav1.Status JSON (JSON true),
  * older a bare message and only on failure (NULL: nothing to send).  */
 char *stdio_status_text(bool json, const char *failure, int exit_code);
+/* The same for a session crimp ended because the client broke a rule (a
+ * message over a limit): v4+ a BadRequest Status, older the bare text.  */
+char *stdio_refusal_text(bool json, const char *why);
 
 int stdio_start(struct stream_request *r, struct crimp_stream_io *io, crimp_error_t *err);
 /* The error text for a failed stdio_start; C's report gets ERR's code.  */
 char *stdio_start_failure(struct stream_conn *c, struct stream_request *r,
                           const crimp_error_t err);
-/* Writes client input to the process (all of it, unless the process is
- * gone), counted as C's bytes in.  */
-void stdio_write_stdin(struct stream_conn *c, int fd, const uint8_t *p, size_t n);
-/* Ends the process side: the exit status of an exec (0 for attach or when
- * the client left first), then the connection to it closed.  */
-int stdio_end(struct stream_request *r, struct crimp_stream_io *io, bool client_gone);
+/* Writes client input to the process, counted as C's bytes in: 0, or
+ * STREAM_SEND_GONE (the process is gone; its output's EOF ends the
+ * session) or STREAM_SEND_STALLED (it read nothing for the idle timeout;
+ * logged: the session must end).  */
+int stdio_write_stdin(struct stream_conn *c, int fd, const uint8_t *p, size_t n);
+/* Ends the process side: the exit status of an exec whose output ended
+ * (0 for attach or when the client left first), then the connection to it
+ * closed.  An exec whose output had not ended (PROCESS_DONE false: the
+ * session gave up on it) is killed instead.  */
+int stdio_end(struct stream_request *r, struct crimp_stream_io *io, bool process_done,
+              bool client_gone);
 
 /* pod_dial.c: port-forward's connections to the pod.  */
 struct pod_dialer {
@@ -133,15 +218,18 @@ void pod_dialer_free(struct pod_dialer *d);
 /* ws_link.c: an upgraded WebSocket connection.  */
 struct ws_link {
     int fd;
+    struct stream_conn *c; /* limits; its report learns of failures */
     enum ws_chan_proto proto;
     struct ws_parser parser;
     struct stream_buf out, scratch;
     bool gone;   /* the socket closed or failed: nothing more goes out */
     bool closed; /* the client sent a close frame (or a bad frame): stop reading */
+    uint16_t close_code; /* the code our close frame carries; 0: 1000 */
+    char *failure;       /* why crimp ended it (a bad or oversized message) */
     bool tunnel; /* binary messages are a byte stream: whole payloads, channel 0 */
 };
 typedef void (*ws_link_channel_fn)(void *ctx, const struct ws_chan_msg *m);
-void ws_link_init(struct ws_link *l, int fd, enum ws_chan_proto proto);
+void ws_link_init(struct ws_link *l, struct stream_conn *c, enum ws_chan_proto proto);
 void ws_link_free(struct ws_link *l);
 /* Sends everything queued in L->out; < 0 once the client is unreachable.  */
 int ws_link_flush(struct ws_link *l);
@@ -151,7 +239,10 @@ void ws_link_put(struct ws_link *l, uint8_t channel, const void *p, size_t n);
  * get their pong queued, a close frame sets L->closed, and every channel
  * message goes to ON_CHANNEL.  */
 void ws_link_read(struct ws_link *l, ws_link_channel_fn on_channel, void *ctx);
-/* Sends close 1000 and waits (bounded) for the client's close, so nothing
+/* Ends the session because of the client: stops reading, logs WHY, and
+ * ws_link_close will send CLOSE_CODE.  */
+void ws_link_fail(struct ws_link *l, uint16_t close_code, const char *why);
+/* Sends close (1000 or the failure's code) and waits (bounded) for the client's close, so nothing
  * still unsent is lost to a reset.  */
 void ws_link_close(struct ws_link *l);
 
@@ -159,6 +250,9 @@ void ws_link_close(struct ws_link *l);
 void stream_run_remotecommand(struct stream_conn *c, struct stream_request *r,
                               const char *protocol);
 void stream_run_portforward(struct stream_conn *c, struct stream_request *r);
+/* SPDY/3.1+portforward.k8s.io: the port-forward session with its SPDY
+ * frames in binary WebSocket messages (after the WebSocket 101).  */
+void stream_run_spdy_tunnel(struct stream_conn *c, struct stream_request *r);
 void stream_run_ws_remotecommand(struct stream_conn *c, struct stream_request *r,
                                  enum ws_chan_proto proto);
 

@@ -44,10 +44,36 @@ struct crimp_stream_observer {
     void *ctx;
 };
 
-/* Listens on ADDRESS ("127.0.0.1:0": a free port).  IDLE_SECONDS ends a
- * session nobody used for that long.  OBSERVER (copied; may be NULL) hears
- * of every session until crimp_stream_stop returns.  */
-struct crimp_stream_server *crimp_stream_start(const char *address, int idle_seconds,
+/* What a client of the streaming port can hold; 0 fields take the
+ * defaults.  */
+struct crimp_stream_limits {
+    /* Ends a session nobody used for this long, and one whose client (or
+     * process, or pod) took none of the bytes sent to it for this long;
+     * the exec'd process is killed.  <= 0: never.  */
+    int idle_seconds;
+    /* Total time a new connection has to send its request head (which
+     * carries the token).  */
+    int head_seconds;
+    /* Connections that have not presented a valid token yet, counted
+     * apart from sessions; when all are taken the oldest is cut off.  */
+    int max_pending;
+    int max_sessions; /* beyond: 503, the token left for a retry */
+    /* The largest SPDY frame or WebSocket message accepted from a client
+     * (kubelet and client-go send at most 32 KiB); bigger ends the session
+     * with an error status.  Per-session input buffering stays within
+     * about twice this.  */
+    size_t max_message;
+};
+#define CRIMP_STREAM_DEFAULT_HEAD_SECONDS 10
+#define CRIMP_STREAM_DEFAULT_MAX_PENDING  32
+#define CRIMP_STREAM_DEFAULT_MAX_SESSIONS 256
+#define CRIMP_STREAM_DEFAULT_MAX_MESSAGE  (1024 * 1024)
+
+/* Listens on ADDRESS ("127.0.0.1:0": a free port) within LIMITS (copied).
+ * OBSERVER (copied; may be NULL) hears of every session until
+ * crimp_stream_stop returns.  */
+struct crimp_stream_server *crimp_stream_start(const char *address,
+                                               const struct crimp_stream_limits *limits,
                                                const struct crimp_stream_observer *observer,
                                                crimp_error_t *err);
 void crimp_stream_stop(struct crimp_stream_server *s);

@@ -250,7 +250,16 @@ void ws_parser_free(struct ws_parser *p)
     memset(p, 0, sizeof(*p));
 }
 
-void ws_parser_feed(struct ws_parser *p, const void *data, size_t len)
+static int fail(struct ws_parser *p, crimp_error_t *err, uint16_t code, const char *what);
+
+size_t ws_parser_max_buffered(const struct ws_parser *p)
+{
+    /* Left after decoding: less than one frame, which is at most a header
+     * and max_message bytes (longer ones fail at their header).  */
+    return WS_MAX_HEADER + p->max_message + WS_MAX_FEED;
+}
+
+int ws_parser_feed(struct ws_parser *p, const void *data, size_t len, crimp_error_t *err)
 {
     if (p->pos > 0) { /* drop what earlier frames used */
         memmove(p->buf, p->buf + p->pos, p->len - p->pos);
@@ -258,13 +267,16 @@ void ws_parser_feed(struct ws_parser *p, const void *data, size_t len)
         p->pos = 0;
     }
     if (len == 0)
-        return;
+        return 0;
+    if (len > ws_parser_max_buffered(p) - p->len)
+        return fail(p, err, WS_CLOSE_TOO_BIG, "more input buffered than a message may hold");
     if (p->len + len > p->cap) {
         p->cap = (p->len + len) * 2;
         p->buf = xrealloc(p->buf, p->cap);
     }
     memcpy(p->buf + p->len, data, len);
     p->len += len;
+    return 0;
 }
 
 static int fail(struct ws_parser *p, crimp_error_t *err, uint16_t code, const char *what)

@@ -19,7 +19,11 @@
 #include "stream_buf.h"
 
 #define WS_GUID                "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-#define WS_DEFAULT_MAX_MESSAGE (32u * 1024 * 1024) /* x/net/websocket's default */
+/* Kubernetes clients send at most 32 KiB of payload per message; crimp's
+ * server takes its limit from its options (stream_max_message).  */
+#define WS_DEFAULT_MAX_MESSAGE (1024u * 1024)
+#define WS_MAX_FEED            (64 * 1024) /* the most one socket read feeds */
+#define WS_MAX_HEADER          14          /* 2 + 8-byte length + mask key */
 #define WS_MAX_CONTROL_PAYLOAD 125
 #define WS_ACCEPT_KEY_LEN      28 /* base64 of a SHA-1 digest */
 
@@ -105,8 +109,12 @@ void ws_parser_init(struct ws_parser *p, size_t max_message, bool require_mask);
 void ws_parser_free(struct ws_parser *p);
 
 /* Appends LEN received bytes; any split is fine.  Invalidates the data of
- * the message last returned.  */
-void ws_parser_feed(struct ws_parser *p, const void *data, size_t len);
+ * the message last returned.  < 0 (close code 1009, nothing kept) when the
+ * undecoded input would exceed ws_parser_max_buffered: a caller that calls
+ * ws_parser_next until it returns 0 after each feed of at most WS_MAX_FEED
+ * bytes never gets there.  */
+int ws_parser_feed(struct ws_parser *p, const void *data, size_t len, crimp_error_t *err);
+size_t ws_parser_max_buffered(const struct ws_parser *p);
 
 /* The next message or control frame: returns 1 with *M filled, 0 when more
  * bytes are needed, < 0 (INVALID_ARGUMENT) on a protocol violation: RSV

@@ -12,10 +12,10 @@
 
 #define WS_CLOSE_WAIT_MS 5000
 
-void ws_link_init(struct ws_link *l, int fd, enum ws_chan_proto proto)
+void ws_link_init(struct ws_link *l, struct stream_conn *c, enum ws_chan_proto proto)
 {
-    *l = (struct ws_link){.fd = fd, .proto = proto};
-    ws_parser_init(&l->parser, 0, true);
+    *l = (struct ws_link){.fd = c->fd, .proto = proto, .c = c};
+    ws_parser_init(&l->parser, c->max_message, true);
 }
 
 void ws_link_free(struct ws_link *l)
@@ -23,19 +23,21 @@ void ws_link_free(struct ws_link *l)
     ws_parser_free(&l->parser);
     stream_buf_free(&l->out);
     stream_buf_free(&l->scratch);
+    free(l->failure);
+    l->failure = NULL;
 }
 
 int ws_link_flush(struct ws_link *l)
 {
-    size_t off = 0;
-    while (off < l->out.len && !l->gone) {
-        ssize_t n = send(l->fd, l->out.p + off, l->out.len - off, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            l->gone = true;
-        else
-            off += (size_t)n;
+    if (l->out.len && !l->gone) {
+        int r = stream_send_all(l->fd, l->out.p, l->out.len, l->c->send_timeout_ms);
+        if (r == STREAM_SEND_STALLED) {
+            log_info("stream: the websocket client read nothing for %d s: ending its session",
+                     l->c->idle_seconds);
+            l->c->stalled = true;
+            l->c->code = GRPC_STATUS_DEADLINE_EXCEEDED;
+        }
+        l->gone = r < 0;
     }
     stream_buf_reset(&l->out);
     return l->gone ? -1 : 0;
@@ -77,9 +79,20 @@ static void on_message(struct ws_link *l, const struct ws_message *m, ws_link_ch
     }
 }
 
+void ws_link_fail(struct ws_link *l, uint16_t close_code, const char *why)
+{
+    if (l->closed)
+        return;
+    log_info("stream: ending the websocket session: %s", why);
+    l->closed = true;
+    l->close_code = close_code;
+    l->failure = xstrdup(why);
+    l->c->code = GRPC_STATUS_INVALID_ARGUMENT;
+}
+
 void ws_link_read(struct ws_link *l, ws_link_channel_fn on_channel, void *ctx)
 {
-    char buf[65536];
+    char buf[WS_MAX_FEED];
     ssize_t n = recv(l->fd, buf, sizeof(buf), 0);
     if (n < 0 && (errno == EINTR || errno == EAGAIN))
         return;
@@ -87,19 +100,21 @@ void ws_link_read(struct ws_link *l, ws_link_channel_fn on_channel, void *ctx)
         l->gone = true;
         return;
     }
-    ws_parser_feed(&l->parser, buf, (size_t)n);
-    struct ws_message m;
+    if (l->closed)
+        return; /* after the client's close or a failure: read and dropped */
     crimp_error_t err = NULL;
+    if (ws_parser_feed(&l->parser, buf, (size_t)n, &err) < 0) {
+        ws_link_fail(l, l->parser.close_code, err->msg);
+        crimp_error_release(&err);
+        return;
+    }
+    struct ws_message m;
     int r = 0;
     while (!l->closed && (r = ws_parser_next(&l->parser, &m, &err)) > 0)
         on_message(l, &m, on_channel, ctx);
-    if (!l->closed && r < 0) {
-        log_info("stream: websocket client sent a bad frame: %s", err->msg);
-        crimp_error_release(&err);
-        if (ws_put_close(&l->out, l->parser.close_code, NULL, &err) < 0)
-            crimp_error_release(&err);
-        l->closed = true;
-    }
+    if (!l->closed && r < 0)
+        ws_link_fail(l, l->parser.close_code, err->msg);
+    crimp_error_release(&err);
 }
 
 static void ignore_channel(void *ctx, const struct ws_chan_msg *m)
@@ -113,12 +128,16 @@ void ws_link_close(struct ws_link *l)
     if (l->gone)
         return;
     crimp_error_t err = NULL;
-    if (ws_put_close(&l->out, WS_CLOSE_NORMAL, NULL, &err) < 0)
+    if (ws_put_close(&l->out, l->close_code ? l->close_code : WS_CLOSE_NORMAL, NULL, &err) < 0)
         crimp_error_release(&err);
     if (ws_link_flush(l) < 0)
         return;
     int64_t deadline = crimp_now_mono_ns() + WS_CLOSE_WAIT_MS * 1000000LL;
-    while (!l->gone && !l->closed && crimp_now_mono_ns() < deadline) {
+    /* After a failure crimp reads nothing more, so it waits for the EOF,
+     * dropping what arrives, lest unread bytes turn the close into a reset
+     * that loses the status.  */
+    bool discard = l->failure != NULL;
+    while (!l->gone && (discard || !l->closed) && crimp_now_mono_ns() < deadline) {
         struct pollfd p = {l->fd, POLLIN, 0};
         if (poll(&p, 1, 200) > 0)
             ws_link_read(l, ignore_channel, NULL);

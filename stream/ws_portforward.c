@@ -125,20 +125,11 @@ static void to_pod(void *ctx, const struct ws_chan_msg *m)
     size_t i = m->channel / 2;
     if (m->close || m->channel % 2 || i >= s->n || s->ports[i].fd < 0)
         return; /* error channels are the server's; ended ports drop data */
-    const uint8_t *d = m->data;
-    size_t n = m->len;
-    while (n > 0) {
-        ssize_t w = send(s->ports[i].fd, d, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            end_port(&s->ports[i]);
-            return;
-        }
-        d += w;
-        n -= (size_t)w;
-        s->c->bytes_in += (uint64_t)w;
+    if (m->len && stream_send_all(s->ports[i].fd, m->data, m->len, s->c->send_timeout_ms) < 0) {
+        end_port(&s->ports[i]); /* the pod closed, or took nothing for the idle timeout */
+        return;
     }
+    s->c->bytes_in += m->len;
 }
 
 static void from_pod(struct ws_pf_session *s, size_t i)
@@ -194,7 +185,7 @@ void stream_run_ws_portforward(struct stream_conn *c, struct stream_request *r,
                                enum ws_chan_proto proto, const int *ports, size_t n_ports)
 {
     struct ws_pf_session s = {.c = c, .dialer = {.c = c, .r = r}};
-    ws_link_init(&s.link, c->fd, proto);
+    ws_link_init(&s.link, c, proto);
     s.n = n_ports < WS_PF_MAX_PORTS ? n_ports : WS_PF_MAX_PORTS;
     for (size_t i = 0; i < s.n; i++) {
         uint8_t le[2] = {(uint8_t)(ports[i] & 0xff), (uint8_t)(ports[i] >> 8)};

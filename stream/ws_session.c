@@ -23,6 +23,7 @@ struct ws_session {
     struct stdio_demux demux;
     struct stdio_resize resize;
     bool started, output_done;
+    const char *failure; /* crimp gave up on the process (idle, stdin stalled) */
 };
 
 static void on_output(void *ctx, bool is_stderr, const uint8_t *p, size_t n)
@@ -41,12 +42,16 @@ static void on_channel(void *ctx, const struct ws_chan_msg *m)
         return;
     }
     if (m->channel == WS_CHAN_STDIN) {
-        if (s->started)
-            stdio_write_stdin(s->c, s->io.fd, m->data, m->len);
+        if (s->started && !s->failure &&
+            stdio_write_stdin(s->c, s->io.fd, m->data, m->len) == STREAM_SEND_STALLED)
+            s->failure = "the process read none of its stdin within the idle timeout";
     } else if (m->channel == WS_CHAN_RESIZE) {
-        stdio_resize_feed(&s->resize, m->data, m->len, s->r, s->started ? &s->io : NULL);
-        stdio_resize_feed(&s->resize, (const uint8_t *)"\n", 1, s->r,
-                          s->started ? &s->io : NULL);
+        /* One object per message: the newline completes it.  */
+        const struct crimp_stream_io *io = s->started ? &s->io : NULL;
+        cleanup_error crimp_error_t err = NULL;
+        if (stdio_resize_feed(&s->resize, m->data, m->len, s->r, io, &err) < 0 ||
+            stdio_resize_feed(&s->resize, (const uint8_t *)"\n", 1, s->r, io, &err) < 0)
+            ws_link_fail(&s->link, WS_CLOSE_TOO_BIG, err->msg);
     }
 }
 
@@ -54,7 +59,7 @@ static void pump(struct ws_session *s)
 {
     int64_t idle_ns = (int64_t)s->c->idle_seconds * 1000000000LL, last = crimp_now_mono_ns();
     uint8_t buf[32 * 1024];
-    while (!s->output_done && !s->link.gone && !s->link.closed) {
+    while (!s->output_done && !s->link.gone && !s->link.closed && !s->failure) {
         if (ws_link_flush(&s->link) < 0)
             return;
         struct pollfd p[2] = {{s->c->fd, POLLIN, 0}, {s->io.fd, POLLIN, 0}};
@@ -72,18 +77,24 @@ static void pump(struct ws_session *s)
                 stdio_demux_feed(&s->demux, buf, (size_t)n, on_output, s);
             last = crimp_now_mono_ns();
         }
-        if (idle_ns > 0 && crimp_now_mono_ns() - last > idle_ns)
-            return;
+        if (idle_ns > 0 && crimp_now_mono_ns() - last > idle_ns) {
+            log_info("stream: websocket session idle for %d s, ending it", s->c->idle_seconds);
+            s->failure = "the session was idle for longer than the idle timeout";
+        }
     }
 }
 
-/* The status on the error channel, then the closing handshake.  */
+/* The status on the error channel, then the closing handshake.  A
+ * session the client broke ends with its failure as the status and the
+ * failure's close code.  */
 static void finish(struct ws_session *s, const char *failure, int exit_code)
 {
     if (s->link.gone)
         return;
-    cleanup_free char *status = stdio_status_text(ws_chan_status_json(s->link.proto), failure,
-                                                  exit_code);
+    bool json = ws_chan_status_json(s->link.proto);
+    cleanup_free char *status = s->link.failure
+                                    ? stdio_refusal_text(json, s->link.failure)
+                                    : stdio_status_text(json, failure, exit_code);
     if (status)
         ws_link_put(&s->link, WS_CHAN_ERROR, status, strlen(status));
     ws_link_close(&s->link);
@@ -93,7 +104,7 @@ void stream_run_ws_remotecommand(struct stream_conn *c, struct stream_request *r
                                  enum ws_chan_proto proto)
 {
     struct ws_session s = {.c = c, .r = r, .io = {.fd = -1}};
-    ws_link_init(&s.link, c->fd, proto);
+    ws_link_init(&s.link, c, proto);
     /* The "ready" message on each output channel, as upstream sends.  */
     ws_link_put(&s.link, WS_CHAN_STDOUT, NULL, 0);
     ws_link_put(&s.link, WS_CHAN_STDERR, NULL, 0);
@@ -108,7 +119,10 @@ void stream_run_ws_remotecommand(struct stream_conn *c, struct stream_request *r
         if (s.io.n_early)
             stdio_demux_feed(&s.demux, (uint8_t *)s.io.early, s.io.n_early, on_output, &s);
         pump(&s);
-        finish(&s, NULL, stdio_end(r, &s.io, s.link.gone));
+        int code = stdio_end(r, &s.io, s.output_done, s.link.gone);
+        if (s.failure)
+            c->code = GRPC_STATUS_DEADLINE_EXCEEDED;
+        finish(&s, s.failure, code);
     }
     free(s.io.early);
     free(s.io.handle);

@@ -114,9 +114,10 @@ fi
 
 # The protocol parsers under libFuzzer for a bounded time (clang only).
 if [ $sanitize = 1 ] && command -v clang >/dev/null; then
-    step "fuzz (SPDY and WebSocket parsers, ${CRIMP_FUZZ_SECONDS:-30}s each)"
+    step "fuzz (SPDY/WebSocket parsers and streaming sessions, ${CRIMP_FUZZ_SECONDS:-30}s each)"
     if CC=clang cmake -S "$root" -B "$root/build-fuzz" -DCRIMP_FUZZ=ON >"$results/cmake-fuzz.log" 2>&1 &&
         cmake --build "$root/build-fuzz" -j"$(nproc)" --target fuzz_spdy_frame fuzz_websocket \
+            fuzz_stream_http fuzz_stream_spdy fuzz_stream_ws fuzz_stdio_demux \
             >>"$results/cmake-fuzz.log" 2>&1 &&
         tests/fuzz/run.sh "$root/build-fuzz" "${CRIMP_FUZZ_SECONDS:-30}"; then
         pass_step

@@ -336,6 +336,21 @@ static int stream_exit_code(struct crimp_backend *self, const struct crimp_strea
                                    "exec %.12s did not finish", io->handle);
 }
 
+/* The relay kills the process too, but only once it notices the client
+ * left, which a quiet process may never let it see.  */
+static void stream_kill(struct crimp_backend *self, const struct crimp_stream_io *io)
+{
+    (void)self;
+    struct session *s = io->is_exec ? session_find(io->handle) : NULL;
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&s->mu);
+    if (s->x)
+        ctrd_exec_kill(s->x);
+    pthread_mutex_unlock(&s->mu);
+    session_put(s);
+}
+
 static int stream_pod_netns(struct crimp_backend *self, const char *pod_id, char **path,
                             crimp_error_t *err)
 {
@@ -352,5 +367,6 @@ const struct crimp_stream_ops ctrd_stream_ops = {
     .attach_start = stream_attach_start,
     .resize = stream_resize,
     .exit_code = stream_exit_code,
+    .kill = stream_kill,
     .pod_netns = stream_pod_netns,
 };

@@ -88,6 +88,9 @@ struct docker_exec_stdio {
 int docker_exec_create(struct docker_backend *d, const char *container, char *const *argv,
                        size_t argc, const struct docker_exec_stdio *io, char **exec_id,
                        crimp_error_t *err);
+/* SIGKILL to the exec's process if it still runs (a timed-out ExecSync, a
+ * streaming session given up on); failures are logged.  */
+void docker_exec_kill(struct docker_backend *d, const char *exec_id);
 int docker_exec_finished(struct docker_backend *d, const char *exec_id, json_t **inspect,
                          crimp_error_t *err);
 

@@ -111,13 +111,13 @@ int docker_exec_finished(struct docker_backend *d, const char *exec_id, json_t *
                             "exec %.12s: stream ended but the process still runs", exec_id);
 }
 
-/* The timed-out process: Pid is its host PID.  */
-static void kill_exec(struct docker_backend *d, const char *exec_id)
+/* Pid is the process's host PID; Docker has no call to kill an exec.  */
+void docker_exec_kill(struct docker_backend *d, const char *exec_id)
 {
     json_t *inspect = NULL;
     crimp_error_t err = NULL;
     if (docker_get_json(d->client, "/exec/{id}/json", exec_id, NULL, &inspect, &err) < 0) {
-        log_warn("exec %.12s: cannot kill after timeout: %s", exec_id, err->msg);
+        log_warn("exec %.12s: cannot kill: %s", exec_id, err->msg);
         crimp_error_release(&err);
         return;
     }
@@ -165,7 +165,7 @@ int docker_exec_sync(struct crimp_backend *self, struct crimp_rpc *rpc,
                      crimp_now_mono_ns());
     if (r != 0) {
         free(out.buf[0]), free(out.buf[1]);
-        kill_exec(d, exec_id);
+        docker_exec_kill(d, exec_id);
         if (r > 0)
             return crimp_make_error(err, GRPC_STATUS_DEADLINE_EXCEEDED, 0,
                                     "command timed out after %lld s (killed)",

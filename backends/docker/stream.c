@@ -84,6 +84,12 @@ static int stream_exit_code(struct crimp_backend *self, const struct crimp_strea
     return 0;
 }
 
+static void stream_kill(struct crimp_backend *self, const struct crimp_stream_io *io)
+{
+    if (io->is_exec && io->handle)
+        docker_exec_kill(docker_of(self), io->handle);
+}
+
 static int stream_pod_netns(struct crimp_backend *self, const char *pod_id, char **path,
                             crimp_error_t *err)
 {
@@ -110,5 +116,6 @@ const struct crimp_stream_ops docker_stream_ops = {
     .attach_start = stream_attach_start,
     .resize = stream_resize,
     .exit_code = stream_exit_code,
+    .kill = stream_kill,
     .pod_netns = stream_pod_netns,
 };

@@ -22,7 +22,8 @@ static void echo_message(const struct ws_message *m)
     if (ws_put_masked_frame(&b, m->opcode, true, m->data, m->len, key, &err) < 0)
         __builtin_trap();
     ws_parser_init(&p, 0, true);
-    ws_parser_feed(&p, b.p, b.len);
+    if (ws_parser_feed(&p, b.p, b.len, &err) < 0)
+        __builtin_trap();
     if (ws_parser_next(&p, &g, &err) != 1 || g.opcode != m->opcode || g.len != m->len ||
         (m->len && memcmp(g.data, m->data, m->len) != 0) || g.close_code != m->close_code)
         __builtin_trap();
@@ -77,7 +78,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     crimp_error_t err = NULL;
     ws_parser_init(&p, 1 << 20, require_mask);
     for (size_t off = 0; off < size; off += step) {
-        ws_parser_feed(&p, data + off, size - off < step ? size - off : step);
+        if (ws_parser_feed(&p, data + off, size - off < step ? size - off : step, &err) < 0)
+            break;
         struct ws_message m;
         int r;
         while ((r = ws_parser_next(&p, &m, &err)) == 1) {

@@ -12,7 +12,8 @@ build=$1
 seconds=$2
 here=$(cd "$(dirname "$0")" && pwd)
 status=0
-for target in fuzz_spdy_frame fuzz_websocket; do
+for target in fuzz_spdy_frame fuzz_websocket fuzz_stream_http fuzz_stream_spdy fuzz_stream_ws \
+    fuzz_stdio_demux; do
     bin=$build/tests/fuzz/$target
     if [ ! -x "$bin" ]; then
         echo "$target: $bin not built (CC=clang, -DCRIMP_FUZZ=ON)" >&2

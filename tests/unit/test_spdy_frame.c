@@ -188,6 +188,16 @@ static int test_bad_frames_are_errors(void)
     CHECK(spdy_next(&c, &f, &err) < 0);
     crimp_error_release(&err);
     spdy_codec_free(&c);
+    /* Input nobody decodes is refused past the bound, before any copy.  */
+    spdy_codec_init(&c);
+    c.max_frame = 1024;
+    static uint8_t junk[SPDY_MAX_FEED];
+    size_t fed = 0;
+    while (spdy_feed(&c, junk, sizeof(junk)) == 0)
+        fed += sizeof(junk);
+    CHECK(fed <= spdy_codec_max_buffered(&c) && c.len == fed);
+    CHECK(spdy_feed(&c, junk, 1) == 0 || fed + 1 > spdy_codec_max_buffered(&c));
+    spdy_codec_free(&c);
     return 0;
 }
 

@@ -122,7 +122,7 @@ static int collect(const uint8_t *in, size_t n, size_t step, bool require_mask, 
     ws_parser_init(&p, 0, require_mask);
     out[0] = '\0';
     for (size_t off = 0; off < n; off += step) {
-        ws_parser_feed(&p, in + off, n - off < step ? n - off : step);
+        ws_parser_feed(&p, in + off, n - off < step ? n - off : step, NULL);
         while ((r = ws_parser_next(&p, &m, &err)) == 1) {
             size_t l = strlen(out);
             snprintf(out + l, out_size - l, "%d:%.*s|", m.opcode, (int)m.len, (const char *)m.data);
@@ -221,7 +221,7 @@ static int test_fragmented_round_trip(void)
         ws_parser_init(&p, 0, true);
         int seen = 0, r;
         for (size_t off = 0; off < b.len; off += step) {
-            ws_parser_feed(&p, b.p + off, b.len - off < step ? b.len - off : step);
+            ws_parser_feed(&p, b.p + off, b.len - off < step ? b.len - off : step, NULL);
             while ((r = ws_parser_next(&p, &m, &err)) == 1) {
                 if (seen == 0)
                     CHECK(m.opcode == WS_OP_PING && m.len == 1 && m.data[0] == 'p');
@@ -249,7 +249,7 @@ static int expect_fail(const void *in, size_t n, size_t max, uint16_t code)
     cleanup_error crimp_error_t err = NULL;
     int r;
     ws_parser_init(&p, max, true);
-    ws_parser_feed(&p, in, n);
+    ws_parser_feed(&p, in, n, NULL);
     while ((r = ws_parser_next(&p, &m, &err)) == 1)
         ;
     bool ok = r < 0 && p.close_code == code && has_prefix(err->msg, "websocket: ");
@@ -258,6 +258,20 @@ static int expect_fail(const void *in, size_t n, size_t max, uint16_t code)
         fprintf(stderr, "r=%d close_code=%u\n", r, p.close_code);
     ws_parser_free(&p);
     return ok ? 0 : -1;
+}
+
+static int test_feed_is_bounded(void)
+{
+    struct ws_parser p;
+    cleanup_error crimp_error_t err = NULL;
+    static uint8_t junk[WS_MAX_FEED];
+    ws_parser_init(&p, 4096, true);
+    size_t fed = 0;
+    while (ws_parser_feed(&p, junk, sizeof(junk), &err) == 0)
+        fed += sizeof(junk);
+    CHECK(fed <= ws_parser_max_buffered(&p) && p.close_code == WS_CLOSE_TOO_BIG);
+    ws_parser_free(&p);
+    return 0;
 }
 
 static int test_bad_frames(void)
@@ -362,6 +376,7 @@ int main(void)
         UNIT_TEST(test_serializer_exact_bytes),
         UNIT_TEST(test_fragmented_round_trip),
         UNIT_TEST(test_bad_frames),
+        UNIT_TEST(test_feed_is_bounded),
         UNIT_TEST(test_channels),
     };
     return unit_run(tests, CRIMP_ARRAY_SIZE(tests));
