@@ -72,9 +72,9 @@ int docker_create_container(struct crimp_backend *self, struct crimp_rpc *rpc,
     if (req->sandbox_config == NULL || req->sandbox_config->metadata == NULL)
         return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
                                 "sandbox_config with metadata is required");
-    cleanup_free char *sandbox_id = docker_resolve_id(d, req->pod_sandbox_id, err);
+    cleanup_free char *sandbox_id = docker_resolve(d, req->pod_sandbox_id, true, err);
     if (sandbox_id == NULL)
-        return crimp_error_wrap(err, "pod sandbox %s", req->pod_sandbox_id);
+        return crimp_error_wrap(err, "create container");
     json_auto_t *body =
         docker_container_spec(req->config, sandbox_id, req->sandbox_config, &d->spec, err);
     if (body == NULL)
@@ -99,11 +99,11 @@ int docker_start_container(struct crimp_backend *self, struct crimp_rpc *rpc,
                            Runtime__V1__StartContainerResponse *resp, crimp_error_t *err)
 {
     struct docker_backend *d = docker_of(self);
+    cleanup_free char *id = docker_resolve(d, req->container_id, false, err);
     json_t *inspect = NULL;
-    if (docker_inspect(d, req->container_id, &inspect, err) < 0)
-        return crimp_error_wrap(err, "container %s", req->container_id);
+    if (id == NULL || docker_inspect(d, id, &inspect, err) < 0)
+        return crimp_error_wrap(err, "start container");
     json_auto_t *owned = inspect;
-    const char *id = json_string_value(json_object_get(inspect, "Id"));
     cleanup_docker_response struct docker_response r = {0};
     int rc = docker_post(d->client, "/containers/{id}/start", id, NULL, NULL, &r, err);
     docker_inventory_touch(d->inventory, id);
@@ -124,17 +124,19 @@ int docker_stop_container(struct crimp_backend *self, struct crimp_rpc *rpc,
                           Runtime__V1__StopContainerResponse *resp, crimp_error_t *err)
 {
     struct docker_backend *d = docker_of(self);
+    cleanup_free char *id = docker_resolve(d, req->container_id, false, err);
+    if (id == NULL)
+        return crimp_error_wrap(err, "stop container");
     long t = req->timeout > 0 ? (long)req->timeout : 0;
     cleanup_free char *q = xasprintf("t=%ld", t);
-    struct docker_request r = {.method = "POST", .path = "/containers/{id}/stop",
-                               .id = req->container_id, .query = q,
-                               .timeout_ms = (t + 120) * 1000};
+    struct docker_request r = {.method = "POST", .path = "/containers/{id}/stop", .id = id,
+                               .query = q, .timeout_ms = (t + 120) * 1000};
     cleanup_error crimp_error_t serr = NULL;
     int rc = docker_do(d->client, &r, NULL, &serr);
-    docker_inventory_touch(d->inventory, req->container_id);
+    docker_inventory_touch(d->inventory, id);
     if (rc < 0 && serr->code != GRPC_STATUS_NOT_FOUND) {
         *err = steal_ptr(&serr);
-        return crimp_error_wrap(err, "stop container %s", req->container_id);
+        return crimp_error_wrap(err, "stop container %.12s", id);
     }
     return 0;
 }
@@ -145,7 +147,7 @@ int docker_remove_container(struct crimp_backend *self, struct crimp_rpc *rpc,
 {
     struct docker_backend *d = docker_of(self);
     cleanup_error crimp_error_t rerr = NULL;
-    cleanup_free char *id = docker_resolve_id(d, req->container_id, &rerr);
+    cleanup_free char *id = docker_resolve(d, req->container_id, false, &rerr);
     if (id == NULL)
         return rerr->code == GRPC_STATUS_NOT_FOUND ? 0 : (*err = steal_ptr(&rerr), -1);
     docker_logs_forget(d->logs, id);
@@ -233,8 +235,9 @@ static Runtime__V1__ImageSpec *image_spec(const char *image)
 static int inspect_container(struct docker_backend *d, const char *id, json_t **inspect,
                              struct docker_cri_meta *meta, crimp_error_t *err)
 {
-    if (docker_inspect(d, id, inspect, err) < 0)
-        return crimp_error_wrap(err, "container %s", id);
+    cleanup_free char *full = docker_resolve(d, id, false, err);
+    if (full == NULL || docker_inspect(d, full, inspect, err) < 0)
+        return crimp_error_wrap(err, "container status");
     json_t *labels = json_object_get(json_object_get(*inspect, "Config"), "Labels");
     if (strcmp(json_string_value(json_object_get(labels, DOCKER_LABEL_TYPE)) ?: "",
                DOCKER_TYPE_CONTAINER) != 0 ||
@@ -394,6 +397,10 @@ int docker_update_container_resources(struct crimp_backend *self, struct crimp_r
                                       Runtime__V1__UpdateContainerResourcesResponse *resp,
                                       crimp_error_t *err)
 {
+    struct docker_backend *d = docker_of(self);
+    cleanup_free char *id = docker_resolve(d, req->container_id, false, err);
+    if (id == NULL)
+        return crimp_error_wrap(err, "update container resources");
     const Runtime__V1__LinuxContainerResources *r = req->linux;
     if (r == NULL)
         return 0;
@@ -407,9 +414,8 @@ int docker_update_container_resources(struct crimp_backend *self, struct crimp_r
         json_object_set_new(body, "CpusetCpus", json_string(r->cpuset_cpus));
     if (!str_empty(r->cpuset_mems))
         json_object_set_new(body, "CpusetMems", json_string(r->cpuset_mems));
-    if (docker_post(docker_of(self)->client, "/containers/{id}/update", req->container_id, NULL,
-                    body, NULL, err) < 0)
-        return crimp_error_wrap(err, "update container %s", req->container_id);
+    if (docker_post(d->client, "/containers/{id}/update", id, NULL, body, NULL, err) < 0)
+        return crimp_error_wrap(err, "update container %.12s", id);
     return 0;
 }
 
@@ -418,8 +424,8 @@ int docker_reopen_container_log(struct crimp_backend *self, struct crimp_rpc *rp
                                 Runtime__V1__ReopenContainerLogResponse *resp, crimp_error_t *err)
 {
     struct docker_backend *d = docker_of(self);
-    cleanup_free char *id = docker_resolve_id(d, req->container_id, err);
+    cleanup_free char *id = docker_resolve(d, req->container_id, false, err);
     if (id == NULL)
-        return -1;
+        return crimp_error_wrap(err, "reopen container log");
     return docker_logs_reopen(d->logs, id, err);
 }

@@ -47,9 +47,15 @@ int docker_engine_version(struct docker_backend *d, char **version, crimp_error_
 /* Inspects a container by ID or unique prefix; NOT_FOUND when absent.  */
 int docker_inspect(struct docker_backend *d, const char *id, json_t **out, crimp_error_t *err);
 
-/* The full ID behind ID (a prefix is resolved by Docker), or NULL with
- * NOT_FOUND.  Caller frees.  */
-char *docker_resolve_id(struct docker_backend *d, const char *id, crimp_error_t *err);
+/* The full Docker ID of the pod sandbox (SANDBOX) or container that a CRI
+ * request names by CRI_ID (whole or a unique prefix), looked up among the
+ * containers crimp serves; NULL with NOT_FOUND for anything else.  Every ID
+ * from a request goes through here before it reaches a Docker path.
+ * Caller frees (resolve.c).  */
+char *docker_resolve(struct docker_backend *d, const char *cri_id, bool sandbox,
+                     crimp_error_t *err);
+/* Whether ID has the form of a full Docker ID (64 lower-case hex digits).  */
+bool docker_id_is_full(const char *id);
 
 /* Makes sure IMAGE is present, pulling it when it is not.  */
 int docker_ensure_image(struct docker_backend *d, struct crimp_rpc *rpc, const char *image,

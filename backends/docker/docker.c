@@ -250,16 +250,6 @@ int docker_inspect(struct docker_backend *d, const char *id, json_t **out, crimp
     return docker_get_json(d->client, "/containers/{id}/json", id, NULL, out, err);
 }
 
-char *docker_resolve_id(struct docker_backend *d, const char *id, crimp_error_t *err)
-{
-    json_t *c = NULL;
-    if (docker_inspect(d, id, &c, err) < 0)
-        return NULL;
-    char *full = xstrdup_or_null(json_string_value(json_object_get(c, "Id")));
-    json_decref(c);
-    return full;
-}
-
 int64_t docker_parse_time(const char *text)
 {
     if (text == NULL || has_prefix(text, "0001-01-01"))

@@ -326,6 +326,33 @@ size_t docker_inventory_each(struct docker_inventory *inv,
     return n;
 }
 
+int docker_inventory_find(struct docker_inventory *inv, const char *id, bool sandbox, char **full)
+{
+    size_t n = strlen(id);
+    int hits = 0;
+    *full = NULL;
+    pthread_rwlock_rdlock(&inv->lock);
+    for (size_t i = 0; i < inv->n; i++) {
+        const struct inv_entry *e = &inv->entries[i];
+        if (!e->known || e->sandbox != sandbox || strncmp(e->id, id, n) != 0)
+            continue;
+        if (strcmp(e->id, id) == 0) { /* a full ID wins over the prefixes it is */
+            free(*full);
+            *full = xstrdup(e->id);
+            hits = 1;
+            break;
+        }
+        if (hits++ == 0)
+            *full = xstrdup(e->id);
+    }
+    pthread_rwlock_unlock(&inv->lock);
+    if (hits > 1) {
+        free(*full);
+        *full = NULL;
+    }
+    return hits;
+}
+
 /* The events follower.  */
 
 bool docker_lines_feed(struct docker_lines *l, const char *data, size_t len,

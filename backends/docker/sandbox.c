@@ -226,16 +226,28 @@ static int for_pod_containers(struct docker_backend *d, const char *sandbox_id, 
 static int find_sandbox(struct docker_backend *d, const char *id, char **full, json_t **inspect,
                         json_t **ckpt, crimp_error_t *err)
 {
-    cleanup_error crimp_error_t ierr = NULL;
-    *inspect = NULL;
-    if (docker_inspect(d, id, inspect, &ierr) < 0 && ierr->code != GRPC_STATUS_NOT_FOUND) {
-        *err = steal_ptr(&ierr);
+    cleanup_error crimp_error_t rerr = NULL;
+    *inspect = *ckpt = NULL;
+    *full = docker_resolve(d, id, true, &rerr);
+    if (*full == NULL) {
+        if (rerr->code != GRPC_STATUS_NOT_FOUND) {
+            *err = steal_ptr(&rerr);
+            return -1;
+        }
+        /* The pause container is gone; its checkpoint (named by the full
+         * ID only) still tells what to release.  */
+        if (!docker_id_is_full(id))
+            return 1;
+        *full = xstrdup(id);
+        *ckpt = read_checkpoint(d, *full);
+        return *ckpt == NULL ? 1 : 0;
+    }
+    if (docker_inspect(d, *full, inspect, &rerr) < 0 && rerr->code != GRPC_STATUS_NOT_FOUND) {
+        *err = steal_ptr(&rerr);
         return -1;
     }
-    const char *docker_id = json_string_value(json_object_get(*inspect, "Id"));
-    *full = xstrdup(docker_id ? docker_id : id);
     *ckpt = read_checkpoint(d, *full);
-    return *inspect == NULL && *ckpt == NULL ? 1 : 0;
+    return 0;
 }
 
 int docker_stop_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
@@ -324,9 +336,10 @@ int docker_pod_sandbox_status(struct crimp_backend *self, struct crimp_rpc *rpc,
                               Runtime__V1__PodSandboxStatusResponse *resp, crimp_error_t *err)
 {
     struct docker_backend *d = docker_of(self);
+    cleanup_free char *full = docker_resolve(d, req->pod_sandbox_id, true, err);
     json_t *inspect = NULL;
-    if (docker_inspect(d, req->pod_sandbox_id, &inspect, err) < 0)
-        return crimp_error_wrap(err, "pod sandbox %s", req->pod_sandbox_id);
+    if (full == NULL || docker_inspect(d, full, &inspect, err) < 0)
+        return crimp_error_wrap(err, "pod sandbox status");
     json_auto_t *owned = inspect;
     json_t *labels = json_object_get(json_object_get(inspect, "Config"), "Labels");
     struct docker_cri_meta meta;
