@@ -1,6 +1,9 @@
 /* Containers on Docker: create, start, stop, remove, status, list, update.  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "docker-internal.h"
 #include "labels.h"
@@ -94,6 +97,23 @@ static const char *label_of(json_t *inspect, const char *key)
         json_object_get(json_object_get(json_object_get(inspect, "Config"), "Labels"), key));
 }
 
+/* An adopted container's CRI log is, as cri-dockerd makes it, a symlink to
+ * Docker's own json-file log (kubelet reads both formats).  */
+static int link_docker_log(struct docker_backend *d, const char *id, const char *log_path,
+                           crimp_error_t *err)
+{
+    json_t *inspect = NULL;
+    if (docker_inspect(d, id, &inspect, err) < 0)
+        return -1;
+    json_auto_t *owned = inspect;
+    const char *docker_log = json_string_value(json_object_get(inspect, "LogPath"));
+    if (str_empty(docker_log))
+        return 0; /* not the json-file driver: no log, as with cri-dockerd */
+    if ((unlink(log_path) < 0 && errno != ENOENT) || symlink(docker_log, log_path) < 0)
+        return crimp_make_errno_error(err, errno, "link `%s` to `%s`", log_path, docker_log);
+    return 0;
+}
+
 int docker_start_container(struct crimp_backend *self, struct crimp_rpc *rpc,
                            const Runtime__V1__StartContainerRequest *req,
                            Runtime__V1__StartContainerResponse *resp, crimp_error_t *err)
@@ -113,6 +133,11 @@ int docker_start_container(struct crimp_backend *self, struct crimp_rpc *rpc,
         return crimp_error_wrap(err, "start container %.12s", id);
     }
     const char *log_path = label_of(inspect, DOCKER_LABEL_LOG_PATH);
+    if (label_of(inspect, DOCKER_LABEL_CRI) == NULL) { /* adopted */
+        if (!str_empty(log_path) && link_docker_log(d, id, log_path, err) < 0)
+            return crimp_error_wrap(err, "container %.12s log", id);
+        return 0;
+    }
     bool tty = json_is_true(json_object_get(json_object_get(inspect, "Config"), "Tty"));
     if (!str_empty(log_path) && docker_logs_attach(d->logs, id, log_path, tty, err) < 0)
         return crimp_error_wrap(err, "container %.12s log", id);
@@ -141,6 +166,24 @@ int docker_stop_container(struct crimp_backend *self, struct crimp_rpc *rpc,
     return 0;
 }
 
+/* The symlink an adopted container's log path is would dangle once Docker
+ * removed its file; crimp's own log files are kubelet's to remove.  */
+static void unlink_adopted_log(struct docker_backend *d, const char *id)
+{
+    json_t *inspect = NULL;
+    crimp_error_t e = NULL;
+    if (docker_inspect(d, id, &inspect, &e) < 0) {
+        crimp_error_release(&e);
+        return;
+    }
+    const char *log_path = label_of(inspect, DOCKER_LABEL_LOG_PATH);
+    struct stat st;
+    if (label_of(inspect, DOCKER_LABEL_CRI) == NULL && !str_empty(log_path) &&
+        lstat(log_path, &st) == 0 && S_ISLNK(st.st_mode))
+        unlink(log_path);
+    json_decref(inspect);
+}
+
 int docker_remove_container(struct crimp_backend *self, struct crimp_rpc *rpc,
                             const Runtime__V1__RemoveContainerRequest *req,
                             Runtime__V1__RemoveContainerResponse *resp, crimp_error_t *err)
@@ -151,6 +194,7 @@ int docker_remove_container(struct crimp_backend *self, struct crimp_rpc *rpc,
     if (id == NULL)
         return rerr->code == GRPC_STATUS_NOT_FOUND ? 0 : (*err = steal_ptr(&rerr), -1);
     docker_logs_forget(d->logs, id);
+    unlink_adopted_log(d, id);
     struct docker_request r = {.method = "DELETE", .path = "/containers/{id}", .id = id,
                                .query = "v=1&force=1"};
     int rc = docker_do(d->client, &r, NULL, &rerr);
@@ -238,13 +282,10 @@ static int inspect_container(struct docker_backend *d, const char *id, json_t **
     cleanup_free char *full = docker_resolve(d, id, false, err);
     if (full == NULL || docker_inspect(d, full, inspect, err) < 0)
         return crimp_error_wrap(err, "container status");
-    json_t *labels = json_object_get(json_object_get(*inspect, "Config"), "Labels");
-    if (strcmp(json_string_value(json_object_get(labels, DOCKER_LABEL_TYPE)) ?: "",
-               DOCKER_TYPE_CONTAINER) != 0 ||
-        docker_cri_meta_from_labels(labels, meta, err) < 0) {
+    if (docker_meta_of_inspect(*inspect, false, meta, err) < 0) {
         json_decref(*inspect);
         *inspect = NULL;
-        return crimp_make_error(err, GRPC_STATUS_NOT_FOUND, 0, "container %s not found", id);
+        return crimp_error_wrap(err, "container %.12s", full);
     }
     return 0;
 }

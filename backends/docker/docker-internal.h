@@ -26,6 +26,7 @@ struct docker_backend {
     struct cni_runner *cni;
     char *state_dir;   /* checkpoints and CNI cache live below it */
     char *sandbox_dir; /* one checkpoint per sandbox */
+    char *cri_dockerd_root; /* cri-dockerd's checkpoints below it; NULL: none */
     struct docker_logs *logs;
     struct crimp_cpu_rates *cpu_rates; /* previous CPU samples, for usage_nano_cores */
     struct crimp_fs_usage_cache *fs_usage; /* writable layers, walked off the stats path */
@@ -72,13 +73,19 @@ int docker_pull(struct docker_backend *d, struct crimp_rpc *rpc, const char *ima
 int docker_create(struct docker_backend *d, const char *name, json_t *body, char **id,
                   crimp_error_t *err);
 
-/* Lists containers of TYPE (DOCKER_TYPE_SANDBOX / _CONTAINER) with extra
- * label filters (may be NULL): Docker's /containers/json entries.  */
+/* Lists the containers crimp serves (its own and adopted ones, see
+ * labels.h) of TYPE (DOCKER_TYPE_SANDBOX / _CONTAINER) with extra label
+ * filters (may be NULL): Docker's /containers/json entries.  */
 int docker_list(struct docker_backend *d, const char *type, json_t *label_filters, json_t **out,
                 crimp_error_t *err);
 
-/* Calls FN for each crimp container of TYPE with its CRI metadata.  */
+/* The CRI metadata of an inspected container that crimp serves as a pod
+ * sandbox (SANDBOX) or a container; NOT_FOUND for anything else.  */
 struct docker_cri_meta;
+int docker_meta_of_inspect(json_t *inspect, bool sandbox, struct docker_cri_meta *meta,
+                           crimp_error_t *err);
+
+/* Calls FN for each served container of TYPE with its CRI metadata.  */
 int docker_list_each(struct docker_backend *d, const char *type,
                      void (*fn)(void *ctx, json_t *entry, const struct docker_cri_meta *meta),
                      void *ctx, crimp_error_t *err);
