@@ -161,6 +161,18 @@ static int check_running(struct crimp_backend *b, struct crimp_rpc *rpc, const c
     return 0;
 }
 
+/* A port-forward URL only for a pod the backend knows.  */
+static int check_pod_known(struct crimp_backend *b, struct crimp_rpc *rpc, const char *id,
+                           crimp_error_t *err)
+{
+    Runtime__V1__PodSandboxStatusRequest req = RUNTIME__V1__POD_SANDBOX_STATUS_REQUEST__INIT;
+    Runtime__V1__PodSandboxStatusResponse resp = RUNTIME__V1__POD_SANDBOX_STATUS_RESPONSE__INIT;
+    req.pod_sandbox_id = (char *)id;
+    int rc = b->ops->pod_sandbox_status(b, rpc, &req, &resp, err);
+    crimp_pb_free_fields(&resp.base);
+    return rc;
+}
+
 static int serve_stream_url(struct crimp_call *c, struct crimp_backend *b,
                             enum crimp_stream_kind kind, const ProtobufCMessage *req,
                             ProtobufCMessage *resp, crimp_error_t *err)
@@ -180,6 +192,11 @@ static int serve_stream_url(struct crimp_call *c, struct crimp_backend *b,
         if (check_stdio(a->stdin, a->stdout, a->stderr, a->tty, err) < 0 ||
             check_running(b, &c->rpc, a->container_id, err) < 0)
             return -1;
+    } else if (check_pod_known(b, &c->rpc,
+                               ((const Runtime__V1__PortForwardRequest *)(const void *)req)
+                                   ->pod_sandbox_id,
+                               err) < 0) {
+        return -1;
     }
     char *url = crimp_stream_register(c->srv->stream, kind, b, c->backend_index, req, err);
     if (url == NULL)

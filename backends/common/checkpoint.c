@@ -52,15 +52,13 @@ static int fsync_dir(const char *dir, crimp_error_t *err)
     return 0;
 }
 
-int crimp_checkpoint_write(const char *dir, const char *id, json_t *data, crimp_error_t *err)
+int crimp_file_write_atomic(const char *dir, const char *name, const char *text,
+                            crimp_error_t *err)
 {
-    if (check_id(id, err) < 0 || crimp_mkdir_p(dir, 0700, err) < 0)
+    if (check_id(name, err) < 0 || crimp_mkdir_p(dir, 0700, err) < 0)
         return -1;
-    json_auto_t *doc = json_pack("{s:i, s:O, s:I}", "version", 1, "data", data, "checksum",
-                                 (json_int_t)crimp_checkpoint_checksum(data));
-    cleanup_free char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
-    cleanup_free char *tmp = xasprintf("%s/.%s.tmp", dir, id);
-    cleanup_free char *path = xasprintf("%s/%s", dir, id);
+    cleanup_free char *tmp = xasprintf("%s/.%s.tmp", dir, name);
+    cleanup_free char *path = xasprintf("%s/%s", dir, name);
     cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return crimp_make_errno_error(err, errno, "create `%s`", tmp);
@@ -76,6 +74,14 @@ int crimp_checkpoint_write(const char *dir, const char *id, json_t *data, crimp_
         return crimp_make_errno_error(err, e, "rename `%s`", tmp);
     }
     return fsync_dir(dir, err);
+}
+
+int crimp_checkpoint_write(const char *dir, const char *id, json_t *data, crimp_error_t *err)
+{
+    json_auto_t *doc = json_pack("{s:i, s:O, s:I}", "version", 1, "data", data, "checksum",
+                                 (json_int_t)crimp_checkpoint_checksum(data));
+    cleanup_free char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+    return crimp_file_write_atomic(dir, id, text, err);
 }
 
 int crimp_checkpoint_read(const char *dir, const char *id, json_t **data, crimp_error_t *err)

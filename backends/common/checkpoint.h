@@ -16,6 +16,12 @@
  * as they are).  */
 int crimp_mkdir_p(const char *dir, unsigned mode, crimp_error_t *err);
 
+/* Writes TEXT as DIR/NAME atomically: a temporary DIR/.NAME.tmp, fsync,
+ * rename, fsync of DIR (created, mode 0700, when missing).  NAME is one
+ * path component.  */
+int crimp_file_write_atomic(const char *dir, const char *name, const char *text,
+                            crimp_error_t *err);
+
 /* Writes DATA as DIR/ID (DIR is created).  */
 int crimp_checkpoint_write(const char *dir, const char *id, json_t *data, crimp_error_t *err);
 

@@ -317,7 +317,7 @@ int cni_del(struct cni_runner *r, const struct cni_attachment *a, crimp_error_t 
     if (crimp_checkpoint_read(r->cache_dir, id, &entry, &rerr) < 0) {
         bool none = rerr->code == GRPC_STATUS_NOT_FOUND;
         crimp_error_release(&rerr);
-        if (none)
+        if (none && !a->added_elsewhere)
             return 0; /* never added, or already deleted */
         /* A corrupt entry: DEL with today's config is the best left.  */
         entry = json_pack("{s:o*}", "network", current_network(r, NULL));

@@ -4,8 +4,10 @@
  * The mount keeps the namespace alive after the thread is gone.  */
 #include "netns.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <linux/magic.h>
 #include <pthread.h>
 #include <sched.h>
@@ -13,6 +15,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <unistd.h>
 
 #include "checkpoint.h"
 #include "utils.h"
@@ -102,5 +105,76 @@ int netns_remove(const char *path, crimp_error_t *err)
         return crimp_make_errno_error(err, errno, "netns `%s`: unmount", path);
     if (unlink(path) < 0 && errno != ENOENT)
         return crimp_make_errno_error(err, errno, "netns `%s`: remove", path);
+    return 0;
+}
+
+struct addr_job {
+    const char *path, *ifname;
+    json_t *ips;
+    int errno_;
+    const char *what;
+};
+
+static bool global_address(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) != 127;
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        return !IN6_IS_ADDR_LINKLOCAL(a) && !IN6_IS_ADDR_LOOPBACK(a);
+    }
+    return false;
+}
+
+/* Runs on its own thread, which enters the namespace and is thrown away.  */
+static void *addr_thread(void *arg)
+{
+    struct addr_job *job = arg;
+    int fd = open(job->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
+        job->errno_ = errno;
+        job->what = fd < 0 ? "open" : "setns";
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    close(fd);
+    struct ifaddrs *list = NULL;
+    if (getifaddrs(&list) < 0) {
+        job->errno_ = errno;
+        job->what = "getifaddrs";
+        return NULL;
+    }
+    for (int family = AF_INET; family != 0; family = family == AF_INET ? AF_INET6 : 0)
+        for (struct ifaddrs *a = list; a; a = a->ifa_next) {
+            if (a->ifa_addr == NULL || a->ifa_addr->sa_family != family ||
+                strcmp(a->ifa_name, job->ifname) != 0 || !global_address(a->ifa_addr))
+                continue;
+            char text[INET6_ADDRSTRLEN];
+            const void *bin = family == AF_INET
+                                  ? (const void *)&((struct sockaddr_in *)a->ifa_addr)->sin_addr
+                                  : (const void *)&((struct sockaddr_in6 *)a->ifa_addr)->sin6_addr;
+            if (inet_ntop(family, bin, text, sizeof(text)))
+                json_array_append_new(job->ips, json_string(text));
+        }
+    freeifaddrs(list);
+    return NULL;
+}
+
+int netns_addresses(const char *path, const char *ifname, json_t **ips, crimp_error_t *err)
+{
+    struct addr_job job = {.path = path, .ifname = ifname, .ips = json_array()};
+    pthread_t t;
+    int e = pthread_create(&t, NULL, addr_thread, &job);
+    if (e != 0) {
+        json_decref(job.ips);
+        return crimp_make_errno_error(err, e, "netns `%s`: start thread", path);
+    }
+    pthread_join(t, NULL);
+    if (job.errno_ != 0) {
+        json_decref(job.ips);
+        return crimp_make_errno_error(err, job.errno_, "netns `%s`: %s", path, job.what);
+    }
+    *ips = job.ips;
     return 0;
 }

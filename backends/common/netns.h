@@ -6,6 +6,8 @@
 #ifndef CRIMP_NETNS_H
 #define CRIMP_NETNS_H
 
+#include <jansson.h>
+
 #include "error.h"
 
 /* Creates a new network namespace pinned at DIR/cni-<random uuid> (DIR is
@@ -18,5 +20,11 @@ int netns_remove(const char *path, crimp_error_t *err);
 
 /* Whether PATH is a pinned network namespace (an nsfs mount).  */
 int netns_is_pinned(const char *path);
+
+/* The global addresses of interface IFNAME inside the network namespace
+ * at PATH (such as /proc/<pid>/ns/net), IPv4 first, as a new JSON array of
+ * strings.  Read on a short-lived thread that enters the namespace; the
+ * daemon's own threads stay where they are.  */
+int netns_addresses(const char *path, const char *ifname, json_t **ips, crimp_error_t *err);
 
 #endif

@@ -1,6 +1,9 @@
 /* Containers on Docker: create, start, stop, remove, status, list, update.  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "docker-internal.h"
 #include "labels.h"
@@ -72,9 +75,9 @@ int docker_create_container(struct crimp_backend *self, struct crimp_rpc *rpc,
     if (req->sandbox_config == NULL || req->sandbox_config->metadata == NULL)
         return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
                                 "sandbox_config with metadata is required");
-    cleanup_free char *sandbox_id = docker_resolve_id(d, req->pod_sandbox_id, err);
+    cleanup_free char *sandbox_id = docker_resolve(d, req->pod_sandbox_id, true, err);
     if (sandbox_id == NULL)
-        return crimp_error_wrap(err, "pod sandbox %s", req->pod_sandbox_id);
+        return crimp_error_wrap(err, "create container");
     json_auto_t *body =
         docker_container_spec(req->config, sandbox_id, req->sandbox_config, &d->spec, err);
     if (body == NULL)
@@ -94,16 +97,33 @@ static const char *label_of(json_t *inspect, const char *key)
         json_object_get(json_object_get(json_object_get(inspect, "Config"), "Labels"), key));
 }
 
+/* An adopted container's CRI log is, as cri-dockerd makes it, a symlink to
+ * Docker's own json-file log (kubelet reads both formats).  */
+static int link_docker_log(struct docker_backend *d, const char *id, const char *log_path,
+                           crimp_error_t *err)
+{
+    json_t *inspect = NULL;
+    if (docker_inspect(d, id, &inspect, err) < 0)
+        return -1;
+    json_auto_t *owned = inspect;
+    const char *docker_log = json_string_value(json_object_get(inspect, "LogPath"));
+    if (str_empty(docker_log))
+        return 0; /* not the json-file driver: no log, as with cri-dockerd */
+    if ((unlink(log_path) < 0 && errno != ENOENT) || symlink(docker_log, log_path) < 0)
+        return crimp_make_errno_error(err, errno, "link `%s` to `%s`", log_path, docker_log);
+    return 0;
+}
+
 int docker_start_container(struct crimp_backend *self, struct crimp_rpc *rpc,
                            const Runtime__V1__StartContainerRequest *req,
                            Runtime__V1__StartContainerResponse *resp, crimp_error_t *err)
 {
     struct docker_backend *d = docker_of(self);
+    cleanup_free char *id = docker_resolve(d, req->container_id, false, err);
     json_t *inspect = NULL;
-    if (docker_inspect(d, req->container_id, &inspect, err) < 0)
-        return crimp_error_wrap(err, "container %s", req->container_id);
+    if (id == NULL || docker_inspect(d, id, &inspect, err) < 0)
+        return crimp_error_wrap(err, "start container");
     json_auto_t *owned = inspect;
-    const char *id = json_string_value(json_object_get(inspect, "Id"));
     cleanup_docker_response struct docker_response r = {0};
     int rc = docker_post(d->client, "/containers/{id}/start", id, NULL, NULL, &r, err);
     docker_inventory_touch(d->inventory, id);
@@ -113,6 +133,11 @@ int docker_start_container(struct crimp_backend *self, struct crimp_rpc *rpc,
         return crimp_error_wrap(err, "start container %.12s", id);
     }
     const char *log_path = label_of(inspect, DOCKER_LABEL_LOG_PATH);
+    if (label_of(inspect, DOCKER_LABEL_CRI) == NULL) { /* adopted */
+        if (!str_empty(log_path) && link_docker_log(d, id, log_path, err) < 0)
+            return crimp_error_wrap(err, "container %.12s log", id);
+        return 0;
+    }
     bool tty = json_is_true(json_object_get(json_object_get(inspect, "Config"), "Tty"));
     if (!str_empty(log_path) && docker_logs_attach(d->logs, id, log_path, tty, err) < 0)
         return crimp_error_wrap(err, "container %.12s log", id);
@@ -124,19 +149,39 @@ int docker_stop_container(struct crimp_backend *self, struct crimp_rpc *rpc,
                           Runtime__V1__StopContainerResponse *resp, crimp_error_t *err)
 {
     struct docker_backend *d = docker_of(self);
+    cleanup_free char *id = docker_resolve(d, req->container_id, false, err);
+    if (id == NULL)
+        return crimp_error_wrap(err, "stop container");
     long t = req->timeout > 0 ? (long)req->timeout : 0;
     cleanup_free char *q = xasprintf("t=%ld", t);
-    struct docker_request r = {.method = "POST", .path = "/containers/{id}/stop",
-                               .id = req->container_id, .query = q,
-                               .timeout_ms = (t + 120) * 1000};
+    struct docker_request r = {.method = "POST", .path = "/containers/{id}/stop", .id = id,
+                               .query = q, .timeout_ms = (t + 120) * 1000};
     cleanup_error crimp_error_t serr = NULL;
     int rc = docker_do(d->client, &r, NULL, &serr);
-    docker_inventory_touch(d->inventory, req->container_id);
+    docker_inventory_touch(d->inventory, id);
     if (rc < 0 && serr->code != GRPC_STATUS_NOT_FOUND) {
         *err = steal_ptr(&serr);
-        return crimp_error_wrap(err, "stop container %s", req->container_id);
+        return crimp_error_wrap(err, "stop container %.12s", id);
     }
     return 0;
+}
+
+/* The symlink an adopted container's log path is would dangle once Docker
+ * removed its file; crimp's own log files are kubelet's to remove.  */
+static void unlink_adopted_log(struct docker_backend *d, const char *id)
+{
+    json_t *inspect = NULL;
+    crimp_error_t e = NULL;
+    if (docker_inspect(d, id, &inspect, &e) < 0) {
+        crimp_error_release(&e);
+        return;
+    }
+    const char *log_path = label_of(inspect, DOCKER_LABEL_LOG_PATH);
+    struct stat st;
+    if (label_of(inspect, DOCKER_LABEL_CRI) == NULL && !str_empty(log_path) &&
+        lstat(log_path, &st) == 0 && S_ISLNK(st.st_mode))
+        unlink(log_path);
+    json_decref(inspect);
 }
 
 int docker_remove_container(struct crimp_backend *self, struct crimp_rpc *rpc,
@@ -145,10 +190,11 @@ int docker_remove_container(struct crimp_backend *self, struct crimp_rpc *rpc,
 {
     struct docker_backend *d = docker_of(self);
     cleanup_error crimp_error_t rerr = NULL;
-    cleanup_free char *id = docker_resolve_id(d, req->container_id, &rerr);
+    cleanup_free char *id = docker_resolve(d, req->container_id, false, &rerr);
     if (id == NULL)
         return rerr->code == GRPC_STATUS_NOT_FOUND ? 0 : (*err = steal_ptr(&rerr), -1);
     docker_logs_forget(d->logs, id);
+    unlink_adopted_log(d, id);
     struct docker_request r = {.method = "DELETE", .path = "/containers/{id}", .id = id,
                                .query = "v=1&force=1"};
     int rc = docker_do(d->client, &r, NULL, &rerr);
@@ -233,15 +279,13 @@ static Runtime__V1__ImageSpec *image_spec(const char *image)
 static int inspect_container(struct docker_backend *d, const char *id, json_t **inspect,
                              struct docker_cri_meta *meta, crimp_error_t *err)
 {
-    if (docker_inspect(d, id, inspect, err) < 0)
-        return crimp_error_wrap(err, "container %s", id);
-    json_t *labels = json_object_get(json_object_get(*inspect, "Config"), "Labels");
-    if (strcmp(json_string_value(json_object_get(labels, DOCKER_LABEL_TYPE)) ?: "",
-               DOCKER_TYPE_CONTAINER) != 0 ||
-        docker_cri_meta_from_labels(labels, meta, err) < 0) {
+    cleanup_free char *full = docker_resolve(d, id, false, err);
+    if (full == NULL || docker_inspect(d, full, inspect, err) < 0)
+        return crimp_error_wrap(err, "container status");
+    if (docker_meta_of_inspect(*inspect, false, meta, err) < 0) {
         json_decref(*inspect);
         *inspect = NULL;
-        return crimp_make_error(err, GRPC_STATUS_NOT_FOUND, 0, "container %s not found", id);
+        return crimp_error_wrap(err, "container %.12s", full);
     }
     return 0;
 }
@@ -394,6 +438,10 @@ int docker_update_container_resources(struct crimp_backend *self, struct crimp_r
                                       Runtime__V1__UpdateContainerResourcesResponse *resp,
                                       crimp_error_t *err)
 {
+    struct docker_backend *d = docker_of(self);
+    cleanup_free char *id = docker_resolve(d, req->container_id, false, err);
+    if (id == NULL)
+        return crimp_error_wrap(err, "update container resources");
     const Runtime__V1__LinuxContainerResources *r = req->linux;
     if (r == NULL)
         return 0;
@@ -407,9 +455,8 @@ int docker_update_container_resources(struct crimp_backend *self, struct crimp_r
         json_object_set_new(body, "CpusetCpus", json_string(r->cpuset_cpus));
     if (!str_empty(r->cpuset_mems))
         json_object_set_new(body, "CpusetMems", json_string(r->cpuset_mems));
-    if (docker_post(docker_of(self)->client, "/containers/{id}/update", req->container_id, NULL,
-                    body, NULL, err) < 0)
-        return crimp_error_wrap(err, "update container %s", req->container_id);
+    if (docker_post(d->client, "/containers/{id}/update", id, NULL, body, NULL, err) < 0)
+        return crimp_error_wrap(err, "update container %.12s", id);
     return 0;
 }
 
@@ -418,8 +465,8 @@ int docker_reopen_container_log(struct crimp_backend *self, struct crimp_rpc *rp
                                 Runtime__V1__ReopenContainerLogResponse *resp, crimp_error_t *err)
 {
     struct docker_backend *d = docker_of(self);
-    cleanup_free char *id = docker_resolve_id(d, req->container_id, err);
+    cleanup_free char *id = docker_resolve(d, req->container_id, false, err);
     if (id == NULL)
-        return -1;
+        return crimp_error_wrap(err, "reopen container log");
     return docker_logs_reopen(d->logs, id, err);
 }

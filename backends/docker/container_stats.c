@@ -106,8 +106,10 @@ int docker_container_stats(struct crimp_backend *self, struct crimp_rpc *rpc,
         free(found);
         if (resp->stats)
             return 0;
-        /* Not known (yet): have it inspected, in case it came from outside crimp.  */
-        docker_inventory_touch(d->inventory, req->container_id);
+        /* Not known (yet): look it up as every request's ID is.  */
+        cleanup_free char *full = docker_resolve(d, req->container_id, false, err);
+        if (full == NULL)
+            return -1;
     }
     return crimp_make_error(err, GRPC_STATUS_NOT_FOUND, 0, "container %s not found",
                             req->container_id);
@@ -201,7 +203,10 @@ int docker_pod_sandbox_stats(struct crimp_backend *self, struct crimp_rpc *rpc,
         free(found);
         if (resp->stats)
             return 0;
-        docker_inventory_touch(d->inventory, req->pod_sandbox_id);
+        /* Not known (yet): look it up as every request's ID is.  */
+        cleanup_free char *full = docker_resolve(d, req->pod_sandbox_id, true, err);
+        if (full == NULL)
+            return -1;
     }
     return crimp_make_error(err, GRPC_STATUS_NOT_FOUND, 0, "pod sandbox %s not found",
                             req->pod_sandbox_id);

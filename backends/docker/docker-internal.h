@@ -26,6 +26,7 @@ struct docker_backend {
     struct cni_runner *cni;
     char *state_dir;   /* checkpoints and CNI cache live below it */
     char *sandbox_dir; /* one checkpoint per sandbox */
+    char *cri_dockerd_root; /* cri-dockerd's checkpoints below it; NULL: none */
     struct docker_logs *logs;
     struct crimp_cpu_rates *cpu_rates; /* previous CPU samples, for usage_nano_cores */
     struct crimp_fs_usage_cache *fs_usage; /* writable layers, walked off the stats path */
@@ -47,9 +48,15 @@ int docker_engine_version(struct docker_backend *d, char **version, crimp_error_
 /* Inspects a container by ID or unique prefix; NOT_FOUND when absent.  */
 int docker_inspect(struct docker_backend *d, const char *id, json_t **out, crimp_error_t *err);
 
-/* The full ID behind ID (a prefix is resolved by Docker), or NULL with
- * NOT_FOUND.  Caller frees.  */
-char *docker_resolve_id(struct docker_backend *d, const char *id, crimp_error_t *err);
+/* The full Docker ID of the pod sandbox (SANDBOX) or container that a CRI
+ * request names by CRI_ID (whole or a unique prefix), looked up among the
+ * containers crimp serves; NULL with NOT_FOUND for anything else.  Every ID
+ * from a request goes through here before it reaches a Docker path.
+ * Caller frees (resolve.c).  */
+char *docker_resolve(struct docker_backend *d, const char *cri_id, bool sandbox,
+                     crimp_error_t *err);
+/* Whether ID has the form of a full Docker ID (64 lower-case hex digits).  */
+bool docker_id_is_full(const char *id);
 
 /* Makes sure IMAGE is present, pulling it when it is not.  */
 int docker_ensure_image(struct docker_backend *d, struct crimp_rpc *rpc, const char *image,
@@ -66,13 +73,19 @@ int docker_pull(struct docker_backend *d, struct crimp_rpc *rpc, const char *ima
 int docker_create(struct docker_backend *d, const char *name, json_t *body, char **id,
                   crimp_error_t *err);
 
-/* Lists containers of TYPE (DOCKER_TYPE_SANDBOX / _CONTAINER) with extra
- * label filters (may be NULL): Docker's /containers/json entries.  */
+/* Lists the containers crimp serves (its own and adopted ones, see
+ * labels.h) of TYPE (DOCKER_TYPE_SANDBOX / _CONTAINER) with extra label
+ * filters (may be NULL): Docker's /containers/json entries.  */
 int docker_list(struct docker_backend *d, const char *type, json_t *label_filters, json_t **out,
                 crimp_error_t *err);
 
-/* Calls FN for each crimp container of TYPE with its CRI metadata.  */
+/* The CRI metadata of an inspected container that crimp serves as a pod
+ * sandbox (SANDBOX) or a container; NOT_FOUND for anything else.  */
 struct docker_cri_meta;
+int docker_meta_of_inspect(json_t *inspect, bool sandbox, struct docker_cri_meta *meta,
+                           crimp_error_t *err);
+
+/* Calls FN for each served container of TYPE with its CRI metadata.  */
 int docker_list_each(struct docker_backend *d, const char *type,
                      void (*fn)(void *ctx, json_t *entry, const struct docker_cri_meta *meta),
                      void *ctx, crimp_error_t *err);

@@ -19,6 +19,7 @@
 #include "utils.h"
 
 #define DEFAULT_PAUSE_IMAGE "registry.k8s.io/pause:3.10"
+#define DEFAULT_CRI_DOCKERD_ROOT "/var/lib/cri-dockerd"
 #define DEFAULT_SOCKET      "/var/run/docker.sock"
 /* How old a writable layer's usage may get (kubelet's housekeeping period).  */
 #define DEFAULT_FS_REFRESH_SECONDS 10
@@ -81,7 +82,7 @@ static const char *opt_string(json_t *options, const char *key, const char *dflt
 
 static const char *const KNOWN_OPTIONS[] = {
     "pause_image", "cni_bin_dirs", "cni_conf_dir", "cni_timeout", "oom_score_adj_min",
-    "privileged",  "fs_usage_refresh_seconds", NULL,
+    "privileged",  "fs_usage_refresh_seconds", "cri_dockerd_root", NULL,
 };
 
 static int check_options(json_t *options, crimp_error_t *err)
@@ -96,7 +97,8 @@ static int check_options(json_t *options, crimp_error_t *err)
             return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
                                     "options: unknown key `%s` (docker takes pause_image, "
                                     "cni_bin_dirs, cni_conf_dir, cni_timeout, "
-                                    "oom_score_adj_min, privileged, fs_usage_refresh_seconds)",
+                                    "oom_score_adj_min, privileged, fs_usage_refresh_seconds, "
+                                    "cri_dockerd_root)",
                                     key);
         bool is_int = strcmp(key, "cni_timeout") == 0 || strcmp(key, "oom_score_adj_min") == 0 ||
                       strcmp(key, "fs_usage_refresh_seconds") == 0;
@@ -137,6 +139,7 @@ static void docker_close(struct crimp_backend *self)
     free(d->privileged_caps);
     free(d->state_dir);
     free(d->sandbox_dir);
+    free(d->cri_dockerd_root);
     free(d);
 }
 
@@ -151,6 +154,9 @@ static struct crimp_backend *docker_open(const struct crimp_backend_config *cfg,
     d->pause_image = xstrdup(opt_string(cfg->options, "pause_image", DEFAULT_PAUSE_IMAGE));
     d->state_dir = xstrdup(cfg->state_dir ? cfg->state_dir : "/var/lib/crimp/backends/docker");
     d->sandbox_dir = xasprintf("%s/sandboxes", d->state_dir);
+    /* cri-dockerd's --cri-dockerd-root-directory; "" keeps none.  */
+    const char *cd_root = opt_string(cfg->options, "cri_dockerd_root", DEFAULT_CRI_DOCKERD_ROOT);
+    d->cri_dockerd_root = str_empty(cd_root) ? NULL : xstrdup(cd_root);
     cleanup_free char *cache = xasprintf("%s/cni-cache", d->state_dir);
     json_t *timeout = json_object_get(cfg->options, "cni_timeout");
     struct cni_options co = {
@@ -250,14 +256,16 @@ int docker_inspect(struct docker_backend *d, const char *id, json_t **out, crimp
     return docker_get_json(d->client, "/containers/{id}/json", id, NULL, out, err);
 }
 
-char *docker_resolve_id(struct docker_backend *d, const char *id, crimp_error_t *err)
+int docker_meta_of_inspect(json_t *inspect, bool sandbox, struct docker_cri_meta *meta,
+                           crimp_error_t *err)
 {
-    json_t *c = NULL;
-    if (docker_inspect(d, id, &c, err) < 0)
-        return NULL;
-    char *full = xstrdup_or_null(json_string_value(json_object_get(c, "Id")));
-    json_decref(c);
-    return full;
+    json_t *labels = json_object_get(json_object_get(inspect, "Config"), "Labels");
+    const char *type = json_string_value(json_object_get(labels, DOCKER_LABEL_TYPE)) ?: "";
+    if (strcmp(type, sandbox ? DOCKER_TYPE_SANDBOX : DOCKER_TYPE_CONTAINER) != 0)
+        return crimp_make_error(err, GRPC_STATUS_NOT_FOUND, 0, "not a %s",
+                                sandbox ? "pod sandbox" : "container");
+    return docker_cri_meta_read(labels, json_string_value(json_object_get(inspect, "Name")), meta,
+                                err);
 }
 
 int64_t docker_parse_time(const char *text)
@@ -286,19 +294,42 @@ int64_t docker_parse_time(const char *text)
     return ((int64_t)timegm(&tm) - offset) * 1000000000LL + ns;
 }
 
+/* The name /containers/json gives an entry ("/k8s_...").  */
+static const char *list_entry_name(json_t *c)
+{
+    return json_string_value(json_array_get(json_object_get(c, "Names"), 0));
+}
+
 int docker_list(struct docker_backend *d, const char *type, json_t *label_filters, json_t **out,
                 crimp_error_t *err)
 {
     json_auto_t *labels = json_object();
     cleanup_free char *type_label = xasprintf("%s=%s", DOCKER_LABEL_TYPE, type);
     json_object_set_new(labels, type_label, json_true());
-    json_object_set_new(labels, DOCKER_LABEL_CRI, json_true()); /* crimp's own only */
     if (label_filters)
         json_object_update(labels, label_filters);
     json_auto_t *filters = json_pack("{s:O}", "label", labels);
     cleanup_free char *fq = docker_filters_query(filters);
     cleanup_free char *query = xasprintf("all=1&%s", fq);
-    return docker_get_json(d->client, "/containers/json", NULL, query, out, err);
+    json_t *all = NULL;
+    if (docker_get_json(d->client, "/containers/json", NULL, query, &all, err) < 0)
+        return -1;
+    /* Only what crimp serves: its own and cri-dockerd's (a k8s_ name).  */
+    *out = json_array();
+    size_t i;
+    json_t *c;
+    json_array_foreach (all, i, c) {
+        struct docker_cri_meta meta;
+        crimp_error_t e = NULL;
+        if (docker_cri_meta_read(json_object_get(c, "Labels"), list_entry_name(c), &meta, &e) < 0) {
+            crimp_error_release(&e);
+            continue;
+        }
+        docker_cri_meta_free(&meta);
+        json_array_append(*out, c);
+    }
+    json_decref(all);
+    return 0;
 }
 
 int docker_list_each(struct docker_backend *d, const char *type,
@@ -314,8 +345,8 @@ int docker_list_each(struct docker_backend *d, const char *type,
     json_array_foreach (list, i, c) {
         struct docker_cri_meta meta;
         crimp_error_t e = NULL;
-        if (docker_cri_meta_from_labels(json_object_get(c, "Labels"), &meta, &e) < 0) {
-            crimp_error_release(&e); /* a label crimp did not write: not ours */
+        if (docker_cri_meta_read(json_object_get(c, "Labels"), list_entry_name(c), &meta, &e) < 0) {
+            crimp_error_release(&e);
             continue;
         }
         fn(ctx, c, &meta);

@@ -137,6 +137,15 @@ static void handle_event(struct events_ctx *x, json_t *e)
         x->last_ns = nanos;
     if (action == NULL || id == NULL || pod == NULL || event_type(action, &type) < 0)
         return;
+    /* The attributes carry the labels and the name: only what crimp serves.  */
+    struct docker_cri_meta meta;
+    crimp_error_t merr = NULL;
+    if (docker_cri_meta_read(attrs, json_string_value(json_object_get(attrs, "name")), &meta,
+                             &merr) < 0) {
+        crimp_error_release(&merr);
+        return;
+    }
+    docker_cri_meta_free(&meta);
     json_int_t told = json_integer_value(json_object_get(json_object_get(x->phases, id), "t"));
     if (nanos <= told)
         return; /* replayed from before what the client was told */
@@ -219,8 +228,8 @@ static bool on_events_data(void *ctx, const char *data, size_t len)
 /* One connection to /events, from SINCE_NS (0: from now).  */
 static int follow_once(struct events_ctx *x, crimp_error_t *err)
 {
-    json_auto_t *filters = json_pack("{s:[s], s:[s, s]}", "type", "container", "label",
-                                     DOCKER_LABEL_TYPE "=" DOCKER_TYPE_CONTAINER, DOCKER_LABEL_CRI);
+    json_auto_t *filters = json_pack("{s:[s], s:[s]}", "type", "container", "label",
+                                     DOCKER_LABEL_TYPE "=" DOCKER_TYPE_CONTAINER);
     cleanup_free char *fq = docker_filters_query(filters);
     int64_t since = x->last_ns + 1;
     cleanup_free char *query =

@@ -39,6 +39,9 @@ int docker_exec_create(struct docker_backend *d, const char *container, char *co
                        size_t argc, const struct docker_exec_stdio *io, char **exec_id,
                        crimp_error_t *err)
 {
+    cleanup_free char *id = docker_resolve(d, container, false, err);
+    if (id == NULL)
+        return -1;
     json_auto_t *cmd = json_array();
     for (size_t i = 0; i < argc; i++)
         json_array_append_new(cmd, json_string(argv[i]));
@@ -46,12 +49,12 @@ int docker_exec_create(struct docker_backend *d, const char *container, char *co
                                   io->in, "AttachStdout", io->out, "AttachStderr", io->err,
                                   "Tty", io->tty);
     cleanup_docker_response struct docker_response resp = {0};
-    if (docker_post(d->client, "/containers/{id}/exec", container, NULL, body, &resp, err) < 0)
+    if (docker_post(d->client, "/containers/{id}/exec", id, NULL, body, &resp, err) < 0)
         return -1;
-    const char *id = json_string_value(json_object_get(resp.json, "Id"));
-    if (id == NULL)
+    const char *exec = json_string_value(json_object_get(resp.json, "Id"));
+    if (exec == NULL)
         return crimp_make_error(err, GRPC_STATUS_INTERNAL, 0, "docker: exec create: no Id");
-    *exec_id = xstrdup(id);
+    *exec_id = xstrdup(exec);
     return 0;
 }
 

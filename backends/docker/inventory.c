@@ -121,9 +121,8 @@ static void inspected_parse(json_t *inspect, struct inspected *x)
     json_t *labels = json_object_get(json_object_get(inspect, "Config"), "Labels");
     const char *type = json_string_value(json_object_get(labels, DOCKER_LABEL_TYPE)) ?: "";
     crimp_error_t e = NULL;
-    x->ours = x->id && (strcmp(type, DOCKER_TYPE_SANDBOX) == 0 ||
-                        strcmp(type, DOCKER_TYPE_CONTAINER) == 0) &&
-              docker_cri_meta_from_labels(labels, &x->meta, &e) == 0;
+    x->ours = x->id && docker_cri_meta_read(labels, json_string_value(json_object_get(inspect, "Name")),
+                                            &x->meta, &e) == 0;
     crimp_error_release(&e);
     if (!x->ours)
         return;
@@ -326,6 +325,33 @@ size_t docker_inventory_each(struct docker_inventory *inv,
     return n;
 }
 
+int docker_inventory_find(struct docker_inventory *inv, const char *id, bool sandbox, char **full)
+{
+    size_t n = strlen(id);
+    int hits = 0;
+    *full = NULL;
+    pthread_rwlock_rdlock(&inv->lock);
+    for (size_t i = 0; i < inv->n; i++) {
+        const struct inv_entry *e = &inv->entries[i];
+        if (!e->known || e->sandbox != sandbox || strncmp(e->id, id, n) != 0)
+            continue;
+        if (strcmp(e->id, id) == 0) { /* a full ID wins over the prefixes it is */
+            free(*full);
+            *full = xstrdup(e->id);
+            hits = 1;
+            break;
+        }
+        if (hits++ == 0)
+            *full = xstrdup(e->id);
+    }
+    pthread_rwlock_unlock(&inv->lock);
+    if (hits > 1) {
+        free(*full);
+        *full = NULL;
+    }
+    return hits;
+}
+
 /* The events follower.  */
 
 bool docker_lines_feed(struct docker_lines *l, const char *data, size_t len,
@@ -399,7 +425,7 @@ static int follow_once(struct docker_inventory *inv, crimp_error_t *err)
         return -1;
     atomic_store(&inv->following, true);
     json_auto_t *filters = json_pack("{s:[s], s:[s]}", "type", "container", "label",
-                                     DOCKER_LABEL_CRI);
+                                     DOCKER_LABEL_TYPE);
     cleanup_free char *fq = docker_filters_query(filters);
     cleanup_free char *query = xasprintf("%s&since=%lld.%09lld", fq,
                                          (long long)(since / 1000000000),

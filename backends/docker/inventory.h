@@ -55,6 +55,11 @@ size_t docker_inventory_each(struct docker_inventory *inv,
                              void (*fn)(void *ctx, const struct docker_inv_item *item),
                              void *ctx);
 
+/* The full ID of the known sandbox (SANDBOX) or container whose ID is ID or
+ * starts with it, in *FULL (caller frees).  Returns the number of matches:
+ * *FULL is set only when that is exactly 1.  */
+int docker_inventory_find(struct docker_inventory *inv, const char *id, bool sandbox, char **full);
+
 /* Whether the events stream is followed now (for tests and logs).  */
 bool docker_inventory_following(struct docker_inventory *inv);
 

@@ -6,6 +6,8 @@
 #define CRIMP_DOCKER_LABELS_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 #include "backend.h"
 
@@ -16,6 +18,8 @@
 #define DOCKER_LABEL_SANDBOX_ID "io.kubernetes.sandbox.id"
 #define DOCKER_LABEL_LOG_PATH   "io.kubernetes.container.logpath"
 #define DOCKER_LABEL_CONTAINER_NAME "io.kubernetes.container.name"
+/* cri-dockerd keeps each CRI annotation K as the Docker label annotation.K.  */
+#define DOCKER_ANNOTATION_PREFIX "annotation."
 /* crimp's own: one JSON document with the CRI metadata, labels and
  * annotations as kubelet sent them.  */
 #define DOCKER_LABEL_CRI "io.crimp.cri"
@@ -33,19 +37,32 @@ json_t *docker_sandbox_labels(const Runtime__V1__PodSandboxConfig *cfg);
 json_t *docker_container_labels(const Runtime__V1__ContainerConfig *cfg, const char *sandbox_id,
                                 const char *log_path);
 
-/* What a Docker container's labels say about the CRI object, read back from
- * the crimp JSON label.  */
+/* What a Docker container's labels say about the CRI object.  */
 struct docker_cri_meta {
     const char *name, *uid, *namespace_; /* pod: all; container: name only */
     uint32_t attempt;
     json_t *labels;      /* object of strings; never NULL once filled */
     json_t *annotations; /* likewise */
+    bool adopted;        /* made by cri-dockerd or dockershim, not by crimp */
     json_t *doc;         /* owns everything above */
 };
 
-/* Fills META from a container's Docker LABELS; < 0 (INTERNAL) when the
- * object was not made by crimp (no or bad JSON label).  */
-int docker_cri_meta_from_labels(json_t *labels, struct docker_cri_meta *meta, crimp_error_t *err);
+/* Fills META for a pod sandbox or container crimp serves, from its Docker
+ * LABELS and name (DOCKER_NAME, with or without the leading '/'):
+ *   - made by crimp: the io.crimp.cri label, exactly as kubelet sent it;
+ *   - made by cri-dockerd or dockershim (adopted): metadata from the k8s_
+ *     name, labels and annotation.<key> labels as cri-dockerd reads them.
+ * NOT_FOUND for anything else: such containers are never touched.  */
+int docker_cri_meta_read(json_t *labels, const char *docker_name, struct docker_cri_meta *meta,
+                         crimp_error_t *err);
+
+/* The parts of k8s_<container>_<pod>_<namespace>_<uid>_<attempt>[_<random>].  */
+struct docker_k8s_name {
+    char *container, *pod, *namespace_, *uid; /* point into buf */
+    uint32_t attempt;
+    char *buf; /* caller frees */
+};
+int docker_k8s_name_parse(const char *docker_name, struct docker_k8s_name *out);
 
 void docker_cri_meta_free(struct docker_cri_meta *meta);
 

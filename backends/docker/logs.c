@@ -248,7 +248,9 @@ void docker_logs_recover(struct docker_logs *l)
         const char *path = json_string_value(
             json_object_get(json_object_get(c, "Labels"), DOCKER_LABEL_LOG_PATH));
         const char *id = json_string_value(json_object_get(c, "Id"));
-        if (str_empty(path) || id == NULL ||
+        /* An adopted container's log is Docker's own file, symlinked.  */
+        bool crimps = json_object_get(json_object_get(c, "Labels"), DOCKER_LABEL_CRI) != NULL;
+        if (!crimps || str_empty(path) || id == NULL ||
             strcmp(json_string_value(json_object_get(c, "State")) ?: "", "running") != 0)
             continue;
         json_t *inspect = NULL;

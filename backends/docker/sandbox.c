@@ -12,6 +12,7 @@
 
 #include "common/checkpoint.h"
 #include "common/pod.h"
+#include "cri_dockerd.h"
 #include "docker-internal.h"
 #include "labels.h"
 #include "log.h"
@@ -59,6 +60,7 @@ static struct cni_attachment attachment(const char *id, json_t *ckpt, const char
         .pod_namespace = json_string_value(json_object_get(ckpt, "namespace")),
         .pod_name = json_string_value(json_object_get(ckpt, "name")),
         .port_mappings = json_object_get(ckpt, "port_mappings"),
+        .added_elsewhere = json_is_true(json_object_get(ckpt, "adopted")),
     };
 }
 
@@ -100,6 +102,7 @@ static void undo_sandbox(struct docker_backend *d, const char *id, json_t *ckpt)
         log_warn("docker: undo sandbox %.12s: %s", id, e->msg);
     crimp_error_release(&e);
     crimp_checkpoint_remove(d->sandbox_dir, id, NULL);
+    cri_dockerd_checkpoint_remove(d, id);
 }
 
 static int start_sandbox(struct docker_backend *d, const char *id,
@@ -153,6 +156,7 @@ int docker_run_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
                                   crimp_pod_host_network(cfg), "port_mappings", crimp_pod_port_mappings(cfg),
                                   "ips", "network_torn_down", 0);
     if (crimp_checkpoint_write(d->sandbox_dir, id, ckpt, err) < 0 ||
+        cri_dockerd_checkpoint_write(d, id, cfg, err) < 0 ||
         start_sandbox(d, id, cfg, ckpt, err) < 0) {
         undo_sandbox(d, id, ckpt);
         return crimp_error_wrap(err, "run pod sandbox %s", name);
@@ -171,6 +175,22 @@ static json_t *read_checkpoint(struct docker_backend *d, const char *id)
             log_warn("docker: sandbox %.12s: %s", id, e->msg);
         crimp_error_release(&e);
         return NULL;
+    }
+    return ckpt;
+}
+
+/* The checkpoint of sandbox ID (full), made and kept from what cri-dockerd
+ * left when crimp did not make the sandbox.  INSPECT may be NULL.  */
+static json_t *sandbox_checkpoint(struct docker_backend *d, const char *id, json_t *inspect)
+{
+    json_t *ckpt = read_checkpoint(d, id);
+    if (ckpt)
+        return ckpt;
+    ckpt = cri_dockerd_adopt_checkpoint(d, id, inspect);
+    crimp_error_t e = NULL;
+    if (ckpt && crimp_checkpoint_write(d->sandbox_dir, id, ckpt, &e) < 0) {
+        log_warn("docker: sandbox %.12s: %s", id, e->msg);
+        crimp_error_release(&e);
     }
     return ckpt;
 }
@@ -226,16 +246,28 @@ static int for_pod_containers(struct docker_backend *d, const char *sandbox_id, 
 static int find_sandbox(struct docker_backend *d, const char *id, char **full, json_t **inspect,
                         json_t **ckpt, crimp_error_t *err)
 {
-    cleanup_error crimp_error_t ierr = NULL;
-    *inspect = NULL;
-    if (docker_inspect(d, id, inspect, &ierr) < 0 && ierr->code != GRPC_STATUS_NOT_FOUND) {
-        *err = steal_ptr(&ierr);
+    cleanup_error crimp_error_t rerr = NULL;
+    *inspect = *ckpt = NULL;
+    *full = docker_resolve(d, id, true, &rerr);
+    if (*full == NULL) {
+        if (rerr->code != GRPC_STATUS_NOT_FOUND) {
+            *err = steal_ptr(&rerr);
+            return -1;
+        }
+        /* The pause container is gone; its checkpoint (named by the full
+         * ID only) still tells what to release.  */
+        if (!docker_id_is_full(id))
+            return 1;
+        *full = xstrdup(id);
+        *ckpt = sandbox_checkpoint(d, *full, NULL);
+        return *ckpt == NULL ? 1 : 0;
+    }
+    if (docker_inspect(d, *full, inspect, &rerr) < 0 && rerr->code != GRPC_STATUS_NOT_FOUND) {
+        *err = steal_ptr(&rerr);
         return -1;
     }
-    const char *docker_id = json_string_value(json_object_get(*inspect, "Id"));
-    *full = xstrdup(docker_id ? docker_id : id);
-    *ckpt = read_checkpoint(d, *full);
-    return *inspect == NULL && *ckpt == NULL ? 1 : 0;
+    *ckpt = sandbox_checkpoint(d, *full, *inspect);
+    return 0;
 }
 
 int docker_stop_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
@@ -276,6 +308,7 @@ int docker_remove_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
     if (for_pod_containers(d, id, true, err) < 0 || teardown_network(d, id, inspect, ckpt, err) < 0 ||
         (inspect && force_remove(d, id, err) < 0))
         return crimp_error_wrap(err, "remove pod sandbox %.12s", id);
+    cri_dockerd_checkpoint_remove(d, id);
     return crimp_checkpoint_remove(d->sandbox_dir, id, err);
 }
 
@@ -324,19 +357,16 @@ int docker_pod_sandbox_status(struct crimp_backend *self, struct crimp_rpc *rpc,
                               Runtime__V1__PodSandboxStatusResponse *resp, crimp_error_t *err)
 {
     struct docker_backend *d = docker_of(self);
+    cleanup_free char *full = docker_resolve(d, req->pod_sandbox_id, true, err);
     json_t *inspect = NULL;
-    if (docker_inspect(d, req->pod_sandbox_id, &inspect, err) < 0)
-        return crimp_error_wrap(err, "pod sandbox %s", req->pod_sandbox_id);
+    if (full == NULL || docker_inspect(d, full, &inspect, err) < 0)
+        return crimp_error_wrap(err, "pod sandbox status");
     json_auto_t *owned = inspect;
-    json_t *labels = json_object_get(json_object_get(inspect, "Config"), "Labels");
     struct docker_cri_meta meta;
-    if (strcmp(json_string_value(json_object_get(labels, DOCKER_LABEL_TYPE)) ?: "",
-               DOCKER_TYPE_SANDBOX) != 0 ||
-        docker_cri_meta_from_labels(labels, &meta, err) < 0)
-        return crimp_make_error(err, GRPC_STATUS_NOT_FOUND, 0, "pod sandbox %s not found",
-                                req->pod_sandbox_id);
+    if (docker_meta_of_inspect(inspect, true, &meta, err) < 0)
+        return crimp_error_wrap(err, "pod sandbox %.12s", full);
     const char *id = json_string_value(json_object_get(inspect, "Id"));
-    json_auto_t *ckpt = read_checkpoint(d, id);
+    json_auto_t *ckpt = sandbox_checkpoint(d, id, inspect);
     bool running = json_is_true(json_object_get(json_object_get(inspect, "State"), "Running"));
 
     Runtime__V1__PodSandboxStatus *st = xmalloc(sizeof(*st));

@@ -47,14 +47,14 @@ static int stream_attach_start(struct crimp_backend *self, const Runtime__V1__At
                                struct crimp_stream_io *io, crimp_error_t *err)
 {
     struct docker_backend *d = docker_of(self);
+    cleanup_free char *id = docker_resolve(d, req->container_id, false, err);
     json_t *inspect = NULL;
-    if (docker_inspect(d, req->container_id, &inspect, err) < 0)
+    if (id == NULL || docker_inspect(d, id, &inspect, err) < 0)
         return -1;
     json_auto_t *owned = inspect;
     if (!json_is_true(json_object_get(json_object_get(inspect, "State"), "Running")))
         return crimp_make_error(err, GRPC_STATUS_FAILED_PRECONDITION, 0,
-                                "container %s is not running", req->container_id);
-    const char *id = json_string_value(json_object_get(inspect, "Id"));
+                                "container %.12s is not running", id);
     io->handle = xstrdup(id);
     /* The container's own tty decides the framing, not the request's.  */
     io->multiplexed = !json_is_true(json_object_get(json_object_get(inspect, "Config"), "Tty"));
@@ -93,8 +93,10 @@ static void stream_kill(struct crimp_backend *self, const struct crimp_stream_io
 static int stream_pod_netns(struct crimp_backend *self, const char *pod_id, char **path,
                             crimp_error_t *err)
 {
+    struct docker_backend *d = docker_of(self);
+    cleanup_free char *id = docker_resolve(d, pod_id, true, err);
     json_t *inspect = NULL;
-    if (docker_inspect(docker_of(self), pod_id, &inspect, err) < 0)
+    if (id == NULL || docker_inspect(d, id, &inspect, err) < 0)
         return -1;
     json_auto_t *owned = inspect;
     const char *mode =
@@ -106,7 +108,7 @@ static int stream_pod_netns(struct crimp_backend *self, const char *pod_id, char
     json_int_t pid = json_integer_value(json_object_get(state, "Pid"));
     if (!json_is_true(json_object_get(state, "Running")) || pid <= 0)
         return crimp_make_error(err, GRPC_STATUS_FAILED_PRECONDITION, 0,
-                                "pod sandbox %s is not running", pod_id);
+                                "pod sandbox %.12s is not running", id);
     *path = xasprintf("/proc/%lld/ns/net", (long long)pid);
     return 0;
 }

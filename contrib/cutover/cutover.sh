@@ -2,7 +2,7 @@
 # Moves a node's new pods from one crimp backend to another, with kubelet
 # running throughout.  See contrib/cutover/README.md for the whole procedure.
 #
-#   cutover.sh preflight TARGET [IMAGE...]   checks only, changes nothing
+#   cutover.sh preflight TARGET [IMAGE...]   checks only, changes nothing (preflight.sh)
 #   cutover.sh switch TARGET [IMAGE...]      preflight, then new pods -> TARGET,
 #                                            the old default drains
 #   cutover.sh verify TARGET                 crimp and (if configured) kubectl agree
@@ -20,32 +20,10 @@ say() { printf '%s\n' "cutover: $*"; }
 die() { printf '%s\n' "cutover: error: $*" >&2; exit 1; }
 have_kubectl() { command -v kubectl >/dev/null && kubectl get node "$NODE" >/dev/null 2>&1; }
 
-backend_field() { # NAME FIELD
-    "$CRIMPCTL" --json backend list |
-        python3 -c 'import json,sys; b={x["name"]:x for x in json.load(sys.stdin)["backends"]}; print(json.dumps(b.get(sys.argv[1],{}).get(sys.argv[2])))' "$1" "$2"
-}
-
 preflight() { # TARGET IMAGE...
-    local target=$1; shift
-    say "pre-flight for $target"
-    "$CRIMPCTL" backend list || die "crimpd does not answer on $CRIMP_ENDPOINT"
-    [ "$(backend_field "$target" name)" != null ] || die "no backend named $target"
-    [ "$(backend_field "$target" up)" = true ] || die "backend $target is down"
-    local current
-    current=$("$CRIMPCTL" --json backend list | python3 -c 'import json,sys; print([b["name"] for b in json.load(sys.stdin)["backends"] if b["default"]][0])')
-    [ "$(backend_field "$current" up)" = true ] || say "warning: the current default $current is down"
-    "$CRIMPCTL" info >/dev/null || die "crimp reports the runtime not ready (crimpctl info)"
-    if "$CRIMPCTL" info | grep -q '^NetworkReady *false'; then
-        die "NetworkReady is false: no CNI config for new pods"
-    fi
-    local image
-    for image in "$@"; do
-        # ImageStatus goes to the default backend; after the switch that is
-        # TARGET, so checking after a dry switch would be wrong: ask crictl
-        # against TARGET's own endpoint when it is a CRI endpoint.
-        say "image $image: will be pulled into $target on first use if missing"
-    done
-    say "pre-flight passed: $target is up, the network is ready"
+    # The checks ask TARGET itself (readiness, CRI plugin, cgroup driver,
+    # images), not the current default.
+    "$(dirname "$0")/preflight.sh" "$@" || die "pre-flight failed for $1"
 }
 
 cmd=${1:-}

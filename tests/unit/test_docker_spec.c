@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "docker/cri_dockerd.h"
 #include "docker/labels.h"
 #include "docker/spec.h"
 #include "pbutil.h"
@@ -124,7 +125,8 @@ static int test_labels_round_trip(void)
     cfg.metadata = &pod_md;
     json_t *labels = docker_sandbox_labels(&cfg);
     json_object_set_new(labels, "from.image", json_string("x"));
-    CHECK(docker_cri_meta_from_labels(labels, &meta, &err) == 0);
+    CHECK(docker_cri_meta_read(labels, "/k8s_POD_web_ns_u-1_2", &meta, &err) == 0);
+    CHECK(!meta.adopted);
     CHECK(strcmp(meta.name, "web") == 0 && strcmp(meta.namespace_, "ns") == 0);
     CHECK(strcmp(meta.uid, "u-1") == 0 && meta.attempt == 2);
     CHECK(json_object_size(meta.labels) == 1);
@@ -135,6 +137,43 @@ static int test_labels_round_trip(void)
     CHECK(docker_labels_match(meta.labels, sel, 1));
     l.value = (char *)"other";
     CHECK(!docker_labels_match(meta.labels, sel, 1));
+    docker_cri_meta_free(&meta);
+    json_decref(labels);
+    return 0;
+}
+
+/* A container cri-dockerd made: metadata from its name, its own labels
+ * dropped, annotation.<key> labels as annotations; anything without a
+ * k8s_ name or the type label is not served.  */
+static int test_adopted_meta(void)
+{
+    json_t *labels = json_pack("{s:s, s:s, s:s, s:s, s:s}", "io.kubernetes.docker.type",
+                               "container", "io.kubernetes.sandbox.id", "abc",
+                               "io.kubernetes.container.logpath", "/l/app.log",
+                               "io.kubernetes.pod.name", "web", "annotation.a.b/c", "d");
+    struct docker_cri_meta meta;
+    crimp_error_t err = NULL;
+    CHECK(docker_cri_meta_read(labels, "/k8s_app_web_ns_u-1_3", &meta, &err) == 0);
+    CHECK(meta.adopted && strcmp(meta.name, "app") == 0 && meta.attempt == 3);
+    CHECK(json_object_size(meta.labels) == 1 && json_object_get(meta.labels, "io.kubernetes.pod.name"));
+    CHECK(strcmp(json_string_value(json_object_get(meta.annotations, "a.b/c")), "d") == 0);
+    docker_cri_meta_free(&meta);
+    CHECK(docker_cri_meta_read(labels, "k8s_app_web_ns_u-1_3_1a2b3c4d", &meta, &err) == 0);
+    docker_cri_meta_free(&meta);
+    const char *bad[] = {"/victim", "/k8s_app_web_ns_u-1", "/k8s_app_web_ns_u-1_x",
+                         "/k8s_a_b_c_d_1_e_f", "/k9s_app_web_ns_u-1_3", NULL};
+    for (int i = 0; bad[i]; i++) {
+        CHECK(docker_cri_meta_read(labels, bad[i], &meta, &err) < 0);
+        CHECK(err->code == GRPC_STATUS_NOT_FOUND);
+        crimp_error_release(&err);
+    }
+    json_object_set_new(labels, "io.kubernetes.docker.type", json_string("other"));
+    CHECK(docker_cri_meta_read(labels, "/k8s_app_web_ns_u-1_3", &meta, &err) < 0);
+    crimp_error_release(&err);
+    json_object_set_new(labels, "io.kubernetes.docker.type", json_string("podsandbox"));
+    CHECK(docker_cri_meta_read(labels, "/k8s_POD_web_ns_u-1_0", &meta, &err) == 0);
+    CHECK(strcmp(meta.name, "web") == 0 && strcmp(meta.namespace_, "ns") == 0 &&
+          strcmp(meta.uid, "u-1") == 0);
     docker_cri_meta_free(&meta);
     json_decref(labels);
     return 0;
@@ -358,6 +397,25 @@ static int test_resources_and_pid_modes(void)
     return 0;
 }
 
+/* cri-dockerd verifies its checkpoints by FNV-32a over go-spew's text of
+ * the data; the figures are go-spew's own for the same values.  */
+static int test_cri_dockerd_checksum(void)
+{
+    json_t *none = json_object();
+    json_t *host = json_pack("{s:b}", "host_network", 1);
+    json_t *ports = json_pack(
+        "{s:[{s:s, s:i, s:i, s:s}, {s:s, s:i, s:i}]}", "port_mappings", "protocol", "tcp",
+        "container_port", 80, "host_port", 8080, "host_ip", "127.0.0.1", "protocol", "udp",
+        "container_port", 53, "host_port", 5353);
+    CHECK(cri_dockerd_checksum(none) == 2305795928u);
+    CHECK(cri_dockerd_checksum(host) == 12315789u);
+    CHECK(cri_dockerd_checksum(ports) == 43913522u);
+    json_decref(none);
+    json_decref(host);
+    json_decref(ports);
+    return 0;
+}
+
 int main(void)
 {
     static const struct unit_test tests[] = {
@@ -365,6 +423,8 @@ int main(void)
         UNIT_TEST(test_sandbox_host_namespaces_and_sysctls),
         UNIT_TEST(test_sandbox_requires_metadata),
         UNIT_TEST(test_labels_round_trip),
+        UNIT_TEST(test_adopted_meta),
+        UNIT_TEST(test_cri_dockerd_checksum),
         UNIT_TEST(test_names),
         UNIT_TEST(test_container_basics),
         UNIT_TEST(test_container_without_command_keeps_image_entrypoint),
