@@ -99,10 +99,9 @@ int docker_start_container(struct crimp_backend *self, struct crimp_rpc *rpc,
                            Runtime__V1__StartContainerResponse *resp, crimp_error_t *err)
 {
     struct docker_backend *d = docker_of(self);
-    json_t *inspect = NULL;
+    json_auto_t *inspect = NULL;
     if (docker_inspect(d, req->container_id, &inspect, err) < 0)
         return crimp_error_wrap(err, "container %s", req->container_id);
-    json_auto_t *owned = inspect;
     const char *id = json_string_value(json_object_get(inspect, "Id"));
     cleanup_docker_response struct docker_response r = {0};
     int rc = docker_post(d->client, "/containers/{id}/start", id, NULL, NULL, &r, err);
@@ -269,11 +268,10 @@ int docker_container_status(struct crimp_backend *self, struct crimp_rpc *rpc,
                             const Runtime__V1__ContainerStatusRequest *req,
                             Runtime__V1__ContainerStatusResponse *resp, crimp_error_t *err)
 {
-    json_t *inspect = NULL;
+    json_auto_t *inspect = NULL;
     struct docker_cri_meta meta;
     if (inspect_container(docker_of(self), req->container_id, &inspect, &meta, err) < 0)
         return -1;
-    json_auto_t *owned = inspect;
     Runtime__V1__ContainerStatus *st = xmalloc(sizeof(*st));
     runtime__v1__container_status__init(st);
     st->id = xstrdup(json_string_value(json_object_get(inspect, "Id")));

@@ -47,10 +47,9 @@ static int stream_attach_start(struct crimp_backend *self, const Runtime__V1__At
                                struct crimp_stream_io *io, crimp_error_t *err)
 {
     struct docker_backend *d = docker_of(self);
-    json_t *inspect = NULL;
+    json_auto_t *inspect = NULL;
     if (docker_inspect(d, req->container_id, &inspect, err) < 0)
         return -1;
-    json_auto_t *owned = inspect;
     if (!json_is_true(json_object_get(json_object_get(inspect, "State"), "Running")))
         return crimp_make_error(err, GRPC_STATUS_FAILED_PRECONDITION, 0,
                                 "container %s is not running", req->container_id);
@@ -87,10 +86,9 @@ static int stream_exit_code(struct crimp_backend *self, const struct crimp_strea
 static int stream_pod_netns(struct crimp_backend *self, const char *pod_id, char **path,
                             crimp_error_t *err)
 {
-    json_t *inspect = NULL;
+    json_auto_t *inspect = NULL;
     if (docker_inspect(docker_of(self), pod_id, &inspect, err) < 0)
         return -1;
-    json_auto_t *owned = inspect;
     const char *mode =
         json_string_value(json_object_get(json_object_get(inspect, "HostConfig"), "NetworkMode"));
     *path = NULL;
