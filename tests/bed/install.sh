@@ -3,7 +3,7 @@
 # test bed runs.  Idempotent: installs only what is missing.
 set -euo pipefail
 
-build_deps=(cmake make gcc clang pkg-config libgrpc-dev libprotobuf-c-dev protobuf-c-compiler
+build_deps=(cmake make gcc clang ccache dpkg-dev pkg-config libgrpc-dev libprotobuf-c-dev protobuf-c-compiler
     protobuf-compiler libcurl4-openssl-dev libjansson-dev libevent-dev zlib1g-dev
     golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev)
 bed_deps=(containerd runc docker.io containernetworking-plugins docker-registry
