@@ -6,7 +6,7 @@
 # suites of every build through ctest, stops the bed, checks that nothing was
 # left behind, and ends with one line "N passed, N failed".
 #
-#   sudo tests/run.sh [--sanitize] [--[no-]matrix] [--no-install] [-R REGEX] [-L LABEL]
+#   tests/run.sh [--sanitize] [--[no-]matrix] [--no-install] [-R REGEX] [-L LABEL]
 #
 # The matrix runs with --sanitize (CI) unless --no-matrix, or alone with
 # --matrix.  Build dirs: build/ (normal), build-asan/ (sanitizers),
