@@ -1,5 +1,5 @@
-/* Pod sandboxes on containerd's native API (containerd-native.md §B.2,
- * §B.5, §B.6): a network namespace crimp creates and pins, CNI ADD into it,
+/* Pod sandboxes on containerd's native API (docs/containerd.md,
+ * "Pods"): a network namespace crimp creates and pins, CNI ADD into it,
  * the pod's files (hostname, hosts, resolv.conf, a /dev/shm tmpfs), and the
  * pause container: snapshot of the sandbox image, container record, task.
  * Stop kills what runs and releases the network; Remove deletes the rest.

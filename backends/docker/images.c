@@ -57,7 +57,7 @@ static bool json_array_has_string(json_t *arr, const char *want)
 }
 
 /* Docker resolves short ID prefixes and bare names loosely; check that the
- * image it found really is the one REF names (docker-backend.md §5).  */
+ * image it found really is the one REF names (docs/docker.md, "Images").  */
 static bool image_matches(json_t *img, const char *ref)
 {
     const char *id = json_string_value(json_object_get(img, "Id"));
