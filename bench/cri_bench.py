@@ -6,7 +6,7 @@ ListImages, on each endpoint given, side by side in one run.
 
 Machines of this class differ 3-4x from day to day: read the ratio between
 endpoints measured here, and the cri-dockerd column (its figures from
-../shared/design/environment.md, another day, another machine) only as a
+critest's benchmark on another day, another machine) only as a
 rough guide.
 """
 import argparse
@@ -18,7 +18,8 @@ import uuid
 from crimpe2e import PB, Client
 from pod_lifecycle import STEPS, one_round
 
-# cri-dockerd v0.3.7 medians (ms), ../shared/design/environment.md.
+# cri-dockerd v0.3.7 on Docker 20.10: medians (ms) measured once on a
+# machine of this class, not in this run.
 CRI_DOCKERD = {"RunPodSandbox": 289.3, "PodSandboxStatus": 5.4, "StopPodSandbox": 91.7,
                "RemovePodSandbox": 34.8, "CreateContainer": 19.9, "StartContainer": 93.4,
                "ContainerStatus": 2.2, "StopContainer": 66.2, "RemoveContainer": 27.9,
@@ -79,8 +80,8 @@ def main():
     cols = [f"{n} ms" for n in names] + [f"{n}/{names[0]}" for n in names[1:]]
     cols += ["cri-dockerd ms*"] + [f"{n}/cri-dockerd*" for n in names]
     widths = [max(len(c) + 2, 11) for c in cols]
-    print(f"\nmedians over {args.rounds} serial pod lifecycles (ms); * = environment.md's "
-          "figure, not this run\n")
+    print(f"\nmedians over {args.rounds} serial pod lifecycles (ms); * = measured once, "
+          "not in this run\n")
     print(f"{'CRI call':<20}" + "".join(f"{c:>{w}}" for c, w in zip(cols, widths)))
     for step in rows:
         med = [statistics.median(samples[n][step]) for n in names]

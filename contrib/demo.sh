@@ -6,7 +6,7 @@
 # and directly to the runtime, and prints the latency of each CRI call side
 # by side.  Everything is stopped and removed at the end.
 #
-#   sudo contrib/demo.sh [ROUNDS]
+#   contrib/demo.sh [ROUNDS]          (as root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)

@@ -87,8 +87,10 @@ static const struct opt_def opt_defs[] = {
 
 static void set_backends_default(struct crimp_config *cfg)
 {
-    /* Until the docker and containerd backends land, the embedded default
-     * is a passthrough to containerd's own CRI plugin at its usual path.  */
+    /* The embedded default needs no option and changes nothing on a node
+     * that runs containerd: a passthrough to its own CRI plugin at its
+     * usual path.  The docker and containerd backends are chosen by name
+     * (--backend, --config).  */
     cfg->n_backends = 1;
     cfg->backends = xcalloc(1, sizeof(*cfg->backends));
     cfg->backends[0].name = xstrdup("containerd-cri");

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grpc/grpc.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 
@@ -10,6 +11,7 @@
 #include "log.h"
 #include "reload.h"
 #include "router.h"
+#include "sd_notify.h"
 #include "server.h"
 #include "utils.h"
 
@@ -74,18 +76,41 @@ static void reload(int argc, char **argv, struct crimp_router *router,
     crimp_router_reload(router, cfg, recorder);
 }
 
+/* Tells systemd STATE (sd_notify.c); a failure is logged, never fatal.  */
+static void notify(const char *state)
+{
+    cleanup_error crimp_error_t err = NULL;
+    if (crimp_sd_notify(state, &err) < 0)
+        log_warn("systemd notification `%s` not sent: %s", state, err->msg);
+}
+
+/* The main thread from READY on: signals, and systemd's watchdog pinged
+ * every half period when one is set (WatchdogSec=), from this thread, so
+ * a crimpd whose main thread hangs (in a reload, say) is restarted.  */
 static int wait_for_stop(int argc, char **argv, struct crimp_router *router,
                          struct crimp_recorder *recorder)
 {
+    int64_t watchdog_us = crimp_sd_watchdog_interval_us();
+    int timeout_ms = watchdog_us > 0 ? (int)(watchdog_us / 1000 > 0 ? watchdog_us / 1000 : 1) : -1;
+    if (watchdog_us > 0)
+        notify("WATCHDOG=1");
     for (;;) {
+        struct pollfd p = {.fd = signal_pipe[0], .events = POLLIN};
+        int ready = poll(&p, 1, timeout_ms);
+        if (ready == 0) {
+            notify("WATCHDOG=1");
+            continue;
+        }
         unsigned char b;
-        ssize_t n = read(signal_pipe[0], &b, 1);
+        ssize_t n = ready > 0 ? read(signal_pipe[0], &b, 1) : -1;
         if (n < 0 && errno == EINTR)
             continue;
         if (n != 1)
             return SIGTERM;
         if (b == SIGHUP) {
+            notify("RELOADING=1");
             reload(argc, argv, router, recorder);
+            notify("READY=1");
             continue;
         }
         return b;
@@ -164,8 +189,12 @@ int main(int argc, char **argv)
         crimp_error_release(&err);
     }
     log_info("crimpd %s ready", CRIMP_VERSION);
+    /* The CRI socket accepts calls by now (crimp_server_start returned).  */
+    cleanup_free char *status = xasprintf("READY=1\nSTATUS=serving CRI v1 on %s", cfg.listen);
+    notify(status);
     int sig = wait_for_stop(argc, argv, router, crimp_server_recorder(srv));
     log_info("%s: shutting down", strsignal(sig));
+    notify("STOPPING=1\nSTATUS=draining");
     crimp_admin_stop(admin);
     crimp_server_stop(srv);
     crimp_router_free(router);

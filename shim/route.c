@@ -1,6 +1,6 @@
 /* Which backend serves a call, and calls that every backend serves.
  *
- * The rules (../shared/design/architecture.md):
+ * The rules (docs/architecture.md, "One CRI call"):
  *   RunPodSandbox             the default backend, or the backend a
  *                             runtime_handler names
  *   calls naming a pod or a   the backend that owns it (ownership table;

@@ -12,6 +12,7 @@
 #include "recorder.h"
 #include "stream.h"
 #include "router.h"
+#include "sd_listen.h"
 
 struct crimp_server {
     const struct crimp_config *cfg;
@@ -36,6 +37,10 @@ struct crimp_server {
 
     dev_t sock_dev; /* to remove only our own socket at exit */
     ino_t sock_ino;
+    /* Socket activation: the CRI socket systemd passed (-1: none, crimp
+     * binds its own) and the thread accepting on it.  */
+    int activated_fd;
+    struct crimp_sd_acceptor *acceptor;
 };
 
 #endif

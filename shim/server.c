@@ -117,6 +117,34 @@ static int bind_socket(struct crimp_server *srv, crimp_error_t *err)
     return 0;
 }
 
+/* Before gRPC starts: the CRI socket systemd passed, or crimp's own bind.  */
+static int open_cri_socket(struct crimp_server *srv, crimp_error_t *err)
+{
+    srv->activated_fd = crimp_sd_listen_fd(srv->cfg->listen, err);
+    if (srv->activated_fd == -2)
+        return -1;
+    return srv->activated_fd >= 0 ? 0 : bind_socket(srv, err);
+}
+
+/* Once gRPC runs: accept on systemd's socket, or give crimp's its mode.  */
+static int serve_cri_socket(struct crimp_server *srv, crimp_error_t *err)
+{
+    const struct crimp_config *cfg = srv->cfg;
+    if (srv->activated_fd >= 0) {
+        srv->acceptor = crimp_sd_acceptor_start(srv->activated_fd, srv->server, err);
+        return srv->acceptor ? 0 : -1;
+    }
+    return crimp_socket_finish(cfg->listen, cfg->socket_mode, &srv->sock_dev, &srv->sock_ino,
+                               err);
+}
+
+/* Removes the socket file at exit, unless it is systemd's.  */
+static void remove_cri_socket(struct crimp_server *srv)
+{
+    if (srv->activated_fd < 0)
+        crimp_socket_remove(srv->cfg->listen, srv->sock_dev, srv->sock_ino);
+}
+
 static struct crimp_recorder *new_recorder(const struct crimp_config *cfg,
                                            struct crimp_router *router)
 {
@@ -145,6 +173,8 @@ static void session_finish(void *recorder, const struct crimp_stream_report *s)
 
 static void free_server(struct crimp_server *srv)
 {
+    crimp_sd_acceptor_stop(srv->acceptor); /* no connection joins a dying server */
+    srv->acceptor = NULL;
     /* Workers first: their calls are finished or cancelled by now, and they
      * must not touch a destroyed server.  */
     crimp_pool_free(srv->fast);
@@ -175,6 +205,7 @@ struct crimp_server *crimp_server_start(const struct crimp_config *cfg,
 {
     struct crimp_server *srv = xcalloc(1, sizeof(*srv));
     srv->cfg = cfg;
+    srv->activated_fd = -1;
     srv->router = router;
     srv->shutdown_tag.done = on_shutdown;
     pthread_mutex_init(&srv->shutdown_lock, NULL);
@@ -184,13 +215,12 @@ struct crimp_server *crimp_server_start(const struct crimp_config *cfg,
     srv->cq = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(srv->server, srv->cq, NULL);
     register_methods(srv);
-    if (bind_socket(srv, err) < 0) {
+    if (open_cri_socket(srv, err) < 0) {
         free_server(srv);
         return NULL;
     }
     grpc_server_start(srv->server);
-    if (crimp_socket_finish(cfg->listen, cfg->socket_mode, &srv->sock_dev, &srv->sock_ino,
-                            err) < 0) {
+    if (serve_cri_socket(srv, err) < 0) {
         grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->shutdown_tag);
         grpc_server_cancel_all_calls(srv->server);
         free_server(srv);
@@ -211,7 +241,7 @@ struct crimp_server *crimp_server_start(const struct crimp_config *cfg,
         if (srv->stream == NULL) {
             grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->shutdown_tag);
             grpc_server_cancel_all_calls(srv->server);
-            crimp_socket_remove(cfg->listen, srv->sock_dev, srv->sock_ino);
+            remove_cri_socket(srv);
             free_server(srv);
             return NULL;
         }
@@ -259,6 +289,8 @@ void crimp_server_stop(struct crimp_server *srv)
     int64_t deadline = crimp_now_mono_ns() + drain_ns;
 
     atomic_store(&srv->stopping, true);
+    crimp_sd_acceptor_stop(srv->acceptor); /* new connections wait in systemd's socket */
+    srv->acceptor = NULL;
     log_info("draining: %d unary and %d streaming calls in flight",
              atomic_load(&srv->unary_in_flight), atomic_load(&srv->streams_in_flight));
     grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->shutdown_tag);
@@ -274,7 +306,7 @@ void crimp_server_stop(struct crimp_server *srv)
     int64_t streams_deadline = crimp_now_mono_ns() + 5000000000LL;
     while (atomic_load(&srv->streams_in_flight) > 0 && crimp_now_mono_ns() < streams_deadline)
         usleep(10000);
-    crimp_socket_remove(srv->cfg->listen, srv->sock_dev, srv->sock_ino);
+    remove_cri_socket(srv);
     free_server(srv);
     log_info("stopped");
 }

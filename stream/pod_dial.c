@@ -1,7 +1,7 @@
 /* Port-forward's side toward the pod, shared by the SPDY and the WebSocket
  * sessions: crimp connects to localhost:<port> inside the pod's network
  * namespace itself — setns on the session's own thread, no socat or
- * nsenter (../shared/design/streaming.md §5).  */
+ * nsenter (docs/streaming.md, "Port-forward").  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>

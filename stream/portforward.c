@@ -2,7 +2,7 @@
  * connection the client opens an error stream and a data stream sharing a
  * requestid; crimp then connects to localhost:<port> inside the pod's
  * network namespace (pod_dial.c) and copies bytes both ways
- * (../shared/design/streaming.md §5).  */
+ * (docs/streaming.md, "Port-forward").  */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>

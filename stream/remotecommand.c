@@ -3,7 +3,7 @@
  * streams (error, then stdin/stdout/stderr as asked, resize with a tty);
  * once all are there the backend starts the process, and bytes are pumped
  * both ways until it ends; the exit status goes on the error stream
- * (../shared/design/streaming.md §4).  */
+ * (docs/streaming.md, "Exec and attach").  */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>

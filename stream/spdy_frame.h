@@ -3,7 +3,7 @@
  * the socket gave, and encoders for the frames a server sends.  Header
  * blocks are zlib-compressed with the SPDY dictionary, one compressor per
  * direction per connection, each block flushed with Z_SYNC_FLUSH
- * (../shared/design/streaming.md §3).  */
+ * (docs/streaming.md, "SPDY framing").  */
 #ifndef CRIMP_SPDY_FRAME_H
 #define CRIMP_SPDY_FRAME_H
 

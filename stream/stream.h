@@ -1,7 +1,7 @@
 /* crimp's streaming server: the URLs Exec, Attach and PortForward return
  * for backends without a streaming server of their own (docker), and the
  * SPDY/3.1 sessions kubelet's proxy and crictl open on them
- * (../shared/design/streaming.md).
+ * (docs/streaming.md).
  *
  * A URL carries a single-use token that expires after a minute and stands
  * for the whole CRI request; the HTTP server (httpd.c) upgrades the

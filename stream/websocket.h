@@ -1,5 +1,5 @@
 /* RFC 6455 WebSocket for kubelet's streaming protocols
- * (../shared/design/streaming.md §6): the handshake accept key and
+ * (docs/streaming.md): the handshake accept key and
  * subprotocol choice, an incremental frame parser for client frames, a frame
  * serializer for server frames, and the channel.k8s.io message encodings.
  * Pure protocol code: no sockets, no event loop, no HTTP parsing.

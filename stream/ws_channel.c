@@ -1,5 +1,5 @@
 /* The channel.k8s.io message encodings on top of WebSocket messages
- * (websocket.h; ../shared/design/streaming.md §6.3).  */
+ * (websocket.h; docs/streaming.md, "Exec and attach").  */
 #include "websocket.h"
 
 #include <string.h>

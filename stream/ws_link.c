@@ -1,7 +1,7 @@
 /* One upgraded WebSocket connection, as the exec/attach and port-forward
  * sessions both use it: queued server frames sent in full, client frames
  * parsed into channel.k8s.io messages, pings answered, and the closing
- * handshake (../shared/design/streaming.md §6.1).  */
+ * handshake (RFC 6455 §5.5.1, §7).  */
 #include <errno.h>
 #include <poll.h>
 #include <sys/socket.h>

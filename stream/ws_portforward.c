@@ -1,5 +1,5 @@
 /* Port-forward over WebSocket, as kubelet's portforward/websocket.go serves
- * it (../shared/design/streaming.md §6.4): the ports are fixed when the
+ * it (docs/streaming.md, "Port-forward"): the ports are fixed when the
  * connection opens, port i gets channel 2i for data (both ways) and 2i+1
  * for errors (server to client), and the first message on each carries the
  * port as a little-endian uint16.  One connection to the pod per port;

@@ -3,7 +3,7 @@
  * --transport websocket, the Python client and dashboards speak.  Each
  * message is a channel byte and a payload: 0 stdin, 1 stdout, 2 stderr,
  * 3 error (the final status), 4 resize; v5 adds 255 "this input ended".
- * (../shared/design/streaming.md §6).  */
+ * (docs/streaming.md, "Exec and attach").  */
 #include <errno.h>
 #include <poll.h>
 #include <string.h>

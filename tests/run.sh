@@ -1,29 +1,35 @@
 #!/bin/bash
 # crimp's test command: installs what is missing (Debian packages), builds
-# crimp (and with --sanitize an ASan+UBSan variant too), starts the test bed
+# crimp (and with --sanitize an ASan+UBSan variant too), builds the compiler
+# matrix with -Werror (tests/build-matrix.sh), starts the test bed
 # (private containerd, dockerd, registry), runs the unit and end-to-end
 # suites of every build through ctest, stops the bed, checks that nothing was
 # left behind, and ends with one line "N passed, N failed".
 #
-#   sudo tests/run.sh [--sanitize] [--no-install] [-R REGEX] [-L LABEL]
+#   tests/run.sh [--sanitize] [--[no-]matrix] [--no-install] [-R REGEX] [-L LABEL]
 #
-# Build dirs: build/ (normal), build-asan/ (sanitizers).  Logs and ctest's
+# The matrix runs with --sanitize (CI) unless --no-matrix, or alone with
+# --matrix.  Build dirs: build/ (normal), build-asan/ (sanitizers),
+# build-matrix/<cell> (each cell counts as one step).  Logs and ctest's
 # JUnit files go to build/test-results/.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-sanitize=0 install=1 ctest_args=()
+sanitize=0 install=1 matrix="" ctest_args=()
 while [ $# -gt 0 ]; do
     case "$1" in
     --sanitize) sanitize=1 ;;
     --no-install) install=0 ;;
+    --matrix) matrix=1 ;;
+    --no-matrix) matrix=0 ;;
     -R | -L | -E) ctest_args+=("$1" "$2"); shift ;;
-    -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
 done
+matrix=${matrix:-$sanitize}
 [ "$(id -u)" = 0 ] || { echo "run.sh: run as root (the bed starts containerd and dockerd)" >&2; exit 2; }
 
 results=$root/build/test-results
@@ -95,6 +101,16 @@ if [ $sanitize = 1 ]; then
     else
         fail_step "build-asan"; tail -40 "$results/cmake-build-asan.log"
     fi
+fi
+
+# Every target in each cell of the compiler matrix, with -Werror and no
+# warning at all; a cell is one step.  Tests run on build/ and build-asan/.
+if [ $matrix = 1 ]; then
+    step "build matrix (tests/build-matrix.sh)"
+    tests/build-matrix.sh --results "$results"
+    while IFS=$'\t' read -r cell result _; do
+        if [ "$result" = pass ]; then pass_step; else fail_step "build-matrix:$cell"; fi
+    done <"$results/matrix.tsv"
 fi
 
 step "bed up"

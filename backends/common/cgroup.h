@@ -1,7 +1,7 @@
 /* Container CPU and memory read straight from the cgroup files: what
  * kubelet's stats need, at a few file reads per container, instead of
  * Docker's stats endpoint (which samples for a second per container:
- * docker-backend.md §9).  cgroup v1 (per controller) and v2 (unified).  */
+ * docs/docker.md, "Events, lists and stats").  cgroup v1 (per controller) and v2 (unified).  */
 #ifndef CRIMP_CGROUP_H
 #define CRIMP_CGROUP_H
 

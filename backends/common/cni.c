@@ -312,7 +312,7 @@ int cni_add(struct cni_runner *r, const struct cni_attachment *a, json_t **resul
 int cni_del(struct cni_runner *r, const struct cni_attachment *a, crimp_error_t *err)
 {
     cleanup_free char *id = cache_id(a);
-    json_t *entry = NULL;
+    json_auto_t *entry = NULL;
     crimp_error_t rerr = NULL;
     if (crimp_checkpoint_read(r->cache_dir, id, &entry, &rerr) < 0) {
         bool none = rerr->code == GRPC_STATUS_NOT_FOUND;
@@ -322,7 +322,6 @@ int cni_del(struct cni_runner *r, const struct cni_attachment *a, crimp_error_t 
         /* A corrupt entry: DEL with today's config is the best left.  */
         entry = json_pack("{s:o*}", "network", current_network(r, NULL));
     }
-    json_auto_t *owned = entry;
     json_t *net = json_object_get(entry, "network");
     struct cni_attachment cached = *a;
     cached.port_mappings = json_object_get(entry, "portMappings") ?: a->port_mappings;
@@ -343,10 +342,9 @@ int cni_del(struct cni_runner *r, const struct cni_attachment *a, crimp_error_t 
 int cni_check(struct cni_runner *r, const struct cni_attachment *a, crimp_error_t *err)
 {
     cleanup_free char *id = cache_id(a);
-    json_t *entry = NULL;
+    json_auto_t *entry = NULL;
     if (crimp_checkpoint_read(r->cache_dir, id, &entry, err) < 0)
         return -1;
-    json_auto_t *owned = entry;
     json_t *net = json_object_get(entry, "network");
     size_t n = json_array_size(json_object_get(net, "plugins"));
     for (size_t i = 0; i < n; i++)

@@ -5,8 +5,8 @@
  * image's /etc/passwd, the oom_score_adj floor) into the params, so the
  * translation is unit-tested against expected JSON.
  *
- * What they follow: containerd's CRI plugin (containerd-native.md §B.2,
- * §B.3) and the OCI runtime spec 1.0.2: the default Linux spec
+ * What they follow: containerd's CRI plugin (docs/containerd.md,
+ * "Pods" and "Containers") and the OCI runtime spec 1.0.2: the default Linux spec
  * (namespaces, the standard mounts, masked/readonly paths, default
  * capabilities), then the CRI config on top.  */
 #ifndef CRIMP_OCI_SPEC_H

@@ -24,18 +24,28 @@ static long long parse_id(const char *s, size_t len)
     return v <= MAX_ID ? v : -2;
 }
 
-/* Splits LINE in place at ':' into at most N fields; returns how many.  */
+/* Splits LINE in place at ':' into at most N fields; returns how many the
+ * line has.  All N slots are set (those past the line's end to its
+ * terminating "") so that no caller can read an unset one.  */
 static size_t split_fields(char *line, char **fields, size_t n)
 {
-    size_t i = 0;
-    while (i < n) {
-        fields[i++] = line;
-        line = strchr(line, ':');
-        if (line == NULL)
-            break;
-        *line++ = '\0';
+    size_t found = 0;
+    bool more = true;
+    for (size_t i = 0; i < n; i++) {
+        fields[i] = line;
+        if (!more)
+            continue;
+        found++;
+        char *colon = strchr(line, ':');
+        if (colon) {
+            *colon = '\0';
+            line = colon + 1;
+        } else {
+            line += strlen(line);
+            more = false;
+        }
     }
-    return i;
+    return found;
 }
 
 /* An entry (name:password:id:field3…) of an /etc/passwd or /etc/group
@@ -63,7 +73,7 @@ static bool db_find(const char *text, const char *name, long long id, struct db_
             continue;
         out->name = xstrdup(f[0]);
         out->id = v;
-        out->field3 = xstrdup(n == 4 ? f[3] : "");
+        out->field3 = xstrdup(f[3]);
         return true;
     }
     return false;

@@ -1,4 +1,4 @@
-/* Containers on containerd's native API (containerd-native.md §B.3–§B.6):
+/* Containers on containerd's native API (docs/containerd.md):
  * Create = rootfs snapshot of the image + OCI spec + container record;
  * Start = stdio FIFOs + Tasks/Create + the log copier + Tasks/Start;
  * Stop = stop signal, grace period, SIGKILL, exit handled by monitor.c;

@@ -14,7 +14,7 @@
  * when every string and sub-message in them is heap memory; replies always
  * are.  Generated names: Containerd__Services__Tasks__V1__CreateTaskRequest,
  * CONTAINERD__SERVICES__TASKS__V1__CREATE_TASK_REQUEST__INIT, … (see
- * ../shared/design/containerd-native.md §A.1).  */
+ * docs/containerd.md, "The client and the generated code").  */
 #ifndef CRIMP_CTRD_CLIENT_H
 #define CRIMP_CTRD_CLIENT_H
 

@@ -2,7 +2,7 @@
  * writes into, and one logger thread that copies every container's stdout
  * and stderr into its CRI log file (backends/common/crilog).
  *
- * FIFO rule (containerd-native.md §A.8.9): crimp opens the read ends
+ * FIFO rule (docs/containerd.md, "Containers"): crimp opens the read ends
  * O_RDONLY|O_NONBLOCK before Tasks/Create or Tasks/Exec; a read end that
  * no writer has opened yet reads as EOF, so data is read only once poll
  * reported POLLIN or POLLHUP — Linux reports POLLHUP on a FIFO only after a

@@ -1,4 +1,4 @@
-/* ExecSync on containerd's native API (containerd-native.md §B.7): the
+/* ExecSync on containerd's native API (docs/containerd.md): the
  * container's own process spec with the command's args, stdio through
  * FIFOs, Tasks/Exec, a Wait armed before Tasks/Start, output captured up to
  * 16 MiB a stream; a command that outlives its timeout is killed so that

@@ -1,5 +1,5 @@
 /* PullImage on containerd's native API: what containerd's Go client does
- * in-process, in C (../shared/design/containerd-native.md §B.1).
+ * in-process, in C (docs/containerd.md, "Images").
  *
  *   lease → resolve (registry) → index → platform manifest → config →
  *   layers, each into the content store through Content/Write (STAT first:

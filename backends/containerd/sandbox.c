@@ -1,5 +1,5 @@
-/* Pod sandboxes on containerd's native API (containerd-native.md §B.2,
- * §B.5, §B.6): a network namespace crimp creates and pins, CNI ADD into it,
+/* Pod sandboxes on containerd's native API (docs/containerd.md,
+ * "Pods"): a network namespace crimp creates and pins, CNI ADD into it,
  * the pod's files (hostname, hosts, resolv.conf, a /dev/shm tmpfs), and the
  * pause container: snapshot of the sandbox image, container record, task.
  * Stop kills what runs and releases the network; Remove deletes the rest.
@@ -132,10 +132,9 @@ static int attach_network(struct ctrd_backend *b, struct ctrd_sandbox *s, crimp_
     json_auto_t *pm = crimp_pod_port_mappings(s->config);
     struct cni_attachment a;
     fill_attachment(&a, s->id, s->netns, s->config, pm);
-    json_t *result = NULL;
+    json_auto_t *result = NULL;
     if (cni_add(b->cni, &a, &result, err) < 0)
         return crimp_error_wrap(err, "pod network");
-    json_auto_t *owned = result;
     char *ips[8];
     size_t n = cni_result_ips(result, ips, CRIMP_ARRAY_SIZE(ips));
     for (size_t i = 0; i < n; i++)

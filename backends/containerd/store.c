@@ -441,14 +441,13 @@ static void load_one(void *ctx, const char *id)
 {
     struct load_ctx *l = ctx;
     struct ctrd_store *st = l->b->store;
-    json_t *data = NULL;
+    json_auto_t *data = NULL;
     cleanup_error crimp_error_t err = NULL;
     const char *dir = l->sandboxes ? st->sandbox_dir : st->container_dir;
     if (crimp_checkpoint_read(dir, id, &data, &err) < 0) {
         log_warn("containerd: dropping a record: %s", err->msg);
         return;
     }
-    json_auto_t *owned = data;
     void *rec = l->sandboxes ? (void *)sandbox_from_json(id, data)
                              : (void *)container_from_json(id, data);
     if (rec == NULL) {

@@ -1,5 +1,5 @@
 /* Unpacking an image's layers into snapshots (PullImage's last step,
- * ../shared/design/containerd-native.md §B.1.4): one committed snapshot
+ * docs/containerd.md, "Images"): one committed snapshot
  * per chain ID, named by it, each made by Snapshots.Prepare on its parent,
  * Diff.Apply of the layer blob and Snapshots.Commit.  */
 #include <inttypes.h>

@@ -330,12 +330,11 @@ int docker_client_negotiate(struct docker_client *c, char **version, crimp_error
     char saved[16];
     memcpy(saved, c->api_prefix, sizeof(saved));
     c->api_prefix[0] = '\0';
-    json_t *v = NULL;
+    json_auto_t *v = NULL;
     int rc = docker_get_json(c, "/version", NULL, NULL, &v, err);
     memcpy(c->api_prefix, saved, sizeof(saved));
     if (rc < 0)
         return -1;
-    json_auto_t *owned = v;
     const char *api = json_string_value(json_object_get(v, "ApiVersion"));
     if (api == NULL || api_cmp(api, DOCKER_MIN_API) < 0)
         return crimp_make_error(err, GRPC_STATUS_FAILED_PRECONDITION, 0,

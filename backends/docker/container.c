@@ -102,10 +102,9 @@ static const char *label_of(json_t *inspect, const char *key)
 static int link_docker_log(struct docker_backend *d, const char *id, const char *log_path,
                            crimp_error_t *err)
 {
-    json_t *inspect = NULL;
+    json_auto_t *inspect = NULL;
     if (docker_inspect(d, id, &inspect, err) < 0)
         return -1;
-    json_auto_t *owned = inspect;
     const char *docker_log = json_string_value(json_object_get(inspect, "LogPath"));
     if (str_empty(docker_log))
         return 0; /* not the json-file driver: no log, as with cri-dockerd */
@@ -120,10 +119,9 @@ int docker_start_container(struct crimp_backend *self, struct crimp_rpc *rpc,
 {
     struct docker_backend *d = docker_of(self);
     cleanup_free char *id = docker_resolve(d, req->container_id, false, err);
-    json_t *inspect = NULL;
+    json_auto_t *inspect = NULL;
     if (id == NULL || docker_inspect(d, id, &inspect, err) < 0)
         return crimp_error_wrap(err, "start container");
-    json_auto_t *owned = inspect;
     cleanup_docker_response struct docker_response r = {0};
     int rc = docker_post(d->client, "/containers/{id}/start", id, NULL, NULL, &r, err);
     docker_inventory_touch(d->inventory, id);
@@ -313,11 +311,10 @@ int docker_container_status(struct crimp_backend *self, struct crimp_rpc *rpc,
                             const Runtime__V1__ContainerStatusRequest *req,
                             Runtime__V1__ContainerStatusResponse *resp, crimp_error_t *err)
 {
-    json_t *inspect = NULL;
+    json_auto_t *inspect = NULL;
     struct docker_cri_meta meta;
     if (inspect_container(docker_of(self), req->container_id, &inspect, &meta, err) < 0)
         return -1;
-    json_auto_t *owned = inspect;
     Runtime__V1__ContainerStatus *st = xmalloc(sizeof(*st));
     runtime__v1__container_status__init(st);
     st->id = xstrdup(json_string_value(json_object_get(inspect, "Id")));

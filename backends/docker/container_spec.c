@@ -1,6 +1,7 @@
-/* CreateContainer → an app container's create body (docker-backend.md §3,
- * with the fixes of §8.1 and §10: both seccomp fields honoured, AppArmor
- * profiles checked at create, masked paths only when not privileged).  */
+/* CreateContainer → an app container's create body (docs/docker.md,
+ * "Containers"), with dockershim's faults fixed: both seccomp fields
+ * honoured, AppArmor profiles checked at create, masked paths only when
+ * not privileged.  */
 #include "spec.h"
 
 #include <strings.h>

@@ -69,7 +69,7 @@ int docker_pull(struct docker_backend *d, struct crimp_rpc *rpc, const char *ima
 
 /* Creates a container named NAME from BODY; *ID (caller frees) is its ID.
  * A name left behind by an earlier failed create is cleared as
- * dockershim did (see docker-backend.md §1).  */
+ * dockershim did (docs/docker.md, "Names and labels").  */
 int docker_create(struct docker_backend *d, const char *name, json_t *body, char **id,
                   crimp_error_t *err);
 

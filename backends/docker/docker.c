@@ -336,10 +336,9 @@ int docker_list_each(struct docker_backend *d, const char *type,
                      void (*fn)(void *ctx, json_t *entry, const struct docker_cri_meta *meta),
                      void *ctx, crimp_error_t *err)
 {
-    json_t *list = NULL;
+    json_auto_t *list = NULL;
     if (docker_list(d, type, NULL, &list, err) < 0)
         return -1;
-    json_auto_t *owned = list;
     size_t i;
     json_t *c;
     json_array_foreach (list, i, c) {

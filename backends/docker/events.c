@@ -156,10 +156,9 @@ static void handle_event(struct events_ctx *x, json_t *e)
 static int list_phases(struct events_ctx *x, json_t **out, crimp_error_t *err)
 {
     int64_t asked = crimp_now_real_ns();
-    json_t *list = NULL;
+    json_auto_t *list = NULL;
     if (docker_list(x->d, DOCKER_TYPE_CONTAINER, NULL, &list, err) < 0)
         return -1;
-    json_auto_t *owned = list;
     *out = json_object();
     size_t i;
     json_t *c;

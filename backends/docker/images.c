@@ -57,7 +57,7 @@ static bool json_array_has_string(json_t *arr, const char *want)
 }
 
 /* Docker resolves short ID prefixes and bare names loosely; check that the
- * image it found really is the one REF names (docker-backend.md §5).  */
+ * image it found really is the one REF names (docs/docker.md, "Images").  */
 static bool image_matches(json_t *img, const char *ref)
 {
     const char *id = json_string_value(json_object_get(img, "Id"));
@@ -148,10 +148,9 @@ int docker_list_images(struct crimp_backend *self, struct crimp_rpc *rpc,
         }
         return 0;
     }
-    json_t *list = NULL;
+    json_auto_t *list = NULL;
     if (docker_get_json(d->client, "/images/json", NULL, NULL, &list, err) < 0)
         return -1;
-    json_auto_t *owned = list;
     resp->images = xcalloc(json_array_size(list) + 1, sizeof(*resp->images));
     size_t i;
     json_t *img;
@@ -332,12 +331,11 @@ int docker_remove_image(struct crimp_backend *self, struct crimp_rpc *rpc,
                         Runtime__V1__RemoveImageResponse *resp, crimp_error_t *err)
 {
     struct docker_backend *d = docker_of(self);
-    json_t *img = NULL;
+    json_auto_t *img = NULL;
     if (find_image(d, req->image->image, &img, err) < 0)
         return -1;
     if (img == NULL)
         return 0;
-    json_auto_t *owned = img;
     const char *lists[] = {"RepoTags", "RepoDigests"};
     for (size_t l = 0; l < 2; l++) {
         size_t i;
@@ -355,13 +353,11 @@ int docker_image_fs_info(struct crimp_backend *self, struct crimp_rpc *rpc,
                          Runtime__V1__ImageFsInfoResponse *resp, crimp_error_t *err)
 {
     struct docker_backend *d = docker_of(self);
-    json_t *info = NULL, *images = NULL;
+    json_auto_t *info = NULL, *images = NULL;
     if (docker_get_json(d->client, "/info", NULL, NULL, &info, err) < 0)
         return -1;
-    json_auto_t *info_owned = info;
     if (docker_get_json(d->client, "/images/json", NULL, NULL, &images, err) < 0)
         return -1;
-    json_auto_t *images_owned = images;
     uint64_t used = 0;
     size_t i;
     json_t *img;

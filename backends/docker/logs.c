@@ -234,14 +234,13 @@ static int64_t last_logged(const char *path)
 
 void docker_logs_recover(struct docker_logs *l)
 {
-    json_t *list = NULL;
+    json_auto_t *list = NULL;
     crimp_error_t err = NULL;
     if (docker_list(l->d, DOCKER_TYPE_CONTAINER, NULL, &list, &err) < 0) {
         log_warn("docker: resuming container logs: %s", err->msg);
         crimp_error_release(&err);
         return;
     }
-    json_auto_t *owned = list;
     size_t i;
     json_t *c;
     json_array_foreach (list, i, c) {

@@ -75,10 +75,9 @@ static int setup_network(struct docker_backend *d, const char *id, json_t *inspe
     char netns[64];
     snprintf(netns, sizeof(netns), "/proc/%lld/ns/net", (long long)pid);
     struct cni_attachment a = attachment(id, ckpt, netns);
-    json_t *result = NULL;
+    json_auto_t *result = NULL;
     if (cni_add(d->cni, &a, &result, err) < 0)
         return -1;
-    json_auto_t *owned = result;
     char *ips[8];
     size_t n = cni_result_ips(result, ips, 8);
     json_t *arr = json_array();
@@ -113,10 +112,9 @@ static int start_sandbox(struct docker_backend *d, const char *id,
     docker_inventory_touch(d->inventory, id);
     if (rc < 0)
         return -1;
-    json_t *inspect = NULL;
+    json_auto_t *inspect = NULL;
     if (docker_inspect(d, id, &inspect, err) < 0)
         return -1;
-    json_auto_t *owned = inspect;
     const char *resolv = json_string_value(json_object_get(inspect, "ResolvConfPath"));
     if (!str_empty(resolv) && crimp_pod_write_resolv_conf(resolv, cfg->dns_config, err) < 0)
         return -1;
@@ -221,10 +219,9 @@ static int for_pod_containers(struct docker_backend *d, const char *sandbox_id, 
 {
     cleanup_free char *label = xasprintf("%s=%s", DOCKER_LABEL_SANDBOX_ID, sandbox_id);
     json_auto_t *filter = json_pack("{s:b}", label, 1);
-    json_t *list = NULL;
+    json_auto_t *list = NULL;
     if (docker_list(d, DOCKER_TYPE_CONTAINER, filter, &list, err) < 0)
         return -1;
-    json_auto_t *owned = list;
     size_t i;
     json_t *c;
     json_array_foreach (list, i, c) {
@@ -276,9 +273,8 @@ int docker_stop_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
 {
     struct docker_backend *d = docker_of(self);
     cleanup_free char *id = NULL;
-    json_t *inspect = NULL, *ckpt = NULL;
+    json_auto_t *inspect = NULL, *ckpt = NULL;
     int found = find_sandbox(d, req->pod_sandbox_id, &id, &inspect, &ckpt, err);
-    json_auto_t *i_owned = inspect, *c_owned = ckpt;
     if (found < 0)
         return -1;
     if (found == 1)
@@ -296,9 +292,8 @@ int docker_remove_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
 {
     struct docker_backend *d = docker_of(self);
     cleanup_free char *id = NULL;
-    json_t *inspect = NULL, *ckpt = NULL;
+    json_auto_t *inspect = NULL, *ckpt = NULL;
     int found = find_sandbox(d, req->pod_sandbox_id, &id, &inspect, &ckpt, err);
-    json_auto_t *i_owned = inspect, *c_owned = ckpt;
     if (found < 0)
         return -1;
     if (found == 1)
@@ -358,10 +353,9 @@ int docker_pod_sandbox_status(struct crimp_backend *self, struct crimp_rpc *rpc,
 {
     struct docker_backend *d = docker_of(self);
     cleanup_free char *full = docker_resolve(d, req->pod_sandbox_id, true, err);
-    json_t *inspect = NULL;
+    json_auto_t *inspect = NULL;
     if (full == NULL || docker_inspect(d, full, &inspect, err) < 0)
         return crimp_error_wrap(err, "pod sandbox status");
-    json_auto_t *owned = inspect;
     struct docker_cri_meta meta;
     if (docker_meta_of_inspect(inspect, true, &meta, err) < 0)
         return crimp_error_wrap(err, "pod sandbox %.12s", full);

@@ -1,6 +1,6 @@
 /* RunPodSandbox → the pause container's create body.
  *
- * Deviation from dockershim (docker-backend.md §8.1): the namespaces and
+ * Deviation from dockershim (docs/docker.md, "Pods"): the namespaces and
  * no-new-privileges are set even when the request has no `linux` section,
  * so that such a pod never lands on Docker's default bridge network.  */
 #include "spec.h"

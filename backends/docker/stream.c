@@ -48,10 +48,9 @@ static int stream_attach_start(struct crimp_backend *self, const Runtime__V1__At
 {
     struct docker_backend *d = docker_of(self);
     cleanup_free char *id = docker_resolve(d, req->container_id, false, err);
-    json_t *inspect = NULL;
+    json_auto_t *inspect = NULL;
     if (id == NULL || docker_inspect(d, id, &inspect, err) < 0)
         return -1;
-    json_auto_t *owned = inspect;
     if (!json_is_true(json_object_get(json_object_get(inspect, "State"), "Running")))
         return crimp_make_error(err, GRPC_STATUS_FAILED_PRECONDITION, 0,
                                 "container %.12s is not running", id);
@@ -95,10 +94,9 @@ static int stream_pod_netns(struct crimp_backend *self, const char *pod_id, char
 {
     struct docker_backend *d = docker_of(self);
     cleanup_free char *id = docker_resolve(d, pod_id, true, err);
-    json_t *inspect = NULL;
+    json_auto_t *inspect = NULL;
     if (id == NULL || docker_inspect(d, id, &inspect, err) < 0)
         return -1;
-    json_auto_t *owned = inspect;
     const char *mode =
         json_string_value(json_object_get(json_object_get(inspect, "HostConfig"), "NetworkMode"));
     *path = NULL;

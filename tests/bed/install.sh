@@ -3,12 +3,12 @@
 # test bed runs.  Idempotent: installs only what is missing.
 set -euo pipefail
 
-build_deps=(cmake make gcc clang pkg-config libgrpc-dev libprotobuf-c-dev protobuf-c-compiler
+build_deps=(cmake make gcc clang ccache dpkg-dev pkg-config libgrpc-dev libprotobuf-c-dev protobuf-c-compiler
     protobuf-compiler libcurl4-openssl-dev libjansson-dev libevent-dev zlib1g-dev
     golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev)
 bed_deps=(containerd runc docker.io containernetworking-plugins docker-registry
     busybox-static iproute2 iptables procps psmisc curl ca-certificates)
-test_deps=(python3 python3-grpcio python3-protobuf python3-websockets prometheus)
+test_deps=(python3 python3-grpcio python3-protobuf python3-websockets prometheus systemd)
 
 missing=()
 for p in "${build_deps[@]}" "${bed_deps[@]}" "${test_deps[@]}"; do

@@ -79,6 +79,39 @@ static int test_resolve_user_forms(void)
 
 /* ---- security ---------------------------------------------------------- */
 
+/* Lines with fewer fields than /etc/passwd's seven and /etc/group's four
+ * (hand-written images have them): a passwd line without a gid field gives
+ * gid 0, a group line without a member list is a group with no members, a
+ * line of two fields is skipped.  */
+static int test_resolve_user_short_lines(void)
+{
+    static const char passwd[] = "short:x:2000\n"
+                                 "two:x\n"
+                                 "app:x:1000:1001\n";
+    static const char group[] = "nomem:x:50\n"
+                                "half:x\n"
+                                "extra:x:51:app\n";
+    uid_t uid;
+    gid_t gid;
+    gid_t *more = NULL;
+    size_t n = 0;
+    crimp_error_t err = NULL;
+    CHECK(oci_resolve_user("short", passwd, group, &uid, &gid, &more, &n, &err) == 0);
+    CHECK(uid == 2000 && gid == 0 && n == 0 && more == NULL);
+    CHECK(oci_resolve_user("short:nomem", passwd, group, &uid, &gid, &more, &n, &err) == 0);
+    CHECK(uid == 2000 && gid == 50 && n == 0);
+    CHECK(oci_resolve_user("app", passwd, group, &uid, &gid, &more, &n, &err) == 0);
+    CHECK(uid == 1000 && gid == 1001 && n == 1 && more[0] == 51);
+    free(more);
+    more = NULL;
+    CHECK(oci_resolve_user("two", passwd, group, &uid, &gid, &more, &n, &err) < 0);
+    CHECK(err->code == GRPC_STATUS_INVALID_ARGUMENT);
+    crimp_error_release(&err);
+    CHECK(oci_resolve_user("short:half", passwd, group, &uid, &gid, &more, &n, &err) < 0);
+    crimp_error_release(&err);
+    return 0;
+}
+
 static int test_capabilities_add_drop_and_all(void)
 {
     WITH_FIXTURE(f);
@@ -410,6 +443,7 @@ int main(void)
     static const struct unit_test tests[] = {
         UNIT_TEST(test_user_from_image_and_security_context),
         UNIT_TEST(test_resolve_user_forms),
+        UNIT_TEST(test_resolve_user_short_lines),
         UNIT_TEST(test_capabilities_add_drop_and_all),
         UNIT_TEST(test_privileged),
         UNIT_TEST(test_masked_and_readonly_paths_from_kubelet),

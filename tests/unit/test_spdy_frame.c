@@ -1,6 +1,7 @@
-/* stream/spdy_frame.c against the byte-level vectors of
- * ../shared/design/streaming.md §3.3, fed whole and byte by byte, and bad
- * input that must end in an error rather than a crash.  */
+/* stream/spdy_frame.c against byte-level vectors of SPDY/3 frames and
+ * their header compression (docs/streaming.md, "SPDY framing"), fed whole
+ * and byte by byte, and bad input that must end in an error rather than a
+ * crash.  */
 #include <string.h>
 #include <zlib.h>
 
