@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "drivers.h"
 #include "log.h"
 #include "pbutil.h"
 #include "utils.h"
@@ -210,5 +211,7 @@ crimp_own_handler crimp_identity_handler(const struct crimp_method *m)
         return answer_version;
     if (m->op_offset == offsetof(struct crimp_backend_ops, status))
         return answer_status;
+    if (m->op_offset == offsetof(struct crimp_backend_ops, runtime_config))
+        return crimp_answer_runtime_config;
     return NULL;
 }

@@ -34,6 +34,7 @@ static const struct option_spec OPTIONS[] = {
     {"cni_bin_dirs", false, false},   {"cni_conf_dir", false, false},
     {"cni_timeout", true, false},     {"oom_score_adj_min", true, false},
     {"insecure_registries", false, true}, {"fs_usage_refresh_seconds", true, false},
+    {"cgroup_driver", false, false},
 };
 
 static const char *opt_string(json_t *options, const char *key, const char *dflt)
@@ -56,7 +57,7 @@ static int check_options(json_t *options, crimp_error_t *err)
                                     "options: unknown key `%s` (containerd takes namespace, "
                                     "snapshotter, runtime, pause_image, cni_bin_dirs, "
                                     "cni_conf_dir, cni_timeout, oom_score_adj_min, "
-                                    "insecure_registries, fs_usage_refresh_seconds)",
+                                    "insecure_registries, fs_usage_refresh_seconds, cgroup_driver)",
                                     key);
         bool ok = spec->is_int ? json_is_integer(value)
                   : spec->is_list ? json_is_array(value)
@@ -115,9 +116,16 @@ static void ctrd_close(struct crimp_backend *self)
 static struct crimp_backend *ctrd_open(const struct crimp_backend_config *cfg, crimp_error_t *err)
 {
     json_t *opts = cfg->options;
-    if (check_options(opts, err) < 0)
+    enum crimp_cgroup_driver driver;
+    bool explicit_driver = false;
+    if (check_options(opts, err) < 0 ||
+        crimp_cgroup_driver_option(opts, &driver, &explicit_driver, err) < 0)
         return NULL;
     struct ctrd_backend *b = xcalloc(1, sizeof(*b));
+    b->cgroup_driver = driver;
+    log_info("containerd backend `%s`: cgroup driver %s (%s)", cfg->name,
+             crimp_cgroup_driver_name(driver),
+             explicit_driver ? "options.cgroup_driver" : "detected from the host");
     b->conn = ctrd_conn_new(cfg->endpoint ? cfg->endpoint : DEFAULT_SOCKET,
                             opt_string(opts, "namespace", CTRD_DEFAULT_NAMESPACE));
     b->snapshotter = xstrdup(opt_string(opts, "snapshotter", CTRD_DEFAULT_SNAPSHOTTER));
@@ -195,6 +203,16 @@ static int ctrd_status(struct crimp_backend *self, struct crimp_rpc *rpc,
     return 0;
 }
 
+/* crimp creates the cgroups itself (through runc): its own driver is the
+ * answer, whatever containerd's CRI plugin would say.  */
+static int ctrd_runtime_config(struct crimp_backend *self, struct crimp_rpc *rpc,
+                               const Runtime__V1__RuntimeConfigRequest *req,
+                               Runtime__V1__RuntimeConfigResponse *resp, crimp_error_t *err)
+{
+    crimp_cgroup_driver_reply(resp, ctrd_of(self)->cgroup_driver);
+    return 0;
+}
+
 /* Every lifecycle change goes through crimp (container.c) or is an exit
  * crimp's monitor sees (monitor.c): both publish to the hub.  */
 static int ctrd_get_container_events(struct crimp_backend *self, struct crimp_rpc *rpc,
@@ -210,6 +228,7 @@ const struct crimp_backend_ops crimp_backend_containerd = {
     .close = ctrd_close,
     .version = ctrd_version,
     .status = ctrd_status,
+    .runtime_config = ctrd_runtime_config,
     .run_pod_sandbox = ctrd_run_pod_sandbox,
     .stop_pod_sandbox = ctrd_stop_pod_sandbox,
     .remove_pod_sandbox = ctrd_remove_pod_sandbox,

@@ -4,6 +4,9 @@
  * incoming one.  */
 #include "cri.h"
 
+#include <string.h>
+
+#include "common/cgroup_driver.h"
 #include "cri_rpcs.h"
 #include "grpc_client.h"
 #include "log.h"
@@ -13,6 +16,11 @@
 struct cri_backend {
     struct crimp_backend base;
     grpc_channel *channel;
+    /* RuntimeConfig's answer when the endpoint has none (containerd < 2.0):
+     * options.cgroup_driver, else the host's default.  */
+    enum crimp_cgroup_driver cgroup_driver;
+    bool explicit_driver;
+    atomic_bool said_fallback; /* the fallback is logged once */
 };
 
 /* Large enough for any ListContainers kubelet could get back.  */
@@ -20,13 +28,22 @@ enum { CRI_MAX_MESSAGE = 64 * 1024 * 1024 };
 
 static struct crimp_backend *cri_open(const struct crimp_backend_config *cfg, crimp_error_t *err)
 {
-    if (cfg->options != NULL && json_object_size(cfg->options) > 0) {
-        const char *key = json_object_iter_key(json_object_iter(cfg->options));
-        crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
-                         "options: unknown key `%s` (the cri backend takes none)", key);
+    const char *key;
+    json_t *value;
+    json_object_foreach (cfg->options, key, value)
+        if (strcmp(key, "cgroup_driver") != 0) {
+            crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
+                             "options: unknown key `%s` (the cri backend takes cgroup_driver)",
+                             key);
+            return NULL;
+        }
+    enum crimp_cgroup_driver driver;
+    bool explicit_driver = false;
+    if (crimp_cgroup_driver_option(cfg->options, &driver, &explicit_driver, err) < 0)
         return NULL;
-    }
     struct cri_backend *b = xcalloc(1, sizeof(*b));
+    b->cgroup_driver = driver;
+    b->explicit_driver = explicit_driver;
     b->channel = crimp_grpc_channel_open(cfg->endpoint, CRI_MAX_MESSAGE);
     return &b->base;
 }
@@ -96,11 +113,40 @@ static int forward_stream(struct crimp_backend *self, struct crimp_rpc *rpc, con
     FORWARD_##kind(svc, Rpc, op, Req, req, Resp, resp)
 CRIMP_CRI_RPCS(FORWARD)
 
+/* containerd 1.6 and 1.7 have no RuntimeConfig, yet kubelet >= 1.31 wants
+ * the driver at start: crimp answers for them.  */
+static int cri_runtime_config_or_own(struct crimp_backend *self, struct crimp_rpc *rpc,
+                                     const Runtime__V1__RuntimeConfigRequest *req,
+                                     Runtime__V1__RuntimeConfigResponse *resp, crimp_error_t *err)
+{
+    struct cri_backend *b = (struct cri_backend *)self;
+    int ret = cri_runtime_config(self, rpc, req, resp, err);
+    if (ret == 0 || (*err)->code != GRPC_STATUS_UNIMPLEMENTED)
+        return ret;
+    crimp_error_release(err);
+    if (!atomic_exchange(&b->said_fallback, true))
+        log_info("cri backend `%s`: %s does not implement RuntimeConfig; crimp answers cgroup "
+                 "driver %s (%s)",
+                 self->config->name, self->config->endpoint,
+                 crimp_cgroup_driver_name(b->cgroup_driver),
+                 b->explicit_driver ? "options.cgroup_driver" : "detected from the host");
+    crimp_cgroup_driver_reply(resp, b->cgroup_driver);
+    return 0;
+}
+
 #define OP_ENTRY(svc, Rpc, op, Req, req, Resp, resp, kind, lane, required) .op = cri_##op,
+
+/* The generated row of each RPC first, then the few that do more than
+ * forward: a later initializer of the same member is the one that counts.  */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
 
 const struct crimp_backend_ops crimp_backend_cri = {
     .type = "cri",
     .open = cri_open,
     .close = cri_close,
     .raw_channel = cri_raw_channel,
-    CRIMP_CRI_RPCS(OP_ENTRY)};
+    CRIMP_CRI_RPCS(OP_ENTRY)
+    .runtime_config = cri_runtime_config_or_own,
+};
+#pragma GCC diagnostic pop

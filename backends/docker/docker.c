@@ -11,6 +11,7 @@
 
 #include "common/oom.h"
 #include "common/checkpoint.h"
+#include "common/cgroup_driver.h"
 #include "common/conditions.h"
 #include "docker-internal.h"
 #include "labels.h"
@@ -243,6 +244,26 @@ static int docker_status(struct crimp_backend *self, struct crimp_rpc *rpc,
     return 0;
 }
 
+/* Docker creates the cgroups of its containers: its driver (GET /info
+ * CgroupDriver, set by dockerd's native.cgroupdriver) is the answer.
+ * "none" (rootless without cgroup v2 delegation) has no CRI value.  */
+static int docker_runtime_config(struct crimp_backend *self, struct crimp_rpc *rpc,
+                                 const Runtime__V1__RuntimeConfigRequest *req,
+                                 Runtime__V1__RuntimeConfigResponse *resp, crimp_error_t *err)
+{
+    json_auto_t *info = NULL;
+    if (docker_get_json(docker_of(self)->client, "/info", NULL, NULL, &info, err) < 0)
+        return -1;
+    const char *name = json_string_value(json_object_get(info, "CgroupDriver"));
+    enum crimp_cgroup_driver d;
+    if (crimp_cgroup_driver_parse(name, "docker: GET /info CgroupDriver", &d, err) < 0) {
+        (*err)->code = GRPC_STATUS_FAILED_PRECONDITION;
+        return -1;
+    }
+    crimp_cgroup_driver_reply(resp, d);
+    return 0;
+}
+
 int docker_inspect(struct docker_backend *d, const char *id, json_t **out, crimp_error_t *err)
 {
     if (str_empty(id))
@@ -330,6 +351,7 @@ const struct crimp_backend_ops crimp_backend_docker = {
     .close = docker_close,
     .version = docker_version,
     .status = docker_status,
+    .runtime_config = docker_runtime_config,
     .run_pod_sandbox = docker_run_pod_sandbox,
     .stop_pod_sandbox = docker_stop_pod_sandbox,
     .remove_pod_sandbox = docker_remove_pod_sandbox,
