@@ -11,6 +11,7 @@
 
 #include "common/checkpoint.h"
 #include "common/conditions.h"
+#include "common/list_stream.h"
 #include "common/oom.h"
 #include "containerd-internal.h"
 #include "github.com/containerd/containerd/api/services/version/v1/version.pb-c.h"
@@ -256,4 +257,7 @@ const struct crimp_backend_ops crimp_backend_containerd = {
     .pull_image = ctrd_pull_image,
     .remove_image = ctrd_remove_image,
     .image_fs_info = ctrd_image_fs_info,
+    /* clang-format off */
+    CRIMP_LIST_STREAM_OPS
+    /* clang-format on */
 };

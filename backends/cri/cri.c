@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/cgroup_driver.h"
+#include "common/list_stream.h"
 #include "cri_rpcs.h"
 #include "grpc_client.h"
 #include "log.h"
@@ -72,9 +73,11 @@ static int forward_unary(struct crimp_backend *self, struct crimp_rpc *rpc, cons
     return 0;
 }
 
-static int forward_stream(struct crimp_backend *self, struct crimp_rpc *rpc, const char *path,
-                          const ProtobufCMessage *req, const ProtobufCMessageDescriptor *desc,
-                          crimp_error_t *err)
+/* Relays a server stream; *SENT counts the messages passed on (may be
+ * NULL).  */
+static int relay_stream(struct crimp_backend *self, struct crimp_rpc *rpc, const char *path,
+                        const ProtobufCMessage *req, const ProtobufCMessageDescriptor *desc,
+                        size_t *sent, crimp_error_t *err)
 {
     struct cri_backend *b = (struct cri_backend *)self;
     struct crimp_grpc_stream *s =
@@ -88,9 +91,18 @@ static int forward_stream(struct crimp_backend *self, struct crimp_rpc *rpc, con
         protobuf_c_message_free_unpacked(msg, NULL);
         if (ret < 0)
             break;
+        if (sent)
+            (*sent)++;
     }
     crimp_grpc_stream_free(s);
     return ret < 0 ? -1 : 0;
+}
+
+static int forward_stream(struct crimp_backend *self, struct crimp_rpc *rpc, const char *path,
+                          const ProtobufCMessage *req, const ProtobufCMessageDescriptor *desc,
+                          crimp_error_t *err)
+{
+    return relay_stream(self, rpc, path, req, desc, NULL, err);
 }
 
 #define SERVICE_RUNTIME "/runtime.v1.RuntimeService/"
@@ -134,6 +146,25 @@ static int cri_runtime_config_or_own(struct crimp_backend *self, struct crimp_rp
     return 0;
 }
 
+/* The Stream* lists are relayed; an endpoint without them (containerd
+ * < 2.0) answers UNIMPLEMENTED before any message, and then its unary twin
+ * is asked and its answer streamed.  */
+#define RELAY_OR_SPLIT(svc, SRpc, sop, sresp, lop, LReq, lreq, LResp, lresp)                       \
+    static int cri_##sop##_or_split(struct crimp_backend *self, struct crimp_rpc *rpc,             \
+                                    const Runtime__V1__##SRpc##Request *r, crimp_error_t *err)     \
+    {                                                                                              \
+        size_t sent = 0;                                                                           \
+        int ret = relay_stream(self, rpc, SERVICE_##svc #SRpc, &r->base,                           \
+                               &runtime__v1__##sresp##__descriptor, &sent, err);                   \
+        if (ret == 0 || sent > 0 || (*err)->code != GRPC_STATUS_UNIMPLEMENTED)                     \
+            return ret;                                                                            \
+        crimp_error_release(err);                                                                  \
+        return crimp_##sop##_from_list(self, rpc, r, err);                                         \
+    }
+CRIMP_CRI_STREAM_TWINS(RELAY_OR_SPLIT)
+#define SPLIT_ENTRY(svc, SRpc, sop, sresp, lop, LReq, lreq, LResp, lresp)                          \
+    .sop = cri_##sop##_or_split,
+
 #define OP_ENTRY(svc, Rpc, op, Req, req, Resp, resp, kind, lane, required) .op = cri_##op,
 
 /* The generated row of each RPC first, then the few that do more than
@@ -141,6 +172,7 @@ static int cri_runtime_config_or_own(struct crimp_backend *self, struct crimp_rp
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Woverride-init"
 
+/* clang-format off */
 const struct crimp_backend_ops crimp_backend_cri = {
     .type = "cri",
     .open = cri_open,
@@ -148,5 +180,7 @@ const struct crimp_backend_ops crimp_backend_cri = {
     .raw_channel = cri_raw_channel,
     CRIMP_CRI_RPCS(OP_ENTRY)
     .runtime_config = cri_runtime_config_or_own,
+    CRIMP_CRI_STREAM_TWINS(SPLIT_ENTRY)
 };
+/* clang-format on */
 #pragma GCC diagnostic pop

@@ -13,6 +13,7 @@
 #include "common/checkpoint.h"
 #include "common/cgroup_driver.h"
 #include "common/conditions.h"
+#include "common/list_stream.h"
 #include "docker-internal.h"
 #include "labels.h"
 #include "log.h"
@@ -379,4 +380,7 @@ const struct crimp_backend_ops crimp_backend_docker = {
     .pull_image = docker_pull_image,
     .remove_image = docker_remove_image,
     .image_fs_info = docker_image_fs_info,
+    /* clang-format off */
+    CRIMP_LIST_STREAM_OPS
+    /* clang-format on */
 };
