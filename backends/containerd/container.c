@@ -105,6 +105,7 @@ static json_t *container_spec(struct ctrd_backend *b, struct ctrd_sandbox *s, co
         .shm_path = access(shm, F_OK) == 0 ? shm : NULL,
         .cgroups_path = cg,
         .oom_score_adj_min = b->oom_score_adj_min,
+        .recursive_ro_supported = b->recursive_ro,
         .passwd = passwd,
         .group = group,
     };

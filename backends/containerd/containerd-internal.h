@@ -38,6 +38,9 @@ struct ctrd_backend {
     /* How crimp names the cgroups it asks runc for (options.cgroup_driver,
      * else the host's default); RuntimeConfig reports it.  */
     enum crimp_cgroup_driver cgroup_driver;
+    /* Recursive read-only mounts can be made: Linux has mount_setattr and
+     * the runtime is runc knowing "rro" (probed at open).  */
+    bool recursive_ro;
     char *pause_image;
     char **insecure_registries; /* NULL-terminated, from options */
     char *state_dir;   /* crimp's files for this backend: sandboxes/, containers/ */

@@ -12,6 +12,7 @@
 #include "common/checkpoint.h"
 #include "common/conditions.h"
 #include "common/list_stream.h"
+#include "common/runtime_features.h"
 #include "common/oom.h"
 #include "containerd-internal.h"
 #include "github.com/containerd/containerd/api/services/version/v1/version.pb-c.h"
@@ -162,6 +163,11 @@ static struct crimp_backend *ctrd_open(const struct crimp_backend_config *cfg, c
         ctrd_close(&b->base);
         return NULL;
     }
+    /* Only runc is probed: another runtime's support is not crimp's to
+     * claim.  */
+    b->recursive_ro = strcmp(b->runtime, CTRD_DEFAULT_RUNTIME) == 0 &&
+                      crimp_kernel_has_mount_setattr() &&
+                      crimp_runc_supports_mount_option("runc", "rro");
     b->monitor = ctrd_monitor_new(b);
     /* containerd may come up after crimpd: the reaper keeps asking.  */
     ctrd_monitor_resync(b);
@@ -201,6 +207,8 @@ static int ctrd_status(struct crimp_backend *self, struct crimp_rpc *rpc,
     bool net_ok = cni_runner_ready(b->cni, &why);
     crimp_conditions_set(resp, runtime_ok, "ContainerdNotReady", verr ? verr->msg : "", net_ok,
                          why);
+    /* One handler, the default; crimp does not map pod user namespaces.  */
+    crimp_status_add_handler(resp, "", b->recursive_ro, false);
     return 0;
 }
 

@@ -14,6 +14,7 @@
 #include "common/cgroup_driver.h"
 #include "common/conditions.h"
 #include "common/list_stream.h"
+#include "common/runtime_features.h"
 #include "docker-internal.h"
 #include "labels.h"
 #include "log.h"
@@ -242,6 +243,10 @@ static int docker_status(struct crimp_backend *self, struct crimp_rpc *rpc,
     bool net_ok = cni_runner_ready(d->cni, &why);
     crimp_conditions_set(resp, runtime_ok, "DockerDaemonNotReady", perr ? perr->msg : "", net_ok,
                          why);
+    /* Docker makes binds recursively read-only only from API 1.44 (the
+     * backend speaks 1.41), and user namespaces only daemon-wide: neither
+     * per pod.  */
+    crimp_status_add_handler(resp, "", false, false);
     return 0;
 }
 
