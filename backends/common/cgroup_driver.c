@@ -69,7 +69,8 @@ int crimp_cgroups_path(enum crimp_cgroup_driver d, const char *parent, const cha
                        const char *prefix, const char *id, char **out, crimp_error_t *err)
 {
     if (d == CRIMP_CGROUP_CGROUPFS) {
-        *out = str_empty(parent) ? xasprintf("/%s/%s", fallback, id) : xasprintf("%s/%s", parent, id);
+        *out =
+            str_empty(parent) ? xasprintf("/%s/%s", fallback, id) : xasprintf("%s/%s", parent, id);
         return 0;
     }
     if (str_empty(parent)) {
@@ -86,8 +87,7 @@ int crimp_cgroups_path(enum crimp_cgroup_driver d, const char *parent, const cha
     return 0;
 }
 
-void crimp_cgroup_driver_reply(Runtime__V1__RuntimeConfigResponse *resp,
-                               enum crimp_cgroup_driver d)
+void crimp_cgroup_driver_reply(Runtime__V1__RuntimeConfigResponse *resp, enum crimp_cgroup_driver d)
 {
     resp->linux = xmalloc(sizeof(*resp->linux));
     runtime__v1__linux_runtime_configuration__init(resp->linux);

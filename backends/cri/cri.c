@@ -31,13 +31,12 @@ static struct crimp_backend *cri_open(const struct crimp_backend_config *cfg, cr
 {
     const char *key;
     json_t *value;
-    json_object_foreach (cfg->options, key, value)
-        if (strcmp(key, "cgroup_driver") != 0) {
-            crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
-                             "options: unknown key `%s` (the cri backend takes cgroup_driver)",
-                             key);
-            return NULL;
-        }
+    json_object_foreach(cfg->options, key, value) if (strcmp(key, "cgroup_driver") != 0)
+    {
+        crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
+                         "options: unknown key `%s` (the cri backend takes cgroup_driver)", key);
+        return NULL;
+    }
     enum crimp_cgroup_driver driver;
     bool explicit_driver = false;
     if (crimp_cgroup_driver_option(cfg->options, &driver, &explicit_driver, err) < 0)

@@ -106,8 +106,8 @@ static int test_cgroups_path(void)
 int main(void)
 {
     static const struct unit_test tests[] = {
-        UNIT_TEST(test_parse),     UNIT_TEST(test_host_rule),    UNIT_TEST(test_detect_here),
-        UNIT_TEST(test_option),    UNIT_TEST(test_cgroups_path),
+        UNIT_TEST(test_parse),  UNIT_TEST(test_host_rule),    UNIT_TEST(test_detect_here),
+        UNIT_TEST(test_option), UNIT_TEST(test_cgroups_path),
     };
     return unit_run(tests, sizeof(tests) / sizeof(tests[0]));
 }
