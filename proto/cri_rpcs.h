@@ -128,6 +128,40 @@
     X(IMAGE, ImageFsInfo, image_fs_info, ImageFsInfoRequest, image_fs_info_request,                \
       ImageFsInfoResponse, image_fs_info_response, UNARY, FAST, NULL)
 
+/* The server-streaming list RPCs and their unary twins: the request is
+ * the same on the wire (field 1, the same filter), and each streamed reply
+ * carries elements of the twin's one repeated field.
+ *
+ * T(service, StreamRpc, stream_op, stream_response, list_op, ListRequest, list_request,
+ *   ListResponse, list_response)
+ *   service          RUNTIME or IMAGE, as in CRIMP_CRI_RPCS
+ *   StreamRpc        the streaming method; its request type is StreamRpc##Request
+ *   stream_op        its member of struct crimp_backend_ops
+ *   stream_response  the descriptor stem of each streamed message
+ *   list_op ...      the unary twin: member, request and response types/stems
+ *
+ * Users: backends/common/list_stream.c serves each from its twin, the cri
+ * backend falls back to that, shim/route.c sends them to every backend.  */
+#define CRIMP_CRI_STREAM_TWINS(T)                                                                  \
+    T(RUNTIME, StreamPodSandboxes, stream_pod_sandboxes, stream_pod_sandboxes_response,            \
+      list_pod_sandbox, ListPodSandboxRequest, list_pod_sandbox_request, ListPodSandboxResponse,   \
+      list_pod_sandbox_response)                                                                   \
+    T(RUNTIME, StreamContainers, stream_containers, stream_containers_response, list_containers,   \
+      ListContainersRequest, list_containers_request, ListContainersResponse,                      \
+      list_containers_response)                                                                    \
+    T(RUNTIME, StreamContainerStats, stream_container_stats, stream_container_stats_response,      \
+      list_container_stats, ListContainerStatsRequest, list_container_stats_request,               \
+      ListContainerStatsResponse, list_container_stats_response)                                   \
+    T(RUNTIME, StreamPodSandboxStats, stream_pod_sandbox_stats, stream_pod_sandbox_stats_response, \
+      list_pod_sandbox_stats, ListPodSandboxStatsRequest, list_pod_sandbox_stats_request,          \
+      ListPodSandboxStatsResponse, list_pod_sandbox_stats_response)                                \
+    T(RUNTIME, StreamPodSandboxMetrics, stream_pod_sandbox_metrics,                                \
+      stream_pod_sandbox_metrics_response, list_pod_sandbox_metrics, ListPodSandboxMetricsRequest, \
+      list_pod_sandbox_metrics_request, ListPodSandboxMetricsResponse,                             \
+      list_pod_sandbox_metrics_response)                                                           \
+    T(IMAGE, StreamImages, stream_images, stream_images_response, list_images, ListImagesRequest,  \
+      list_images_request, ListImagesResponse, list_images_response)
+
 #define CRIMP_CRI_SERVICE_RUNTIME "/runtime.v1.RuntimeService/"
 #define CRIMP_CRI_SERVICE_IMAGE   "/runtime.v1.ImageService/"
 

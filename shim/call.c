@@ -367,7 +367,12 @@ static void handle_stream(struct crimp_call *c)
         ret = crimp_router_follow_all(c->srv->router, c->method, &c->rpc, req, &err);
         protobuf_c_message_free_unpacked(req, NULL);
     } else if (req != NULL) {
-        struct crimp_backend *b = crimp_router_route(c->srv->router, c->method, &c->rpc, req, &err);
+        bool all = false;
+        int idx = crimp_router_plan(c->srv->router, c->method, &c->rpc, req, &all, &err);
+        struct crimp_backend *b =
+            idx >= 0 && !all ? crimp_router_get(c->srv->router, (size_t)idx) : NULL;
+        if (all) /* the Stream* lists, as their unary twins */
+            ret = crimp_router_stream_all(c->srv->router, c->method, &c->rpc, req, &err);
         if (b != NULL) {
             backend = b->config->name;
             c->backend_index = crimp_router_index(c->srv->router, b);

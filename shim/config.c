@@ -584,6 +584,10 @@ void crimp_config_usage(FILE *out, const char *prog)
                  "  --help                    this text\n"
                  "  --version                 print crimpd's version\n\n"
                  "Config file keys are the long option names with '_' for '-', plus\n"
-                 "\"backends\": [{\"name\", \"type\", \"endpoint\", \"options\"}].\n");
+                 "\"backends\": [{\"name\", \"type\", \"endpoint\", \"options\"}].\n"
+                 "Backend option \"cgroup_driver\" (containerd, cri): systemd or cgroupfs,\n"
+                 "default systemd when systemd is PID 1 on cgroup v2, else cgroupfs; docker\n"
+                 "uses dockerd's.  All backends must agree (RuntimeConfig answers the node's\n"
+                 "one driver): crimpd refuses to start, and SIGHUP to reload, otherwise.\n");
     crimp_config_free(&defaults);
 }

@@ -2,7 +2,8 @@
  * backend answers into its own reply, and their repeated fields are joined
  * into the one kubelet gets.  A backend that fails is logged and left out,
  * so one runtime being down never hides the pods of the others; only when
- * every backend failed does the call fail.  */
+ * every backend failed does the call fail.  The Stream* lists do the same
+ * one backend after the other, element by element.  */
 #include <string.h>
 
 #include "call.h"
@@ -100,6 +101,98 @@ int crimp_router_call_all(struct crimp_router *r, const struct crimp_method *m,
                                 crimp_method_display(m));
     /* A failed RemoveImage must be seen (an image in use), not skipped.  */
     if (last && (ok == 0 || strcmp(m->name, "RemoveImage") == 0)) {
+        *err = steal_ptr(&last);
+        return -1;
+    }
+    return 0;
+}
+
+/* The client's stream as one backend sees it: elements another backend
+ * already sent (same id) are dropped, as the unary merge does.  */
+struct merged_stream {
+    struct crimp_rpc rpc;
+    struct crimp_rpc *client;
+    char **seen; /* ids sent by the backends before this one */
+    size_t n_seen, n_before;
+    size_t sent;
+};
+
+/* The id of the one element of a Stream* message, or NULL.  */
+static const char *streamed_id(const ProtobufCMessage *msg)
+{
+    const ProtobufCMessageDescriptor *d = msg->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->label != PROTOBUF_C_LABEL_REPEATED || f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        size_t n = *(const size_t *)((const char *)msg + f->quantifier_offset);
+        ProtobufCMessage *const *items =
+            *(ProtobufCMessage *const *const *)((const char *)msg + f->offset);
+        return n == 1 ? element_id(items[0]) : NULL;
+    }
+    return NULL;
+}
+
+static int merged_send(struct crimp_rpc *rpc, const ProtobufCMessage *msg, crimp_error_t *err)
+{
+    struct merged_stream *ms = container_of(rpc, struct merged_stream, rpc);
+    const char *id = streamed_id(msg);
+    for (size_t i = 0; !str_empty(id) && i < ms->n_before; i++)
+        if (strcmp(ms->seen[i], id) == 0)
+            return 0;
+    if (crimp_rpc_send(ms->client, msg, err) < 0) {
+        atomic_store(&ms->rpc.cancelled, true);
+        return -1;
+    }
+    if (!str_empty(id)) {
+        ms->seen = xrealloc(ms->seen, (ms->n_seen + 1) * sizeof(*ms->seen));
+        ms->seen[ms->n_seen++] = xstrdup(id);
+    }
+    ms->sent++;
+    return 0;
+}
+
+int crimp_router_stream_all(struct crimp_router *r, const struct crimp_method *m,
+                            struct crimp_rpc *rpc, const ProtobufCMessage *req, crimp_error_t *err)
+{
+    struct merged_stream ms = {.client = rpc};
+    size_t ok = 0, tried = 0;
+    cleanup_error crimp_error_t last = NULL;
+    for (size_t i = 0; i < atomic_load(&r->n) && !crimp_rpc_cancelled(rpc); i++) {
+        struct crimp_backend *b = r->backends[i];
+        if (!crimp_router_live(r, i) || !crimp_method_supported(m, b))
+            continue;
+        tried++;
+        ms.rpc = (struct crimp_rpc){.method = rpc->method,
+                                    .call = rpc->call,
+                                    .deadline = rpc->deadline,
+                                    .send = merged_send};
+        ms.n_before = ms.n_seen;
+        ms.sent = 0;
+        crimp_error_t e = NULL;
+        crimp_trace_set_backend((int)i);
+        int rc = m->call_stream(b, &ms.rpc, req, &e);
+        crimp_trace_set_backend(-1);
+        if (rc == 0) {
+            ok++;
+            continue;
+        }
+        if (!crimp_rpc_cancelled(rpc))
+            log_warn("%s: backend `%s` left out%s: %s", crimp_method_display(m), b->config->name,
+                     ms.sent ? " after part of its list" : "", e->msg);
+        crimp_error_wrap(&e, "backend `%s`", b->config->name);
+        crimp_error_release(&last);
+        last = e;
+    }
+    for (size_t i = 0; i < ms.n_seen; i++)
+        free(ms.seen[i]);
+    free(ms.seen);
+    if (tried == 0)
+        return crimp_make_error(err, GRPC_STATUS_UNIMPLEMENTED, 0, "no backend implements %s",
+                                crimp_method_display(m));
+    if (crimp_rpc_cancelled(rpc))
+        return crimp_make_error(err, GRPC_STATUS_CANCELLED, 0, "the client went away");
+    if (ok == 0) {
         *err = steal_ptr(&last);
         return -1;
     }

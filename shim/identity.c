@@ -9,7 +9,9 @@
 
 #include <string.h>
 
+#include "common/runtime_features.h"
 #include "config.h"
+#include "drivers.h"
 #include "log.h"
 #include "pbutil.h"
 #include "utils.h"
@@ -146,18 +148,38 @@ static void add_info(Runtime__V1__StatusResponse *resp, const char *key, json_t 
     json_decref(value);
 }
 
-/* Runtime handlers and features are the default backend's: they describe
- * what kubelet may ask of new pods, which go there.  */
-static void take_handlers(Runtime__V1__StatusResponse *resp, struct backend_probe *def)
+static const Runtime__V1__RuntimeHandler *find_handler(const Runtime__V1__StatusResponse *s,
+                                                       const char *name)
 {
-    if (def == NULL || def->status == NULL)
-        return;
-    resp->runtime_handlers = def->status->runtime_handlers;
-    resp->n_runtime_handlers = def->status->n_runtime_handlers;
-    resp->features = def->status->features;
-    def->status->runtime_handlers = NULL;
-    def->status->n_runtime_handlers = 0;
-    def->status->features = NULL;
+    for (size_t i = 0; s && i < s->n_runtime_handlers; i++)
+        if (strcmp(s->runtime_handlers[i]->name, name) == 0)
+            return s->runtime_handlers[i];
+    return NULL;
+}
+
+/* Runtime handlers as the router serves them: new pods go to the default
+ * backend, so its handlers (the unnamed one first) are the node's; a
+ * handler named after a backend sends the pod there (route.c), with that
+ * backend's own default handler, whose features it gets.  RuntimeFeatures
+ * are the default backend's.  */
+static void take_handlers(Runtime__V1__StatusResponse *resp, struct backend_probe *probes, size_t n,
+                          struct backend_probe *def)
+{
+    if (def != NULL && def->status != NULL) {
+        resp->runtime_handlers = steal_ptr(&def->status->runtime_handlers);
+        resp->n_runtime_handlers = def->status->n_runtime_handlers;
+        def->status->n_runtime_handlers = 0;
+        resp->features = steal_ptr(&def->status->features);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *name = probes[i].b->config->name;
+        const Runtime__V1__RuntimeHandler *h =
+            find_handler(def && probes[i].b == def->b ? resp : probes[i].status, "");
+        if (h == NULL || find_handler(resp, name) != NULL)
+            continue;
+        crimp_status_add_handler(resp, name, h->features && h->features->recursive_read_only_mounts,
+                                 h->features && h->features->user_namespaces);
+    }
 }
 
 static int answer_status(struct crimp_router *r, struct crimp_rpc *rpc,
@@ -189,7 +211,7 @@ static int answer_status(struct crimp_router *r, struct crimp_rpc *rpc,
     for (size_t i = 0; i < n; i++)
         resp->status->conditions[2 + i] = backend_condition(r, &probes[i]);
     resp->status->n_conditions = n + 2;
-    take_handlers(resp, def);
+    take_handlers(resp, probes, n, def);
 
     if (req->verbose) {
         json_t *crimp = json_pack("{s:s, s:s}", "version", CRIMP_VERSION, "api", "v1");
@@ -210,5 +232,7 @@ crimp_own_handler crimp_identity_handler(const struct crimp_method *m)
         return answer_version;
     if (m->op_offset == offsetof(struct crimp_backend_ops, status))
         return answer_status;
+    if (m->op_offset == offsetof(struct crimp_backend_ops, runtime_config))
+        return crimp_answer_runtime_config;
     return NULL;
 }

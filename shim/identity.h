@@ -1,7 +1,9 @@
-/* Version and Status: the RPCs crimp answers as itself rather than passing
- * to one backend.  kubelet shows Version as the node's container runtime
- * (`kubectl get node -o wide`), and decides from Status whether the node is
- * ready, so both must say that crimp is in front and what is behind it.  */
+/* Version, Status and RuntimeConfig: the RPCs crimp answers as itself
+ * rather than passing to one backend.  kubelet shows Version as the node's
+ * container runtime (`kubectl get node -o wide`), decides from Status
+ * whether the node is ready, so both must say that crimp is in front and
+ * what is behind it; RuntimeConfig is the node's one cgroup driver
+ * (drivers.h).  */
 #ifndef CRIMP_IDENTITY_H
 #define CRIMP_IDENTITY_H
 

@@ -8,6 +8,7 @@
 
 #include "admin.h"
 #include "config.h"
+#include "drivers.h"
 #include "log.h"
 #include "reload.h"
 #include "router.h"
@@ -72,8 +73,13 @@ static void reload(int argc, char **argv, struct crimp_router *router,
         return;
     }
     log_info("SIGHUP: reloading %s", cfg->config_file ? cfg->config_file : "the command line");
+    if (crimp_router_reload(router, cfg, recorder, &err) < 0) {
+        log_error("SIGHUP: configuration not reloaded, the running one is kept: %s", err->msg);
+        crimp_config_free(cfg);
+        free(cfg);
+        return;
+    }
     apply_log_settings(cfg);
-    crimp_router_reload(router, cfg, recorder);
 }
 
 /* Tells systemd STATE (sd_notify.c); a failure is logged, never fatal.  */
@@ -171,8 +177,10 @@ int main(int argc, char **argv)
         if (crimp_router_count(router) == 0)
             log_warn("no backend configured: every call but Version and Status will fail");
         probe_backends(router);
-        crimp_router_rebuild_ownership(router);
-        srv = crimp_server_start(&cfg, router, &err);
+        if (crimp_router_check_drivers(router, &err) == 0) {
+            crimp_router_rebuild_ownership(router);
+            srv = crimp_server_start(&cfg, router, &err);
+        }
     }
     if (srv == NULL) {
         log_error("%s", err->msg);

@@ -18,7 +18,7 @@
 static const char *const READ_ONLY[] = {
     "ListContainers", "ListPodSandbox",     "ContainerStatus", "PodSandboxStatus",
     "ImageStatus",    "ListImages",         "ContainerStats",  "ListContainerStats",
-    "PodSandboxStats", "ListPodSandboxStats", "ImageFsInfo",   "RuntimeConfig",
+    "PodSandboxStats", "ListPodSandboxStats", "ImageFsInfo",
 };
 
 struct passthrough {

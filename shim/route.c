@@ -6,13 +6,14 @@
  *   calls naming a pod or a   the backend that owns it (ownership table;
  *   container                 unknown IDs are looked for in every backend)
  *   List* and list stats      every backend, merged; one that fails is
- *                             logged and left out, not fatal
+ *   (and their Stream* twins) logged and left out, not fatal
  *   RemoveImage, UpdateRuntimeConfig   every backend
  *   PullImage with a pod      the pod's backend; other image calls the default
  */
 #include <string.h>
 
 #include "call.h"
+#include "cri_rpcs.h"
 #include "log.h"
 #include "ownership.h"
 #include "pbutil.h"
@@ -56,8 +57,18 @@ static const struct {
     {"UpdateRuntimeConfig", RULE_ALL},
 };
 
+/* A Stream* list RPC (proto/cri_rpcs.h): served as its unary twin is.  */
+static bool is_list_stream(const struct crimp_method *m)
+{
+#define IS_TWIN(svc, SRpc, sop, ...) m->op_offset == offsetof(struct crimp_backend_ops, sop) ||
+    return CRIMP_CRI_STREAM_TWINS(IS_TWIN) false;
+#undef IS_TWIN
+}
+
 static enum route_rule rule_for(const struct crimp_method *m)
 {
+    if (is_list_stream(m))
+        return RULE_ALL;
     for (size_t i = 0; i < CRIMP_ARRAY_SIZE(RULES); i++)
         if (strcmp(RULES[i].method, m->name) == 0)
             return RULES[i].rule;

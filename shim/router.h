@@ -49,6 +49,12 @@ int crimp_router_call_all(struct crimp_router *r, const struct crimp_method *m,
                           struct crimp_rpc *rpc, const ProtobufCMessage *req,
                           ProtobufCMessage *resp, int *only, crimp_error_t *err);
 
+/* Streams list M (a Stream* RPC) from every backend in turn into RPC's
+ * stream, dropping elements an earlier backend sent (fanout.c).  A backend
+ * that fails is logged and left out; the call fails only when all did.  */
+int crimp_router_stream_all(struct crimp_router *r, const struct crimp_method *m,
+                            struct crimp_rpc *rpc, const ProtobufCMessage *req, crimp_error_t *err);
+
 /* Follows server-streaming M (GetContainerEvents) on every backend at
  * once, their messages merged into RPC's stream, until the client leaves
  * (follow_all.c).  Returns -1: CANCELLED then, or the error of the

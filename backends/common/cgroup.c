@@ -20,12 +20,6 @@ static char *copy_prefix(const char *s, size_t n)
     return d;
 }
 
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
 char *crimp_cgroup_path_for(const char *proc_cgroup, const char *controller)
 {
     cleanup_free char *copy = xstrdup(proc_cgroup);
@@ -180,7 +174,7 @@ char *crimp_cgroup_systemd_path(const char *path)
         }
     cleanup_free char *prefix = copy_prefix(c1 + 1, (size_t)(c2 - c1 - 1));
     const char *name = c2 + 1;
-    if (ends_with(name, ".slice"))
+    if (has_suffix(name, ".slice"))
         return xasprintf("%s/%s", out, name);
     if (prefix[0] == '\0')
         return xasprintf("%s/%s", out, name);

@@ -58,6 +58,9 @@ struct oci_container_params {
     /* Where Localhost seccomp profiles are looked up when the path is
      * relative; NULL: must be absolute.  */
     const char *seccomp_root;
+    /* Whether mounts may ask for recursive_read_only (kernel and runtime
+     * can): when false such a mount is refused.  */
+    bool recursive_ro_supported;
 };
 
 /* The app container's spec: process (args = command+args or the image's
@@ -65,7 +68,7 @@ struct oci_container_params {
  * TERM; user per security context / image User, resolved with PASSWD and
  * GROUP; supplemental groups; capabilities add/drop incl. ALL; no_new_privs;
  * oom_score_adj; apparmor profile), root (readonly_rootfs), mounts (CRI
- * mounts with propagation and readonly, /etc/hostname, /etc/hosts,
+ * mounts with propagation, readonly and recursive_read_only, /etc/hostname, /etc/hosts,
  * /etc/resolv.conf, /dev/shm unless the CRI mounts them, /sys/fs/cgroup ro),
  * linux (namespaces of the pod per NamespaceOption, resources, cgroupsPath,
  * devices, masked/readonly paths from the security context, sysctls,

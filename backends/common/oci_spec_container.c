@@ -130,6 +130,7 @@ struct bind {
     const char *src;
     char *dst; /* cleaned */
     bool readonly;
+    bool recursive_ro; /* submounts read-only too (runc's "rro") */
     Runtime__V1__MountPropagation propagation;
 };
 
@@ -197,7 +198,7 @@ static bool in_binds(const struct bind *b, size_t n, const char *path)
 static void add_bind(struct bind *b, size_t *n, const char *src, const char *dst, bool readonly,
                      Runtime__V1__MountPropagation propagation)
 {
-    b[*n] = (struct bind){src, clean_path(dst), readonly, propagation};
+    b[*n] = (struct bind){src, clean_path(dst), readonly, false, propagation};
     (*n)++;
 }
 
@@ -211,9 +212,11 @@ static size_t collect_binds(const Runtime__V1__ContainerConfig *cfg,
     bool host_ipc = sc && sc->namespace_options &&
                     sc->namespace_options->ipc == RUNTIME__V1__NAMESPACE_MODE__NODE;
     size_t n = 0;
-    for (size_t i = 0; i < cfg->n_mounts; i++)
+    for (size_t i = 0; i < cfg->n_mounts; i++) {
         add_bind(b, &n, cfg->mounts[i]->host_path, cfg->mounts[i]->container_path,
                  cfg->mounts[i]->readonly, cfg->mounts[i]->propagation);
+        b[n - 1].recursive_ro = cfg->mounts[i]->recursive_read_only;
+    }
     size_t n_cri = n;
     const struct {
         const char *src, *dst;
@@ -247,7 +250,8 @@ static json_t *bind_json(json_t *linux, const struct bind *b)
         if (rootfs == NULL || strcmp(rootfs, "rshared") != 0)
             json_object_set_new(linux, "rootfsPropagation", json_string("rslave"));
     }
-    const char *const opts[] = {"rbind", prop, b->readonly ? "ro" : "rw", NULL};
+    const char *const opts[] = {"rbind", prop, b->readonly ? "ro" : "rw",
+                                b->recursive_ro ? "rro" : NULL, NULL};
     return oci_bind_mount(b->src, b->dst, opts);
 }
 
@@ -531,6 +535,27 @@ static void container_annotations(json_t *spec, const Runtime__V1__ContainerConf
     oci_set_annotation(spec, CRI_ANNOTATION "image-name", p->image_name);
 }
 
+/* The CRI's rules for a recursive read-only mount (the mount itself
+ * read-only, no propagation), and whether this node can make one.  */
+static int validate_recursive_ro(const char *name, const Runtime__V1__Mount *m,
+                                 const struct oci_container_params *p, crimp_error_t *err)
+{
+    if (!m->recursive_read_only)
+        return 0;
+    if (!m->readonly || m->propagation != RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_PRIVATE)
+        return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
+                                "container %s: mount %s: recursive_read_only needs readonly and "
+                                "private propagation",
+                                name, m->container_path);
+    if (!p->recursive_ro_supported)
+        return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
+                                "container %s: mount %s: recursive read-only mounts are not "
+                                "supported here (they need Linux >= 5.12 and a runc that knows "
+                                "\"rro\"; Status says so per runtime handler)",
+                                name, m->container_path);
+    return 0;
+}
+
 static int validate(const Runtime__V1__ContainerConfig *cfg, const struct oci_container_params *p,
                     crimp_error_t *err)
 {
@@ -545,6 +570,9 @@ static int validate(const Runtime__V1__ContainerConfig *cfg, const struct oci_co
         return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
                                 "container %s: no privileged container allowed in sandbox",
                                 cfg->metadata->name);
+    for (size_t i = 0; i < cfg->n_mounts; i++)
+        if (validate_recursive_ro(cfg->metadata->name, cfg->mounts[i], p, err) < 0)
+            return -1;
     return 0;
 }
 

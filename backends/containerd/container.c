@@ -87,10 +87,10 @@ static json_t *container_spec(struct ctrd_backend *b, struct ctrd_sandbox *s, co
     cleanup_free char *shm = xasprintf("%s/shm", dir);
     cleanup_free char *passwd = read_from_layers(snap->mounts, snap->n_mounts, "etc/passwd");
     cleanup_free char *group = read_from_layers(snap->mounts, snap->n_mounts, "etc/group");
-    const char *parent = s->config->linux ? s->config->linux->cgroup_parent : NULL;
-    cleanup_free char *cg = str_empty(parent)
-                                ? xasprintf("/%s/%s", ctrd_conn_namespace(b->conn), id)
-                                : xasprintf("%s/%s", parent, id);
+    cleanup_free char *cg = NULL;
+    if (ctrd_cgroups_path(b, s->config->linux ? s->config->linux->cgroup_parent : NULL, id, &cg,
+                          err) < 0)
+        return NULL;
     struct oci_container_params p = {
         .id = id,
         .sandbox_id = s->id,
@@ -105,6 +105,7 @@ static json_t *container_spec(struct ctrd_backend *b, struct ctrd_sandbox *s, co
         .shm_path = access(shm, F_OK) == 0 ? shm : NULL,
         .cgroups_path = cg,
         .oom_score_adj_min = b->oom_score_adj_min,
+        .recursive_ro_supported = b->recursive_ro,
         .passwd = passwd,
         .group = group,
     };

@@ -12,6 +12,7 @@
 #include "backend.h"
 #include "common/cni.h"
 #include "common/cgroup.h"
+#include "common/cgroup_driver.h"
 #include "common/cri_events.h"
 #include "common/fs_usage.h"
 #include "ctrd_client.h"
@@ -34,6 +35,12 @@ struct ctrd_backend {
     struct ctrd_conn *conn;
     char *snapshotter;
     char *runtime;
+    /* How crimp names the cgroups it asks runc for (options.cgroup_driver,
+     * else the host's default); RuntimeConfig reports it.  */
+    enum crimp_cgroup_driver cgroup_driver;
+    /* Recursive read-only mounts can be made: Linux has mount_setattr and
+     * the runtime is runc knowing "rro" (probed at open).  */
+    bool recursive_ro;
     char *pause_image;
     char **insecure_registries; /* NULL-terminated, from options */
     char *registry_config_path; /* containerd's hosts.toml tree (registry_hosts.h) */
@@ -63,6 +70,12 @@ static inline struct ctrd_opts ctrd_opts_for(struct crimp_rpc *rpc)
     struct ctrd_opts o = {.rpc = rpc};
     return o;
 }
+
+/* The cgroupsPath of pod or container ID under kubelet's PARENT, as the
+ * backend's cgroup driver names it (sandbox.c); INVALID_ARGUMENT for a
+ * parent of the other driver.  The caller frees *OUT.  */
+int ctrd_cgroups_path(struct ctrd_backend *b, const char *parent, const char *id, char **out,
+                      crimp_error_t *err);
 
 /* An image as the runtime parts need it (images.c).  */
 struct ctrd_image {

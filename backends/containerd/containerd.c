@@ -11,6 +11,8 @@
 
 #include "common/checkpoint.h"
 #include "common/conditions.h"
+#include "common/list_stream.h"
+#include "common/runtime_features.h"
 #include "common/oom.h"
 #include "containerd-internal.h"
 #include "github.com/containerd/containerd/api/services/version/v1/version.pb-c.h"
@@ -36,7 +38,7 @@ static const struct option_spec OPTIONS[] = {
     {"cni_bin_dirs", false, false},   {"cni_conf_dir", false, false},
     {"cni_timeout", true, false},     {"oom_score_adj_min", true, false},
     {"insecure_registries", false, true}, {"fs_usage_refresh_seconds", true, false},
-    {"registry_config_path", false, false},
+    {"registry_config_path", false, false}, {"cgroup_driver", false, false},
 };
 
 static const char *opt_string(json_t *options, const char *key, const char *dflt)
@@ -60,7 +62,7 @@ static int check_options(json_t *options, crimp_error_t *err)
                                     "snapshotter, runtime, pause_image, cni_bin_dirs, "
                                     "cni_conf_dir, cni_timeout, oom_score_adj_min, "
                                     "insecure_registries, fs_usage_refresh_seconds, "
-                                    "registry_config_path)",
+                                    "registry_config_path, cgroup_driver)",
                                     key);
         bool ok = spec->is_int ? json_is_integer(value)
                   : spec->is_list ? json_is_array(value)
@@ -120,9 +122,16 @@ static void ctrd_close(struct crimp_backend *self)
 static struct crimp_backend *ctrd_open(const struct crimp_backend_config *cfg, crimp_error_t *err)
 {
     json_t *opts = cfg->options;
-    if (check_options(opts, err) < 0)
+    enum crimp_cgroup_driver driver;
+    bool explicit_driver = false;
+    if (check_options(opts, err) < 0 ||
+        crimp_cgroup_driver_option(opts, &driver, &explicit_driver, err) < 0)
         return NULL;
     struct ctrd_backend *b = xcalloc(1, sizeof(*b));
+    b->cgroup_driver = driver;
+    log_info("containerd backend `%s`: cgroup driver %s (%s)", cfg->name,
+             crimp_cgroup_driver_name(driver),
+             explicit_driver ? "options.cgroup_driver" : "detected from the host");
     b->conn = ctrd_conn_new(cfg->endpoint ? cfg->endpoint : DEFAULT_SOCKET,
                             opt_string(opts, "namespace", CTRD_DEFAULT_NAMESPACE));
     b->snapshotter = xstrdup(opt_string(opts, "snapshotter", CTRD_DEFAULT_SNAPSHOTTER));
@@ -160,6 +169,11 @@ static struct crimp_backend *ctrd_open(const struct crimp_backend_config *cfg, c
         ctrd_close(&b->base);
         return NULL;
     }
+    /* Only runc is probed: another runtime's support is not crimp's to
+     * claim.  */
+    b->recursive_ro = strcmp(b->runtime, CTRD_DEFAULT_RUNTIME) == 0 &&
+                      crimp_kernel_has_mount_setattr() &&
+                      crimp_runc_supports_mount_option("runc", "rro");
     b->monitor = ctrd_monitor_new(b);
     /* containerd may come up after crimpd: the reaper keeps asking.  */
     ctrd_monitor_resync(b);
@@ -199,6 +213,18 @@ static int ctrd_status(struct crimp_backend *self, struct crimp_rpc *rpc,
     bool net_ok = cni_runner_ready(b->cni, &why);
     crimp_conditions_set(resp, runtime_ok, "ContainerdNotReady", verr ? verr->msg : "", net_ok,
                          why);
+    /* One handler, the default; crimp does not map pod user namespaces.  */
+    crimp_status_add_handler(resp, "", b->recursive_ro, false);
+    return 0;
+}
+
+/* crimp creates the cgroups itself (through runc): its own driver is the
+ * answer, whatever containerd's CRI plugin would say.  */
+static int ctrd_runtime_config(struct crimp_backend *self, struct crimp_rpc *rpc,
+                               const Runtime__V1__RuntimeConfigRequest *req,
+                               Runtime__V1__RuntimeConfigResponse *resp, crimp_error_t *err)
+{
+    crimp_cgroup_driver_reply(resp, ctrd_of(self)->cgroup_driver);
     return 0;
 }
 
@@ -217,6 +243,7 @@ const struct crimp_backend_ops crimp_backend_containerd = {
     .close = ctrd_close,
     .version = ctrd_version,
     .status = ctrd_status,
+    .runtime_config = ctrd_runtime_config,
     .run_pod_sandbox = ctrd_run_pod_sandbox,
     .stop_pod_sandbox = ctrd_stop_pod_sandbox,
     .remove_pod_sandbox = ctrd_remove_pod_sandbox,
@@ -244,4 +271,7 @@ const struct crimp_backend_ops crimp_backend_containerd = {
     .pull_image = ctrd_pull_image,
     .remove_image = ctrd_remove_image,
     .image_fs_info = ctrd_image_fs_info,
+    /* clang-format off */
+    CRIMP_LIST_STREAM_OPS
+    /* clang-format on */
 };

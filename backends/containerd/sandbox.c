@@ -22,6 +22,7 @@
 #include "github.com/containerd/containerd/api/services/containers/v1/containers.pb-c.h"
 #include "github.com/containerd/containerd/api/services/snapshots/v1/snapshots.pb-c.h"
 #include "github.com/containerd/containerd/api/services/tasks/v1/tasks.pb-c.h"
+#include "github.com/containerd/containerd/runtime/v2/runc/options/oci.pb-c.h"
 #include "log.h"
 #include "pbutil.h"
 #include "trace.h"
@@ -234,6 +235,13 @@ int ctrd_create_record(struct ctrd_backend *b, struct crimp_rpc *rpc, const char
     Containerd__Services__Containers__V1__Container__Runtime runtime =
         CONTAINERD__SERVICES__CONTAINERS__V1__CONTAINER__RUNTIME__INIT;
     runtime.name = b->runtime;
+    /* runc's systemd driver is a shim option, not part of the spec: the
+     * spec's cgroupsPath (ctrd_cgroups_path) reads as slice:prefix:name
+     * only with it on.  */
+    Containerd__Runc__V1__Options runc = CONTAINERD__RUNC__V1__OPTIONS__INIT;
+    runc.systemd_cgroup = b->cgroup_driver == CRIMP_CGROUP_SYSTEMD;
+    if (runc.systemd_cgroup)
+        runtime.options = ctrd_any_pack(CTRD_TYPE_RUNC_OPTIONS, &runc.base);
     Containerd__Services__Containers__V1__Container ctr =
         CONTAINERD__SERVICES__CONTAINERS__V1__CONTAINER__INIT;
     ctr.id = (char *)id;
@@ -256,6 +264,8 @@ int ctrd_create_record(struct ctrd_backend *b, struct crimp_rpc *rpc, const char
     if (resp)
         protobuf_c_message_free_unpacked(resp, NULL);
     protobuf_c_message_free_unpacked(&ctr.spec->base, NULL);
+    if (runtime.options)
+        protobuf_c_message_free_unpacked(&runtime.options->base, NULL);
     for (size_t i = 0; i < ctr.n_labels; i++)
         protobuf_c_message_free_unpacked(&ctr.labels[i]->base, NULL);
     free(ctr.labels);
@@ -386,13 +396,11 @@ int ctrd_delete_record(struct ctrd_backend *b, struct crimp_rpc *rpc, const char
 
 /* ---- RunPodSandbox ------------------------------------------------------ */
 
-static char *cgroups_path(struct ctrd_backend *b, const Runtime__V1__PodSandboxConfig *cfg,
-                          const char *id)
+int ctrd_cgroups_path(struct ctrd_backend *b, const char *parent, const char *id, char **out,
+                      crimp_error_t *err)
 {
-    const char *parent = cfg->linux ? cfg->linux->cgroup_parent : NULL;
-    if (str_empty(parent))
-        return xasprintf("/%s/%s", ctrd_conn_namespace(b->conn), id);
-    return xasprintf("%s/%s", parent, id);
+    return crimp_cgroups_path(b->cgroup_driver, parent, ctrd_conn_namespace(b->conn), "crimp", id,
+                              out, err);
 }
 
 static json_t *sandbox_spec(struct ctrd_backend *b, struct ctrd_sandbox *s,
@@ -403,7 +411,10 @@ static json_t *sandbox_spec(struct ctrd_backend *b, struct ctrd_sandbox *s,
     cleanup_free char *hosts = xasprintf("%s/hosts", dir);
     cleanup_free char *resolv = xasprintf("%s/resolv.conf", dir);
     cleanup_free char *shm = host_ipc(s->config) ? NULL : xasprintf("%s/shm", dir);
-    cleanup_free char *cg = cgroups_path(b, s->config, s->id);
+    cleanup_free char *cg = NULL;
+    if (ctrd_cgroups_path(b, s->config->linux ? s->config->linux->cgroup_parent : NULL, s->id, &cg,
+                          err) < 0)
+        return NULL;
     struct oci_sandbox_params p = {
         .id = s->id,
         .image_config = json_object_get(img->config, "config"),

@@ -4,6 +4,10 @@
  * incoming one.  */
 #include "cri.h"
 
+#include <string.h>
+
+#include "common/cgroup_driver.h"
+#include "common/list_stream.h"
 #include "cri_rpcs.h"
 #include "grpc_client.h"
 #include "log.h"
@@ -13,6 +17,11 @@
 struct cri_backend {
     struct crimp_backend base;
     grpc_channel *channel;
+    /* RuntimeConfig's answer when the endpoint has none (containerd < 2.0):
+     * options.cgroup_driver, else the host's default.  */
+    enum crimp_cgroup_driver cgroup_driver;
+    bool explicit_driver;
+    atomic_bool said_fallback; /* the fallback is logged once */
 };
 
 /* Large enough for any ListContainers kubelet could get back.  */
@@ -20,13 +29,21 @@ enum { CRI_MAX_MESSAGE = 64 * 1024 * 1024 };
 
 static struct crimp_backend *cri_open(const struct crimp_backend_config *cfg, crimp_error_t *err)
 {
-    if (cfg->options != NULL && json_object_size(cfg->options) > 0) {
-        const char *key = json_object_iter_key(json_object_iter(cfg->options));
+    const char *key;
+    json_t *value;
+    json_object_foreach(cfg->options, key, value) if (strcmp(key, "cgroup_driver") != 0)
+    {
         crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
-                         "options: unknown key `%s` (the cri backend takes none)", key);
+                         "options: unknown key `%s` (the cri backend takes cgroup_driver)", key);
         return NULL;
     }
+    enum crimp_cgroup_driver driver;
+    bool explicit_driver = false;
+    if (crimp_cgroup_driver_option(cfg->options, &driver, &explicit_driver, err) < 0)
+        return NULL;
     struct cri_backend *b = xcalloc(1, sizeof(*b));
+    b->cgroup_driver = driver;
+    b->explicit_driver = explicit_driver;
     b->channel = crimp_grpc_channel_open(cfg->endpoint, CRI_MAX_MESSAGE);
     return &b->base;
 }
@@ -55,9 +72,11 @@ static int forward_unary(struct crimp_backend *self, struct crimp_rpc *rpc, cons
     return 0;
 }
 
-static int forward_stream(struct crimp_backend *self, struct crimp_rpc *rpc, const char *path,
-                          const ProtobufCMessage *req, const ProtobufCMessageDescriptor *desc,
-                          crimp_error_t *err)
+/* Relays a server stream; *SENT counts the messages passed on (may be
+ * NULL).  */
+static int relay_stream(struct crimp_backend *self, struct crimp_rpc *rpc, const char *path,
+                        const ProtobufCMessage *req, const ProtobufCMessageDescriptor *desc,
+                        size_t *sent, crimp_error_t *err)
 {
     struct cri_backend *b = (struct cri_backend *)self;
     struct crimp_grpc_stream *s =
@@ -71,9 +90,18 @@ static int forward_stream(struct crimp_backend *self, struct crimp_rpc *rpc, con
         protobuf_c_message_free_unpacked(msg, NULL);
         if (ret < 0)
             break;
+        if (sent)
+            (*sent)++;
     }
     crimp_grpc_stream_free(s);
     return ret < 0 ? -1 : 0;
+}
+
+static int forward_stream(struct crimp_backend *self, struct crimp_rpc *rpc, const char *path,
+                          const ProtobufCMessage *req, const ProtobufCMessageDescriptor *desc,
+                          crimp_error_t *err)
+{
+    return relay_stream(self, rpc, path, req, desc, NULL, err);
 }
 
 #define SERVICE_RUNTIME "/runtime.v1.RuntimeService/"
@@ -96,11 +124,62 @@ static int forward_stream(struct crimp_backend *self, struct crimp_rpc *rpc, con
     FORWARD_##kind(svc, Rpc, op, Req, req, Resp, resp)
 CRIMP_CRI_RPCS(FORWARD)
 
+/* containerd 1.6 and 1.7 have no RuntimeConfig, yet kubelet >= 1.31 wants
+ * the driver at start: crimp answers for them.  */
+static int cri_runtime_config_or_own(struct crimp_backend *self, struct crimp_rpc *rpc,
+                                     const Runtime__V1__RuntimeConfigRequest *req,
+                                     Runtime__V1__RuntimeConfigResponse *resp, crimp_error_t *err)
+{
+    struct cri_backend *b = (struct cri_backend *)self;
+    int ret = cri_runtime_config(self, rpc, req, resp, err);
+    if (ret == 0 || (*err)->code != GRPC_STATUS_UNIMPLEMENTED)
+        return ret;
+    crimp_error_release(err);
+    if (!atomic_exchange(&b->said_fallback, true))
+        log_info("cri backend `%s`: %s does not implement RuntimeConfig; crimp answers cgroup "
+                 "driver %s (%s)",
+                 self->config->name, self->config->endpoint,
+                 crimp_cgroup_driver_name(b->cgroup_driver),
+                 b->explicit_driver ? "options.cgroup_driver" : "detected from the host");
+    crimp_cgroup_driver_reply(resp, b->cgroup_driver);
+    return 0;
+}
+
+/* The Stream* lists are relayed; an endpoint without them (containerd
+ * < 2.0) answers UNIMPLEMENTED before any message, and then its unary twin
+ * is asked and its answer streamed.  */
+#define RELAY_OR_SPLIT(svc, SRpc, sop, sresp, lop, LReq, lreq, LResp, lresp)                       \
+    static int cri_##sop##_or_split(struct crimp_backend *self, struct crimp_rpc *rpc,             \
+                                    const Runtime__V1__##SRpc##Request *r, crimp_error_t *err)     \
+    {                                                                                              \
+        size_t sent = 0;                                                                           \
+        int ret = relay_stream(self, rpc, SERVICE_##svc #SRpc, &r->base,                           \
+                               &runtime__v1__##sresp##__descriptor, &sent, err);                   \
+        if (ret == 0 || sent > 0 || (*err)->code != GRPC_STATUS_UNIMPLEMENTED)                     \
+            return ret;                                                                            \
+        crimp_error_release(err);                                                                  \
+        return crimp_##sop##_from_list(self, rpc, r, err);                                         \
+    }
+CRIMP_CRI_STREAM_TWINS(RELAY_OR_SPLIT)
+#define SPLIT_ENTRY(svc, SRpc, sop, sresp, lop, LReq, lreq, LResp, lresp)                          \
+    .sop = cri_##sop##_or_split,
+
 #define OP_ENTRY(svc, Rpc, op, Req, req, Resp, resp, kind, lane, required) .op = cri_##op,
 
+/* The generated row of each RPC first, then the few that do more than
+ * forward: a later initializer of the same member is the one that counts.  */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
+
+/* clang-format off */
 const struct crimp_backend_ops crimp_backend_cri = {
     .type = "cri",
     .open = cri_open,
     .close = cri_close,
     .raw_channel = cri_raw_channel,
-    CRIMP_CRI_RPCS(OP_ENTRY)};
+    CRIMP_CRI_RPCS(OP_ENTRY)
+    .runtime_config = cri_runtime_config_or_own,
+    CRIMP_CRI_STREAM_TWINS(SPLIT_ENTRY)
+};
+/* clang-format on */
+#pragma GCC diagnostic pop

@@ -390,6 +390,15 @@ json_t *docker_container_spec(const Runtime__V1__ContainerConfig *cfg, const cha
                          "CreateContainer: config.image.image must be set");
         return NULL;
     }
+    for (size_t i = 0; i < cfg->n_mounts; i++)
+        if (cfg->mounts[i]->recursive_read_only) {
+            /* Status says false for this handler: kubelet should not ask.  */
+            crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
+                             "CreateContainer: mount %s: recursive read-only mounts are not "
+                             "supported by the docker backend",
+                             cfg->mounts[i]->container_path);
+            return NULL;
+        }
     json_t *body = container_body(cfg, sandbox_id, sandbox_cfg);
     json_t *hc = container_host_config(cfg, sandbox_id, sandbox_cfg, o);
     json_object_set_new(body, "HostConfig", hc);

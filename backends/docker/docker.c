@@ -11,7 +11,10 @@
 
 #include "common/oom.h"
 #include "common/checkpoint.h"
+#include "common/cgroup_driver.h"
 #include "common/conditions.h"
+#include "common/list_stream.h"
+#include "common/runtime_features.h"
 #include "docker-internal.h"
 #include "labels.h"
 #include "log.h"
@@ -246,6 +249,30 @@ static int docker_status(struct crimp_backend *self, struct crimp_rpc *rpc,
     bool net_ok = cni_runner_ready(d->cni, &why);
     crimp_conditions_set(resp, runtime_ok, "DockerDaemonNotReady", perr ? perr->msg : "", net_ok,
                          why);
+    /* Docker makes binds recursively read-only only from API 1.44 (the
+     * backend speaks 1.41), and user namespaces only daemon-wide: neither
+     * per pod.  */
+    crimp_status_add_handler(resp, "", false, false);
+    return 0;
+}
+
+/* Docker creates the cgroups of its containers: its driver (GET /info
+ * CgroupDriver, set by dockerd's native.cgroupdriver) is the answer.
+ * "none" (rootless without cgroup v2 delegation) has no CRI value.  */
+static int docker_runtime_config(struct crimp_backend *self, struct crimp_rpc *rpc,
+                                 const Runtime__V1__RuntimeConfigRequest *req,
+                                 Runtime__V1__RuntimeConfigResponse *resp, crimp_error_t *err)
+{
+    json_auto_t *info = NULL;
+    if (docker_get_json(docker_of(self)->client, "/info", NULL, NULL, &info, err) < 0)
+        return -1;
+    const char *name = json_string_value(json_object_get(info, "CgroupDriver"));
+    enum crimp_cgroup_driver d;
+    if (crimp_cgroup_driver_parse(name, "docker: GET /info CgroupDriver", &d, err) < 0) {
+        (*err)->code = GRPC_STATUS_FAILED_PRECONDITION;
+        return -1;
+    }
+    crimp_cgroup_driver_reply(resp, d);
     return 0;
 }
 
@@ -360,6 +387,7 @@ const struct crimp_backend_ops crimp_backend_docker = {
     .close = docker_close,
     .version = docker_version,
     .status = docker_status,
+    .runtime_config = docker_runtime_config,
     .run_pod_sandbox = docker_run_pod_sandbox,
     .stop_pod_sandbox = docker_stop_pod_sandbox,
     .remove_pod_sandbox = docker_remove_pod_sandbox,
@@ -387,4 +415,7 @@ const struct crimp_backend_ops crimp_backend_docker = {
     .pull_image = docker_pull_image,
     .remove_image = docker_remove_image,
     .image_fs_info = docker_image_fs_info,
+    /* clang-format off */
+    CRIMP_LIST_STREAM_OPS
+    /* clang-format on */
 };

@@ -190,6 +190,37 @@ static int test_mounts_propagation_sorting_and_shadowing(void)
     return 0;
 }
 
+/* recursive_read_only becomes runc's "rro" where the node can; it needs a
+ * read-only private mount, and is refused where the node cannot.  */
+static int test_recursive_read_only_mount(void)
+{
+    WITH_FIXTURE(f);
+    Runtime__V1__Mount m = RUNTIME__V1__MOUNT__INIT;
+    Runtime__V1__Mount *mp[] = {&m};
+    m.host_path = "/var/data";
+    m.container_path = "/data";
+    m.readonly = true;
+    m.recursive_read_only = true;
+    f.cfg.mounts = mp;
+    f.cfg.n_mounts = 1;
+    f.p.recursive_ro_supported = true;
+    json_auto_t *s = spec_of(&f);
+    CHECK(is(at(mount_of(s, "/data"), "options"), "[\"rbind\", \"rprivate\", \"ro\", \"rro\"]"));
+    m.recursive_read_only = false;
+    json_auto_t *plain = spec_of(&f);
+    CHECK(is(at(mount_of(plain, "/data"), "options"), "[\"rbind\", \"rprivate\", \"ro\"]"));
+    m.recursive_read_only = true;
+    m.readonly = false;
+    CHECK(refused(&f, "recursive_read_only needs readonly"));
+    m.readonly = true;
+    m.propagation = RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_HOST_TO_CONTAINER;
+    CHECK(refused(&f, "private propagation"));
+    m.propagation = RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_PRIVATE;
+    f.p.recursive_ro_supported = false;
+    CHECK(refused(&f, "recursive read-only mounts are not supported here"));
+    return 0;
+}
+
 static int test_resources_and_oom_clamp(void)
 {
     WITH_FIXTURE(f);
@@ -402,6 +433,7 @@ int main(void)
         UNIT_TEST(test_args_from_command_args_and_image),
         UNIT_TEST(test_env_cwd_and_tty),
         UNIT_TEST(test_mounts_propagation_sorting_and_shadowing),
+        UNIT_TEST(test_recursive_read_only_mount),
         UNIT_TEST(test_resources_and_oom_clamp),
         UNIT_TEST(test_devices),
         UNIT_TEST(test_container_annotations),
