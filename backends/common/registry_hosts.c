@@ -388,12 +388,6 @@ int reg_host_ca_bundle(const struct reg_host *h, char **pem, size_t *len, crimp_
     return 0;
 }
 
-static bool has_suffix(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n > m && strcmp(s + n - m, suffix) == 0;
-}
-
 /* Docker's certs.d layout: *.crt CAs, x.cert + x.key client pairs.  */
 static void add_docker_cert_files(struct reg_host *h, const char *dir)
 {
