@@ -289,6 +289,10 @@ class Adoption(unittest.TestCase):
             self.assertIn(pod.ip + "/", ex.stdout.decode())
             wait_for(lambda: "hello-adopted" in read_text(log), what="the log through the symlink")
             self.assertEqual(self.spdy_exec(c, cid, ["sh", "-c", "echo via-url"]), b"via-url\n")
+            with self.assertRaises(grpc.RpcError) as cm:
+                c.call("ReopenContainerLog", container_id=cid)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.FAILED_PRECONDITION)
+            self.assertIn("cri-dockerd", cm.exception.details())
             self.assertIn(b"hello-from-adopted", self.spdy_get(c, pod.id, 8080))
             stats = c.call("ContainerStats", container_id=cid).stats
             self.assertEqual(stats.attributes.id, cid)
