@@ -52,7 +52,8 @@ class NeverTouchOthers(unittest.TestCase):
         cls.state = tempfile.mkdtemp(prefix="crimp-adopt-e2e.")
         docker("rm", "-f", "victim", check=False)
         cls.victim = docker("run", "-d", "--name", "victim", BUSYBOX, "sleep", "600")
-        cls.crimpd = crimpd_for_docker(cls.state).start()
+        cls.crimpd = crimpd_for_docker(cls.state, {
+            "cri_dockerd_root": os.path.join(cls.state, "cri-dockerd")}).start()
         cls.c = cls.crimpd.client
 
     @classmethod
