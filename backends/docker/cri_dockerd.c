@@ -129,6 +129,33 @@ static json_t *checkpoint_read(struct docker_backend *d, const char *id)
     return doc;
 }
 
+struct checkpointed {
+    struct docker_backend *d;
+    json_t *out;
+};
+
+static void add_checkpointed(void *arg, const char *id)
+{
+    struct checkpointed *x = arg;
+    json_auto_t *ck = checkpoint_read(x->d, id);
+    const char *name = json_string_value(json_object_get(ck, "name"));
+    const char *ns = json_string_value(json_object_get(ck, "namespace"));
+    if (name && ns)
+        json_object_set_new(x->out, id, json_pack("{s:s, s:s}", "name", name, "namespace", ns));
+}
+
+json_t *cri_dockerd_checkpointed(struct docker_backend *d)
+{
+    struct checkpointed x = {d, json_object()};
+    cleanup_free char *dir = sandbox_dir(d);
+    crimp_error_t err = NULL;
+    if (dir && crimp_checkpoint_list(dir, add_checkpointed, &x, &err) < 0) {
+        log_warn("docker: cri-dockerd checkpoints: %s", err->msg);
+        crimp_error_release(&err);
+    }
+    return x.out;
+}
+
 /* cri-dockerd's mappings in the form CNI's portMappings capability takes
  * (host port 0 means none, as cri-dockerd skips it too).  */
 static json_t *cni_port_mappings(json_t *pms)

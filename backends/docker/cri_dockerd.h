@@ -31,6 +31,10 @@ int cri_dockerd_checkpoint_write(struct docker_backend *d, const char *id,
 /* Removes sandbox ID's checkpoint, if any (a full Docker ID only).  */
 void cri_dockerd_checkpoint_remove(struct docker_backend *d, const char *id);
 
+/* The sandboxes cri-dockerd's checkpoints name (full IDs): a JSON object
+ * id -> {"name", "namespace"}.  */
+json_t *cri_dockerd_checkpointed(struct docker_backend *d);
+
 /* crimp's own checkpoint data (see sandbox.c) for sandbox ID that crimp did
  * not make, built from cri-dockerd's checkpoint and, when the pause
  * container runs, the addresses of eth0 in its network namespace (where

@@ -327,8 +327,9 @@ static const char *list_entry_name(json_t *c)
     return json_string_value(json_array_get(json_object_get(c, "Names"), 0));
 }
 
-int docker_list(struct docker_backend *d, const char *type, json_t *label_filters, json_t **out,
-                crimp_error_t *err)
+/* Every container of TYPE that matches LABEL_FILTERS, crimp's or not.  */
+static int list_labelled(struct docker_backend *d, const char *type, json_t *label_filters,
+                         json_t **out, crimp_error_t *err)
 {
     json_auto_t *labels = json_object();
     cleanup_free char *type_label = xasprintf("%s=%s", DOCKER_LABEL_TYPE, type);
@@ -338,34 +339,15 @@ int docker_list(struct docker_backend *d, const char *type, json_t *label_filter
     json_auto_t *filters = json_pack("{s:O}", "label", labels);
     cleanup_free char *fq = docker_filters_query(filters);
     cleanup_free char *query = xasprintf("all=1&%s", fq);
-    json_t *all = NULL;
-    if (docker_get_json(d->client, "/containers/json", NULL, query, &all, err) < 0)
-        return -1;
-    /* Only what crimp serves: its own and cri-dockerd's (a k8s_ name).  */
-    *out = json_array();
-    size_t i;
-    json_t *c;
-    json_array_foreach (all, i, c) {
-        struct docker_cri_meta meta;
-        crimp_error_t e = NULL;
-        if (docker_cri_meta_read(json_object_get(c, "Labels"), list_entry_name(c), &meta, &e) < 0) {
-            crimp_error_release(&e);
-            continue;
-        }
-        docker_cri_meta_free(&meta);
-        json_array_append(*out, c);
-    }
-    json_decref(all);
-    return 0;
+    return docker_get_json(d->client, "/containers/json", NULL, query, out, err);
 }
 
-int docker_list_each(struct docker_backend *d, const char *type,
-                     void (*fn)(void *ctx, json_t *entry, const struct docker_cri_meta *meta),
-                     void *ctx, crimp_error_t *err)
+/* Calls FN for the entries of LIST crimp serves: its own and cri-dockerd's
+ * (a k8s_ name); the others are skipped.  */
+static void each_served(json_t *list,
+                        void (*fn)(void *ctx, json_t *entry, const struct docker_cri_meta *meta),
+                        void *ctx)
 {
-    json_auto_t *list = NULL;
-    if (docker_list(d, type, NULL, &list, err) < 0)
-        return -1;
     size_t i;
     json_t *c;
     json_array_foreach (list, i, c) {
@@ -378,6 +360,35 @@ int docker_list_each(struct docker_backend *d, const char *type,
         fn(ctx, c, &meta);
         docker_cri_meta_free(&meta);
     }
+}
+
+static void append_entry(void *out, json_t *entry, const struct docker_cri_meta *meta)
+{
+    (void)meta;
+    json_array_append(out, entry);
+}
+
+int docker_list(struct docker_backend *d, const char *type, json_t *label_filters, json_t **out,
+                crimp_error_t *err)
+{
+    json_t *all = NULL;
+    if (list_labelled(d, type, label_filters, &all, err) < 0)
+        return -1;
+    json_auto_t *owned = all;
+    *out = json_array();
+    each_served(all, append_entry, *out);
+    return 0;
+}
+
+int docker_list_each(struct docker_backend *d, const char *type,
+                     void (*fn)(void *ctx, json_t *entry, const struct docker_cri_meta *meta),
+                     void *ctx, crimp_error_t *err)
+{
+    json_t *all = NULL;
+    if (list_labelled(d, type, NULL, &all, err) < 0)
+        return -1;
+    json_auto_t *owned = all;
+    each_served(all, fn, ctx);
     return 0;
 }
 

@@ -433,23 +433,57 @@ struct list_ctx {
     size_t cap;
 };
 
-static void add_if_passes(void *arg, json_t *c, const struct docker_cri_meta *meta)
+static void list_push(struct list_ctx *x, Runtime__V1__PodSandbox *p)
 {
-    struct list_ctx *x = arg;
-    struct docker_cri_meta *m = (struct docker_cri_meta *)meta;
-    if (!sandbox_passes(x->filter, c, m))
-        return;
     if (x->resp->n_items == x->cap) {
         x->cap = x->cap ? x->cap * 2 : 16;
         x->resp->items = xrealloc(x->resp->items, x->cap * sizeof(*x->resp->items));
     }
-    x->resp->items[x->resp->n_items++] = sandbox_from_list(c, m);
+    x->resp->items[x->resp->n_items++] = p;
+}
+
+static void add_if_passes(void *arg, json_t *c, const struct docker_cri_meta *meta)
+{
+    struct list_ctx *x = arg;
+    struct docker_cri_meta *m = (struct docker_cri_meta *)meta;
+    if (sandbox_passes(x->filter, c, m))
+        list_push(x, sandbox_from_list(c, m));
+}
+
+/* A pod whose pause container is gone but whose cri-dockerd checkpoint is
+ * left (as cri-dockerd lists it, with no filter only): NOTREADY, so kubelet
+ * stops it and its IP is released.  */
+static void add_checkpoint_only(struct list_ctx *x, const char *id, json_t *ck)
+{
+    Runtime__V1__PodSandbox *p = xmalloc(sizeof(*p));
+    runtime__v1__pod_sandbox__init(p);
+    p->id = xstrdup(id);
+    p->metadata = xmalloc(sizeof(*p->metadata));
+    runtime__v1__pod_sandbox_metadata__init(p->metadata);
+    p->metadata->name = xstrdup(json_string_value(json_object_get(ck, "name")));
+    p->metadata->namespace_ = xstrdup(json_string_value(json_object_get(ck, "namespace")));
+    p->metadata->uid = xstrdup("");
+    p->state = RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
+    p->runtime_handler = xstrdup("");
+    list_push(x, p);
 }
 
 int docker_list_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
                             const Runtime__V1__ListPodSandboxRequest *req,
                             Runtime__V1__ListPodSandboxResponse *resp, crimp_error_t *err)
 {
+    struct docker_backend *d = docker_of(self);
+    /* Checkpoints before containers, so a pod being created now is seen
+     * in the list, never as a checkpoint alone.  */
+    json_auto_t *checkpointed = req->filter ? NULL : cri_dockerd_checkpointed(d);
     struct list_ctx x = {req->filter, resp, 0};
-    return docker_list_each(docker_of(self), DOCKER_TYPE_SANDBOX, add_if_passes, &x, err);
+    if (docker_list_each(d, DOCKER_TYPE_SANDBOX, add_if_passes, &x, err) < 0)
+        return -1;
+    for (size_t i = 0; i < resp->n_items; i++)
+        json_object_del(checkpointed, resp->items[i]->id);
+    const char *id;
+    json_t *ck;
+    json_object_foreach (checkpointed, id, ck)
+        add_checkpoint_only(&x, id, ck);
+    return 0;
 }

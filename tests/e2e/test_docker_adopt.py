@@ -14,6 +14,7 @@ import uuid
 
 import grpc
 
+import spdyclient
 from crimpe2e import PB, Crimpd, bed_env, leased_ips, main, pod_net_prefix, read_text, wait_for
 
 BED = bed_env()
@@ -51,7 +52,8 @@ class NeverTouchOthers(unittest.TestCase):
         cls.state = tempfile.mkdtemp(prefix="crimp-adopt-e2e.")
         docker("rm", "-f", "victim", check=False)
         cls.victim = docker("run", "-d", "--name", "victim", BUSYBOX, "sleep", "600")
-        cls.crimpd = crimpd_for_docker(cls.state).start()
+        cls.crimpd = crimpd_for_docker(cls.state, {
+            "cri_dockerd_root": os.path.join(cls.state, "cri-dockerd")}).start()
         cls.c = cls.crimpd.client
 
     @classmethod
@@ -232,10 +234,32 @@ class Adoption(unittest.TestCase):
     def crimpd(self):
         return crimpd_for_docker(self.state, {"cri_dockerd_root": self.root})
 
+    @staticmethod
+    def spdy_exec(c, cid, cmd):
+        url = c.call("Exec", PB.ExecRequest(container_id=cid, cmd=cmd, stdout=True)).url
+        s = spdyclient.Client(url, ["v4.channel.k8s.io"])
+        try:
+            return s.collect(s.open_streams(["error", "stdout"]))["stdout"]
+        finally:
+            s.close()
+
+    @staticmethod
+    def spdy_get(c, pod_id, port):
+        url = c.call("PortForward", pod_sandbox_id=pod_id, port=[port]).url
+        s = spdyclient.Client(url, ["portforward.k8s.io"])
+        try:
+            ids = s.open_streams(["error", "data"], {"port": str(port), "requestid": "0"})
+            s.data(ids["error"], fin=True)
+            s.data(ids["data"], b"GET /index.html HTTP/1.0\r\n\r\n", fin=True)
+            return s.collect(ids, until_fin=("data", "error"))["data"]
+        finally:
+            s.close()
+
     def test_cri_dockerd_pod_is_served_and_torn_down(self):
         before = leased_ips(BED)
         pod = CriDockerdPod(self.root, self.logdir, "adopted", port=18094)
-        cid, log = pod.container("app", "echo hello-adopted; exec sleep 600")
+        cid, log = pod.container("app", "echo hello-adopted; mkdir /w; echo hello-from-adopted "
+                                        "> /w/index.html; exec httpd -f -p 8080 -h /w")
         self.assertIn(pod.ip, leased_ips(BED))
         with self.crimpd() as d:
             c = d.client
@@ -265,6 +289,12 @@ class Adoption(unittest.TestCase):
             ex = c.call("ExecSync", container_id=cid, cmd=["ip", "-o", "-4", "addr", "show", "eth0"])
             self.assertIn(pod.ip + "/", ex.stdout.decode())
             wait_for(lambda: "hello-adopted" in read_text(log), what="the log through the symlink")
+            self.assertEqual(self.spdy_exec(c, cid, ["sh", "-c", "echo via-url"]), b"via-url\n")
+            with self.assertRaises(grpc.RpcError) as cm:
+                c.call("ReopenContainerLog", container_id=cid)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.FAILED_PRECONDITION)
+            self.assertIn("cri-dockerd", cm.exception.details())
+            self.assertIn(b"hello-from-adopted", self.spdy_get(c, pod.id, 8080))
             stats = c.call("ContainerStats", container_id=cid).stats
             self.assertEqual(stats.attributes.id, cid)
             self.assertGreater(stats.memory.working_set_bytes.value, 0)
@@ -296,6 +326,27 @@ class Adoption(unittest.TestCase):
             self.assertEqual(docker("ps", "-aq", "--filter", "label=io.kubernetes.pod.uid=" + pod.uid), "")
             self.assertFalse(os.path.exists(os.path.join(self.root, "sandbox", pod.id)))
             self.assertEqual(docker("inspect", "-f", "{{.State.Running}}", self.victim), "true")
+
+    def test_pod_left_as_a_checkpoint_is_listed_and_its_ip_released(self):
+        """cri-dockerd lists a pod whose pause container is gone from its
+        checkpoint, so kubelet stops it and the IP is released: so does crimp."""
+        before = leased_ips(BED)
+        pod = CriDockerdPod(self.root, self.logdir, "ghost", port=18093)
+        docker("rm", "-f", pod.id)
+        self.assertIn(pod.ip, leased_ips(BED))
+        with self.crimpd() as d:
+            c = d.client
+            ghost = [p for p in c.call("ListPodSandbox").items if p.id == pod.id]
+            self.assertEqual(len(ghost), 1)
+            self.assertEqual((ghost[0].state, ghost[0].metadata.name, ghost[0].metadata.namespace),
+                             (PB.SANDBOX_NOTREADY, "ghost", "e2e"))
+            filtered = c.call("ListPodSandbox", filter=PB.PodSandboxFilter(id=pod.id)).items
+            self.assertEqual(list(filtered), [], "checkpoint-only pods are listed with no filter only")
+            c.call("StopPodSandbox", pod_sandbox_id=pod.id, timeout=60)
+            self.assertEqual(leased_ips(BED), before, "the IP of a checkpoint-only pod leaked")
+            c.call("RemovePodSandbox", pod_sandbox_id=pod.id, timeout=60)
+            self.assertNotIn(pod.id, [p.id for p in c.call("ListPodSandbox").items])
+            self.assertFalse(os.path.exists(os.path.join(self.root, "sandbox", pod.id)))
 
 
 class WayBack(unittest.TestCase):
