@@ -40,6 +40,7 @@ struct ctrd_backend {
     char *netns_dir;   /* pinned network namespaces */
     struct cni_runner *cni;
     int oom_score_adj_min;
+    int log_drain_ms; /* an exit waits this long for the output's EOF */
     struct ctrd_logger *logger;
     struct ctrd_pulls *pulls;
     struct ctrd_image_cache *image_cache;
