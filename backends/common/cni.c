@@ -316,6 +316,11 @@ int cni_del(struct cni_runner *r, const struct cni_attachment *a, crimp_error_t 
     crimp_error_t rerr = NULL;
     if (crimp_checkpoint_read(r->cache_dir, id, &entry, &rerr) < 0) {
         bool none = rerr->code == GRPC_STATUS_NOT_FOUND;
+        if (!none && rerr->code != GRPC_STATUS_DATA_LOSS) {
+            /* Unreadable now, not corrupt: the caller tries again later.  */
+            *err = steal_ptr(&rerr);
+            return crimp_error_wrap(err, "CNI cache of `%s`", a->container_id);
+        }
         crimp_error_release(&rerr);
         if (none)
             return 0; /* never added, or already deleted */
