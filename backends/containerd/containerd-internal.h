@@ -274,8 +274,8 @@ struct ctrd_container *ctrd_container_new(const char *id);
 /* A deep copy of M (through the wire format).  */
 ProtobufCMessage *ctrd_pb_clone(const ProtobufCMessage *m);
 
-/* A random 64-hex-digit ID.  */
-char *ctrd_new_id(void);
+/* A random 64-hex-digit ID; NULL when the random source failed.  */
+char *ctrd_new_id(crimp_error_t *err);
 
 /* ---- sandbox.c, sandbox_state.c, container.c: shared steps ------------ */
 struct Containerd__Services__Snapshots__V1__PrepareSnapshotResponse;
