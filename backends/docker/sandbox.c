@@ -221,6 +221,26 @@ static int for_pod_containers(struct docker_backend *d, const char *sandbox_id, 
     return 0;
 }
 
+/* A checkpoint rebuilt from the pause container's labels when crimp's own
+ * is gone (its state dir was lost, or another crimpd made the pod), so that
+ * Stop still runs CNI DEL and the pod's address is freed.  The port
+ * mappings are not known any more.  */
+static json_t *checkpoint_from_inspect(json_t *inspect)
+{
+    json_t *config = json_object_get(inspect, "Config");
+    struct docker_cri_meta meta;
+    cleanup_error crimp_error_t err = NULL;
+    if (docker_cri_meta_from_labels(json_object_get(config, "Labels"), &meta, &err) < 0)
+        return NULL;
+    const char *net = json_string_value(
+        json_object_get(json_object_get(inspect, "HostConfig"), "NetworkMode")) ?: "";
+    json_t *ckpt = json_pack("{s:s?, s:s?, s:s?, s:b}", "name", meta.name, "namespace",
+                             meta.namespace_, "uid", meta.uid, "host_network",
+                             strcmp(net, "host") == 0);
+    docker_cri_meta_free(&meta);
+    return ckpt;
+}
+
 /* The pod's full ID and inspect, or its checkpoint when the pause container
  * is gone.  Returns 1 when neither exists.  */
 static int find_sandbox(struct docker_backend *d, const char *id, char **full, json_t **inspect,
@@ -234,7 +254,21 @@ static int find_sandbox(struct docker_backend *d, const char *id, char **full, j
     }
     const char *docker_id = json_string_value(json_object_get(*inspect, "Id"));
     *full = xstrdup(docker_id ? docker_id : id);
-    *ckpt = read_checkpoint(d, *full);
+    *ckpt = NULL;
+    cleanup_error crimp_error_t cerr = NULL;
+    if (crimp_checkpoint_read(d->sandbox_dir, *full, ckpt, &cerr) < 0) {
+        if (cerr->code != GRPC_STATUS_NOT_FOUND && cerr->code != GRPC_STATUS_DATA_LOSS) {
+            /* Unreadable for now: not a reason to act as if it were gone.  */
+            json_decref(*inspect);
+            *inspect = NULL;
+            *err = steal_ptr(&cerr);
+            return -1;
+        }
+        if (cerr->code == GRPC_STATUS_DATA_LOSS)
+            log_warn("docker: sandbox %.12s: %s", *full, cerr->msg);
+        if (*inspect != NULL)
+            *ckpt = checkpoint_from_inspect(*inspect);
+    }
     return *inspect == NULL && *ckpt == NULL ? 1 : 0;
 }
 
