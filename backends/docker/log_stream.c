@@ -124,7 +124,10 @@ bool docker_log_stream_feed(struct docker_log_stream *s, const char *data, size_
     while (len > 0) {
         /* In slices, so that a tty's BUF never holds much more than the cap.  */
         size_t n = len < DOCKER_LOG_PENDING_MAX ? len : DOCKER_LOG_PENDING_MAX;
-        s->buf = xrealloc(s->buf, s->len + n);
+        if (s->len + n > s->cap) {
+            s->cap = s->len + n > 2 * s->cap ? s->len + n : 2 * s->cap;
+            s->buf = xrealloc(s->buf, s->cap);
+        }
         memcpy(s->buf + s->len, data, n);
         s->len += n;
         data += n;
@@ -148,5 +151,5 @@ void docker_log_stream_release(struct docker_log_stream *s)
 {
     free(s->buf);
     s->buf = NULL;
-    s->len = 0;
+    s->len = s->cap = 0;
 }

@@ -40,7 +40,7 @@ struct docker_log_stream {
     void *ctx;
     /* Bytes of an unfinished frame (no tty) or line (tty).  */
     char *buf;
-    size_t len;
+    size_t len, cap;
     /* tty: BUF continues a line whose start went out already.  */
     bool continued;
     int64_t continued_ns;
