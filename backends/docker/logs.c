@@ -44,6 +44,7 @@ struct copier {
     struct crilog *log;
     struct docker_log_stream stream; /* the copier thread's own */
     bool drained;                    /* guarded by the owner's lock */
+    bool overdue; /* a wait ran out: later ones do not wait (owner's lock) */
 };
 
 struct docker_logs {
@@ -276,17 +277,22 @@ bool docker_logs_wait_drained(struct docker_logs *l, const char *id, int64_t dea
                           .tv_nsec = deadline_mono_ns % 1000000000};
     pthread_mutex_lock(&l->lock);
     struct copier *c;
-    /* Found again after every wake: the copier may be forgotten meanwhile.  */
-    while ((c = find_copier(l, id)) != NULL && !c->drained &&
+    /* Found again after every wake: the copier may be forgotten meanwhile.
+     * One that kept a caller waiting in vain already is not waited for
+     * again, so a wedged copier cannot slow every list.  */
+    while ((c = find_copier(l, id)) != NULL && !c->drained && !c->overdue &&
            pthread_cond_timedwait(&l->drained_cv, &l->lock, &ts) == 0)
         ;
     c = find_copier(l, id);
     bool drained = c == NULL || c->drained;
-    pthread_mutex_unlock(&l->lock);
+    bool first_miss = !drained && !c->overdue;
     if (!drained)
-        log_warn("docker: container %.12s exited but its log copier has not caught up in %d ms; "
+        c->overdue = true;
+    pthread_mutex_unlock(&l->lock);
+    if (first_miss)
+        log_warn("docker: container %.12s exited but its log copier has not caught up; "
                  "reporting the exit anyway",
-                 id, l->drain_ms);
+                 id);
     return drained;
 }
 

@@ -8,45 +8,32 @@ CRI plugin has no GetContainerEvents, the docker and containerd backends
 reconnect by themselves), so the backend that ends it is a small CRI
 endpoint in Python behind the cri backend: each of its streams sends one
 event and ends."""
-import concurrent.futures
-import os
-import shutil
-import tempfile
 import threading
 import time
 import unittest
 
 import grpc
 
-from crimpe2e import PB, Crimpd, bed_env, follow_events, main, wait_for
+from crimpe2e import PB, Crimpd, SlowBackend, bed_env, follow_events, main, wait_for
 
 BED = bed_env()
 DOCKER_SOCK = BED["CRIMP_BED_DOCKER_SOCK"]
 
 
-class EndingEvents:
-    """A CRI runtime whose GetContainerEvents streams each send one event
-    (container "ev-N" for the Nth stream) and end."""
+class EndingEvents(SlowBackend):
+    """A CRI runtime (crimpe2e's Python one, Version and Status) whose
+    GetContainerEvents streams each send one event (container "ev-N" for
+    the Nth stream) and end."""
 
     def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="cf.", dir="/tmp")
-        self.sock = os.path.join(self.dir, "ev.sock")
+        super().__init__()
         self.streams = 0
         self.lock = threading.Lock()
-        self.server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=4))
-        handlers = {
-            "Version": grpc.unary_unary_rpc_method_handler(
-                lambda req, ctx: PB.VersionResponse(version="0.1.0", runtime_name="ending",
-                                                    runtime_version="1",
-                                                    runtime_api_version="v1"),
-                PB.VersionRequest.FromString, PB.VersionResponse.SerializeToString),
-            "GetContainerEvents": grpc.unary_stream_rpc_method_handler(
-                self._events, PB.GetEventsRequest.FromString,
-                PB.ContainerEventResponse.SerializeToString),
-        }
+        events = {"GetContainerEvents": grpc.unary_stream_rpc_method_handler(
+            self._events, PB.GetEventsRequest.FromString,
+            PB.ContainerEventResponse.SerializeToString)}
         self.server.add_generic_rpc_handlers(
-            [grpc.method_handlers_generic_handler("runtime.v1.RuntimeService", handlers)])
-        self.server.add_insecure_port("unix://" + self.sock)
+            [grpc.method_handlers_generic_handler("runtime.v1.RuntimeService", events)])
 
     def _events(self, req, ctx):
         with self.lock:
@@ -56,20 +43,12 @@ class EndingEvents:
                                         container_event_type=PB.CONTAINER_STARTED_EVENT,
                                         created_at=time.time_ns())
 
-    def __enter__(self):
-        self.server.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.stop(0)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
 
 class FollowAgain(unittest.TestCase):
     def test_a_backend_whose_stream_ended_is_followed_again(self):
         with EndingEvents() as rt, \
                 Crimpd(backends=[f"dock=docker:unix://{DOCKER_SOCK}",
-                                 f"ending=cri:unix://{rt.sock}"]) as crimpd:
+                                 f"ending=cri:{rt.endpoint}"]) as crimpd:
             stream, events = follow_events(crimpd.client, timeout=60)
             try:
                 ids = lambda: [e.container_id for e in events]
