@@ -1,6 +1,7 @@
 /* x-allocators and clocks.  */
 #include "utils.h"
 
+#include <errno.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -117,25 +118,34 @@ void crimp_format_rfc3339_ns(int64_t ns, char *buf, size_t size)
     snprintf(buf, size, "%s.%09lldZ", base, (long long)(ns % 1000000000LL));
 }
 
-void crimp_random_bytes(void *buf, size_t n)
+int crimp_random_bytes(void *buf, size_t n, crimp_error_t *err)
 {
     uint8_t *p = buf;
     size_t got = 0;
-    while (got < n) {
+    /* A short read or EINTR is retried, a source that keeps failing (no
+     * getrandom in a seccomp sandbox, say) is an error, not a spin.  */
+    for (int failures = 0; got < n;) {
         ssize_t r = getrandom(p + got, n - got, 0);
-        if (r > 0)
+        if (r > 0) {
             got += (size_t)r;
+            continue;
+        }
+        int e = r < 0 ? errno : EIO;
+        if (++failures >= CRIMP_RANDOM_TRIES || (e != EINTR && e != EAGAIN))
+            return crimp_make_errno_error(err, e, "the kernel's random source (getrandom)");
     }
+    return 0;
 }
 
-void crimp_random_b64url(char *out, size_t n_chars)
+int crimp_random_b64url(char *out, size_t n_chars, crimp_error_t *err)
 {
     static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     uint8_t raw[48];
     size_t n_raw = (n_chars * 6 + 7) / 8;
     if (n_raw > sizeof(raw))
         abort(); /* callers ask for short strings */
-    crimp_random_bytes(raw, n_raw);
+    if (crimp_random_bytes(raw, n_raw, err) < 0)
+        return -1;
     uint32_t bits = 0;
     int have = 0;
     size_t in = 0;
@@ -148,4 +158,5 @@ void crimp_random_b64url(char *out, size_t n_chars)
         have -= 6;
     }
     out[n_chars] = '\0';
+    return 0;
 }

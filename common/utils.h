@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "error.h"
+
 void *xmalloc(size_t size);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t size);
@@ -79,12 +81,15 @@ static inline bool str_empty(const char *s)
     return s == NULL || s[0] == '\0';
 }
 
-/* N bytes from the kernel's random source (getrandom, retried until full).  */
-void crimp_random_bytes(void *buf, size_t n);
+/* N bytes from the kernel's random source (getrandom, retried until full;
+ * after CRIMP_RANDOM_TRIES failures in a row, or one that retrying cannot
+ * cure, < 0 with *ERR).  */
+#define CRIMP_RANDOM_TRIES 8
+int crimp_random_bytes(void *buf, size_t n, crimp_error_t *err);
 
 /* N_CHARS random base64url characters (6 random bits each) and a NUL into
- * OUT: tokens and IDs that must be unguessable or unique.  */
-void crimp_random_b64url(char *out, size_t n_chars);
+ * OUT: tokens and IDs that must be unguessable or unique.  < 0 as above.  */
+int crimp_random_b64url(char *out, size_t n_chars, crimp_error_t *err);
 
 /* Monotonic and wall clocks in nanoseconds.  */
 int64_t crimp_now_mono_ns(void);

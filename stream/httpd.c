@@ -429,12 +429,9 @@ char *crimp_stream_register(struct crimp_stream_server *s, enum crimp_stream_kin
     cleanup_free uint8_t *bytes = xmalloc(n ? n : 1);
     protobuf_c_message_pack(req, bytes);
     r->req = protobuf_c_message_unpack(req->descriptor, NULL, n, bytes);
-    cleanup_free char *token = stream_tokens_add(s->tokens, r);
-    if (token == NULL) {
-        crimp_make_error(err, GRPC_STATUS_RESOURCE_EXHAUSTED, 0,
-                         "maximum number of in-flight requests exceeded");
+    cleanup_free char *token = stream_tokens_add(s->tokens, r, err);
+    if (token == NULL)
         return NULL;
-    }
     return xasprintf("%s/%s/%s", s->base_url, crimp_stream_kind_name(kind), token);
 }
 

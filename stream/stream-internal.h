@@ -25,8 +25,9 @@ void stream_request_free(struct stream_request *r);
 struct stream_tokens;
 struct stream_tokens *stream_tokens_new(void);
 void stream_tokens_free(struct stream_tokens *t);
-/* A new token for R (taken), or NULL when too many wait.  Caller frees.  */
-char *stream_tokens_add(struct stream_tokens *t, struct stream_request *r);
+/* A new token for R (taken), or NULL with *ERR (too many wait, or no
+ * random bytes).  Caller frees.  */
+char *stream_tokens_add(struct stream_tokens *t, struct stream_request *r, crimp_error_t *err);
 /* Takes the request of TOKEN if it exists, is of KIND and has not expired:
  * single use, so it is removed either way.  */
 struct stream_request *stream_tokens_take(struct stream_tokens *t, const char *token,

@@ -77,7 +77,7 @@ static bool in_use(struct stream_tokens *t, const char *id)
     return false;
 }
 
-char *stream_tokens_add(struct stream_tokens *t, struct stream_request *r)
+char *stream_tokens_add(struct stream_tokens *t, struct stream_request *r, crimp_error_t *err)
 {
     int64_t now = crimp_now_mono_ns();
     r->expires_mono_ns = now + TOKEN_TTL_NS;
@@ -86,12 +86,21 @@ char *stream_tokens_add(struct stream_tokens *t, struct stream_request *r)
     if (t->n >= TOKENS_MAX) {
         pthread_mutex_unlock(&t->lock);
         stream_request_free(r);
+        crimp_make_error(err, GRPC_STATUS_RESOURCE_EXHAUSTED, 0,
+                         "maximum number of in-flight requests exceeded");
         return NULL;
     }
     struct token *k = xcalloc(1, sizeof(*k));
+    int rc;
     do
-        crimp_random_b64url(k->id, sizeof(k->id) - 1);
-    while (in_use(t, k->id));
+        rc = crimp_random_b64url(k->id, sizeof(k->id) - 1, err);
+    while (rc == 0 && in_use(t, k->id));
+    if (rc < 0) {
+        pthread_mutex_unlock(&t->lock);
+        stream_request_free(r);
+        free(k);
+        return NULL;
+    }
     k->req = r;
     k->next = t->head;
     t->head = k;

@@ -5,8 +5,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 
+#include "log.h"
 #include "utils.h"
+
+#define CHECKPOINT_READ_TRIES 4
+/* Quarantined files are named <id>.corrupt-<unix time>; never listed.  */
+#define CHECKPOINT_CORRUPT_INFIX ".corrupt-"
 
 uint32_t crimp_checkpoint_checksum(json_t *data)
 {
@@ -84,21 +90,83 @@ int crimp_checkpoint_write(const char *dir, const char *id, json_t *data, crimp_
     return crimp_file_write_atomic(dir, id, text, err);
 }
 
+/* The whole of PATH into *TEXT (caller frees): 0, or -1 with errno set.  */
+static int slurp(const char *path, char **text, size_t *len)
+{
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t cap = 4096, n = 0;
+    cleanup_free char *buf = xmalloc(cap);
+    for (;;) {
+        if (n == cap)
+            buf = xrealloc(buf, cap *= 2);
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    *text = steal_ptr(&buf);
+    *len = n;
+    return 0;
+}
+
+/* Reads PATH, retrying what may pass (EMFILE, ENOMEM, EIO...): a file that
+ * cannot be read now is not a corrupt one.  */
+static int read_file_retrying(const char *path, char **text, size_t *len, crimp_error_t *err)
+{
+    for (int attempt = 1;; attempt++) {
+        if (slurp(path, text, len) == 0)
+            return 0;
+        int e = errno;
+        if (e == ENOENT)
+            return crimp_make_error(err, GRPC_STATUS_NOT_FOUND, 0, "no checkpoint `%s`", path);
+        if (attempt == CHECKPOINT_READ_TRIES)
+            return crimp_make_errno_error(err, e, "read checkpoint `%s` (kept)", path);
+        usleep(20000U << attempt);
+    }
+}
+
+int crimp_checkpoint_quarantine(const char *dir, const char *id, crimp_error_t *err)
+{
+    if (check_id(id, err) < 0)
+        return -1;
+    cleanup_free char *path = xasprintf("%s/%s", dir, id);
+    cleanup_free char *aside =
+        xasprintf("%s%s%lld", path, CHECKPOINT_CORRUPT_INFIX, (long long)time(NULL));
+    if (rename(path, aside) < 0 && errno != ENOENT)
+        return crimp_make_errno_error(err, errno, "move `%s` aside", path);
+    log_warn("checkpoint `%s` is corrupt: kept for inspection as `%s`", path, aside);
+    return 0;
+}
+
 int crimp_checkpoint_read(const char *dir, const char *id, json_t **data, crimp_error_t *err)
 {
     if (check_id(id, err) < 0)
         return -1;
     cleanup_free char *path = xasprintf("%s/%s", dir, id);
+    cleanup_free char *text = NULL;
+    size_t len = 0;
+    if (read_file_retrying(path, &text, &len, err) < 0)
+        return -1;
     json_error_t jerr;
-    json_auto_t *doc = json_load_file(path, 0, &jerr);
-    if (doc == NULL && access(path, F_OK) < 0)
-        return crimp_make_error(err, GRPC_STATUS_NOT_FOUND, 0, "no checkpoint for `%s`", id);
+    json_auto_t *doc = json_loadb(text, len, 0, &jerr);
+    if (doc == NULL && json_error_code(&jerr) == json_error_out_of_memory)
+        return crimp_make_errno_error(err, ENOMEM, "parse checkpoint `%s` (kept)", path);
     json_t *d = json_object_get(doc, "data");
     json_int_t sum = json_integer_value(json_object_get(doc, "checksum"));
     if (d == NULL || (uint32_t)sum != crimp_checkpoint_checksum(d)) {
-        unlink(path);
+        crimp_error_t qerr = NULL;
+        if (crimp_checkpoint_quarantine(dir, id, &qerr) < 0) {
+            log_warn("%s", qerr->msg);
+            crimp_error_release(&qerr);
+        }
         return crimp_make_error(err, GRPC_STATUS_DATA_LOSS, 0,
-                                "checkpoint `%s` is corrupt and was removed", path);
+                                "checkpoint `%s` is corrupt (moved aside)", path);
     }
     *data = json_incref(d);
     return 0;
@@ -122,7 +190,8 @@ int crimp_checkpoint_list(const char *dir, void (*fn)(void *ctx, const char *id)
         return errno == ENOENT ? 0 : crimp_make_errno_error(err, errno, "open `%s`", dir);
     struct dirent *e;
     while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.' && (e->d_type == DT_REG || e->d_type == DT_UNKNOWN))
+        if (e->d_name[0] != '.' && (e->d_type == DT_REG || e->d_type == DT_UNKNOWN) &&
+            strstr(e->d_name, CHECKPOINT_CORRUPT_INFIX) == NULL)
             fn(ctx, e->d_name);
     closedir(d);
     return 0;

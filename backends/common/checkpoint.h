@@ -26,13 +26,20 @@ int crimp_file_write_atomic(const char *dir, const char *name, const char *text,
 int crimp_checkpoint_write(const char *dir, const char *id, json_t *data, crimp_error_t *err);
 
 /* Reads DIR/ID into *DATA (new reference).  NOT_FOUND when there is none;
- * DATA_LOSS when it is corrupt, in which case the file is removed.  */
+ * DATA_LOSS when it is corrupt, in which case it is quarantined (below).
+ * A file that cannot be read (EMFILE, ENOMEM, EIO...) is tried a few times,
+ * then the errno's error comes back and the file stays as it is.  */
 int crimp_checkpoint_read(const char *dir, const char *id, json_t **data, crimp_error_t *err);
+
+/* Renames DIR/ID to DIR/ID.corrupt-<unix time>, kept for inspection and
+ * never listed, and logs it; a missing file is success.  */
+int crimp_checkpoint_quarantine(const char *dir, const char *id, crimp_error_t *err);
 
 /* Removes DIR/ID; a missing file is success.  */
 int crimp_checkpoint_remove(const char *dir, const char *id, crimp_error_t *err);
 
-/* Calls FN for the id of every checkpoint in DIR (none if DIR is missing).  */
+/* Calls FN for the id of every checkpoint in DIR (none if DIR is missing;
+ * quarantined files are not checkpoints).  */
 int crimp_checkpoint_list(const char *dir, void (*fn)(void *ctx, const char *id), void *ctx,
                           crimp_error_t *err);
 

@@ -316,10 +316,18 @@ int cni_del(struct cni_runner *r, const struct cni_attachment *a, crimp_error_t 
     crimp_error_t rerr = NULL;
     if (crimp_checkpoint_read(r->cache_dir, id, &entry, &rerr) < 0) {
         bool none = rerr->code == GRPC_STATUS_NOT_FOUND;
+        if (!none && rerr->code != GRPC_STATUS_DATA_LOSS) {
+            /* Unreadable now, not corrupt: the caller tries again later.  */
+            *err = steal_ptr(&rerr);
+            return crimp_error_wrap(err, "CNI cache of `%s`", a->container_id);
+        }
         crimp_error_release(&rerr);
-        if (none && !a->added_elsewhere)
-            return 0; /* never added, or already deleted */
-        /* A corrupt entry: DEL with today's config is the best left.  */
+        /* No entry (crimp's state was lost, or another crimpd made the pod)
+         * or a corrupt one: DEL with today's config and no prevResult, as
+         * libcni does without a cache, so that the IPAM plugin frees the
+         * address.  DEL is idempotent: a pod never added costs a run.  */
+        log_info("cni: %s: %s CNI cache entry; DEL with the current network config",
+                 a->container_id, none ? "no" : "a corrupt");
         entry = json_pack("{s:o*}", "network", current_network(r, NULL));
     }
     json_t *net = json_object_get(entry, "network");

@@ -56,8 +56,10 @@ struct cni_attachment {
 int cni_add(struct cni_runner *r, const struct cni_attachment *a, json_t **result,
             crimp_error_t *err);
 
-/* Detaches the pod with what its ADD used; succeeds when there is nothing to
- * detach.  Removes the cache entry once every plugin succeeded.  */
+/* Detaches the pod with what its ADD used (its cache entry); without a
+ * usable entry, with the current network config.  Removes the cache entry
+ * once every plugin succeeded.  A cache entry that cannot be read now is
+ * an error (try again later).  */
 int cni_del(struct cni_runner *r, const struct cni_attachment *a, crimp_error_t *err);
 
 /* Runs CHECK for the attachment (CNI ≥ 0.4.0 networks).  */

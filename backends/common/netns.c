@@ -22,15 +22,17 @@
 
 /* The 8-4-4-4-12 form of a random (version 4) UUID, as containerd names
  * its namespaces cni-<uuid>.  */
-static void random_uuid(char out[37])
+static int random_uuid(char out[37], crimp_error_t *err)
 {
     uint8_t b[16];
-    crimp_random_bytes(b, sizeof(b));
+    if (crimp_random_bytes(b, sizeof(b), err) < 0)
+        return -1;
     b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
     snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
              b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
              b[14], b[15]);
+    return 0;
 }
 
 struct pin_job {
@@ -77,7 +79,8 @@ int netns_create(const char *dir, char **path, crimp_error_t *err)
     if (crimp_mkdir_p(dir, 0755, err) < 0)
         return crimp_error_wrap(err, "netns directory");
     char uuid[37];
-    random_uuid(uuid);
+    if (random_uuid(uuid, err) < 0)
+        return crimp_error_wrap(err, "netns name");
     cleanup_free char *p = xasprintf("%s/cni-%s", dir, uuid);
     int fd = open(p, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
     if (fd < 0)

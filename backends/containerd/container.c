@@ -144,6 +144,9 @@ int ctrd_create_container(struct crimp_backend *self, struct crimp_rpc *rpc,
     if (cfg == NULL || cfg->metadata == NULL || cfg->image == NULL || str_empty(cfg->image->image))
         return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
                                 "CreateContainer needs config.metadata and config.image");
+    cleanup_free char *id = ctrd_new_id(err);
+    if (id == NULL)
+        return -1;
     struct ctrd_sandbox *s = ctrd_sandbox_get(b, req->pod_sandbox_id, err);
     if (s == NULL)
         return -1;
@@ -159,7 +162,6 @@ int ctrd_create_container(struct crimp_backend *self, struct crimp_rpc *rpc,
         ctrd_sandbox_put(s);
         return crimp_error_wrap(err, "image %s", cfg->image->image);
     }
-    cleanup_free char *id = ctrd_new_id();
     struct ctrd_container *c = ctrd_container_new(id);
     c->config = (Runtime__V1__ContainerConfig *)ctrd_pb_clone(&cfg->base);
     c->sandbox_id = xstrdup(s->id);

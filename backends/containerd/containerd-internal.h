@@ -48,6 +48,7 @@ struct ctrd_backend {
     char *netns_dir;   /* pinned network namespaces */
     struct cni_runner *cni;
     int oom_score_adj_min;
+    int log_drain_ms; /* an exit waits this long for the output's EOF */
     struct ctrd_logger *logger;
     struct ctrd_pulls *pulls;
     struct ctrd_image_cache *image_cache;
@@ -287,8 +288,8 @@ struct ctrd_container *ctrd_container_new(const char *id);
 /* A deep copy of M (through the wire format).  */
 ProtobufCMessage *ctrd_pb_clone(const ProtobufCMessage *m);
 
-/* A random 64-hex-digit ID.  */
-char *ctrd_new_id(void);
+/* A random 64-hex-digit ID; NULL when the random source failed.  */
+char *ctrd_new_id(crimp_error_t *err);
 
 /* ---- sandbox.c, sandbox_state.c, container.c: shared steps ------------ */
 struct Containerd__Services__Snapshots__V1__PrepareSnapshotResponse;

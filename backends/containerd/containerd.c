@@ -26,6 +26,8 @@
 #define DEFAULT_REGISTRY_CONFIG_PATH "/etc/containerd/certs.d"
 /* How old a writable layer's usage figure may get (as the docker backend).  */
 #define DEFAULT_FS_REFRESH_SECONDS 10
+/* How long an exit waits for the last of the container's output.  */
+#define DEFAULT_LOG_DRAIN_MS 2000
 
 struct option_spec {
     const char *key;
@@ -39,6 +41,7 @@ static const struct option_spec OPTIONS[] = {
     {"cni_timeout", true, false},     {"oom_score_adj_min", true, false},
     {"insecure_registries", false, true}, {"fs_usage_refresh_seconds", true, false},
     {"registry_config_path", false, false}, {"cgroup_driver", false, false},
+    {"log_drain_ms", true, false},
 };
 
 static const char *opt_string(json_t *options, const char *key, const char *dflt)
@@ -62,7 +65,7 @@ static int check_options(json_t *options, crimp_error_t *err)
                                     "snapshotter, runtime, pause_image, cni_bin_dirs, "
                                     "cni_conf_dir, cni_timeout, oom_score_adj_min, "
                                     "insecure_registries, fs_usage_refresh_seconds, "
-                                    "registry_config_path, cgroup_driver)",
+                                    "registry_config_path, cgroup_driver, log_drain_ms)",
                                     key);
         bool ok = spec->is_int ? json_is_integer(value)
                   : spec->is_list ? json_is_array(value)
@@ -160,6 +163,10 @@ static struct crimp_backend *ctrd_open(const struct crimp_backend_config *cfg, c
     b->image_cache = ctrd_image_cache_new(256);
     b->events = crimp_event_hub_new();
     b->cpu_rates = crimp_cpu_rates_new();
+    json_t *drain = json_object_get(opts, "log_drain_ms");
+    b->log_drain_ms = json_is_integer(drain) && json_integer_value(drain) >= 0
+                          ? (int)json_integer_value(drain)
+                          : DEFAULT_LOG_DRAIN_MS;
     json_t *refresh = json_object_get(opts, "fs_usage_refresh_seconds");
     b->fs_usage = crimp_fs_usage_cache_new(json_is_integer(refresh) ? (int)json_integer_value(refresh)
                                                                     : DEFAULT_FS_REFRESH_SECONDS);

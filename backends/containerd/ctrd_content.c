@@ -240,10 +240,11 @@ int ctrd_content_read_all(struct ctrd_conn *c, const struct ctrd_opts *o, const 
 
 /* "<unix nanos>-<3 random bytes in base64url>" (4 characters), the form
  * containerd's own client uses: unique enough, readable in `ctr leases ls`.  */
-static char *lease_id(void)
+static char *lease_id(crimp_error_t *err)
 {
     char tail[5];
-    crimp_random_b64url(tail, 4);
+    if (crimp_random_b64url(tail, 4, err) < 0)
+        return NULL;
     return xasprintf("%" PRId64 "-%s", crimp_now_real_ns(), tail);
 }
 
@@ -252,7 +253,9 @@ int ctrd_lease_create(struct ctrd_conn *c, const struct ctrd_opts *o, char **id,
     char expire[48];
     crimp_format_rfc3339_ns(crimp_now_real_ns() + 24 * 3600 * 1000000000LL, expire, sizeof(expire));
     json_auto_t *labels = json_pack("{s:s}", "containerd.io/gc.expire", expire);
-    cleanup_free char *lid = lease_id();
+    cleanup_free char *lid = lease_id(err);
+    if (lid == NULL)
+        return -1;
     Containerd__Services__Leases__V1__CreateRequest req =
         CONTAINERD__SERVICES__LEASES__V1__CREATE_REQUEST__INIT;
     req.id = lid;

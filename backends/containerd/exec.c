@@ -116,11 +116,14 @@ struct ctrd_exec *ctrd_exec_begin(struct ctrd_backend *b, struct crimp_rpc *rpc,
     json_auto_t *spec = stored_spec(b, rpc, id, err);
     if (spec == NULL)
         return NULL;
+    char *exec_id = ctrd_new_id(err);
+    if (exec_id == NULL)
+        return NULL;
     json_auto_t *process = oci_exec_process(spec, cmd, n_cmd, tty);
     struct ctrd_exec *x = xcalloc(1, sizeof(*x));
     x->b = b;
     x->container_id = xstrdup(id);
-    x->exec_id = ctrd_new_id();
+    x->exec_id = exec_id;
     x->fifos = (struct ctrd_fifos){.fd_in = -1, .fd_out = -1, .fd_err = -1};
     x->exit = xcalloc(1, sizeof(*x->exit));
     atomic_init(&x->exit->refs, 1);

@@ -22,7 +22,6 @@
 #include "log.h"
 #include "utils.h"
 
-#define REAP_LOG_DRAIN_MS 2000
 #define RETRY_NS (1000LL * 1000 * 1000)
 
 enum reap_kind {
@@ -128,7 +127,12 @@ static const char *exit_reason(int code, bool oom_killed)
 static void record_container_exit(struct ctrd_backend *b, struct ctrd_container *c,
                                   uint32_t status, int64_t at_ns, bool unknown, bool oom_killed)
 {
-    ctrd_logger_finish(b->logger, c->id, REAP_LOG_DRAIN_MS);
+    /* The exit is recorded (and reported) only once the output reached the
+     * log file, or the bound passed (a grandchild may hold the FIFO).  */
+    if (ctrd_logger_finish(b->logger, c->id, b->log_drain_ms) > 0)
+        log_warn("containerd: container %.12s exited but its output did not end in %d ms; "
+                 "reporting the exit anyway",
+                 c->id, b->log_drain_ms);
     cleanup_error crimp_error_t err = NULL;
     pthread_mutex_lock(&c->mu);
     if (c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING ||

@@ -494,7 +494,9 @@ int ctrd_run_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
     if (!host_net && !cni_runner_ready(b->cni, &why))
         return crimp_make_error(err, GRPC_STATUS_FAILED_PRECONDITION, 0,
                                 "the pod network is not ready: %s", why ? why : "no CNI config");
-    cleanup_free char *id = ctrd_new_id();
+    cleanup_free char *id = ctrd_new_id(err);
+    if (id == NULL)
+        return -1;
     struct ctrd_sandbox *s = ctrd_sandbox_new(id);
     s->config = (Runtime__V1__PodSandboxConfig *)ctrd_pb_clone(&req->config->base);
     s->runtime_handler = xstrdup(req->runtime_handler ? req->runtime_handler : "");

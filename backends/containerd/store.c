@@ -22,10 +22,11 @@ struct ctrd_store {
     char *sandbox_dir, *container_dir;
 };
 
-char *ctrd_new_id(void)
+char *ctrd_new_id(crimp_error_t *err)
 {
     uint8_t raw[32];
-    crimp_random_bytes(raw, sizeof(raw));
+    if (crimp_random_bytes(raw, sizeof(raw), err) < 0)
+        return NULL;
     char *id = xmalloc(2 * sizeof(raw) + 1);
     for (size_t i = 0; i < sizeof(raw); i++)
         sprintf(id + 2 * i, "%02x", raw[i]);
@@ -445,14 +446,17 @@ static void load_one(void *ctx, const char *id)
     cleanup_error crimp_error_t err = NULL;
     const char *dir = l->sandboxes ? st->sandbox_dir : st->container_dir;
     if (crimp_checkpoint_read(dir, id, &data, &err) < 0) {
-        log_warn("containerd: dropping a record: %s", err->msg);
+        /* A corrupt file was moved aside; one that could not be read stays
+         * for the next start to try again.  */
+        log_error("containerd: record %s/%s not loaded: %s", dir, id, err->msg);
         return;
     }
     void *rec = l->sandboxes ? (void *)sandbox_from_json(id, data)
                              : (void *)container_from_json(id, data);
     if (rec == NULL) {
-        log_warn("containerd: record %s/%s does not parse; removed", dir, id);
-        crimp_checkpoint_remove(dir, id, &err);
+        log_warn("containerd: record %s/%s does not parse", dir, id);
+        if (crimp_checkpoint_quarantine(dir, id, &err) < 0)
+            log_warn("containerd: %s", err->msg);
         return;
     }
     table_add(l->sandboxes ? &st->sandboxes : &st->containers, rec);

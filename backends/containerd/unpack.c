@@ -105,7 +105,9 @@ static int prepare(struct unpacker *p, struct layer_unpack *u,
 {
     *mounts = NULL;
     for (int attempt = 0;; attempt++) {
-        cleanup_free char *rnd = ctrd_new_id();
+        cleanup_free char *rnd = ctrd_new_id(err);
+        if (rnd == NULL)
+            return -1;
         rnd[6] = '\0';
         free(u->key);
         u->key = xasprintf("extract-%" PRId64 "-%s %s", crimp_now_real_ns(), rnd, u->chain);

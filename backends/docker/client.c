@@ -19,7 +19,7 @@ struct handle {
 
 struct docker_client {
     char *socket_path;
-    char api_prefix[16]; /* "/v1.41" */
+    char api_prefix[16]; /* "/v1.41", set at creation and never changed */
     pthread_mutex_t lock;
     struct handle *free_handles;
 };
@@ -128,7 +128,8 @@ static char *build_url(const struct docker_client *c, const struct docker_reques
     } else {
         path = xstrdup(r->path);
     }
-    return xasprintf("http://docker%s%s%s%s", c->api_prefix, path, r->query ? "?" : "",
+    return xasprintf("http://docker%s%s%s%s", r->unversioned ? "" : c->api_prefix, path,
+                     r->query ? "?" : "",
                      r->query ? r->query : "");
 }
 
@@ -326,15 +327,13 @@ static int api_cmp(const char *a, const char *b)
 
 int docker_client_negotiate(struct docker_client *c, char **version, crimp_error_t *err)
 {
-    /* /version answers under any prefix; ask without one.  */
-    char saved[16];
-    memcpy(saved, c->api_prefix, sizeof(saved));
-    c->api_prefix[0] = '\0';
-    json_auto_t *v = NULL;
-    int rc = docker_get_json(c, "/version", NULL, NULL, &v, err);
-    memcpy(c->api_prefix, saved, sizeof(saved));
-    if (rc < 0)
+    /* /version answers under any prefix; ask without one (a flag of this
+     * request: the prefix other threads build URLs with stays as it is).  */
+    struct docker_request r = {.method = "GET", .path = "/version", .unversioned = true};
+    cleanup_docker_response struct docker_response resp = {0};
+    if (docker_do(c, &r, &resp, err) < 0)
         return -1;
+    json_t *v = resp.json;
     const char *api = json_string_value(json_object_get(v, "ApiVersion"));
     if (api == NULL || api_cmp(api, DOCKER_MIN_API) < 0)
         return crimp_make_error(err, GRPC_STATUS_FAILED_PRECONDITION, 0,

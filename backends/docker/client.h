@@ -53,6 +53,7 @@ struct docker_request {
     long stall_seconds;
     const atomic_bool *cancelled; /* checked while the request runs */
     const char *extra_header;     /* one "Name: value" header, or NULL */
+    bool unversioned;             /* PATH without the API version prefix */
     /* Streaming replies: when set, body bytes go here as they arrive
      * instead of being collected; return false to abort.  */
     bool (*on_data)(void *ctx, const char *data, size_t len);

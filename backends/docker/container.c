@@ -321,6 +321,9 @@ int docker_container_status(struct crimp_backend *self, struct crimp_rpc *rpc,
     st->metadata = container_metadata(&meta);
     st->created_at = docker_parse_time(json_string_value(json_object_get(inspect, "Created")));
     set_state(st, json_object_get(inspect, "State"));
+    if (st->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED)
+        docker_logs_wait_drained(docker_of(self)->logs, st->id,
+                                 docker_logs_drain_deadline(docker_of(self)->logs));
     json_t *config = json_object_get(inspect, "Config");
     st->image = image_spec(json_string_value(json_object_get(config, "Image")));
     st->image_ref = xstrdup(json_string_value(json_object_get(inspect, "Image")) ?: "");
@@ -405,6 +408,8 @@ static Runtime__V1__Container *container_from_list(json_t *c, const struct docke
 }
 
 struct list_ctx {
+    struct docker_logs *logs;
+    int64_t drain_deadline; /* one bound for the whole list */
     const Runtime__V1__ContainerFilter *filter;
     Runtime__V1__ListContainersResponse *resp;
     size_t cap;
@@ -419,14 +424,19 @@ static void add_if_passes(void *arg, json_t *c, const struct docker_cri_meta *me
         x->cap = x->cap ? x->cap * 2 : 16;
         x->resp->containers = xrealloc(x->resp->containers, x->cap * sizeof(*x->resp->containers));
     }
-    x->resp->containers[x->resp->n_containers++] = container_from_list(c, meta);
+    Runtime__V1__Container *ct = container_from_list(c, meta);
+    if (ct->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED)
+        docker_logs_wait_drained(x->logs, ct->id, x->drain_deadline);
+    x->resp->containers[x->resp->n_containers++] = ct;
 }
 
 int docker_list_containers(struct crimp_backend *self, struct crimp_rpc *rpc,
                            const Runtime__V1__ListContainersRequest *req,
                            Runtime__V1__ListContainersResponse *resp, crimp_error_t *err)
 {
-    struct list_ctx x = {req->filter, resp, 0};
+    struct docker_logs *logs = docker_of(self)->logs;
+    struct list_ctx x = {.logs = logs, .drain_deadline = docker_logs_drain_deadline(logs),
+                         .filter = req->filter, .resp = resp};
     return docker_list_each(docker_of(self), DOCKER_TYPE_CONTAINER, add_if_passes, &x, err);
 }
 

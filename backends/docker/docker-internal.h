@@ -111,7 +111,8 @@ int docker_exec_finished(struct docker_backend *d, const char *exec_id, json_t *
 extern const struct crimp_stream_ops docker_stream_ops;
 
 /* Log copiers (logs.c): the container's output into its CRI log file.  */
-struct docker_logs *docker_logs_new(struct docker_backend *d);
+/* An exited container's status waits up to DRAIN_MS for its copier.  */
+struct docker_logs *docker_logs_new(struct docker_backend *d, int drain_ms);
 void docker_logs_free(struct docker_logs *l);
 /* Attaches to ID's output before it starts, writing to PATH.  */
 int docker_logs_attach(struct docker_logs *l, const char *id, const char *path, bool tty,
@@ -119,8 +120,16 @@ int docker_logs_attach(struct docker_logs *l, const char *id, const char *path, 
 /* Stops copying for ID (after it was removed, or its start failed).  */
 void docker_logs_forget(struct docker_logs *l, const char *id);
 int docker_logs_reopen(struct docker_logs *l, const char *id, crimp_error_t *err);
-/* Re-attaches to running containers after a crimpd restart.  */
+/* Re-attaches to running containers after a crimpd restart; while
+ * dockerd does not answer, a thread keeps trying with backoff.  */
 void docker_logs_recover(struct docker_logs *l);
+/* Waits until ID's copier has written all the output Docker holds (it saw
+ * the stream end with the container stopped) or DEADLINE (monotonic ns)
+ * passes; true when drained or ID has no copier.  Called before an exit is
+ * reported, so that the log is complete when a client reads it.  */
+bool docker_logs_wait_drained(struct docker_logs *l, const char *id, int64_t deadline_mono_ns);
+/* Now plus the configured wait (the log_drain_ms option).  */
+int64_t docker_logs_drain_deadline(const struct docker_logs *l);
 
 /* The operations, by file.  */
 #define DOCKER_OP(op, Req, Resp)                                                                   \

@@ -26,6 +26,8 @@
 #define DEFAULT_SOCKET      "/var/run/docker.sock"
 /* How old a writable layer's usage may get (kubelet's housekeeping period).  */
 #define DEFAULT_FS_REFRESH_SECONDS 10
+/* How long an exit waits for the last of the container's output.  */
+#define DEFAULT_LOG_DRAIN_MS 2000
 
 /* Capability names by number, up to CAP_CHECKPOINT_RESTORE.  */
 static const char *const CAP_NAMES[] = {
@@ -85,7 +87,7 @@ static const char *opt_string(json_t *options, const char *key, const char *dflt
 
 static const char *const KNOWN_OPTIONS[] = {
     "pause_image", "cni_bin_dirs", "cni_conf_dir", "cni_timeout", "oom_score_adj_min",
-    "privileged",  "fs_usage_refresh_seconds", "cri_dockerd_root", NULL,
+    "privileged",  "fs_usage_refresh_seconds", "cri_dockerd_root", "log_drain_ms", NULL,
 };
 
 static int check_options(json_t *options, crimp_error_t *err)
@@ -101,9 +103,16 @@ static int check_options(json_t *options, crimp_error_t *err)
                                     "options: unknown key `%s` (docker takes pause_image, "
                                     "cni_bin_dirs, cni_conf_dir, cni_timeout, "
                                     "oom_score_adj_min, privileged, fs_usage_refresh_seconds, "
-                                    "cri_dockerd_root)",
+                                    "cri_dockerd_root, log_drain_ms)",
                                     key);
-        bool is_int = strcmp(key, "cni_timeout") == 0 || strcmp(key, "oom_score_adj_min") == 0 ||
+        if (strcmp(key, "log_drain_ms") == 0 &&
+            (!json_is_integer(value) || json_integer_value(value) < 0 ||
+             json_integer_value(value) > 600000))
+            return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
+                                    "options.log_drain_ms: must be a number of milliseconds "
+                                    "from 0 to 600000");
+        bool is_int = strcmp(key, "log_drain_ms") == 0 || strcmp(key, "cni_timeout") == 0 ||
+                      strcmp(key, "oom_score_adj_min") == 0 ||
                       strcmp(key, "fs_usage_refresh_seconds") == 0;
         if (is_int ? !json_is_integer(value) && !json_is_string(value) : !json_is_string(value))
             return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
@@ -183,7 +192,9 @@ static struct crimp_backend *docker_open(const struct crimp_backend_config *cfg,
         docker_close(&d->base);
         return NULL;
     }
-    d->logs = docker_logs_new(d);
+    json_t *drain = json_object_get(cfg->options, "log_drain_ms");
+    d->logs = docker_logs_new(d, json_is_integer(drain) ? (int)json_integer_value(drain)
+                                                        : DEFAULT_LOG_DRAIN_MS);
     d->cpu_rates = crimp_cpu_rates_new();
     json_t *refresh = json_object_get(cfg->options, "fs_usage_refresh_seconds");
     d->fs_usage = crimp_fs_usage_cache_new(
@@ -195,9 +206,8 @@ static struct crimp_backend *docker_open(const struct crimp_backend_config *cfg,
     if (docker_engine_version(d, &version, &verr) < 0) {
         log_warn("docker backend `%s`: %s", cfg->name, verr->msg);
         crimp_error_release(&verr);
-    } else {
-        docker_logs_recover(d->logs);
     }
+    docker_logs_recover(d->logs);
     return &d->base;
 }
 

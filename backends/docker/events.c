@@ -111,6 +111,8 @@ static void advance(struct events_ctx *x, const char *id, const char *pod,
         break;
     case EV(STOPPED):
         if (is(cur, "running")) {
+            /* Whoever reads the log on this event finds all of it.  */
+            docker_logs_wait_drained(x->d->logs, id, docker_logs_drain_deadline(x->d->logs));
             set_phase(x, id, pod, "exited", nanos);
             send_event(x, id, pod, type, nanos);
         }

@@ -1,132 +1,195 @@
 /* Container logs in the CRI format, written by crimp.
  *
  * dockershim symlinked the CRI log path to Docker's json file, so kubelet's
- * rotation (ReopenContainerLog) never worked.  Here one thread per running
+ * rotation (ReopenContainerLog) never worked.  Here one thread per started
  * container follows GET /containers/{id}/logs?follow=1&timestamps=1 and
  * writes each line, with Docker's own timestamp, to the CRI log file through
- * backends/common/crilog.  Docker keeps a bounded copy of the output, so
- * after a crimpd restart a copier resumes after the last line it wrote.  */
+ * backends/common/crilog.
+ *
+ * Docker ends the follow stream when the container exits, but also when
+ * dockerd restarts (live-restore keeps the container running) or drops the
+ * connection.  So a copier whose stream ended asks whether the container
+ * still runs: if it does, or if dockerd could not say (retried with
+ * backoff), it follows again from the last timestamp it wrote; only a clean
+ * end seen with the container stopped means every byte is in the file —
+ * the copier is then "drained".  ContainerStatus, ListContainers and the
+ * STOPPED event wait (bounded) for that, so no client reads an exited
+ * container's log before its last line is there.  Docker keeps a bounded
+ * copy of the output, so after a crimpd restart a copier resumes after the
+ * last line it wrote, once dockerd answers.  */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/crilog.h"
 #include "docker-internal.h"
 #include "labels.h"
 #include "log.h"
+#include "log_stream.h"
 #include "utils.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define MS (1000LL * 1000)
 
 struct copier {
     struct copier *next;
     struct docker_logs *owner;
     char *id, *path;
-    bool tty;
-    int64_t since_ns; /* lines at or before this were written already */
     atomic_bool stop;
     pthread_t thread;
     pthread_mutex_t lock; /* guards log against Reopen */
     struct crilog *log;
-    /* The frame being gathered (non-tty) or the line (tty).  */
-    char *buf;
-    size_t len;
+    struct docker_log_stream stream; /* the copier thread's own */
+    bool drained;                    /* guarded by the owner's lock */
+    bool overdue; /* a wait ran out: later ones do not wait (owner's lock) */
 };
 
 struct docker_logs {
     struct docker_backend *d;
-    pthread_mutex_t lock;
+    int drain_ms;
+    pthread_mutex_t lock; /* guards copiers and every copier's drained */
+    pthread_cond_t drained_cv;
     struct copier *copiers;
+    /* Resuming after a crimpd restart while dockerd did not answer.  */
+    pthread_t recover_thread;
+    bool recovering;
+    atomic_bool stop;
 };
 
-struct docker_logs *docker_logs_new(struct docker_backend *d)
+struct docker_logs *docker_logs_new(struct docker_backend *d, int drain_ms)
 {
     struct docker_logs *l = xcalloc(1, sizeof(*l));
     l->d = d;
+    l->drain_ms = drain_ms;
     pthread_mutex_init(&l->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&l->drained_cv, &attr);
+    pthread_condattr_destroy(&attr);
     return l;
 }
 
-/* One "TIMESTAMP text" message of STREAM into the CRI file.  */
-static void write_message(struct copier *c, enum crilog_stream stream, const char *msg,
-                          size_t len)
+/* Sleeps MS milliseconds in slices, returning early once *STOP is set.  */
+static void nap(const atomic_bool *stop, int ms)
 {
-    const char *space = memchr(msg, ' ', len);
-    if (space == NULL)
-        return;
-    cleanup_free char *ts = strndup(msg, (size_t)(space - msg));
-    int64_t t = docker_parse_time(ts);
-    if (t != 0 && t <= c->since_ns)
-        return; /* written before a crimpd restart */
+    for (int slept = 0; slept < ms && !atomic_load(stop); slept += 50)
+        usleep(50000);
+}
+
+/* docker_log_sink_fn: one message (or piece) into the CRI file.  */
+static bool write_piece(void *ctx, enum crilog_stream stream, int64_t time_ns, const char *text,
+                        size_t len)
+{
+    struct copier *c = ctx;
     crimp_error_t err = NULL;
     pthread_mutex_lock(&c->lock);
-    if (c->log && crilog_write(c->log, stream, t, space + 1, len - (size_t)(space - msg) - 1,
+    if (c->log && crilog_write(c->log, stream, time_ns ? time_ns : crimp_now_real_ns(), text, len,
                                &err) < 0) {
         log_warn("docker: log of %.12s: %s", c->id, err->msg);
         crimp_error_release(&err);
     }
     pthread_mutex_unlock(&c->lock);
-}
-
-/* Without a tty Docker frames each message: [stream,0,0,0,size BE32].  */
-static void take_frames(struct copier *c)
-{
-    size_t off = 0;
-    while (c->len - off >= 8) {
-        const unsigned char *h = (const unsigned char *)c->buf + off;
-        size_t size = (size_t)h[4] << 24 | (size_t)h[5] << 16 | (size_t)h[6] << 8 | h[7];
-        if (c->len - off < 8 + size)
-            break;
-        write_message(c, h[0] == 2 ? CRILOG_STDERR : CRILOG_STDOUT, c->buf + off + 8, size);
-        off += 8 + size;
-    }
-    memmove(c->buf, c->buf + off, c->len - off);
-    c->len -= off;
-}
-
-/* With a tty the stream is raw text, one timestamp per line.  */
-static void take_lines(struct copier *c)
-{
-    size_t off = 0;
-    char *nl;
-    while ((nl = memchr(c->buf + off, '\n', c->len - off)) != NULL) {
-        size_t n = (size_t)(nl - (c->buf + off)) + 1;
-        write_message(c, CRILOG_STDOUT, c->buf + off, n);
-        off += n;
-    }
-    memmove(c->buf, c->buf + off, c->len - off);
-    c->len -= off;
+    return !atomic_load(&c->stop);
 }
 
 static bool on_log_data(void *ctx, const char *data, size_t len)
 {
     struct copier *c = ctx;
-    c->buf = xrealloc(c->buf, c->len + len);
-    memcpy(c->buf + c->len, data, len);
-    c->len += len;
-    if (c->tty)
-        take_lines(c);
-    else
-        take_frames(c);
-    return !atomic_load(&c->stop);
+    return docker_log_stream_feed(&c->stream, data, len) && !atomic_load(&c->stop);
+}
+
+/* One follow request from the last line written until the stream ends.  */
+static int follow_once(struct copier *c, crimp_error_t *err)
+{
+    docker_log_stream_restart(&c->stream);
+    /* since= counts whole seconds; the stream drops what came before.  */
+    cleanup_free char *query = xasprintf("follow=1&stdout=1&stderr=1&timestamps=1&since=%lld",
+                                         (long long)(c->stream.resume_ns / 1000000000LL));
+    struct docker_request r = {.method = "GET", .path = "/containers/{id}/logs", .id = c->id,
+                               .query = query, .timeout_ms = DOCKER_TIMEOUT_NONE,
+                               .cancelled = &c->stop, .on_data = on_log_data, .ctx = c};
+    int rc = docker_do(c->owner->d->client, &r, NULL, err);
+    if (c->stream.broken) {
+        crimp_error_release(err);
+        return crimp_make_error(err, GRPC_STATUS_DATA_LOSS, 0, "the log stream is not framed");
+    }
+    return rc;
+}
+
+enum run_state { RUN_RUNNING, RUN_STOPPED, RUN_GONE, RUN_CANCELLED };
+
+/* Whether ID still runs, asking until dockerd answers; *ANSWERED_AT_ONCE
+ * is false when it did not answer the first time (it went away, so the
+ * stream's end may not have been the container's).  */
+static enum run_state run_state_of(struct copier *c, bool *answered_at_once)
+{
+    *answered_at_once = true;
+    for (int backoff = BACKOFF_MIN_MS; !atomic_load(&c->stop);) {
+        json_t *inspect = NULL;
+        cleanup_error crimp_error_t err = NULL;
+        if (docker_inspect(c->owner->d, c->id, &inspect, &err) == 0) {
+            bool running = json_is_true(
+                json_object_get(json_object_get(inspect, "State"), "Running"));
+            json_decref(inspect);
+            return running ? RUN_RUNNING : RUN_STOPPED;
+        }
+        if (err->code == GRPC_STATUS_NOT_FOUND)
+            return RUN_GONE;
+        if (*answered_at_once)
+            log_warn("docker: log of %.12s: %s; retrying until dockerd answers", c->id, err->msg);
+        *answered_at_once = false;
+        nap(&c->stop, backoff);
+        backoff = backoff * 2 < BACKOFF_MAX_MS ? backoff * 2 : BACKOFF_MAX_MS;
+    }
+    return RUN_CANCELLED;
+}
+
+static void mark_drained(struct copier *c)
+{
+    pthread_mutex_lock(&c->owner->lock);
+    c->drained = true;
+    pthread_cond_broadcast(&c->owner->drained_cv);
+    pthread_mutex_unlock(&c->owner->lock);
 }
 
 static void *copier_main(void *arg)
 {
     struct copier *c = arg;
-    /* since= counts whole seconds here; finer filtering is write_message's.  */
-    cleanup_free char *query = xasprintf("follow=1&stdout=1&stderr=1&timestamps=1&since=%lld",
-                                         (long long)(c->since_ns / 1000000000LL));
-    struct docker_request r = {.method = "GET", .path = "/containers/{id}/logs", .id = c->id,
-                               .query = query, .timeout_ms = DOCKER_TIMEOUT_NONE,
-                               .cancelled = &c->stop, .on_data = on_log_data, .ctx = c};
-    crimp_error_t err = NULL;
-    if (docker_do(c->owner->d->client, &r, NULL, &err) < 0 && !atomic_load(&c->stop)) {
-        log_warn("docker: log of %.12s: %s", c->id, err->msg);
+    int backoff = BACKOFF_MIN_MS;
+    while (!atomic_load(&c->stop)) {
+        int64_t began = crimp_now_mono_ns();
+        crimp_error_t err = NULL;
+        bool clean = follow_once(c, &err) == 0;
+        if (!clean && !atomic_load(&c->stop))
+            log_info("docker: log of %.12s: %s", c->id, err->msg);
+        crimp_error_release(&err);
+        if (c->stream.broken)
+            break; /* asking again would bring the same bytes */
+        bool answered;
+        enum run_state st = run_state_of(c, &answered);
+        if (st == RUN_GONE || st == RUN_CANCELLED || (st == RUN_STOPPED && clean && answered))
+            break;
+        if (st == RUN_RUNNING)
+            log_info("docker: log of %.12s: the stream ended while the container runs; "
+                     "resuming after the last line written",
+                     c->id);
+        /* A stream that keeps ending at once must not spin.  */
+        if (crimp_now_mono_ns() - began < 1000 * MS) {
+            nap(&c->stop, backoff);
+            backoff = backoff * 2 < BACKOFF_MAX_MS ? backoff * 2 : BACKOFF_MAX_MS;
+        } else {
+            backoff = BACKOFF_MIN_MS;
+        }
     }
-    crimp_error_release(&err);
     pthread_mutex_lock(&c->lock);
     crilog_close(c->log); /* flushes a last partial line */
     c->log = NULL;
     pthread_mutex_unlock(&c->lock);
+    mark_drained(c);
     return NULL;
 }
 
@@ -135,10 +198,18 @@ static void copier_free(struct copier *c)
     atomic_store(&c->stop, true);
     pthread_join(c->thread, NULL);
     pthread_mutex_destroy(&c->lock);
-    free(c->buf);
+    docker_log_stream_release(&c->stream);
     free(c->id);
     free(c->path);
     free(c);
+}
+
+static struct copier *find_copier(struct docker_logs *l, const char *id)
+{
+    for (struct copier *c = l->copiers; c; c = c->next)
+        if (strcmp(c->id, id) == 0)
+            return c;
+    return NULL;
 }
 
 /* Removes ID's copier from the list (lock held); NULL when there is none.  */
@@ -163,8 +234,8 @@ static int start_copier(struct docker_logs *l, const char *id, const char *path,
     c->owner = l;
     c->id = xstrdup(id);
     c->path = xstrdup(path);
-    c->tty = tty;
-    c->since_ns = since_ns;
+    c->stream = (struct docker_log_stream){
+        .tty = tty, .resume_ns = since_ns, .last_ns = since_ns, .sink = write_piece, .ctx = c};
     c->log = log;
     pthread_mutex_init(&c->lock, NULL);
     pthread_create(&c->thread, NULL, copier_main, c);
@@ -189,17 +260,46 @@ void docker_logs_forget(struct docker_logs *l, const char *id)
 {
     pthread_mutex_lock(&l->lock);
     struct copier *c = unlink_copier(l, id);
+    pthread_cond_broadcast(&l->drained_cv);
     pthread_mutex_unlock(&l->lock);
     if (c)
         copier_free(c);
 }
 
+int64_t docker_logs_drain_deadline(const struct docker_logs *l)
+{
+    return crimp_now_mono_ns() + (int64_t)l->drain_ms * MS;
+}
+
+bool docker_logs_wait_drained(struct docker_logs *l, const char *id, int64_t deadline_mono_ns)
+{
+    struct timespec ts = {.tv_sec = deadline_mono_ns / 1000000000,
+                          .tv_nsec = deadline_mono_ns % 1000000000};
+    pthread_mutex_lock(&l->lock);
+    struct copier *c;
+    /* Found again after every wake: the copier may be forgotten meanwhile.
+     * One that kept a caller waiting in vain already is not waited for
+     * again, so a wedged copier cannot slow every list.  */
+    while ((c = find_copier(l, id)) != NULL && !c->drained && !c->overdue &&
+           pthread_cond_timedwait(&l->drained_cv, &l->lock, &ts) == 0)
+        ;
+    c = find_copier(l, id);
+    bool drained = c == NULL || c->drained;
+    bool first_miss = !drained && !c->overdue;
+    if (!drained)
+        c->overdue = true;
+    pthread_mutex_unlock(&l->lock);
+    if (first_miss)
+        log_warn("docker: container %.12s exited but its log copier has not caught up; "
+                 "reporting the exit anyway",
+                 id);
+    return drained;
+}
+
 int docker_logs_reopen(struct docker_logs *l, const char *id, crimp_error_t *err)
 {
     pthread_mutex_lock(&l->lock);
-    struct copier *c = l->copiers;
-    while (c && strcmp(c->id, id) != 0)
-        c = c->next;
+    struct copier *c = find_copier(l, id);
     int rc = 0;
     if (c == NULL) {
         rc = crimp_make_error(err, GRPC_STATUS_FAILED_PRECONDITION, 0,
@@ -232,49 +332,87 @@ static int64_t last_logged(const char *path)
     return docker_parse_time(last);
 }
 
-void docker_logs_recover(struct docker_logs *l)
+static bool has_copier(struct docker_logs *l, const char *id)
+{
+    pthread_mutex_lock(&l->lock);
+    bool has = find_copier(l, id) != NULL;
+    pthread_mutex_unlock(&l->lock);
+    return has;
+}
+
+/* Starts a copier for one running container of the list, unless one was
+ * started meanwhile (by StartContainer).  */
+static void resume_one(struct docker_logs *l, json_t *c)
+{
+    const char *path = json_string_value(
+        json_object_get(json_object_get(c, "Labels"), DOCKER_LABEL_LOG_PATH));
+    const char *id = json_string_value(json_object_get(c, "Id"));
+    /* An adopted container's log is Docker's own file, symlinked.  */
+    bool crimps = json_object_get(json_object_get(c, "Labels"), DOCKER_LABEL_CRI) != NULL;
+    if (!crimps || str_empty(path) || id == NULL || has_copier(l, id) ||
+        strcmp(json_string_value(json_object_get(c, "State")) ?: "", "running") != 0)
+        return;
+    json_t *inspect = NULL;
+    cleanup_error crimp_error_t err = NULL;
+    if (docker_inspect(l->d, id, &inspect, &err) < 0)
+        return;
+    bool tty = json_is_true(json_object_get(json_object_get(inspect, "Config"), "Tty"));
+    json_decref(inspect);
+    if (start_copier(l, id, path, tty, last_logged(path), &err) < 0)
+        log_warn("docker: resuming log of %.12s: %s", id, err->msg);
+}
+
+static int recover_once(struct docker_logs *l, crimp_error_t *err)
 {
     json_auto_t *list = NULL;
-    crimp_error_t err = NULL;
-    if (docker_list(l->d, DOCKER_TYPE_CONTAINER, NULL, &list, &err) < 0) {
-        log_warn("docker: resuming container logs: %s", err->msg);
-        crimp_error_release(&err);
-        return;
-    }
+    if (docker_list(l->d, DOCKER_TYPE_CONTAINER, NULL, &list, err) < 0)
+        return -1;
     size_t i;
     json_t *c;
-    json_array_foreach (list, i, c) {
-        const char *path = json_string_value(
-            json_object_get(json_object_get(c, "Labels"), DOCKER_LABEL_LOG_PATH));
-        const char *id = json_string_value(json_object_get(c, "Id"));
-        /* An adopted container's log is Docker's own file, symlinked.  */
-        bool crimps = json_object_get(json_object_get(c, "Labels"), DOCKER_LABEL_CRI) != NULL;
-        if (!crimps || str_empty(path) || id == NULL ||
-            strcmp(json_string_value(json_object_get(c, "State")) ?: "", "running") != 0)
-            continue;
-        json_t *inspect = NULL;
-        if (docker_inspect(l->d, id, &inspect, &err) < 0) {
-            crimp_error_release(&err);
-            continue;
+    json_array_foreach (list, i, c)
+        resume_one(l, c);
+    return 0;
+}
+
+static void *recover_main(void *arg)
+{
+    struct docker_logs *l = arg;
+    for (int backoff = BACKOFF_MIN_MS; !atomic_load(&l->stop);) {
+        cleanup_error crimp_error_t err = NULL;
+        if (recover_once(l, &err) == 0) {
+            log_info("docker: dockerd answers; container logs resumed");
+            break;
         }
-        bool tty = json_is_true(json_object_get(json_object_get(inspect, "Config"), "Tty"));
-        json_decref(inspect);
-        if (start_copier(l, id, path, tty, last_logged(path), &err) < 0) {
-            log_warn("docker: resuming log of %.12s: %s", id, err->msg);
-            crimp_error_release(&err);
-        }
+        nap(&l->stop, backoff);
+        backoff = backoff * 2 < BACKOFF_MAX_MS ? backoff * 2 : BACKOFF_MAX_MS;
     }
+    return NULL;
+}
+
+void docker_logs_recover(struct docker_logs *l)
+{
+    cleanup_error crimp_error_t err = NULL;
+    if (recover_once(l, &err) == 0)
+        return;
+    log_warn("docker: resuming container logs: %s; retrying until dockerd answers", err->msg);
+    l->recovering = pthread_create(&l->recover_thread, NULL, recover_main, l) == 0;
+    if (l->recovering)
+        pthread_setname_np(l->recover_thread, "crimp-log-resume");
 }
 
 void docker_logs_free(struct docker_logs *l)
 {
     if (l == NULL)
         return;
+    atomic_store(&l->stop, true);
+    if (l->recovering)
+        pthread_join(l->recover_thread, NULL);
     while (l->copiers) {
         struct copier *c = l->copiers;
         l->copiers = c->next;
         copier_free(c);
     }
+    pthread_cond_destroy(&l->drained_cv);
     pthread_mutex_destroy(&l->lock);
     free(l);
 }

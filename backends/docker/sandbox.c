@@ -163,34 +163,64 @@ int docker_run_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
     return 0;
 }
 
-/* The checkpoint of full ID, or NULL when there is none.  */
-static json_t *read_checkpoint(struct docker_backend *d, const char *id)
+/* A checkpoint rebuilt from the pause container's labels when crimp's own
+ * is gone (its state dir was lost, or another crimpd made the pod), so that
+ * Stop still runs CNI DEL and the pod's address is freed.  The port
+ * mappings are not known any more.  */
+static json_t *checkpoint_from_inspect(json_t *inspect)
 {
-    json_t *ckpt = NULL;
-    crimp_error_t e = NULL;
-    if (crimp_checkpoint_read(d->sandbox_dir, id, &ckpt, &e) < 0) {
-        if (e->code != GRPC_STATUS_NOT_FOUND)
-            log_warn("docker: sandbox %.12s: %s", id, e->msg);
-        crimp_error_release(&e);
+    json_t *config = json_object_get(inspect, "Config");
+    struct docker_cri_meta meta;
+    cleanup_error crimp_error_t err = NULL;
+    if (docker_cri_meta_from_labels(json_object_get(config, "Labels"), &meta, &err) < 0)
         return NULL;
-    }
+    const char *net = json_string_value(
+        json_object_get(json_object_get(inspect, "HostConfig"), "NetworkMode")) ?: "";
+    json_t *ckpt = json_pack("{s:s?, s:s?, s:s?, s:b}", "name", meta.name, "namespace",
+                             meta.namespace_, "uid", meta.uid, "host_network",
+                             strcmp(net, "host") == 0);
+    docker_cri_meta_free(&meta);
     return ckpt;
 }
 
-/* The checkpoint of sandbox ID (full), made and kept from what cri-dockerd
- * left when crimp did not make the sandbox.  INSPECT may be NULL.  */
-static json_t *sandbox_checkpoint(struct docker_backend *d, const char *id, json_t *inspect)
+/* Sandbox ID's checkpoint: 0 with *CKPT (NULL when there is none, or it
+ * was corrupt and is now set aside), -1 when it is there but cannot be
+ * read now (EMFILE, EIO…): not a reason to act as if it were gone.  */
+static int read_checkpoint(struct docker_backend *d, const char *id, json_t **ckpt,
+                           crimp_error_t *err)
 {
-    json_t *ckpt = read_checkpoint(d, id);
-    if (ckpt)
-        return ckpt;
-    ckpt = cri_dockerd_adopt_checkpoint(d, id, inspect);
+    cleanup_error crimp_error_t e = NULL;
+    *ckpt = NULL;
+    if (crimp_checkpoint_read(d->sandbox_dir, id, ckpt, &e) == 0 ||
+        e->code == GRPC_STATUS_NOT_FOUND)
+        return 0;
+    if (e->code == GRPC_STATUS_DATA_LOSS) {
+        log_warn("docker: sandbox %.12s: %s", id, e->msg);
+        return 0;
+    }
+    *err = steal_ptr(&e);
+    return -1;
+}
+
+/* The checkpoint of sandbox ID (full): crimp's own; else one made and kept
+ * from what cri-dockerd left, or rebuilt from the pause container's labels
+ * (INSPECT, may be NULL) when crimp's state was lost.  */
+static int sandbox_checkpoint(struct docker_backend *d, const char *id, json_t *inspect,
+                              json_t **ckpt, crimp_error_t *err)
+{
+    if (read_checkpoint(d, id, ckpt, err) < 0)
+        return -1;
+    if (*ckpt != NULL)
+        return 0;
+    *ckpt = cri_dockerd_adopt_checkpoint(d, id, inspect);
+    if (*ckpt == NULL && inspect != NULL)
+        *ckpt = checkpoint_from_inspect(inspect);
     crimp_error_t e = NULL;
-    if (ckpt && crimp_checkpoint_write(d->sandbox_dir, id, ckpt, &e) < 0) {
+    if (*ckpt && crimp_checkpoint_write(d->sandbox_dir, id, *ckpt, &e) < 0) {
         log_warn("docker: sandbox %.12s: %s", id, e->msg);
         crimp_error_release(&e);
     }
-    return ckpt;
+    return 0;
 }
 
 /* CNI DEL once per sandbox: the flag in the checkpoint says it is done.  */
@@ -238,6 +268,7 @@ static int for_pod_containers(struct docker_backend *d, const char *sandbox_id, 
     return 0;
 }
 
+
 /* The pod's full ID and inspect, or its checkpoint when the pause container
  * is gone.  Returns 1 when neither exists.  */
 static int find_sandbox(struct docker_backend *d, const char *id, char **full, json_t **inspect,
@@ -256,14 +287,19 @@ static int find_sandbox(struct docker_backend *d, const char *id, char **full, j
         if (!docker_id_is_full(id))
             return 1;
         *full = xstrdup(id);
-        *ckpt = sandbox_checkpoint(d, *full, NULL);
+        if (sandbox_checkpoint(d, *full, NULL, ckpt, err) < 0)
+            return -1;
         return *ckpt == NULL ? 1 : 0;
     }
     if (docker_inspect(d, *full, inspect, &rerr) < 0 && rerr->code != GRPC_STATUS_NOT_FOUND) {
         *err = steal_ptr(&rerr);
         return -1;
     }
-    *ckpt = sandbox_checkpoint(d, *full, *inspect);
+    if (sandbox_checkpoint(d, *full, *inspect, ckpt, err) < 0) {
+        json_decref(*inspect);
+        *inspect = NULL;
+        return -1;
+    }
     return 0;
 }
 
@@ -360,7 +396,10 @@ int docker_pod_sandbox_status(struct crimp_backend *self, struct crimp_rpc *rpc,
     if (docker_meta_of_inspect(inspect, true, &meta, err) < 0)
         return crimp_error_wrap(err, "pod sandbox %.12s", full);
     const char *id = json_string_value(json_object_get(inspect, "Id"));
-    json_auto_t *ckpt = sandbox_checkpoint(d, id, inspect);
+    json_auto_t *ckpt = NULL;
+    cleanup_error crimp_error_t cerr = NULL;
+    if (sandbox_checkpoint(d, id, inspect, &ckpt, &cerr) < 0)
+        log_warn("docker: pod sandbox status %.12s: %s", id, cerr->msg);
     bool running = json_is_true(json_object_get(json_object_get(inspect, "State"), "Running"));
 
     Runtime__V1__PodSandboxStatus *st = xmalloc(sizeof(*st));

@@ -35,9 +35,9 @@ def ctr(*args):
     return out.stdout
 
 
-def containerd_backend(state_dir):
+def containerd_backend(state_dir, namespace=NS):
     cfg = {"backends": [{"name": "containerd", "type": "containerd", "endpoint": "unix://" + SOCK,
-                         "options": {"namespace": NS, "pause_image": PAUSE,
+                         "options": {"namespace": namespace, "pause_image": PAUSE,
                                      "cni_conf_dir": BED["CRIMP_BED_CNI_CONF_DIR"],
                                      "cni_bin_dirs": "/usr/lib/cni",
                                      "registry_config_path": os.path.join(state_dir, "certs.d")}}]}

@@ -2,6 +2,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/checkpoint.h"
@@ -28,7 +31,9 @@ static int test_round_trip(void)
     return 0;
 }
 
-static int test_corrupt_is_removed(void)
+/* A corrupt file is moved aside, kept, and no longer listed (the list
+ * test below counts what is left in DIR).  */
+static int test_corrupt_is_quarantined(void)
 {
     crimp_error_t err = NULL;
     json_auto_t *in = json_pack("{s:i}", "x", 1);
@@ -42,6 +47,40 @@ static int test_corrupt_is_removed(void)
     CHECK(err->code == GRPC_STATUS_DATA_LOSS);
     crimp_error_release(&err);
     CHECK(access(path, F_OK) != 0);
+    cleanup_free char *cmd = xasprintf("ls %s/c.corrupt-* >/dev/null 2>&1", dir);
+    CHECK(system(cmd) == 0);
+    return 0;
+}
+
+/* A file that cannot be read is an error that says why, and stays.  */
+static int test_unreadable_is_kept(void)
+{
+    crimp_error_t err = NULL;
+    json_t *out = NULL;
+    cleanup_free char *sub = xasprintf("%s/u", dir);
+    cleanup_free char *path = xasprintf("%s/u/d", dir);
+    CHECK(crimp_mkdir_p(path, 0700, &err) == 0); /* read() says EISDIR */
+    CHECK(crimp_checkpoint_read(sub, "d", &out, &err) < 0);
+    CHECK(err->errno_ == EISDIR && err->code != GRPC_STATUS_DATA_LOSS);
+    crimp_error_release(&err);
+    CHECK(access(path, F_OK) == 0);
+    /* Out of file descriptors (EMFILE), in a child with a tiny limit.  */
+    json_auto_t *in = json_pack("{s:i}", "x", 1);
+    CHECK(crimp_checkpoint_write(sub, "f", in, &err) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct rlimit one = {3, 3};
+        if (setrlimit(RLIMIT_NOFILE, &one) < 0)
+            _exit(4);
+        int r = crimp_checkpoint_read(sub, "f", &out, &err);
+        _exit(r < 0 && err->errno_ == EMFILE ? 0 : 3);
+    }
+    int status = 0;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(crimp_checkpoint_read(sub, "f", &out, &err) == 0);
+    CHECK(json_equal(in, out));
+    json_decref(out);
     return 0;
 }
 
@@ -74,7 +113,8 @@ int main(void)
         return 1;
     static const struct unit_test tests[] = {
         UNIT_TEST(test_round_trip),
-        UNIT_TEST(test_corrupt_is_removed),
+        UNIT_TEST(test_corrupt_is_quarantined),
+        UNIT_TEST(test_unreadable_is_kept),
         UNIT_TEST(test_list_and_bad_ids),
     };
     int ret = unit_run(tests, sizeof(tests) / sizeof(tests[0]));
