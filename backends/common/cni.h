@@ -46,9 +46,6 @@ struct cni_attachment {
     const char *pod_namespace, *pod_name;
     json_t *port_mappings; /* [{hostPort, containerPort, protocol, hostIP}] or NULL */
     json_t *bandwidth;     /* {ingressRate, …} or NULL */
-    /* Attached by another runtime (cri-dockerd), so crimp's cache has no
-     * entry: DEL then runs with today's config, as that runtime would.  */
-    bool added_elsewhere;
 };
 
 /* Attaches the pod; *RESULT (caller owns) is the final CNI result.  On

@@ -60,7 +60,6 @@ static struct cni_attachment attachment(const char *id, json_t *ckpt, const char
         .pod_namespace = json_string_value(json_object_get(ckpt, "namespace")),
         .pod_name = json_string_value(json_object_get(ckpt, "name")),
         .port_mappings = json_object_get(ckpt, "port_mappings"),
-        .added_elsewhere = json_is_true(json_object_get(ckpt, "adopted")),
     };
 }
 
@@ -169,10 +168,9 @@ int docker_run_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
  * mappings are not known any more.  */
 static json_t *checkpoint_from_inspect(json_t *inspect)
 {
-    json_t *config = json_object_get(inspect, "Config");
     struct docker_cri_meta meta;
     cleanup_error crimp_error_t err = NULL;
-    if (docker_cri_meta_from_labels(json_object_get(config, "Labels"), &meta, &err) < 0)
+    if (docker_meta_of_inspect(inspect, true, &meta, &err) < 0)
         return NULL;
     const char *net = json_string_value(
         json_object_get(json_object_get(inspect, "HostConfig"), "NetworkMode")) ?: "";
