@@ -141,7 +141,9 @@ static int merged_send(struct crimp_rpc *rpc, const ProtobufCMessage *msg, crimp
         if (strcmp(ms->seen[i], id) == 0)
             return 0;
     if (crimp_rpc_send(ms->client, msg, err) < 0) {
+        /* The client is gone: no further backend is asked either.  */
         atomic_store(&ms->rpc.cancelled, true);
+        atomic_store(&ms->client->cancelled, true);
         return -1;
     }
     if (!str_empty(id)) {

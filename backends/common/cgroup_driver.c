@@ -2,6 +2,7 @@
 #include "cgroup_driver.h"
 
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/vfs.h>
 
 #include "utils.h"
@@ -51,6 +52,12 @@ enum crimp_cgroup_driver crimp_cgroup_driver_detect(void)
     struct statfs fs;
     bool v2 = statfs("/sys/fs/cgroup", &fs) == 0 && (unsigned long)fs.f_type == CGROUP2_SUPER_MAGIC;
     return crimp_cgroup_driver_for_host(comm, v2);
+}
+
+bool crimp_systemd_booted(void)
+{
+    struct stat st;
+    return lstat("/run/systemd/system", &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 int crimp_cgroup_driver_option(json_t *options, enum crimp_cgroup_driver *out, bool *explicit_,

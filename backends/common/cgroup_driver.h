@@ -32,6 +32,10 @@ enum crimp_cgroup_driver crimp_cgroup_driver_for_host(const char *pid1_comm, boo
 /* That rule applied to this host (/proc/1/comm, the type of /sys/fs/cgroup).  */
 enum crimp_cgroup_driver crimp_cgroup_driver_detect(void);
 
+/* Whether systemd manages this host (/run/systemd/system exists: the test
+ * runc's systemd cgroup manager makes before using it).  */
+bool crimp_systemd_booted(void);
+
 /* The backend option "cgroup_driver" of OPTIONS (may be NULL), or the host
  * default when it is absent; *EXPLICIT says which.  INVALID_ARGUMENT for a
  * value that is neither driver.  */

@@ -135,6 +135,10 @@ static struct crimp_backend *ctrd_open(const struct crimp_backend_config *cfg, c
     log_info("containerd backend `%s`: cgroup driver %s (%s)", cfg->name,
              crimp_cgroup_driver_name(driver),
              explicit_driver ? "options.cgroup_driver" : "detected from the host");
+    if (driver == CRIMP_CGROUP_SYSTEMD && !crimp_systemd_booted())
+        log_warn("containerd backend `%s`: cgroup driver systemd, but systemd does not run this "
+                 "host: runc will refuse every pod (set cgroup_driver to cgroupfs)",
+                 cfg->name);
     b->conn = ctrd_conn_new(cfg->endpoint ? cfg->endpoint : DEFAULT_SOCKET,
                             opt_string(opts, "namespace", CTRD_DEFAULT_NAMESPACE));
     b->snapshotter = xstrdup(opt_string(opts, "snapshotter", CTRD_DEFAULT_SNAPSHOTTER));

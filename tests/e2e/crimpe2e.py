@@ -160,6 +160,17 @@ def follow_events(client, timeout=120):
     return stream, events
 
 
+def remove_pods(client, pods):
+    """Stops and removes PODS through CLIENT, reporting (not raising) what
+    fails: for teardowns, which must go on."""
+    for pod in pods:
+        try:
+            client.call("StopPodSandbox", pod_sandbox_id=pod, timeout=60)
+            client.call("RemovePodSandbox", pod_sandbox_id=pod, timeout=60)
+        except grpc.RpcError as e:
+            print(f"cleanup of {pod}: {e.details()}")
+
+
 # crimp:s3cret, bcrypt cost 5 (as in tests/unit/test_distribution.c).
 HTPASSWD = "crimp:$2b$05$tPsrVo99xn0f9qqVHNxiruSuUqDaaLh46avhSltN.R69XPEdjghE2\n"
 

@@ -14,7 +14,7 @@ import uuid
 
 import grpc
 
-from crimpe2e import METHODS, PB, Crimpd, bed_env, main
+from crimpe2e import METHODS, PB, Crimpd, bed_env, main, remove_pods
 
 BED = bed_env()
 DOCKER_SOCK = BED["CRIMP_BED_DOCKER_SOCK"]
@@ -101,12 +101,7 @@ class StreamsMixin:
 
     @classmethod
     def tearDownClass(cls):
-        for pod in cls.pods:
-            try:
-                cls.c.call("StopPodSandbox", pod_sandbox_id=pod, timeout=60)
-                cls.c.call("RemovePodSandbox", pod_sandbox_id=pod, timeout=60)
-            except grpc.RpcError as e:
-                print(f"cleanup of {pod}: {e.details()}")
+        remove_pods(cls.c, cls.pods)
         cls.crimpd.cleanup()
         shutil.rmtree(cls.dir, ignore_errors=True)
 
@@ -258,6 +253,15 @@ class OverTheMessageLimit(unittest.TestCase):
                         PB.StreamPodSandboxesRequest(filter=filt), timeout=30))
                     self.assertEqual(sorted(m.pod_sandboxes[0].id for m in msgs), sorted(pods))
                     self.assertEqual(msgs[0].pod_sandboxes[0].annotations["blob"], "x" * 1500)
+                    # A client that leaves after the first item: crimpd stops
+                    # streaming and goes on serving.
+                    it = cd.client.stub("StreamPodSandboxes")(
+                        PB.StreamPodSandboxesRequest(filter=filt), timeout=30)
+                    next(it)
+                    it.cancel()
+                    self.assertEqual(cd.client.call("Version").runtime_name, "crimp")
+                    self.assertEqual(len(list(cd.client.stub("StreamPodSandboxes")(
+                        PB.StreamPodSandboxesRequest(filter=filt), timeout=30))), 5)
                 finally:
                     for pod in pods:
                         cd.client.call("StopPodSandbox", pod_sandbox_id=pod, timeout=60)

@@ -135,6 +135,31 @@ class RuntimeConfig(unittest.TestCase):
         self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
         self.assertIn(f"cgroup_parent `{parent}` is not a systemd slice", cm.exception.details())
 
+    @unittest.skipUnless(NATIVE, "the bed has no CRI-less containerd")
+    def test_containerd_systemd_driver_reaches_runc(self):
+        """systemd: runc gets its systemd cgroup manager and a
+        slice:prefix:id path.  Where systemd does not run the host (this
+        bed), runc says it cannot use that manager — which it only says
+        when crimp asked for it — and crimpd warned at start."""
+        d = self.crimpd([native(cgroup_driver="systemd")])
+        cfg = PB.PodSandboxConfig(
+            metadata=PB.PodSandboxMetadata(name="sd", namespace=NS, uid=str(uuid.uuid4())),
+            linux=PB.LinuxPodSandboxConfig(cgroup_parent="crimp_e2e.slice"))
+        if os.path.isdir("/run/systemd/system"):
+            pod = d.client.call("RunPodSandbox", config=cfg, timeout=120).pod_sandbox_id
+            try:
+                self.assertTrue(os.path.isdir(
+                    f"/sys/fs/cgroup/crimp_e2e.slice/crimp-{pod}.scope"))
+            finally:
+                d.client.call("StopPodSandbox", pod_sandbox_id=pod, timeout=60)
+                d.client.call("RemovePodSandbox", pod_sandbox_id=pod, timeout=60)
+            return
+        self.assertIn("cgroup driver systemd, but systemd does not run this host", d.read_log())
+        with self.assertRaises(grpc.RpcError) as cm:
+            d.client.call("RunPodSandbox", config=cfg, timeout=120)
+        self.assertIn("cannot use systemd cgroups manager", cm.exception.details())
+        self.assertEqual(list(d.client.call("ListPodSandbox").items), [])
+
     def test_cri_in_front_of_containerd_16_answers_from_option(self):
         """The bed's containerd (1.6) has no RuntimeConfig: crimp answers
         from the cri backend's option, and says so once in its log."""

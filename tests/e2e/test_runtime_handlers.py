@@ -13,7 +13,7 @@ import uuid
 
 import grpc
 
-from crimpe2e import PB, Crimpd, bed_env, main
+from crimpe2e import PB, Crimpd, bed_env, main, remove_pods
 
 BED = bed_env()
 DOCKER_SOCK = BED["CRIMP_BED_DOCKER_SOCK"]
@@ -58,12 +58,7 @@ class RuntimeHandlers(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        for pod in cls.pods:
-            try:
-                cls.c.call("StopPodSandbox", pod_sandbox_id=pod, timeout=60)
-                cls.c.call("RemovePodSandbox", pod_sandbox_id=pod, timeout=60)
-            except grpc.RpcError as e:
-                print(f"cleanup of {pod}: {e.details()}")
+        remove_pods(cls.c, cls.pods)
         cls.crimpd.cleanup()
         shutil.rmtree(cls.dir, ignore_errors=True)
 

@@ -3,6 +3,7 @@
  * detection on this very host.  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/vfs.h>
 
 #include "common/cgroup_driver.h"
@@ -56,6 +57,8 @@ static int test_detect_here(void)
     struct statfs fs;
     bool v2 = statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == 0x63677270;
     CHECK(crimp_cgroup_driver_detect() == crimp_cgroup_driver_for_host(comm, v2));
+    struct stat st;
+    CHECK(crimp_systemd_booted() == (stat("/run/systemd/system", &st) == 0 && S_ISDIR(st.st_mode)));
     return 0;
 }
 
