@@ -473,10 +473,9 @@ int docker_reopen_container_log(struct crimp_backend *self, struct crimp_rpc *rp
 {
     struct docker_backend *d = docker_of(self);
     cleanup_free char *id = docker_resolve(d, req->container_id, false, err);
-    json_t *inspect = NULL;
+    json_auto_t *inspect = NULL;
     if (id == NULL || docker_inspect(d, id, &inspect, err) < 0)
         return crimp_error_wrap(err, "reopen container log");
-    json_auto_t *owned = inspect;
     if (label_of(inspect, DOCKER_LABEL_CRI) == NULL)
         return crimp_make_error(err, GRPC_STATUS_FAILED_PRECONDITION, 0,
                                 "container %.12s was made by cri-dockerd: its log is Docker's "

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/checkpoint.h"
@@ -81,7 +82,11 @@ int cri_dockerd_checkpoint_write(struct docker_backend *d, const char *id,
                                  const Runtime__V1__PodSandboxConfig *cfg, crimp_error_t *err)
 {
     cleanup_free char *dir = sandbox_dir(d);
-    if (dir == NULL)
+    /* Only on a node cri-dockerd has run on (its root is there): a node
+     * that never had it gets no /var/lib/cri-dockerd from crimp.  An
+     * operator who wants the way back open on such a node creates it.  */
+    struct stat st;
+    if (dir == NULL || stat(d->cri_dockerd_root, &st) < 0 || !S_ISDIR(st.st_mode))
         return 0;
     json_auto_t *data = json_object();
     for (size_t i = 0; i < cfg->n_port_mappings; i++) {

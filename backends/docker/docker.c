@@ -381,10 +381,9 @@ static void append_entry(void *out, json_t *entry, const struct docker_cri_meta 
 int docker_list(struct docker_backend *d, const char *type, json_t *label_filters, json_t **out,
                 crimp_error_t *err)
 {
-    json_t *all = NULL;
+    json_auto_t *all = NULL;
     if (list_labelled(d, type, label_filters, &all, err) < 0)
         return -1;
-    json_auto_t *owned = all;
     *out = json_array();
     each_served(all, append_entry, *out);
     return 0;
@@ -394,10 +393,9 @@ int docker_list_each(struct docker_backend *d, const char *type,
                      void (*fn)(void *ctx, json_t *entry, const struct docker_cri_meta *meta),
                      void *ctx, crimp_error_t *err)
 {
-    json_t *all = NULL;
+    json_auto_t *all = NULL;
     if (list_labelled(d, type, NULL, &all, err) < 0)
         return -1;
-    json_auto_t *owned = all;
     each_served(all, fn, ctx);
     return 0;
 }

@@ -357,6 +357,7 @@ class WayBack(unittest.TestCase):
     def test_crimp_pod_carries_cri_dockerd_labels_and_checkpoint(self):
         state = tempfile.mkdtemp(prefix="crimp-adopt-e2e.")
         root = os.path.join(state, "cri-dockerd")
+        os.makedirs(root)  # a node cri-dockerd ran on: crimp writes only there
         try:
             with crimpd_for_docker(state, {"cri_dockerd_root": root}) as d:
                 c = d.client
