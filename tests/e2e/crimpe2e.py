@@ -364,8 +364,15 @@ class PodTests:
                                first.cpu.usage_core_nano_seconds.value)
             self.assertGreater(second.memory.working_set_bytes.value, 0)
             self.assertEqual(second.attributes.metadata.name, "busy")
-            # A busy loop: about one core, from crimp's own two samples.
-            self.assertGreater(second.cpu.usage_nano_cores.value, 200_000_000)
+            # The rate is crimp's own two samples' difference: it must match
+            # the cumulative figures of the two calls (how much of a core the
+            # busy loop gets depends on the machine's load, not on crimp).
+            rate = (second.cpu.usage_core_nano_seconds.value -
+                    first.cpu.usage_core_nano_seconds.value) * 1e9 / max(
+                        1, second.cpu.timestamp - first.cpu.timestamp)
+            self.assertGreater(second.cpu.usage_nano_cores.value, 10_000_000)
+            self.assertLess(abs(second.cpu.usage_nano_cores.value - rate), 0.5 * rate,
+                            (second.cpu.usage_nano_cores.value, rate))
             listed = self.c.call("ListContainerStats", filter=PB.ContainerStatsFilter(
                 pod_sandbox_id=pod)).stats
             self.assertEqual(sorted(s.attributes.id for s in listed), sorted([busy, idle]))
