@@ -50,7 +50,7 @@ static const struct opt_def opt_defs[] = {
      "exec/attach/port-forward server for backends without one (docker); port 0: any; "
      "empty: off"},
     {"stream_idle_timeout", OPT_SECONDS, OFF(stream_idle_timeout), 0, 7 * 24 * 3600, "SECONDS",
-     "end a streaming session nobody used, or whose client read nothing, for this long "
+     "end a streaming session nobody used, or whose client stopped reading, for this long "
      "(its exec'd process killed)"},
     {"stream_head_timeout", OPT_SECONDS, OFF(stream_head_timeout), 1, 3600, "SECONDS",
      "total time a streaming connection has to send its request head and token"},

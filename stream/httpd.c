@@ -21,6 +21,7 @@
 #include "utils.h"
 
 #define REPLY_TIMEOUT_MS 1000 /* for an error answer: the client may not read */
+#define STREAM_SNDBUF    (256 * 1024) /* per session; the kernel doubles it */
 
 struct crimp_stream_server {
     int listen_fd;
@@ -212,6 +213,12 @@ static void run_session(struct crimp_stream_server *s, int fd, struct http_head 
                             .idle_seconds = idle,
                             .send_timeout_ms = idle > 0 && idle < INT_MAX / 1000 ? idle * 1000 : 0,
                             .max_message = s->limits.max_message};
+    /* A fixed kernel send buffer: autotuning would keep growing it (to
+     * megabytes) for a client that does not read, so sends would keep
+     * succeeding and the stall would show only much later.  */
+    int sndbuf = STREAM_SNDBUF;
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)) < 0)
+        log_debug("stream: SO_SNDBUF: %s", strerror(errno));
     stream_report_begin(&s->reporter, &c);
     if (h->upgrade_ws && h->connection_upgrade)
         serve_websocket(&c, h, r);
@@ -459,7 +466,7 @@ int stream_flush(struct stream_conn *c, struct spdy_buf *out)
     int r = out->len ? stream_send_all(c->fd, out->p, out->len, c->send_timeout_ms) : 0;
     out->len = 0;
     if (r == STREAM_SEND_STALLED) {
-        log_info("stream: the client read nothing for %d s: ending its session", c->idle_seconds);
+        log_info("stream: the client did not read for %d s: ending its session", c->idle_seconds);
         c->stalled = true;
         c->code = GRPC_STATUS_DEADLINE_EXCEEDED;
     }

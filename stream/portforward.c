@@ -122,7 +122,7 @@ static void on_data(struct pf_session *s, const struct spdy_frame *f)
     if (p == NULL || p->done || f->stream_id != p->sid_data || p->fd < 0)
         return; /* the error stream's FIN, or a pair already over */
     if (f->len && stream_send_all(p->fd, f->data, f->len, s->c->send_timeout_ms) < 0) {
-        end_pair(s, p, NULL); /* the pod closed, or took nothing for the idle timeout */
+        end_pair(s, p, NULL); /* the pod closed, or did not read within the idle timeout */
         return;
     }
     s->c->bytes_in += f->len;

@@ -116,7 +116,7 @@ static void on_frame(struct rc_session *s, const struct spdy_frame *f)
         if (s->sid[RC_STDIN] && f->stream_id == s->sid[RC_STDIN]) {
             if (s->started && stdio_write_stdin(s->c, s->io.fd, f->data, f->len) ==
                                   STREAM_SEND_STALLED)
-                s->failure = "the process read none of its stdin within the idle timeout";
+                s->failure = "the process did not read its stdin within the idle timeout";
             if ((f->flags & SPDY_FLAG_FIN) && s->started)
                 shutdown(s->io.fd, SHUT_WR); /* EOF for the process's stdin */
         } else if (s->sid[RC_RESIZE] && f->stream_id == s->sid[RC_RESIZE]) {

@@ -159,7 +159,7 @@ int stdio_write_stdin(struct stream_conn *c, int fd, const uint8_t *p, size_t n)
     if (r == 0)
         c->bytes_in += n;
     else if (r == STREAM_SEND_STALLED)
-        log_info("stream: the process read none of its stdin for %d s: ending the session",
+        log_info("stream: the process did not read its stdin within %d s: ending the session",
                  c->idle_seconds);
     return r;
 }

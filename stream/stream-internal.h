@@ -138,15 +138,16 @@ void stream_report_end(struct stream_reporter *rep, struct stream_conn *c,
 /* After this returns no report is delivered any more.  */
 void stream_reporter_stop(struct stream_reporter *rep);
 
-/* stream_io.c: writes all N bytes to FD, waiting at most TIMEOUT_MS (<= 0:
- * no limit) for room each time the peer's buffer is full.  0 when sent.  */
+/* stream_io.c: writes all N bytes to FD within TIMEOUT_MS in all (<= 0: no
+ * limit).  0 when sent.  */
 #define STREAM_SEND_GONE    (-1) /* the peer closed or failed */
-#define STREAM_SEND_STALLED (-2) /* it took nothing for TIMEOUT_MS */
+#define STREAM_SEND_STALLED (-2) /* it did not take them within TIMEOUT_MS */
 int stream_send_all(int fd, const void *data, size_t n, int timeout_ms);
 
 /* Writes the whole buffer to the client, then empties it (and sends what
  * a tunnel has queued, pongs included).  < 0 when the client is gone or
- * took nothing for C->send_timeout_ms (C->stalled then, and a log line).  */
+ * did not take it within C->send_timeout_ms (C->stalled then, and a log
+ * line).  */
 int stream_flush(struct stream_conn *c, struct spdy_buf *out);
 
 /* Reads what the client sent within TIMEOUT_MS into the codec: 1 read,
@@ -193,7 +194,7 @@ char *stdio_start_failure(struct stream_conn *c, struct stream_request *r,
                           const crimp_error_t err);
 /* Writes client input to the process, counted as C's bytes in: 0, or
  * STREAM_SEND_GONE (the process is gone; its output's EOF ends the
- * session) or STREAM_SEND_STALLED (it read nothing for the idle timeout;
+ * session) or STREAM_SEND_STALLED (it did not read it within the idle timeout;
  * logged: the session must end).  */
 int stdio_write_stdin(struct stream_conn *c, int fd, const uint8_t *p, size_t n);
 /* Ends the process side: the exit status of an exec whose output ended

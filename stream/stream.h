@@ -48,7 +48,7 @@ struct crimp_stream_observer {
  * defaults.  */
 struct crimp_stream_limits {
     /* Ends a session nobody used for this long, and one whose client (or
-     * process, or pod) took none of the bytes sent to it for this long;
+     * process, or pod) does not take what is sent to it within this long;
      * the exec'd process is killed.  <= 0: never.  */
     int idle_seconds;
     /* Total time a new connection has to send its request head (which

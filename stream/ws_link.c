@@ -32,7 +32,7 @@ int ws_link_flush(struct ws_link *l)
     if (l->out.len && !l->gone) {
         int r = stream_send_all(l->fd, l->out.p, l->out.len, l->c->send_timeout_ms);
         if (r == STREAM_SEND_STALLED) {
-            log_info("stream: the websocket client read nothing for %d s: ending its session",
+            log_info("stream: the websocket client did not read for %d s: ending its session",
                      l->c->idle_seconds);
             l->c->stalled = true;
             l->c->code = GRPC_STATUS_DEADLINE_EXCEEDED;

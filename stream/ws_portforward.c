@@ -126,7 +126,7 @@ static void to_pod(void *ctx, const struct ws_chan_msg *m)
     if (m->close || m->channel % 2 || i >= s->n || s->ports[i].fd < 0)
         return; /* error channels are the server's; ended ports drop data */
     if (m->len && stream_send_all(s->ports[i].fd, m->data, m->len, s->c->send_timeout_ms) < 0) {
-        end_port(&s->ports[i]); /* the pod closed, or took nothing for the idle timeout */
+        end_port(&s->ports[i]); /* the pod closed, or did not read within the idle timeout */
         return;
     }
     s->c->bytes_in += m->len;

@@ -44,7 +44,7 @@ static void on_channel(void *ctx, const struct ws_chan_msg *m)
     if (m->channel == WS_CHAN_STDIN) {
         if (s->started && !s->failure &&
             stdio_write_stdin(s->c, s->io.fd, m->data, m->len) == STREAM_SEND_STALLED)
-            s->failure = "the process read none of its stdin within the idle timeout";
+            s->failure = "the process did not read its stdin within the idle timeout";
     } else if (m->channel == WS_CHAN_RESIZE) {
         /* One object per message: the newline completes it.  */
         const struct crimp_stream_io *io = s->started ? &s->io : NULL;

@@ -228,7 +228,7 @@ class Limits:
                         pass
                 finally:
                     s.close()
-                self.assertIn("read nothing for %d s" % IDLE, self.crimpd.read_log())
+                self.assertIn("did not read for %d s" % IDLE, self.crimpd.read_log())
                 self.assert_still_serving()
 
 

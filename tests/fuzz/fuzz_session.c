@@ -186,8 +186,7 @@ int fuzz_client(const uint8_t *data, size_t n, int *server)
 }
 
 struct stream_request *fuzz_prepare(const uint8_t *data, size_t size, enum crimp_stream_kind kind,
-                                     const struct fuzz_flags *f, struct stream_conn *c,
-                                     int *peer)
+                                    const struct fuzz_flags *f, struct stream_conn *c, int *peer)
 {
     static bool ready;
     if (!ready) {
@@ -217,8 +216,6 @@ void fuzz_finish(struct stream_conn *c, int peer, struct stream_request *r)
 
 void fuzz_conn_init(struct stream_conn *c, int fd)
 {
-    *c = (struct stream_conn){.fd = fd,
-                              .idle_seconds = 1,
-                              .send_timeout_ms = 20,
-                              .max_message = 64 * 1024};
+    *c = (struct stream_conn){
+        .fd = fd, .idle_seconds = 1, .send_timeout_ms = 20, .max_message = 64 * 1024};
 }

@@ -53,8 +53,7 @@ void fuzz_conn_init(struct stream_conn *c, int fd);
  * client bytes, the fake process set up, the client connected to C.  The
  * request to serve is returned; end with fuzz_finish.  */
 struct stream_request *fuzz_prepare(const uint8_t *data, size_t size, enum crimp_stream_kind kind,
-                                     const struct fuzz_flags *f, struct stream_conn *c,
-                                     int *peer);
+                                    const struct fuzz_flags *f, struct stream_conn *c, int *peer);
 void fuzz_finish(struct stream_conn *c, int peer, struct stream_request *r);
 
 #endif

@@ -58,8 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             __builtin_trap();
     }
     static const uint8_t output[] = "out\n";
-    fuzz_proc = (struct fuzz_process){
-        .output = output, .n_output = 4, .exit_code = 3, .peer = -1};
+    fuzz_proc = (struct fuzz_process){.output = output, .n_output = 4, .exit_code = 3, .peer = -1};
     const struct fuzz_flags f = {.tty = size & 1, .stdin = true, .stderr_ = true};
     uint8_t *buf = xmalloc(size + 1);
     memcpy(buf, data, size);

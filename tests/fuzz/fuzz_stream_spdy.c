@@ -12,18 +12,16 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char *const protocols[] = {"channel.k8s.io", "v2.channel.k8s.io",
-                                        "v3.channel.k8s.io", "v4.channel.k8s.io"};
+static const char *const protocols[] = {"channel.k8s.io", "v2.channel.k8s.io", "v3.channel.k8s.io",
+                                        "v4.channel.k8s.io"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
     uint8_t flags = data[0];
-    const struct fuzz_flags f = {.tty = flags & 4,
-                                 .stdin = flags & 8,
-                                 .stderr_ = flags & 16,
-                                 .multiplexed = flags & 32};
+    const struct fuzz_flags f = {
+        .tty = flags & 4, .stdin = flags & 8, .stderr_ = flags & 16, .multiplexed = flags & 32};
     static const enum crimp_stream_kind kinds[] = {CRIMP_STREAM_EXEC, CRIMP_STREAM_ATTACH,
                                                    CRIMP_STREAM_PORTFORWARD, CRIMP_STREAM_EXEC};
     enum crimp_stream_kind kind = kinds[flags & 3];

@@ -22,9 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int mode = (flags >> 3) & 3;
     const struct fuzz_flags f = {
         .tty = flags & 32, .stdin = flags & 64, .stderr_ = true, .multiplexed = flags & 128};
-    static const enum crimp_stream_kind kinds[] = {CRIMP_STREAM_EXEC, CRIMP_STREAM_ATTACH,
-                                                   CRIMP_STREAM_PORTFORWARD,
-                                                   CRIMP_STREAM_PORTFORWARD};
+    static const enum crimp_stream_kind kinds[] = {
+        CRIMP_STREAM_EXEC, CRIMP_STREAM_ATTACH, CRIMP_STREAM_PORTFORWARD, CRIMP_STREAM_PORTFORWARD};
     struct stream_conn c;
     int peer;
     struct stream_request *r = fuzz_prepare(data, size, kinds[mode], &f, &c, &peer);

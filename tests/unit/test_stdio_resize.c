@@ -49,8 +49,8 @@ static int test_bad_objects_are_dropped(void)
     struct stdio_resize r = {0};
     crimp_error_t err = NULL;
     n_resizes = 0;
-    CHECK_OK(feed(&r, "not json\n{\"Width\":-1,\"Height\":5}\n{\"Width\":70000,\"Height\":5}\n",
-                  &err));
+    CHECK_OK(
+        feed(&r, "not json\n{\"Width\":-1,\"Height\":5}\n{\"Width\":70000,\"Height\":5}\n", &err));
     CHECK_OK(feed(&r, "{\"Width\":\"80\",\"Height\":24}\n\n{\"Width\":0,\"Height\":0}\n", &err));
     CHECK(n_resizes == 0);
     /* Without a process yet nothing is resized, but the input is checked.  */
