@@ -70,6 +70,12 @@ struct crimp_backend_config {
     char *endpoint; /* "unix:///run/containerd/containerd.sock" */
     json_t *options; /* type-specific settings, owned by the config; may be NULL */
     char *state_dir; /* this backend's own dir under crimpd's state dir (created by the backend) */
+    /* crimp's own limits for this backend (options max_calls, max_queued,
+     * call_timeout, taken out of `options` before the backend sees them;
+     * crimpd's backend_* defaults where not given).  */
+    int max_calls;       /* calls running at once, per lane */
+    int max_queued;      /* calls waiting for a turn, per lane */
+    double call_timeout; /* seconds a call without a kubelet deadline may take */
 };
 
 /* A live backend.  Each implementation embeds this as its first member and

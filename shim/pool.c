@@ -12,6 +12,7 @@ struct crimp_pool {
     pthread_cond_t ready;
     struct crimp_job *head, *tail;
     size_t queued;
+    size_t max_queued; /* 0: no bound */
     bool stopping;
     int nthreads;
     pthread_t *threads;
@@ -43,9 +44,10 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-struct crimp_pool *crimp_pool_new(const char *name, int threads)
+struct crimp_pool *crimp_pool_new(const char *name, int threads, int max_queued)
 {
     struct crimp_pool *pool = xcalloc(1, sizeof(*pool));
+    pool->max_queued = max_queued > 0 ? (size_t)max_queued : 0;
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->ready, NULL);
     pool->name = xstrdup(name);
@@ -61,10 +63,9 @@ struct crimp_pool *crimp_pool_new(const char *name, int threads)
     return pool;
 }
 
-void crimp_pool_submit(struct crimp_pool *pool, struct crimp_job *job)
+static void append_locked(struct crimp_pool *pool, struct crimp_job *job)
 {
     job->next = NULL;
-    pthread_mutex_lock(&pool->lock);
     if (pool->tail)
         pool->tail->next = job;
     else
@@ -72,7 +73,23 @@ void crimp_pool_submit(struct crimp_pool *pool, struct crimp_job *job)
     pool->tail = job;
     pool->queued++;
     pthread_cond_signal(&pool->ready);
+}
+
+void crimp_pool_submit(struct crimp_pool *pool, struct crimp_job *job)
+{
+    pthread_mutex_lock(&pool->lock);
+    append_locked(pool, job);
     pthread_mutex_unlock(&pool->lock);
+}
+
+bool crimp_pool_try_submit(struct crimp_pool *pool, struct crimp_job *job)
+{
+    pthread_mutex_lock(&pool->lock);
+    bool room = pool->max_queued == 0 || pool->queued < pool->max_queued;
+    if (room)
+        append_locked(pool, job);
+    pthread_mutex_unlock(&pool->lock);
+    return room;
 }
 
 size_t crimp_pool_queued(struct crimp_pool *pool)

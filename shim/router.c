@@ -9,6 +9,8 @@
 
 #include "router-internal.h"
 
+#include "bulkhead.h"
+#include "health.h"
 #include "grpc_client.h"
 #include "log.h"
 #include "pbutil.h"
@@ -201,6 +203,7 @@ struct crimp_router *crimp_router_new(const struct crimp_config *cfg, crimp_erro
     r->versions = xcalloc(CRIMP_MAX_BACKENDS, sizeof(*r->versions));
     r->draining = xcalloc(CRIMP_MAX_BACKENDS, sizeof(*r->draining));
     r->removed = xcalloc(CRIMP_MAX_BACKENDS, sizeof(*r->removed));
+    r->bulkheads = xcalloc(CRIMP_MAX_BACKENDS, sizeof(*r->bulkheads));
     if (cfg->n_backends > CRIMP_MAX_BACKENDS) {
         crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0, "backends: at most %d",
                          CRIMP_MAX_BACKENDS);
@@ -221,7 +224,7 @@ struct crimp_router *crimp_router_new(const struct crimp_config *cfg, crimp_erro
         }
         b->ops = ops;
         b->config = bc;
-        r->backends[r->n++] = b;
+        crimp_router_fill_slot(r, r->n++, b);
         if (strcmp(bc->name, cfg->default_backend) == 0)
             atomic_store(&r->default_index, i);
     }
@@ -239,6 +242,8 @@ void crimp_router_free(struct crimp_router *r)
     for (size_t i = 0; i < r->n; i++) {
         r->backends[i]->ops->close(r->backends[i]);
         free(r->versions[i]);
+        crimp_bulkhead_free(r->bulkheads[i][0]);
+        crimp_bulkhead_free(r->bulkheads[i][1]);
     }
     crimp_ownership_free(r->owners);
     for (size_t i = 0; i < r->n_retired_configs; i++) {
@@ -250,10 +255,38 @@ void crimp_router_free(struct crimp_router *r)
     free(r->versions);
     free(r->draining);
     free(r->removed);
+    free(r->bulkheads);
     pthread_mutex_destroy(&r->reload_lock);
     free(r->state_file);
     pthread_mutex_destroy(&r->lock);
     free(r);
+}
+
+void crimp_router_fill_slot(struct crimp_router *r, size_t i, struct crimp_backend *b)
+{
+    r->backends[i] = b;
+    r->bulkheads[i][0] = crimp_bulkhead_new(b->config->max_calls, b->config->max_queued);
+    r->bulkheads[i][1] = crimp_bulkhead_new(b->config->max_calls, b->config->max_queued);
+}
+
+struct crimp_bulkhead *crimp_router_bulkhead(const struct crimp_router *r, size_t i, bool slow)
+{
+    return i < atomic_load(&((struct crimp_router *)r)->n) ? r->bulkheads[i][slow ? 1 : 0] : NULL;
+}
+
+void crimp_router_set_health(struct crimp_router *r, struct crimp_health *h)
+{
+    r->health = h;
+}
+
+struct crimp_health *crimp_router_health(const struct crimp_router *r)
+{
+    return r->health;
+}
+
+bool crimp_router_down(const struct crimp_router *r, size_t i)
+{
+    return crimp_health_down(r->health, i);
 }
 
 size_t crimp_router_count(const struct crimp_router *r)
