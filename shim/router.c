@@ -10,6 +10,7 @@
 #include "router-internal.h"
 
 #include "bulkhead.h"
+#include "deadline.h"
 #include "health.h"
 #include "grpc_client.h"
 #include "log.h"
@@ -144,6 +145,9 @@ static void list_into_table(struct crimp_router *r, size_t i)
                             .deadline = crimp_grpc_deadline_in(5)};
     cleanup_error crimp_error_t err = NULL;
     size_t pods = 0, ctrs = 0;
+    /* Bounded like a CRI call, so that a hung runtime cannot hold up the
+     * start for longer than the deadline.  */
+    crimp_rpc_budget_enter(&rpc, b, 5);
     if (b->ops->list_pod_sandbox) {
         Runtime__V1__ListPodSandboxRequest req = RUNTIME__V1__LIST_POD_SANDBOX_REQUEST__INIT;
         Runtime__V1__ListPodSandboxResponse resp = RUNTIME__V1__LIST_POD_SANDBOX_RESPONSE__INIT;
@@ -172,6 +176,7 @@ static void list_into_table(struct crimp_router *r, size_t i)
         }
         crimp_pb_free_fields(&resp.base);
     }
+    crimp_budget_set_current(NULL);
     if (err)
         log_warn("backend `%s`: ownership not listed at start (%s); its IDs are looked up when "
                  "first named",
@@ -346,7 +351,15 @@ int crimp_router_refresh_version(struct crimp_router *r, struct crimp_backend *b
     Runtime__V1__VersionRequest req = RUNTIME__V1__VERSION_REQUEST__INIT;
     Runtime__V1__VersionResponse resp = RUNTIME__V1__VERSION_RESPONSE__INIT;
     req.version = (char *)"v1";
-    if (b->ops->version(b, rpc, &req, &resp, err) < 0)
+    /* Outside a CRI call (at start) the request still ends by RPC's
+     * deadline: a hung runtime must not hold up crimpd's start.  */
+    bool own_budget = crimp_budget_current() == NULL;
+    if (own_budget)
+        crimp_rpc_budget_enter(rpc, b, 2);
+    int rc = b->ops->version(b, rpc, &req, &resp, err);
+    if (own_budget)
+        crimp_budget_set_current(NULL);
+    if (rc < 0)
         return -1;
     char *v = xasprintf("%s %s", resp.runtime_name, resp.runtime_version);
     crimp_pb_free_fields(&resp.base);
