@@ -8,9 +8,9 @@
 struct crimp_bulkhead {
     pthread_mutex_t lock;
     int max_calls, max_queued;
-    int running, queued;
+    int running;
     uint64_t refused;
-    struct crimp_job *head, *tail;
+    struct crimp_job_fifo parked;
 };
 
 struct crimp_bulkhead *crimp_bulkhead_new(int max_calls, int max_queued)
@@ -37,14 +37,8 @@ enum crimp_admission crimp_bulkhead_enter(struct crimp_bulkhead *bh, struct crim
     if (bh->running < bh->max_calls) {
         bh->running++;
         a = CRIMP_ADMIT_RUN;
-    } else if (bh->queued < bh->max_queued) {
-        job->next = NULL;
-        if (bh->tail)
-            bh->tail->next = job;
-        else
-            bh->head = job;
-        bh->tail = job;
-        bh->queued++;
+    } else if (bh->parked.n < (size_t)bh->max_queued) {
+        crimp_job_fifo_push(&bh->parked, job);
         a = CRIMP_ADMIT_QUEUED;
     } else {
         bh->refused++;
@@ -69,17 +63,10 @@ bool crimp_bulkhead_try_enter(struct crimp_bulkhead *bh)
 void crimp_bulkhead_leave(struct crimp_bulkhead *bh)
 {
     pthread_mutex_lock(&bh->lock);
-    struct crimp_job *next = bh->head;
-    if (next != NULL) {
-        /* The slot passes to the oldest parked job: running stays.  */
-        bh->head = next->next;
-        if (bh->head == NULL)
-            bh->tail = NULL;
-        bh->queued--;
-        next->next = NULL;
-    } else if (bh->running > 0) {
+    /* The slot passes to the oldest parked job (running stays), if any.  */
+    struct crimp_job *next = crimp_job_fifo_pop(&bh->parked);
+    if (next == NULL && bh->running > 0)
         bh->running--;
-    }
     pthread_mutex_unlock(&bh->lock);
     if (next != NULL)
         crimp_pool_submit(next->home, next);
@@ -89,26 +76,14 @@ struct crimp_job *crimp_bulkhead_take_due(struct crimp_bulkhead *bh,
                                           bool (*due)(struct crimp_job *job, void *arg),
                                           void *arg)
 {
-    struct crimp_job *taken = NULL, **tail_of_taken = &taken;
+    struct crimp_job_fifo taken = {0}, kept = {0};
     pthread_mutex_lock(&bh->lock);
-    struct crimp_job **p = &bh->head, *prev = NULL;
-    while (*p != NULL) {
-        struct crimp_job *j = *p;
-        if (!due(j, arg)) {
-            prev = j;
-            p = &j->next;
-            continue;
-        }
-        *p = j->next;
-        if (bh->tail == j)
-            bh->tail = prev;
-        bh->queued--;
-        j->next = NULL;
-        *tail_of_taken = j;
-        tail_of_taken = &j->next;
-    }
+    struct crimp_job *j;
+    while ((j = crimp_job_fifo_pop(&bh->parked)) != NULL)
+        crimp_job_fifo_push(due(j, arg) ? &taken : &kept, j);
+    bh->parked = kept;
     pthread_mutex_unlock(&bh->lock);
-    return taken;
+    return taken.head;
 }
 
 void crimp_bulkhead_counts(struct crimp_bulkhead *bh, struct crimp_bulkhead_counts *out)
@@ -117,7 +92,7 @@ void crimp_bulkhead_counts(struct crimp_bulkhead *bh, struct crimp_bulkhead_coun
     *out = (struct crimp_bulkhead_counts){.max_calls = bh->max_calls,
                                           .max_queued = bh->max_queued,
                                           .running = bh->running,
-                                          .queued = bh->queued,
+                                          .queued = (int)bh->parked.n,
                                           .refused = bh->refused};
     pthread_mutex_unlock(&bh->lock);
 }

@@ -274,13 +274,11 @@ bool crimp_health_down(struct crimp_health *h, size_t i)
     return down;
 }
 
-void crimp_health_prometheus(struct crimp_health *h, FILE *out)
+/* One gauge per live backend: its name and VALUE(slot) as Prometheus text.  */
+static void gauge(struct crimp_health *h, FILE *out, const char *name, const char *help,
+                  double (*value)(struct slot *s))
 {
-    if (h == NULL)
-        return;
-    fputs("# HELP crimp_backend_up Whether the backend's last health probe found it ready (1) "
-          "or not (0).\n# TYPE crimp_backend_up gauge\n",
-          out);
+    fprintf(out, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
     size_t n = crimp_router_count(h->router);
     for (size_t i = 0; i < n; i++) {
         struct crimp_backend *b = crimp_router_get(h->router, i);
@@ -288,21 +286,28 @@ void crimp_health_prometheus(struct crimp_health *h, FILE *out)
             continue;
         struct slot *s = &h->slots[i];
         pthread_mutex_lock(&s->lock);
-        bool up = s->up;
+        double v = value(s);
         pthread_mutex_unlock(&s->lock);
-        fprintf(out, "crimp_backend_up{backend=\"%s\"} %d\n", b->config->name, up ? 1 : 0);
+        fprintf(out, "%s{backend=\"%s\"} %g\n", name, b->config->name, v);
     }
-    fputs("# HELP crimp_backend_probe_seconds How long the backend's last health probe took.\n"
-          "# TYPE crimp_backend_probe_seconds gauge\n",
-          out);
-    for (size_t i = 0; i < n; i++) {
-        struct crimp_backend *b = crimp_router_get(h->router, i);
-        if (b == NULL)
-            continue;
-        struct slot *s = &h->slots[i];
-        pthread_mutex_lock(&s->lock);
-        double took = (double)s->probe_ns / 1e9;
-        pthread_mutex_unlock(&s->lock);
-        fprintf(out, "crimp_backend_probe_seconds{backend=\"%s\"} %.6f\n", b->config->name, took);
-    }
+}
+
+static double up_value(struct slot *s)
+{
+    return s->up ? 1 : 0;
+}
+
+static double probe_seconds(struct slot *s)
+{
+    return (double)s->probe_ns / 1e9;
+}
+
+void crimp_health_prometheus(struct crimp_health *h, FILE *out)
+{
+    if (h == NULL)
+        return;
+    gauge(h, out, "crimp_backend_up",
+          "Whether the backend's last health probe found it ready (1) or not (0).", up_value);
+    gauge(h, out, "crimp_backend_probe_seconds", "How long the backend's last health probe took.",
+          probe_seconds);
 }

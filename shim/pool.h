@@ -16,6 +16,16 @@ struct crimp_job {
     struct crimp_pool *home; /* where it runs when a bulkhead resumes it */
 };
 
+/* A FIFO of jobs linked through their `next`; no lock of its own (the
+ * pool's and the bulkheads' queues, each under its owner's lock).  */
+struct crimp_job_fifo {
+    struct crimp_job *head, *tail;
+    size_t n;
+};
+void crimp_job_fifo_push(struct crimp_job_fifo *q, struct crimp_job *job);
+/* The oldest job, taken out; NULL when empty.  */
+struct crimp_job *crimp_job_fifo_pop(struct crimp_job_fifo *q);
+
 /* Starts THREADS workers named NAME (shown by `top -H`) whose queue takes
  * at most MAX_QUEUED new jobs (<= 0: no bound).  */
 struct crimp_pool *crimp_pool_new(const char *name, int threads, int max_queued);

@@ -141,6 +141,8 @@ class Isolation(unittest.TestCase):
         self.crimpd.start(wait=False)
         self.assertTrue(wait_for_socket(self.crimpd.sock, 30), self.crimpd.read_log())
         took = time.monotonic() - t
+        # The admin socket opens just after the CRI one.
+        self.assertTrue(wait_for_socket(self.crimpd.admin, 5), self.crimpd.read_log())
         self.c = self.crimpd.client
         return took
 
