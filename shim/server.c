@@ -193,6 +193,18 @@ static void free_server(struct crimp_server *srv)
     free(srv);
 }
 
+/* A backend allowed as many calls as a lane has workers can take them all
+ * when it hangs: worth a warning, though an operator may want it.  */
+static void warn_unbounded(const struct crimp_config *cfg)
+{
+    int lane = cfg->workers < cfg->slow_workers ? cfg->workers : cfg->slow_workers;
+    for (size_t i = 0; i < cfg->n_backends; i++)
+        if (cfg->backends[i].max_calls >= lane)
+            log_warn("backend `%s`: max_calls %d is not below the %d workers of a lane: if it "
+                     "hangs, it can hold them all",
+                     cfg->backends[i].name, cfg->backends[i].max_calls, lane);
+}
+
 struct crimp_server *crimp_server_start(const struct crimp_config *cfg,
                                         struct crimp_router *router, crimp_error_t *err)
 {
@@ -233,6 +245,7 @@ struct crimp_server *crimp_server_start(const struct crimp_config *cfg,
             return NULL;
         }
     }
+    warn_unbounded(cfg);
     srv->fast = crimp_pool_new("crimp-fast", cfg->workers, cfg->max_queued);
     srv->slow = crimp_pool_new("crimp-slow", cfg->slow_workers, cfg->max_queued);
     srv->expirer_started = pthread_create(&srv->expirer, NULL, expirer_main, srv) == 0;
