@@ -20,7 +20,13 @@
  *     own shared state.
  *   - Respect crimp_rpc_cancelled() / the deadline in long operations; pass
  *     rpc->call as the parent of outgoing gRPC calls so kubelet's deadline
- *     and cancellation propagate.
+ *     and cancellation propagate.  Clients with no parent to inherit from
+ *     (HTTP) bound each request by the call's budget, which crimpd sets on
+ *     the worker thread (common/deadline.h): kubelet's deadline, else the
+ *     backend's call_timeout.
+ *   - crimpd runs at most config->max_calls operations of one backend at
+ *     once per lane and answers Status from a background probe: an
+ *     operation that hangs costs only its own backend's slots.
  *   - A NULL operation means "not supported by this backend": the client
  *     gets UNIMPLEMENTED naming the backend and the RPC.
  *
