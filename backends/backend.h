@@ -20,7 +20,13 @@
  *     own shared state.
  *   - Respect crimp_rpc_cancelled() / the deadline in long operations; pass
  *     rpc->call as the parent of outgoing gRPC calls so kubelet's deadline
- *     and cancellation propagate.
+ *     and cancellation propagate.  Clients with no parent to inherit from
+ *     (HTTP) bound each request by the call's budget, which crimpd sets on
+ *     the worker thread (common/deadline.h): kubelet's deadline, else the
+ *     backend's call_timeout.
+ *   - crimpd runs at most config->max_calls operations of one backend at
+ *     once per lane and answers Status from a background probe: an
+ *     operation that hangs costs only its own backend's slots.
  *   - A NULL operation means "not supported by this backend": the client
  *     gets UNIMPLEMENTED naming the backend and the RPC.
  *
@@ -70,6 +76,12 @@ struct crimp_backend_config {
     char *endpoint; /* "unix:///run/containerd/containerd.sock" */
     json_t *options; /* type-specific settings, owned by the config; may be NULL */
     char *state_dir; /* this backend's own dir under crimpd's state dir (created by the backend) */
+    /* crimp's own limits for this backend (options max_calls, max_queued,
+     * call_timeout, taken out of `options` before the backend sees them;
+     * crimpd's backend_* defaults where not given).  */
+    int max_calls;       /* calls running at once, per lane */
+    int max_queued;      /* calls waiting for a turn, per lane */
+    double call_timeout; /* seconds a call without a kubelet deadline may take */
 };
 
 /* A live backend.  Each implementation embeds this as its first member and

@@ -1,10 +1,13 @@
 #!/bin/bash
 # crimp's demo on a fresh Debian 12 machine (as root): installs what is
 # missing, builds crimp, starts private containerd, dockerd and registry
-# daemons under a temp dir (tests/bed), runs crimpd on its embedded defaults
-# with the bed's runtimes as backends, drives pod lifecycles through crimpd
-# and directly to the runtime, and prints the latency of each CRI call side
-# by side.  Everything is stopped and removed at the end.
+# daemons under a temp dir (tests/bed), runs one crimpd per backend (the
+# bed's dockerd, its containerd through the native API, and containerd's CRI
+# plugin), drives pod lifecycles through each and directly to the runtime,
+# and prints the latency of each CRI call side by side.  Then the switch: one
+# crimpd with docker and containerd, `crimpctl trace` beside it, a pod on
+# docker, `backend set containerd`, a pod on containerd, both listed.
+# Everything is stopped and removed at the end.
 #
 #   contrib/demo.sh [ROUNDS]          (as root)
 set -euo pipefail
@@ -23,9 +26,8 @@ bed=$(tests/bed/up.sh)
 . "$bed/env"
 trap 'tests/bed/down.sh "$bed" >/dev/null 2>&1' EXIT
 
-echo "== crimpd, three times on its embedded defaults: the docker backend, the containerd backend"
-echo "   (containerd's native API, on a containerd whose CRI plugin is off) and containerd's CRI"
-echo "   plugin behind the cri backend"
+echo "== crimpd three times, one backend each: docker, containerd (its native API, on a"
+echo "   containerd whose CRI plugin is off) and containerd's CRI plugin behind the cri backend"
 cat > "$bed/crimp-docker.json" <<J
 {"backends": [{"name": "docker", "type": "docker", "endpoint": "unix://$CRIMP_BED_DOCKER_SOCK",
   "options": {"pause_image": "$CRIMP_BED_PAUSE_IMAGE", "cni_conf_dir": "$CRIMP_BED_CNI_CONF_DIR"}}]}
@@ -74,3 +76,25 @@ for name in n c d; do
     curl -fsS --unix-socket "$bed/$name/admin.sock" http://crimp/v1/latency |
         /usr/bin/python3 contrib/demo/latency_table.py
 done
+
+echo
+echo "== the switch, as in a cutover: one crimpd, docker the default and containerd beside it;"
+echo "   crimpctl trace shows each CRI call with the Docker, containerd and CNI calls it caused"
+cat > "$bed/crimp-switch.json" <<J
+{"default_backend": "docker",
+ "backends": [{"name": "docker", "type": "docker", "endpoint": "unix://$CRIMP_BED_DOCKER_SOCK",
+   "options": {"pause_image": "$CRIMP_BED_PAUSE_IMAGE", "cni_conf_dir": "$CRIMP_BED_CNI_CONF_DIR"}},
+  {"name": "containerd", "type": "containerd", "endpoint": "unix://$CRIMP_BED_CONTAINERD_NATIVE_SOCK",
+   "options": {"pause_image": "$CRIMP_BED_PAUSE_IMAGE", "cni_conf_dir": "$CRIMP_BED_CNI_CONF_DIR"}}]}
+J
+start_crimpd s --config "$bed/crimp-switch.json"
+build/cli/crimpctl --endpoint "unix://$bed/s/crimp.sock" trace >"$bed/s/trace.txt" 2>&1 &
+pids+=($!)
+trace_pid=$!
+sleep 0.5
+PYTHONPATH=$root/build/tests/py:$root/tests/e2e /usr/bin/python3 contrib/demo/switch.py \
+    --image "$CRIMP_BED_BUSYBOX_IMAGE" --crimpctl build/cli/crimpctl "unix://$bed/s/crimp.sock"
+kill -TERM "$trace_pid" 2>/dev/null || true
+echo
+echo "== what crimpctl trace printed meanwhile (RunPodSandbox on each backend)"
+grep -A 12 -m 2 "RunPodSandbox" "$bed/s/trace.txt" || cat "$bed/s/trace.txt"

@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "bulkhead.h"
+#include "health.h"
 #include "log.h"
 #include "metrics.h"
 #include "socket.h"
@@ -68,6 +70,34 @@ static bool is_get(struct evhttp_request *req)
     return false;
 }
 
+/* The calls each backend runs and queues on each lane, beside what its
+ * health probe found: answered from crimp's own counters.  */
+static void bulkhead_prometheus(struct crimp_router *r, FILE *out)
+{
+    static const char *const series[][2] = {
+        {"crimp_backend_calls_running", "Calls running on the backend, per lane."},
+        {"crimp_backend_calls_waiting", "Calls waiting for a turn on the backend, per lane."},
+        {"crimp_backend_calls_refused_total",
+         "Calls refused because the backend's slots and queue were full, per lane."},
+    };
+    for (size_t k = 0; k < CRIMP_ARRAY_SIZE(series); k++) {
+        fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", series[k][0], series[k][1], series[k][0],
+                k == 2 ? "counter" : "gauge");
+        for (size_t i = 0; i < crimp_router_count(r); i++) {
+            struct crimp_backend *b = crimp_router_get(r, i);
+            for (int slow = 0; b != NULL && slow < 2; slow++) {
+                struct crimp_bulkhead_counts n;
+                crimp_bulkhead_counts(crimp_router_bulkhead(r, i, slow), &n);
+                unsigned long long v = k == 0 ? (unsigned long long)n.running
+                                       : k == 1 ? (unsigned long long)n.queued
+                                                : (unsigned long long)n.refused;
+                fprintf(out, "%s{backend=\"%s\",lane=\"%s\"} %llu\n", series[k][0],
+                        b->config->name, slow ? "slow" : "fast", v);
+            }
+        }
+    }
+}
+
 static void on_metrics(struct evhttp_request *req, void *arg)
 {
     struct crimp_admin *a = arg;
@@ -79,6 +109,8 @@ static void on_metrics(struct evhttp_request *req, void *arg)
     crimp_metrics_prometheus(a->recorder, f);
     crimp_metrics_backends(a->router, f);
     crimp_metrics_process(f);
+    crimp_health_prometheus(crimp_router_health(a->router), f);
+    bulkhead_prometheus(a->router, f);
     fclose(f);
     send_text(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 }
@@ -192,13 +224,14 @@ static void on_follow(struct evhttp_request *req, void *arg)
     event_add(f->timer, &tv);
 }
 
-/* One backend as `crimpctl backend list` shows it.  Asking the backend for
- * its version doubles as the up/down check.  */
+/* One backend as `crimpctl backend list` shows it, from what crimp holds:
+ * the last health probe, never a call on this thread.  */
 static json_t *backend_json(struct crimp_admin *a, size_t i)
 {
     struct crimp_backend *b = crimp_router_get(a->router, i);
-    cleanup_error crimp_error_t err = NULL;
-    bool up = crimp_router_refresh_version(a->router, b, NULL, &err) == 0;
+    struct crimp_backend_health h;
+    crimp_health_get(crimp_router_health(a->router), i, &h);
+    bool up = h.probed && h.up;
     cleanup_free char *v = crimp_router_backend_version(a->router, b);
     size_t pods = 0, containers = 0;
     crimp_router_owned(a->router, i, &pods, &containers);
@@ -209,7 +242,8 @@ static json_t *backend_json(struct crimp_admin *a, size_t i)
                           "containers", (json_int_t)containers);
     json_object_set_new(o, "runtime", v ? json_string(v) : json_null());
     if (!up)
-        json_object_set_new(o, "error", json_string(err->msg));
+        json_object_set_new(o, "error", json_string(h.error ? h.error : "not probed yet"));
+    crimp_backend_health_release(&h);
     return o;
 }
 

@@ -7,6 +7,8 @@
 #include <grpc/byte_buffer.h>
 #include <grpc/support/alloc.h>
 
+#include "bulkhead.h"
+#include "deadline.h"
 #include "grpc_client.h"
 #include "identity.h"
 #include "log.h"
@@ -208,8 +210,79 @@ static int serve_stream_url(struct crimp_call *c, struct crimp_backend *b,
     return 0;
 }
 
+/* The result of run_unary when the call waits parked for its backend.  */
+#define PARKED 1
+
+static struct crimp_pool *lane_pool(struct crimp_server *srv, const struct crimp_method *m)
+{
+    return m->lane == LANE_SLOW ? srv->slow : srv->fast;
+}
+
+static struct crimp_bulkhead *lane_bulkhead(struct crimp_call *c, int idx)
+{
+    return crimp_router_bulkhead(c->srv->router, (size_t)idx, c->method->lane == LANE_SLOW);
+}
+
+/* Gives back the slot C holds (to a parked call, if one waits).  */
+static void release_slot(struct crimp_call *c)
+{
+    if (c->held_slot < 0)
+        return;
+    crimp_bulkhead_leave(lane_bulkhead(c, c->held_slot));
+    c->held_slot = -1;
+}
+
+static int refuse_full(struct crimp_call *c, const struct crimp_backend *b,
+                       struct crimp_bulkhead *bh, crimp_error_t *err)
+{
+    struct crimp_bulkhead_counts n;
+    crimp_bulkhead_counts(bh, &n);
+    return crimp_make_error(err, GRPC_STATUS_RESOURCE_EXHAUSTED, 0,
+                            "backend `%s` (%s at %s): %d %s calls running and %d waiting "
+                            "(max_calls %d, max_queued %d): the backend is slow or not "
+                            "answering",
+                            b->config->name, b->config->type, b->config->endpoint, n.running,
+                            c->method->lane == LANE_SLOW ? "slow" : "fast", n.queued, n.max_calls,
+                            n.max_queued);
+}
+
+/* A slot of backend IDX's bulkhead for C: 0 when C holds it, PARKED when C
+ * waits in its queue (C belongs to whoever hands it the slot from now on:
+ * the caller must not touch it), < 0 when the queue is full.  */
+static int take_slot(struct crimp_call *c, int idx, const struct crimp_backend *b,
+                     crimp_error_t *err)
+{
+    if (c->held_slot == idx)
+        return 0;
+    release_slot(c);
+    struct crimp_bulkhead *bh = lane_bulkhead(c, idx);
+    c->parked_slot = idx;
+    c->parked_ns = crimp_now_mono_ns();
+    /* Once crimpd drains, nothing would answer a call parked now.  */
+    if (atomic_load(&c->srv->stopping)) {
+        c->parked_slot = -1;
+        if (!crimp_bulkhead_try_enter(bh))
+            return refuse_full(c, b, bh, err);
+        c->held_slot = idx;
+        return 0;
+    }
+    switch (crimp_bulkhead_enter(bh, &c->job)) {
+    case CRIMP_ADMIT_RUN:
+        c->parked_slot = -1;
+        c->held_slot = idx;
+        return 0;
+    case CRIMP_ADMIT_QUEUED:
+        return PARKED;
+    case CRIMP_ADMIT_FULL:
+        break;
+    }
+    c->parked_slot = -1;
+    return refuse_full(c, b, bh, err);
+}
+
 /* Runs an RPC that crimp answers itself or that one backend serves, and
- * fills RESP; < 0 with *err otherwise.  *BACKEND names who served it.  */
+ * fills RESP; < 0 with *err otherwise, PARKED when it waits for a turn on
+ * its backend.  *BACKEND names who served it.  */
 static int run_unary(struct crimp_call *c, const ProtobufCMessage *req, ProtobufCMessage *resp,
                      const char **backend, crimp_error_t *err)
 {
@@ -237,6 +310,10 @@ static int run_unary(struct crimp_call *c, const ProtobufCMessage *req, Protobuf
     struct crimp_backend *b = crimp_router_get(c->srv->router, (size_t)idx);
     *backend = b->config->name;
     c->backend_index = idx;
+    crimp_rpc_budget_enter(&c->rpc, b, c->srv->cfg->backend_call_timeout);
+    int slot = take_slot(c, idx, b, err);
+    if (slot != 0)
+        return slot;
     enum crimp_stream_kind kind;
     if (b->ops->stream && stream_kind(m, &kind) == 0) {
         crimp_trace_set_current(c->trace);
@@ -254,9 +331,10 @@ static int run_unary(struct crimp_call *c, const ProtobufCMessage *req, Protobuf
         ret = m->call_unary(b, &c->rpc, req, resp, err);
     crimp_trace_set_current(NULL);
     if (ret < 0) {
-        /* Say which backend is unreachable: with several behind crimp the
-         * transport's own message does not.  */
-        if ((*err)->code == GRPC_STATUS_UNAVAILABLE)
+        /* Say which backend is unreachable or hung: with several behind
+         * crimp the transport's own message does not.  */
+        if ((*err)->code == GRPC_STATUS_UNAVAILABLE ||
+            (*err)->code == GRPC_STATUS_DEADLINE_EXCEEDED)
             crimp_error_wrap(err, "backend `%s` (%s at %s)", b->config->name, b->config->type,
                              b->config->endpoint);
         return -1;
@@ -295,17 +373,27 @@ static void handle_unary(struct crimp_call *c)
     /* A call that waited in a lane past its client's patience is dropped
      * before it reaches a backend: nobody would read the answer.  */
     if (crimp_rpc_cancelled(&c->rpc)) {
+        release_slot(c);
         crimp_call_finish(c, NULL, GRPC_STATUS_CANCELLED, "cancelled before it ran");
         return;
     }
     ProtobufCMessage *req = decode_request(c, &err);
     if (req == NULL) {
+        release_slot(c);
         send_error(c, NULL, err);
         return;
     }
     ProtobufCMessage *resp = crimp_pb_new(c->method->resp_desc);
+    crimp_rpc_budget_enter(&c->rpc, NULL, c->srv->cfg->backend_call_timeout);
     int ret = run_unary(c, req, resp, &backend, &err);
+    crimp_budget_set_current(NULL);
     protobuf_c_message_free_unpacked(req, NULL);
+    if (ret == PARKED) {
+        /* C is the queue's now: it runs again when a slot frees.  */
+        protobuf_c_message_free_unpacked(resp, NULL);
+        return;
+    }
+    release_slot(c);
     if (ret < 0) {
         protobuf_c_message_free_unpacked(resp, NULL);
         send_error(c, backend, err);
@@ -376,12 +464,15 @@ static void handle_stream(struct crimp_call *c)
         if (b != NULL) {
             backend = b->config->name;
             c->backend_index = crimp_router_index(c->srv->router, b);
-            if (!crimp_method_supported(c->method, b))
+            if (!crimp_method_supported(c->method, b)) {
                 crimp_make_error(&err, GRPC_STATUS_UNIMPLEMENTED, 0,
                                  "backend `%s` (type %s) does not implement %s", b->config->name,
                                  b->config->type, crimp_method_display(c->method));
-            else
+            } else {
+                crimp_rpc_budget_enter(&c->rpc, b, c->srv->cfg->backend_call_timeout);
                 ret = c->method->call_stream(b, &c->rpc, req, &err);
+                crimp_budget_set_current(NULL);
+            }
         }
         protobuf_c_message_free_unpacked(req, NULL);
     }
@@ -398,6 +489,11 @@ static void handle_stream(struct crimp_call *c)
 static void run_job(struct crimp_job *job)
 {
     struct crimp_call *c = container_of(job, struct crimp_call, job);
+    /* Run again after waiting parked: the slot it waited for is its own.  */
+    if (c->parked_slot >= 0) {
+        c->held_slot = c->parked_slot;
+        c->parked_slot = -1;
+    }
     handle_unary(c);
 }
 
@@ -489,7 +585,15 @@ static void dispatch(struct crimp_call *c)
         if (c->method->lane == LANE_FAST && crimp_passthrough_start(c))
             break;
         c->job.run = run_job;
-        crimp_pool_submit(c->method->lane == LANE_FAST ? srv->fast : srv->slow, &c->job);
+        c->job.home = lane_pool(srv, c->method);
+        if (!crimp_pool_try_submit(lane_pool(srv, c->method), &c->job)) {
+            cleanup_error crimp_error_t err = NULL;
+            crimp_make_error(&err, GRPC_STATUS_RESOURCE_EXHAUSTED, 0,
+                             "%s: crimpd's %s lane has %d calls waiting (max_queued)",
+                             c->method->name, c->method->lane == LANE_SLOW ? "slow" : "fast",
+                             srv->cfg->max_queued);
+            send_error(c, NULL, err);
+        }
         break;
     case LANE_STREAM:
         start_stream(c);
@@ -516,6 +620,7 @@ static void on_matched(struct crimp_tag *tag, bool ok)
         c->trace->backend = 0;
     }
     c->backend_index = -1;
+    c->held_slot = c->parked_slot = -1;
     if (c->method)
         crimp_recorder_begin(c->srv->recorder);
     c->rpc.call = c->call;
@@ -524,6 +629,57 @@ static void on_matched(struct crimp_tag *tag, bool ok)
     c->rpc.send = stream_send;
     watch_close(c);
     dispatch(c);
+}
+
+/* A parked call is answered by crimp once its deadline is this near, so
+ * that the client reads which backend held it up rather than its own
+ * timer's "Deadline Exceeded": before the calls it waits behind give up
+ * (they keep a margin of at most 250 ms, common/deadline.h), as a slot
+ * they free then would come too late to be of use.  */
+#define PARKED_ANSWER_NS 400000000LL
+
+static bool parked_due(struct crimp_job *job, void *arg)
+{
+    struct crimp_call *c = container_of(job, struct crimp_call, job);
+    if (arg != NULL || crimp_rpc_cancelled(&c->rpc))
+        return true;
+    int64_t deadline = crimp_deadline_mono_ns(c->deadline);
+    return deadline != CRIMP_NO_DEADLINE && deadline - crimp_now_mono_ns() < PARKED_ANSWER_NS;
+}
+
+static void answer_parked(struct crimp_call *c, struct crimp_bulkhead *bh)
+{
+    const struct crimp_backend *b = crimp_router_get(c->srv->router, (size_t)c->parked_slot);
+    const char *name = b ? b->config->name : "?";
+    if (crimp_rpc_cancelled(&c->rpc) || atomic_load(&c->srv->stopping)) {
+        crimp_call_finish(c, NULL, GRPC_STATUS_CANCELLED, "cancelled while waiting for a turn");
+        return;
+    }
+    struct crimp_bulkhead_counts n;
+    crimp_bulkhead_counts(bh, &n);
+    cleanup_error crimp_error_t err = NULL;
+    crimp_make_error(&err, GRPC_STATUS_DEADLINE_EXCEEDED, 0,
+                     "backend `%s` (%s at %s): waited %.1f s for a turn behind %d running calls "
+                     "(max_calls %d): the backend is slow or not answering",
+                     name, b ? b->config->type : "?", b ? b->config->endpoint : "?",
+                     (double)(crimp_now_mono_ns() - c->parked_ns) / 1e9, n.running, n.max_calls);
+    send_error(c, name, err);
+}
+
+void crimp_call_expire_parked(struct crimp_server *srv, bool all)
+{
+    size_t n = crimp_router_count(srv->router);
+    for (size_t i = 0; i < n; i++)
+        for (int slow = 0; slow < 2; slow++) {
+            struct crimp_bulkhead *bh = crimp_router_bulkhead(srv->router, i, slow);
+            struct crimp_job *j = bh ? crimp_bulkhead_take_due(bh, parked_due, all ? srv : NULL)
+                                     : NULL;
+            while (j != NULL) {
+                struct crimp_job *next = j->next;
+                answer_parked(container_of(j, struct crimp_call, job), bh);
+                j = next;
+            }
+        }
 }
 
 void crimp_call_request(struct crimp_server *srv, const struct crimp_method *method,

@@ -45,6 +45,11 @@ struct crimp_call {
     int64_t start_real_ns; /* wall clock, for the record */
     int backend_index;     /* who served it: -1 for crimp itself */
     char subject[72];      /* the ID the request names, for call log lines */
+    /* The backend whose bulkhead slot (on the call's lane) this call holds,
+     * -1: none; and the one it waits parked for, with since when.  */
+    int held_slot;
+    int parked_slot;
+    int64_t parked_ns;
     /* The backend calls this call causes; allocated when it starts and only
      * for calls that reach a backend (3 KB Version never needs: bench/).  */
     struct crimp_trace *trace;
@@ -70,6 +75,11 @@ void crimp_call_finish(struct crimp_call *c, grpc_byte_buffer *reply, grpc_statu
 /* Serves C on the passthrough fast path (shim/passthrough.c) when it can;
  * false leaves C to the worker lanes.  */
 bool crimp_passthrough_start(struct crimp_call *c);
+
+/* Answers the calls parked in a backend's queue whose client gave up or
+ * whose deadline is about to pass (every parked call when ALL: at
+ * shutdown), naming the backend they waited for.  */
+void crimp_call_expire_parked(struct crimp_server *srv, bool all);
 
 /* Allocates a call that waits for gRPC to match METHOD (NULL: any unknown
  * method) and posts the request.  */

@@ -68,6 +68,21 @@ static const struct opt_def opt_defs[] = {
     {"workers", OPT_INT, OFF(workers), 1, 1024, "N", "threads for fast calls"},
     {"slow_workers", OPT_INT, OFF(slow_workers), 1, 1024, "N",
      "threads for slow calls (pull, stop, exec)"},
+    {"max_queued", OPT_INT, OFF(max_queued), 1, 1000000, "N",
+     "calls waiting in each lane (fast, slow) before new ones are refused"},
+    {"backend_max_calls", OPT_INT, OFF(backend_max_calls), 1, 1024, "N",
+     "calls of one backend running at once on each lane; keep it under workers so a hung "
+     "backend leaves threads for the others (per backend: options.max_calls)"},
+    {"backend_max_queued", OPT_INT, OFF(backend_max_queued), 0, 100000, "N",
+     "calls of one backend waiting for a turn on each lane; beyond: RESOURCE_EXHAUSTED "
+     "(per backend: options.max_queued)"},
+    {"backend_call_timeout", OPT_SECONDS, OFF(backend_call_timeout), 1, 24 * 3600, "SECONDS",
+     "limit of a backend call made for a CRI call that carries no deadline; kubelet's deadline "
+     "always applies (per backend: options.call_timeout)"},
+    {"health_interval", OPT_SECONDS, OFF(health_interval), 0, 3600, "SECONDS",
+     "pause between health probes of each backend (Status, /metrics crimp_backend_up)"},
+    {"health_timeout", OPT_SECONDS, OFF(health_timeout), 0, 3600, "SECONDS",
+     "a backend whose probe takes longer counts as down"},
     {"pollers", OPT_INT, OFF(pollers), 1, 64, "N", "gRPC completion queue threads"},
     {"max_streams", OPT_INT, OFF(max_streams), 1, 4096, "N", "concurrent server-streaming calls"},
     {"recent_calls", OPT_INT, OFF(recent_calls), 1, 1000000, "N",
@@ -96,6 +111,7 @@ static void set_backends_default(struct crimp_config *cfg)
     cfg->backends[0].name = xstrdup("containerd-cri");
     cfg->backends[0].type = xstrdup("cri");
     cfg->backends[0].endpoint = xstrdup("unix:///run/containerd/containerd.sock");
+    cfg->backends[0].max_queued = -1;
 }
 
 void crimp_config_init(struct crimp_config *cfg)
@@ -114,6 +130,12 @@ void crimp_config_init(struct crimp_config *cfg)
     cfg->state_dir = xstrdup("/var/lib/crimp");
     cfg->workers = 16;
     cfg->slow_workers = 16;
+    cfg->max_queued = 4096;
+    cfg->backend_max_calls = 8;
+    cfg->backend_max_queued = 32;
+    cfg->backend_call_timeout = 60;
+    cfg->health_interval = 1;
+    cfg->health_timeout = 2;
     cfg->pollers = 2;
     cfg->max_streams = 64;
     cfg->recent_calls = 512;
@@ -255,6 +277,62 @@ static const struct opt_def *find_opt(const char *key)
     return NULL;
 }
 
+/* The keys of a backend's options that are crimp's, not the backend's.  */
+static const struct {
+    const char *key;
+    const char *what;
+    double min, max;
+} LIMIT_KEYS[] = {
+    {"max_calls", "a whole number from 1 to 1024", 1, 1024},
+    {"max_queued", "a whole number from 0 to 100000", 0, 100000},
+    {"call_timeout", "a number of seconds from 1 to 86400", 1, 86400},
+};
+
+static void set_limit(struct crimp_backend_config *b, size_t k, double v)
+{
+    if (k == 0)
+        b->max_calls = (int)v;
+    else if (k == 1)
+        b->max_queued = (int)v;
+    else
+        b->call_timeout = v;
+}
+
+/* Takes crimp's own limits out of OPTIONS into B: the backend never sees
+ * them (backends refuse keys they do not know).  */
+static int take_limits(struct crimp_backend_config *b, json_t *options, const char *origin,
+                       size_t index, crimp_error_t *err)
+{
+    for (size_t k = 0; k < CRIMP_ARRAY_SIZE(LIMIT_KEYS); k++) {
+        json_t *v = json_object_get(options, LIMIT_KEYS[k].key);
+        if (v == NULL)
+            continue;
+        double d = json_number_value(v);
+        bool whole = k == 2 || json_is_integer(v);
+        if (!json_is_number(v) || !whole || d < LIMIT_KEYS[k].min || d > LIMIT_KEYS[k].max)
+            return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
+                                    "%s: backends[%zu].options.%s: must be %s", origin, index,
+                                    LIMIT_KEYS[k].key, LIMIT_KEYS[k].what);
+        set_limit(b, k, d);
+        json_object_del(options, LIMIT_KEYS[k].key);
+    }
+    return 0;
+}
+
+/* Limits not given per backend come from crimpd's defaults.  */
+static void resolve_limits(struct crimp_config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_backends; i++) {
+        struct crimp_backend_config *b = &cfg->backends[i];
+        if (b->max_calls == 0)
+            b->max_calls = cfg->backend_max_calls;
+        if (b->max_queued < 0)
+            b->max_queued = cfg->backend_max_queued;
+        if (b->call_timeout == 0)
+            b->call_timeout = cfg->backend_call_timeout;
+    }
+}
+
 static int parse_backend_json(struct crimp_config *cfg, json_t *obj, size_t index,
                               const char *origin, crimp_error_t *err)
 {
@@ -278,6 +356,8 @@ static int parse_backend_json(struct crimp_config *cfg, json_t *obj, size_t inde
                                     "%s: backends[%zu].%s: must be a non-empty string", origin,
                                     index, key);
         } else if (strcmp(key, "options") == 0 && json_is_object(v)) {
+            if (take_limits(b, v, origin, index, err) < 0)
+                return -1;
             json_array_append(cfg->backend_options, v);
             b->options = v;
         } else {
@@ -302,6 +382,8 @@ static int apply_backends_json(struct crimp_config *cfg, json_t *arr, const char
     free_backends(cfg);
     cfg->n_backends = json_array_size(arr);
     cfg->backends = xcalloc(cfg->n_backends, sizeof(*cfg->backends));
+    for (size_t i = 0; i < cfg->n_backends; i++)
+        cfg->backends[i].max_queued = -1; /* 0 is a valid choice: none */
     for (size_t i = 0; i < cfg->n_backends; i++)
         if (parse_backend_json(cfg, json_array_get(arr, i), i, origin, err) < 0)
             return -1;
@@ -370,6 +452,7 @@ static int add_backend_flag(struct crimp_config *cfg, const char *arg, bool *rep
     b->name = strndup(arg, (size_t)(eq - arg));
     b->type = strndup(eq + 1, (size_t)(colon - eq - 1));
     b->endpoint = xstrdup(colon + 1);
+    b->max_queued = -1;
     return 0;
 }
 
@@ -457,6 +540,7 @@ int crimp_config_from_args(struct crimp_config *cfg, int argc, char **argv, int 
         return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
                                 "unexpected argument `%s` (see %s --help)", argv[optind], argv[0]);
     resolve_admin_listen(cfg);
+    resolve_limits(cfg);
     /* Unless named, the default is the first backend listed, so that a
      * config or command line with one backend needs nothing more.  */
     if (str_empty(cfg->default_backend) && cfg->n_backends > 0) {
@@ -544,8 +628,11 @@ json_t *crimp_config_to_json(const struct crimp_config *cfg)
         const struct crimp_backend_config *b = &cfg->backends[i];
         json_t *o = json_pack("{s:s, s:s, s:s}", "name", b->name, "type", b->type, "endpoint",
                               b->endpoint);
-        if (b->options)
-            json_object_set(o, "options", b->options);
+        json_t *options = b->options ? json_copy(b->options) : json_object();
+        json_object_set_new(options, "max_calls", json_integer(b->max_calls));
+        json_object_set_new(options, "max_queued", json_integer(b->max_queued));
+        json_object_set_new(options, "call_timeout", json_real(b->call_timeout));
+        json_object_set_new(o, "options", options);
         json_array_append_new(arr, o);
     }
     json_object_set_new(j, "backends", arr);
@@ -584,7 +671,9 @@ void crimp_config_usage(FILE *out, const char *prog)
                  "  --help                    this text\n"
                  "  --version                 print crimpd's version\n\n"
                  "Config file keys are the long option names with '_' for '-', plus\n"
-                 "\"backends\": [{\"name\", \"type\", \"endpoint\", \"options\"}].\n"
+                 "\"backends\": [{\"name\", \"type\", \"endpoint\", \"options\"}].  Besides\n"
+                 "its type's own, every backend's options take max_calls, max_queued and\n"
+                 "call_timeout, overriding the backend_* defaults above for that backend.\n"
                  "Backend option \"cgroup_driver\" (containerd, cri): systemd or cgroupfs,\n"
                  "default systemd when systemd is PID 1 on cgroup v2, else cgroupfs; docker\n"
                  "uses dockerd's.  All backends must agree (RuntimeConfig answers the node's\n"

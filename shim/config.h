@@ -25,6 +25,12 @@ struct crimp_config {
     char *state_dir;        /* checkpoints, default-backend choice */
     int workers;            /* fast lane threads */
     int slow_workers;       /* slow lane threads */
+    int max_queued;         /* calls waiting in each lane before any is refused */
+    int backend_max_calls;  /* default: one backend's calls running at once, per lane */
+    int backend_max_queued; /* default: one backend's calls waiting for a turn, per lane */
+    double backend_call_timeout; /* default: seconds for a call that has no kubelet deadline */
+    double health_interval; /* seconds between probes of each backend */
+    double health_timeout;  /* seconds a probe may take before the backend counts as down */
     int pollers;            /* gRPC completion queue threads */
     int max_streams;        /* concurrent server-streaming calls */
     int recent_calls;       /* calls kept with their spans for tracing */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cri_rpcs.h"
+#include "deadline.h"
 #include "utils.h"
 
 #define TRAMPOLINE_UNARY(op, Req, Resp)                                                            \
@@ -115,4 +116,14 @@ const char *crimp_method_subject(const struct crimp_method *m, const ProtobufCMe
 const char *crimp_method_display(const struct crimp_method *m)
 {
     return m->path + strlen("/runtime.v1.");
+}
+
+void crimp_rpc_budget_enter(struct crimp_rpc *rpc, const struct crimp_backend *b,
+                            double default_s)
+{
+    double t = b != NULL && b->config->call_timeout > 0 ? b->config->call_timeout : default_s;
+    struct crimp_budget budget = {.deadline_ns = crimp_deadline_mono_ns(rpc->deadline),
+                                  .default_ns = (int64_t)(t * 1e9),
+                                  .cancelled = &rpc->cancelled};
+    crimp_budget_set_current(&budget);
 }

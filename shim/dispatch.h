@@ -50,6 +50,12 @@ bool crimp_method_supported(const struct crimp_method *m, const struct crimp_bac
 int crimp_method_validate(const struct crimp_method *m, const ProtobufCMessage *req,
                           crimp_error_t *err);
 
+/* Makes RPC's deadline and cancellation this thread's budget
+ * (common/deadline.h) for calls to B, whose call_timeout bounds calls that
+ * came without a deadline; B NULL: crimpd's own default, DEFAULT_S.  */
+void crimp_rpc_budget_enter(struct crimp_rpc *rpc, const struct crimp_backend *b,
+                            double default_s);
+
 /* The short name for logs: "RuntimeService/Version".  */
 const char *crimp_method_display(const struct crimp_method *m);
 /* The ID REQ names in the method's required field when that is a string

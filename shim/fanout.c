@@ -6,7 +6,10 @@
  * one backend after the other, element by element.  */
 #include <string.h>
 
+#include "bulkhead.h"
 #include "call.h"
+#include "deadline.h"
+#include "health.h"
 #include "log.h"
 #include "pbutil.h"
 #include "router-internal.h"
@@ -64,6 +67,45 @@ static void append_repeated(ProtobufCMessage *dst, ProtobufCMessage *src)
     }
 }
 
+/* What call_one says besides 0 and -1.  */
+enum { PART_DOWN = -2, PART_BUSY = -3 };
+
+/* Backend I's part of a call every backend serves.  A backend the health
+ * probe found down is left out at once (PART_DOWN) rather than waited for:
+ * one hung runtime must not hold up the lists of the others.  One that is
+ * up but has every slot busy (PART_BUSY) fails the whole call instead: a
+ * list without a live runtime's pods would tell kubelet they are gone, and
+ * waiting for a slot would hold a worker.  */
+static int call_one(struct crimp_router *r, size_t i, const struct crimp_method *m,
+                    struct crimp_rpc *rpc, const ProtobufCMessage *req, ProtobufCMessage *part,
+                    crimp_error_t *err)
+{
+    struct crimp_backend *b = r->backends[i];
+    if (crimp_router_down(r, i)) {
+        struct crimp_backend_health h;
+        crimp_health_get(r->health, i, &h);
+        crimp_make_error(err, GRPC_STATUS_UNAVAILABLE, 0, "not answering its health probe (%s)",
+                         h.error ? h.error : "down");
+        crimp_backend_health_release(&h);
+        return PART_DOWN;
+    }
+    struct crimp_bulkhead *bh = crimp_router_bulkhead(r, i, m->lane == LANE_SLOW);
+    if (!crimp_bulkhead_try_enter(bh)) {
+        struct crimp_bulkhead_counts n;
+        crimp_bulkhead_counts(bh, &n);
+        crimp_make_error(err, GRPC_STATUS_RESOURCE_EXHAUSTED, 0,
+                         "all %d of its call slots are busy (max_calls): it is slow or not "
+                         "answering",
+                         n.max_calls);
+        return PART_BUSY;
+    }
+    crimp_rpc_budget_enter(rpc, b, 0);
+    int rc = m->call_unary(b, rpc, req, part, err);
+    crimp_budget_set_current(NULL);
+    crimp_bulkhead_leave(bh);
+    return rc;
+}
+
 int crimp_router_call_all(struct crimp_router *r, const struct crimp_method *m,
                           struct crimp_rpc *rpc, const ProtobufCMessage *req,
                           ProtobufCMessage *resp, int *only, crimp_error_t *err)
@@ -80,15 +122,24 @@ int crimp_router_call_all(struct crimp_router *r, const struct crimp_method *m,
         ProtobufCMessage *part = crimp_pb_new(m->resp_desc);
         crimp_error_t e = NULL;
         crimp_trace_set_backend((int)i);
-        int rc = m->call_unary(b, rpc, req, part, &e);
+        int rc = call_one(r, i, m, rpc, req, part, &e);
         crimp_trace_set_backend(-1);
+        if (rc == PART_BUSY) {
+            protobuf_c_message_free_unpacked(part, NULL);
+            crimp_error_wrap(&e, "backend `%s` (%s at %s)", b->config->name, b->config->type,
+                             b->config->endpoint);
+            *err = e;
+            return -1;
+        }
         if (rc == 0) {
             crimp_router_observe(r, m, (int)i, req, part);
             append_repeated(resp, part);
             ok++;
         } else {
-            log_warn("%s: backend `%s` left out: %s", crimp_method_display(m), b->config->name,
-                     e->msg);
+            /* A backend known to be down is said so once, by the probe.  */
+            crimp_log(rc == PART_DOWN ? CRIMP_LOG_DEBUG : CRIMP_LOG_WARN,
+                      "%s: backend `%s` left out: %s", crimp_method_display(m), b->config->name,
+                      e->msg);
             crimp_error_wrap(&e, "backend `%s`", b->config->name);
             crimp_error_release(&last);
             last = e;

@@ -1,10 +1,11 @@
 /* Version and Status answered by crimp.
  *
  * Version never calls a backend: kubelet polls it, and it is the floor every
- * latency figure is measured against.  It reports what Status last learned
- * about the default backend.  Status asks every backend for its conditions
- * and reports the default backend's RuntimeReady and NetworkReady as the
- * node's, plus one condition per backend so an operator sees each.  */
+ * latency figure is measured against.  It reports what crimp last learned
+ * about the default backend.  Status reports the conditions each backend's
+ * last health probe found: the default backend's RuntimeReady and
+ * NetworkReady as the node's, plus one condition per backend so an
+ * operator sees each.  */
 #include "identity.h"
 
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "common/runtime_features.h"
 #include "config.h"
 #include "drivers.h"
+#include "health.h"
 #include "log.h"
 #include "pbutil.h"
 #include "utils.h"
@@ -58,33 +60,28 @@ find_condition(const Runtime__V1__StatusResponse *s, const char *type)
     return NULL;
 }
 
-/* The state of one backend, as learned by one Status call.  */
+/* The state of one backend, as its last health probe found it.  */
 struct backend_probe {
     struct crimp_backend *b;
     Runtime__V1__StatusResponse *status; /* NULL when it did not answer */
     char *error;
 };
 
-static void probe_backend(struct crimp_router *r, struct crimp_rpc *rpc, struct backend_probe *p)
+/* Status never waits on a backend: kubelet polls it every few seconds, and
+ * a hung runtime must show as not ready rather than freeze the reply.  The
+ * health probes (health.c) ask each backend in the background.  */
+static void probe_backend(struct crimp_router *r, size_t i, struct backend_probe *p)
 {
-    cleanup_error crimp_error_t err = NULL;
-    if (p->b->ops->status == NULL) {
-        p->error = xstrdup("the backend does not report status");
-        return;
+    struct crimp_backend_health h;
+    crimp_health_get(crimp_router_health(r), i, &h);
+    if (!h.probed) {
+        p->error = xstrdup("not probed yet");
+    } else {
+        p->status = steal_ptr(&h.status);
+        if (p->status == NULL)
+            p->error = xstrdup(h.error ? h.error : "the backend does not report status");
     }
-    Runtime__V1__StatusRequest req = RUNTIME__V1__STATUS_REQUEST__INIT;
-    p->status = (Runtime__V1__StatusResponse *)crimp_pb_new(&runtime__v1__status_response__descriptor);
-    if (p->b->ops->status(p->b, rpc, &req, p->status, &err) < 0) {
-        protobuf_c_message_free_unpacked(&p->status->base, NULL);
-        p->status = NULL;
-        p->error = xstrdup(err->msg);
-        log_warn("backend `%s`: status: %s", p->b->config->name, err->msg);
-        return;
-    }
-    crimp_error_release(&err);
-    /* Status is also when crimp learns which runtime version is behind.  */
-    if (crimp_router_refresh_version(r, p->b, rpc, &err) < 0)
-        log_debug("backend `%s`: version: %s", p->b->config->name, err->msg);
+    crimp_backend_health_release(&h);
 }
 
 static Runtime__V1__RuntimeCondition *node_condition(const char *type,
@@ -197,7 +194,7 @@ static int answer_status(struct crimp_router *r, struct crimp_rpc *rpc,
         if (b == NULL)
             continue; /* retired by a reload */
         probes[n].b = b;
-        probe_backend(r, rpc, &probes[n]);
+        probe_backend(r, i, &probes[n]);
         if (b == crimp_router_default(r))
             def = &probes[n];
         n++;

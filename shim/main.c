@@ -9,6 +9,7 @@
 #include "admin.h"
 #include "config.h"
 #include "drivers.h"
+#include "health.h"
 #include "log.h"
 #include "reload.h"
 #include "router.h"
@@ -173,17 +174,24 @@ int main(int argc, char **argv)
 
     struct crimp_router *router = crimp_router_new(&cfg, &err);
     struct crimp_server *srv = NULL;
+    struct crimp_health *health = NULL;
     if (router != NULL) {
         if (crimp_router_count(router) == 0)
             log_warn("no backend configured: every call but Version and Status will fail");
         probe_backends(router);
         if (crimp_router_check_drivers(router, &err) == 0) {
             crimp_router_rebuild_ownership(router);
+            /* Probed before the first call, so that Status knows at once.  */
+            health = crimp_health_start(router, cfg.health_interval, cfg.health_timeout);
+            crimp_router_set_health(router, health);
             srv = crimp_server_start(&cfg, router, &err);
         }
     }
     if (srv == NULL) {
         log_error("%s", err->msg);
+        if (router != NULL)
+            crimp_router_set_health(router, NULL);
+        crimp_health_stop(health);
         crimp_router_free(router);
         grpc_shutdown_blocking();
         crimp_config_free(&cfg);
@@ -205,6 +213,8 @@ int main(int argc, char **argv)
     notify("STOPPING=1\nSTATUS=draining");
     crimp_admin_stop(admin);
     crimp_server_stop(srv);
+    crimp_router_set_health(router, NULL);
+    crimp_health_stop(health);
     crimp_router_free(router);
     grpc_shutdown_blocking();
     crimp_config_free(&cfg);

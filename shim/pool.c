@@ -10,26 +10,44 @@
 struct crimp_pool {
     pthread_mutex_t lock;
     pthread_cond_t ready;
-    struct crimp_job *head, *tail;
-    size_t queued;
+    struct crimp_job_fifo queue;
+    size_t max_queued; /* 0: no bound */
     bool stopping;
     int nthreads;
     pthread_t *threads;
     char *name;
 };
 
+void crimp_job_fifo_push(struct crimp_job_fifo *q, struct crimp_job *job)
+{
+    job->next = NULL;
+    if (q->tail)
+        q->tail->next = job;
+    else
+        q->head = job;
+    q->tail = job;
+    q->n++;
+}
+
+struct crimp_job *crimp_job_fifo_pop(struct crimp_job_fifo *q)
+{
+    struct crimp_job *job = q->head;
+    if (job == NULL)
+        return NULL;
+    q->head = job->next;
+    if (q->head == NULL)
+        q->tail = NULL;
+    q->n--;
+    job->next = NULL;
+    return job;
+}
+
 static struct crimp_job *take_job(struct crimp_pool *pool)
 {
     pthread_mutex_lock(&pool->lock);
-    while (pool->head == NULL && !pool->stopping)
+    while (pool->queue.head == NULL && !pool->stopping)
         pthread_cond_wait(&pool->ready, &pool->lock);
-    struct crimp_job *job = pool->head;
-    if (job != NULL) {
-        pool->head = job->next;
-        if (pool->head == NULL)
-            pool->tail = NULL;
-        pool->queued--;
-    }
+    struct crimp_job *job = crimp_job_fifo_pop(&pool->queue);
     pthread_mutex_unlock(&pool->lock);
     return job;
 }
@@ -43,9 +61,10 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-struct crimp_pool *crimp_pool_new(const char *name, int threads)
+struct crimp_pool *crimp_pool_new(const char *name, int threads, int max_queued)
 {
     struct crimp_pool *pool = xcalloc(1, sizeof(*pool));
+    pool->max_queued = max_queued > 0 ? (size_t)max_queued : 0;
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->ready, NULL);
     pool->name = xstrdup(name);
@@ -63,22 +82,28 @@ struct crimp_pool *crimp_pool_new(const char *name, int threads)
 
 void crimp_pool_submit(struct crimp_pool *pool, struct crimp_job *job)
 {
-    job->next = NULL;
     pthread_mutex_lock(&pool->lock);
-    if (pool->tail)
-        pool->tail->next = job;
-    else
-        pool->head = job;
-    pool->tail = job;
-    pool->queued++;
+    crimp_job_fifo_push(&pool->queue, job);
     pthread_cond_signal(&pool->ready);
     pthread_mutex_unlock(&pool->lock);
+}
+
+bool crimp_pool_try_submit(struct crimp_pool *pool, struct crimp_job *job)
+{
+    pthread_mutex_lock(&pool->lock);
+    bool room = pool->max_queued == 0 || pool->queue.n < pool->max_queued;
+    if (room) {
+        crimp_job_fifo_push(&pool->queue, job);
+        pthread_cond_signal(&pool->ready);
+    }
+    pthread_mutex_unlock(&pool->lock);
+    return room;
 }
 
 size_t crimp_pool_queued(struct crimp_pool *pool)
 {
     pthread_mutex_lock(&pool->lock);
-    size_t n = pool->queued;
+    size_t n = pool->queue.n;
     pthread_mutex_unlock(&pool->lock);
     return n;
 }

@@ -5,19 +5,37 @@
 #ifndef CRIMP_POOL_H
 #define CRIMP_POOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct crimp_pool;
 
 struct crimp_job {
     void (*run)(struct crimp_job *job);
-    struct crimp_job *next; /* queue link, owned by the pool */
+    struct crimp_job *next;  /* queue link, owned by the pool (or a bulkhead) */
+    struct crimp_pool *home; /* where it runs when a bulkhead resumes it */
 };
 
-/* Starts THREADS workers named NAME (shown by `top -H`).  */
-struct crimp_pool *crimp_pool_new(const char *name, int threads);
+/* A FIFO of jobs linked through their `next`; no lock of its own (the
+ * pool's and the bulkheads' queues, each under its owner's lock).  */
+struct crimp_job_fifo {
+    struct crimp_job *head, *tail;
+    size_t n;
+};
+void crimp_job_fifo_push(struct crimp_job_fifo *q, struct crimp_job *job);
+/* The oldest job, taken out; NULL when empty.  */
+struct crimp_job *crimp_job_fifo_pop(struct crimp_job_fifo *q);
 
-/* Queues JOB; a worker calls job->run(job) later.  */
+/* Starts THREADS workers named NAME (shown by `top -H`) whose queue takes
+ * at most MAX_QUEUED new jobs (<= 0: no bound).  */
+struct crimp_pool *crimp_pool_new(const char *name, int threads, int max_queued);
+
+/* Queues a new JOB unless MAX_QUEUED jobs already wait: false then, and
+ * the caller refuses it (a flood must not grow the queue without end).  */
+bool crimp_pool_try_submit(struct crimp_pool *pool, struct crimp_job *job);
+
+/* Queues JOB whatever the queue holds: for jobs already admitted once
+ * (a call resumed after waiting for its backend).  */
 void crimp_pool_submit(struct crimp_pool *pool, struct crimp_job *job);
 
 /* Jobs queued and not yet started.  */

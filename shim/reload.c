@@ -37,6 +37,8 @@ static bool in_config(const struct crimp_config *cfg, const char *name)
 static bool same_backend(const struct crimp_backend_config *a, const struct crimp_backend_config *b)
 {
     return strcmp(a->type, b->type) == 0 && strcmp(a->endpoint, b->endpoint) == 0 &&
+           a->max_calls == b->max_calls && a->max_queued == b->max_queued &&
+           a->call_timeout == b->call_timeout &&
            (a->options == b->options || (a->options && b->options && json_equal(a->options, b->options)));
 }
 
@@ -127,7 +129,7 @@ static void add_or_check(struct crimp_router *r, const struct crimp_backend_conf
         return;
     }
     size_t i = r->n;
-    r->backends[i] = b;
+    crimp_router_fill_slot(r, i, b);
     r->versions[i] = NULL;
     r->draining[i] = false;
     crimp_recorder_name_backend(rec, (int)i, bc->name);

@@ -125,7 +125,9 @@ static int owner_of(struct crimp_router *r, struct crimp_rpc *rpc, const char *i
     size_t def = crimp_router_default_index(r);
     for (size_t k = 0; k < r->n; k++) {
         size_t i = k == 0 ? def : (k <= def ? k - 1 : k);
-        if (crimp_router_live(r, i) && backend_has(r->backends[i], rpc, id, pod)) {
+        /* A backend found down is not asked: the lookup would wait for it.  */
+        if (crimp_router_live(r, i) && !crimp_router_down(r, i) &&
+            backend_has(r->backends[i], rpc, id, pod)) {
             crimp_ownership_set(r->owners, id, pod ? NULL : "", (int)i);
             return (int)i;
         }

@@ -24,7 +24,14 @@ struct crimp_router {
     pthread_mutex_t lock;
     char *state_file; /* the default and draining choices, or NULL */
     struct crimp_ownership *owners;
+    /* Per slot: the fast and the slow lane's bulkhead (bulkhead.h).  */
+    struct crimp_bulkhead *(*bulkheads)[2];
+    struct crimp_health *health; /* NULL until crimpd started the probes */
 };
+
+/* Makes B slot I's backend, with its bulkheads (before the slot is
+ * published).  */
+void crimp_router_fill_slot(struct crimp_router *r, size_t i, struct crimp_backend *b);
 
 size_t crimp_router_default_index(struct crimp_router *r);
 

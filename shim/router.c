@@ -9,6 +9,9 @@
 
 #include "router-internal.h"
 
+#include "bulkhead.h"
+#include "deadline.h"
+#include "health.h"
 #include "grpc_client.h"
 #include "log.h"
 #include "pbutil.h"
@@ -142,6 +145,9 @@ static void list_into_table(struct crimp_router *r, size_t i)
                             .deadline = crimp_grpc_deadline_in(5)};
     cleanup_error crimp_error_t err = NULL;
     size_t pods = 0, ctrs = 0;
+    /* Bounded like a CRI call, so that a hung runtime cannot hold up the
+     * start for longer than the deadline.  */
+    crimp_rpc_budget_enter(&rpc, b, 5);
     if (b->ops->list_pod_sandbox) {
         Runtime__V1__ListPodSandboxRequest req = RUNTIME__V1__LIST_POD_SANDBOX_REQUEST__INIT;
         Runtime__V1__ListPodSandboxResponse resp = RUNTIME__V1__LIST_POD_SANDBOX_RESPONSE__INIT;
@@ -170,6 +176,7 @@ static void list_into_table(struct crimp_router *r, size_t i)
         }
         crimp_pb_free_fields(&resp.base);
     }
+    crimp_budget_set_current(NULL);
     if (err)
         log_warn("backend `%s`: ownership not listed at start (%s); its IDs are looked up when "
                  "first named",
@@ -201,6 +208,7 @@ struct crimp_router *crimp_router_new(const struct crimp_config *cfg, crimp_erro
     r->versions = xcalloc(CRIMP_MAX_BACKENDS, sizeof(*r->versions));
     r->draining = xcalloc(CRIMP_MAX_BACKENDS, sizeof(*r->draining));
     r->removed = xcalloc(CRIMP_MAX_BACKENDS, sizeof(*r->removed));
+    r->bulkheads = xcalloc(CRIMP_MAX_BACKENDS, sizeof(*r->bulkheads));
     if (cfg->n_backends > CRIMP_MAX_BACKENDS) {
         crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0, "backends: at most %d",
                          CRIMP_MAX_BACKENDS);
@@ -221,7 +229,7 @@ struct crimp_router *crimp_router_new(const struct crimp_config *cfg, crimp_erro
         }
         b->ops = ops;
         b->config = bc;
-        r->backends[r->n++] = b;
+        crimp_router_fill_slot(r, r->n++, b);
         if (strcmp(bc->name, cfg->default_backend) == 0)
             atomic_store(&r->default_index, i);
     }
@@ -239,6 +247,8 @@ void crimp_router_free(struct crimp_router *r)
     for (size_t i = 0; i < r->n; i++) {
         r->backends[i]->ops->close(r->backends[i]);
         free(r->versions[i]);
+        crimp_bulkhead_free(r->bulkheads[i][0]);
+        crimp_bulkhead_free(r->bulkheads[i][1]);
     }
     crimp_ownership_free(r->owners);
     for (size_t i = 0; i < r->n_retired_configs; i++) {
@@ -250,10 +260,38 @@ void crimp_router_free(struct crimp_router *r)
     free(r->versions);
     free(r->draining);
     free(r->removed);
+    free(r->bulkheads);
     pthread_mutex_destroy(&r->reload_lock);
     free(r->state_file);
     pthread_mutex_destroy(&r->lock);
     free(r);
+}
+
+void crimp_router_fill_slot(struct crimp_router *r, size_t i, struct crimp_backend *b)
+{
+    r->backends[i] = b;
+    r->bulkheads[i][0] = crimp_bulkhead_new(b->config->max_calls, b->config->max_queued);
+    r->bulkheads[i][1] = crimp_bulkhead_new(b->config->max_calls, b->config->max_queued);
+}
+
+struct crimp_bulkhead *crimp_router_bulkhead(const struct crimp_router *r, size_t i, bool slow)
+{
+    return i < atomic_load(&((struct crimp_router *)r)->n) ? r->bulkheads[i][slow ? 1 : 0] : NULL;
+}
+
+void crimp_router_set_health(struct crimp_router *r, struct crimp_health *h)
+{
+    r->health = h;
+}
+
+struct crimp_health *crimp_router_health(const struct crimp_router *r)
+{
+    return r->health;
+}
+
+bool crimp_router_down(const struct crimp_router *r, size_t i)
+{
+    return crimp_health_down(r->health, i);
 }
 
 size_t crimp_router_count(const struct crimp_router *r)
@@ -313,7 +351,15 @@ int crimp_router_refresh_version(struct crimp_router *r, struct crimp_backend *b
     Runtime__V1__VersionRequest req = RUNTIME__V1__VERSION_REQUEST__INIT;
     Runtime__V1__VersionResponse resp = RUNTIME__V1__VERSION_RESPONSE__INIT;
     req.version = (char *)"v1";
-    if (b->ops->version(b, rpc, &req, &resp, err) < 0)
+    /* Outside a CRI call (at start) the request still ends by RPC's
+     * deadline: a hung runtime must not hold up crimpd's start.  */
+    bool own_budget = crimp_budget_current() == NULL;
+    if (own_budget)
+        crimp_rpc_budget_enter(rpc, b, 2);
+    int rc = b->ops->version(b, rpc, &req, &resp, err);
+    if (own_budget)
+        crimp_budget_set_current(NULL);
+    if (rc < 0)
         return -1;
     char *v = xasprintf("%s %s", resp.runtime_name, resp.runtime_version);
     crimp_pb_free_fields(&resp.base);

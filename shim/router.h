@@ -14,6 +14,9 @@
 #include "config.h"
 #include "dispatch.h"
 
+struct crimp_bulkhead;
+struct crimp_health;
+
 struct crimp_router;
 
 /* The most backends one crimpd holds (configured plus added by reloads).  */
@@ -94,6 +97,18 @@ struct crimp_backend *crimp_router_get(const struct crimp_router *r, size_t i);
 /* The position of B in the configuration (as the recorder numbers
  * backends), -1 if B is not one of R's.  */
 int crimp_router_index(const struct crimp_router *r, const struct crimp_backend *b);
+
+/* Backend I's bulkhead on the slow lane (SLOW) or the fast one.  */
+struct crimp_bulkhead *crimp_router_bulkhead(const struct crimp_router *r, size_t i, bool slow);
+
+/* The health probes (shim/health.c) whose results the router reads; NULL
+ * while there are none.  */
+void crimp_router_set_health(struct crimp_router *r, struct crimp_health *h);
+struct crimp_health *crimp_router_health(const struct crimp_router *r);
+
+/* Whether backend I's last health probe found it down: lists and ID
+ * lookups then leave it out instead of waiting for it.  */
+bool crimp_router_down(const struct crimp_router *r, size_t i);
 
 /* NULL when there are no backends.  */
 struct crimp_backend *crimp_router_default(const struct crimp_router *r);

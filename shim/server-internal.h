@@ -27,6 +27,10 @@ struct crimp_server {
     void **registered; /* one handle per crimp_methods[] entry */
 
     atomic_bool stopping;
+    /* Answers parked calls whose deadline nears (crimp_call_expire_parked).  */
+    pthread_t expirer;
+    bool expirer_started;
+    atomic_bool expirer_stop;
     atomic_int unary_in_flight;
     atomic_int streams_in_flight;
 

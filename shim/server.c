@@ -171,12 +171,35 @@ static void session_finish(void *recorder, const struct crimp_stream_report *s)
                                   s->bytes_out);
 }
 
+/* How often parked calls are checked for their deadline.  */
+#define EXPIRE_TICK_US 50000
+
+static void *expirer_main(void *arg)
+{
+    struct crimp_server *srv = arg;
+    while (!atomic_load(&srv->expirer_stop)) {
+        crimp_call_expire_parked(srv, false);
+        usleep(EXPIRE_TICK_US);
+    }
+    return NULL;
+}
+
+static void stop_expirer(struct crimp_server *srv)
+{
+    if (!srv->expirer_started)
+        return;
+    atomic_store(&srv->expirer_stop, true);
+    pthread_join(srv->expirer, NULL);
+    srv->expirer_started = false;
+}
+
 static void free_server(struct crimp_server *srv)
 {
     crimp_sd_acceptor_stop(srv->acceptor); /* no connection joins a dying server */
     srv->acceptor = NULL;
     /* Workers first: their calls are finished or cancelled by now, and they
      * must not touch a destroyed server.  */
+    stop_expirer(srv);
     crimp_pool_free(srv->fast);
     crimp_pool_free(srv->slow);
     if (srv->server)
@@ -198,6 +221,18 @@ static void free_server(struct crimp_server *srv)
     free(srv->pollers);
     free(srv->registered);
     free(srv);
+}
+
+/* A backend allowed as many calls as a lane has workers can take them all
+ * when it hangs: worth a warning, though an operator may want it.  */
+static void warn_unbounded(const struct crimp_config *cfg)
+{
+    int lane = cfg->workers < cfg->slow_workers ? cfg->workers : cfg->slow_workers;
+    for (size_t i = 0; i < cfg->n_backends; i++)
+        if (cfg->backends[i].max_calls >= lane)
+            log_warn("backend `%s`: max_calls %d is not below the %d workers of a lane: if it "
+                     "hangs, it can hold them all",
+                     cfg->backends[i].name, cfg->backends[i].max_calls, lane);
 }
 
 struct crimp_server *crimp_server_start(const struct crimp_config *cfg,
@@ -246,8 +281,12 @@ struct crimp_server *crimp_server_start(const struct crimp_config *cfg,
             return NULL;
         }
     }
-    srv->fast = crimp_pool_new("crimp-fast", cfg->workers);
-    srv->slow = crimp_pool_new("crimp-slow", cfg->slow_workers);
+    warn_unbounded(cfg);
+    srv->fast = crimp_pool_new("crimp-fast", cfg->workers, cfg->max_queued);
+    srv->slow = crimp_pool_new("crimp-slow", cfg->slow_workers, cfg->max_queued);
+    srv->expirer_started = pthread_create(&srv->expirer, NULL, expirer_main, srv) == 0;
+    if (srv->expirer_started)
+        pthread_setname_np(srv->expirer, "crimp-expire");
     post_requests(srv);
     srv->npollers = cfg->pollers;
     srv->pollers = xcalloc((size_t)srv->npollers, sizeof(*srv->pollers));
@@ -255,8 +294,10 @@ struct crimp_server *crimp_server_start(const struct crimp_config *cfg,
         pthread_create(&srv->pollers[i], NULL, poller_main, srv);
         pthread_setname_np(srv->pollers[i], "crimp-poll");
     }
-    log_info("serving CRI v1 on %s (mode %04o, %d pollers, %d fast + %d slow workers)",
-             cfg->listen, cfg->socket_mode, cfg->pollers, cfg->workers, cfg->slow_workers);
+    log_info("serving CRI v1 on %s (mode %04o, %d pollers, %d fast + %d slow workers, "
+             "per backend and lane %d running + %d waiting by default)",
+             cfg->listen, cfg->socket_mode, cfg->pollers, cfg->workers, cfg->slow_workers,
+             cfg->backend_max_calls, cfg->backend_max_queued);
     return srv;
 }
 
@@ -300,6 +341,9 @@ void crimp_server_stop(struct crimp_server *srv)
                  srv->cfg->drain_timeout, atomic_load(&srv->unary_in_flight));
     /* Streams (event watches) never end on their own: cancel them now.  */
     grpc_server_cancel_all_calls(srv->server);
+    /* Calls still waiting for a turn on a backend will not get one.  */
+    stop_expirer(srv);
+    crimp_call_expire_parked(srv, true);
     if (!wait_shutdown(srv, crimp_now_mono_ns() + 5000000000LL))
         log_warn("gRPC did not finish shutting down in 5s");
     /* Stream threads end once their cancelled call fails a send.  */

@@ -10,6 +10,7 @@
 
 #include "ctrd_client-internal.h"
 #include "github.com/containerd/containerd/api/services/tasks/v1/tasks.pb-c.h"
+#include "deadline.h"
 #include "grpc_client.h"
 #include "log.h"
 #include "trace.h"
@@ -94,6 +95,12 @@ int64_t ctrd_deadline_mono_ns(const struct ctrd_opts *o)
 {
     int64_t now = crimp_now_mono_ns();
     double t = o->timeout_s == 0 ? CTRD_DEFAULT_TIMEOUT_S : o->timeout_s;
+    /* The backend's call_timeout, when shorter, bounds requests made for a
+     * CRI call that came without a deadline.  */
+    const struct crimp_budget *budget = crimp_budget_current();
+    if (o->timeout_s == 0 && o->rpc != NULL && budget != NULL && budget->default_ns > 0 &&
+        (double)budget->default_ns / 1e9 < t)
+        t = (double)budget->default_ns / 1e9;
     int64_t d = t < 0 || t > 1e9 ? INT64_MAX : now + (int64_t)(t * 1e9);
     if (o->rpc != NULL) {
         int64_t left = ns_until(o->rpc->deadline);

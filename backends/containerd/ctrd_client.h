@@ -56,7 +56,7 @@ void ctrd_conn_free(struct ctrd_conn *c);
 const char *ctrd_conn_namespace(const struct ctrd_conn *c);
 
 /* How one call is made; a zeroed struct is fine (no parent, no lease, the
- * default timeout of 30 s).  */
+ * default timeout of 30 s, or the backend's call_timeout when shorter).  */
 struct ctrd_opts {
     struct crimp_rpc *rpc; /* the CRI call this is made for, or NULL */
     const char *lease;     /* lease ID or NULL */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "deadline.h"
 #include "trace.h"
 #include "utils.h"
 
@@ -135,6 +136,10 @@ static char *build_url(const struct docker_client *c, const struct docker_reques
 
 struct transfer {
     const struct docker_request *req;
+    /* The CRI call's cancellation flag when the request has none of its
+     * own: kubelet giving up ends the request at once.  */
+    const atomic_bool *call_cancelled;
+    long timeout_ms; /* what the request was given, -1: unbounded */
     char *buf;
     size_t len, cap;
     bool aborted_by_reader;
@@ -161,11 +166,16 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
+static bool transfer_cancelled(const struct transfer *t)
+{
+    return (t->req->cancelled && atomic_load(t->req->cancelled)) ||
+           (t->call_cancelled && atomic_load(t->call_cancelled));
+}
+
 static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                        curl_off_t ulnow)
 {
-    const struct docker_request *r = arg;
-    return r->cancelled && atomic_load(r->cancelled) ? 1 : 0;
+    return transfer_cancelled(arg) ? 1 : 0;
 }
 
 static grpc_status_code code_for_http(long status)
@@ -202,15 +212,20 @@ static int error_for_curl(CURLcode rc, const struct docker_client *c, const stru
                           const struct transfer *t, crimp_error_t *err)
 {
     if (rc == CURLE_ABORTED_BY_CALLBACK || (rc == CURLE_WRITE_ERROR && t->aborted_by_reader)) {
-        if (r->cancelled && atomic_load(r->cancelled))
+        if (transfer_cancelled(t))
             return crimp_make_error(err, GRPC_STATUS_CANCELLED, 0, "docker: %s %s: cancelled",
                                     r->method, r->path);
         return crimp_make_error(err, GRPC_STATUS_ABORTED, 0, "docker: %s %s: aborted", r->method,
                                 r->path);
     }
+    if (rc == CURLE_OPERATION_TIMEDOUT && t->timeout_ms >= 0)
+        return crimp_make_error(err, GRPC_STATUS_DEADLINE_EXCEEDED, 0,
+                                "docker: %s %s: dockerd at %s gave no answer in %.1f s", r->method,
+                                r->path, c->socket_path, (double)t->timeout_ms / 1000);
     if (rc == CURLE_OPERATION_TIMEDOUT)
         return crimp_make_error(err, GRPC_STATUS_DEADLINE_EXCEEDED, 0,
-                                "docker: %s %s: no answer in time", r->method, r->path);
+                                "docker: %s %s: dockerd at %s stopped sending", r->method, r->path,
+                                c->socket_path);
     return crimp_make_error(err, GRPC_STATUS_UNAVAILABLE, 0, "docker: %s %s: dockerd at %s: %s",
                             r->method, r->path, c->socket_path, curl_easy_strerror(rc));
 }
@@ -226,17 +241,17 @@ static void set_options(CURL *curl, const struct docker_client *c, const struct 
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, t);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-    if (r->timeout_ms != DOCKER_TIMEOUT_NONE)
-        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
-                         r->timeout_ms > 0 ? r->timeout_ms : (long)DOCKER_TIMEOUT_DEFAULT_MS);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                     t->timeout_ms >= 0 && t->timeout_ms < 10000 ? t->timeout_ms : 10000L);
+    if (t->timeout_ms >= 0)
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, t->timeout_ms);
     if (r->stall_seconds > 0) {
         curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
         curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, r->stall_seconds);
     }
-    if (r->cancelled) {
+    if (r->cancelled || t->call_cancelled) {
         curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-        curl_easy_setopt(curl, CURLOPT_XFERINFODATA, r);
+        curl_easy_setopt(curl, CURLOPT_XFERINFODATA, t);
         curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
     }
     if (body != NULL) {
@@ -260,7 +275,16 @@ static int perform(struct docker_client *c, const struct docker_request *r,
     if (r->extra_header)
         headers = curl_slist_append(headers, r->extra_header);
 
-    struct transfer t = {.req = r};
+    /* A request's own timeout (a stop's grace period, a pull's none) is
+     * capped by kubelet's deadline; one without takes the backend's
+     * default.  Requests of background threads keep their own rules.  */
+    const struct crimp_budget *budget = crimp_budget_current();
+    struct transfer t = {
+        .req = r,
+        .call_cancelled = budget ? budget->cancelled : NULL,
+        .timeout_ms = crimp_budget_timeout_ms(r->timeout_ms == DOCKER_TIMEOUT_NONE ? -1 : r->timeout_ms,
+                                              DOCKER_TIMEOUT_DEFAULT_MS),
+    };
     struct handle *h = take_handle(c);
     set_options(h->curl, c, r, url, headers, body, &t);
     int64_t started = crimp_now_mono_ns();

@@ -36,7 +36,11 @@ int docker_client_negotiate(struct docker_client *c, char **version, crimp_error
 /* The "/v1.41" prefix in use (after negotiation).  */
 const char *docker_client_api_prefix(const struct docker_client *c);
 
-/* Default timeout of short calls, as kubelet's runtime-request-timeout.  */
+/* Timeout of requests made outside any CRI call (background threads) that
+ * set none, as kubelet's runtime-request-timeout.  Requests made for a CRI
+ * call end by kubelet's deadline (less a margin, so that the error naming
+ * dockerd arrives first) or, without one, by the backend's call_timeout;
+ * and they end at once when kubelet cancels (common/deadline.h).  */
 #define DOCKER_TIMEOUT_DEFAULT_MS (2 * 60 * 1000)
 /* For long-running calls (pull, logs): no overall timeout.  */
 #define DOCKER_TIMEOUT_NONE (-1)
@@ -47,7 +51,8 @@ struct docker_request {
     const char *id;       /* substituted for {id}, URL-escaped; NULL if none */
     const char *query;    /* "all=1&filters=…" already escaped; NULL if none */
     json_t *body;         /* sent as application/json; NULL: no body */
-    long timeout_ms;      /* 0: DOCKER_TIMEOUT_DEFAULT_MS; DOCKER_TIMEOUT_NONE */
+    long timeout_ms;      /* its own limit; 0: none of its own; DOCKER_TIMEOUT_NONE: unbounded
+                             (either way never past the CRI call's deadline) */
     /* Abort when no byte arrives for this many seconds (0: never).  The
      * pull-progress deadline: a stalled pull fails, a slow one does not.  */
     long stall_seconds;

@@ -15,6 +15,7 @@
 #include "common/conditions.h"
 #include "common/list_stream.h"
 #include "common/runtime_features.h"
+#include "deadline.h"
 #include "docker-internal.h"
 #include "labels.h"
 #include "log.h"
@@ -155,6 +156,8 @@ static void docker_close(struct crimp_backend *self)
     free(d);
 }
 
+#define OPEN_PROBE_NS (3 * 1000000000LL)
+
 static struct crimp_backend *docker_open(const struct crimp_backend_config *cfg,
                                          crimp_error_t *err)
 {
@@ -200,10 +203,15 @@ static struct crimp_backend *docker_open(const struct crimp_backend_config *cfg,
     d->fs_usage = crimp_fs_usage_cache_new(
         json_is_integer(refresh) ? (int)json_integer_value(refresh) : DEFAULT_FS_REFRESH_SECONDS);
     d->inventory = docker_inventory_new(d);
-    /* dockerd may start after crimpd: only log here, Status shows it.  */
+    /* dockerd may start after crimpd: only log here, Status shows it.  A
+     * dockerd that hangs holds up the start for OPEN_PROBE_NS at most.  */
     crimp_error_t verr = NULL;
     cleanup_free char *version = NULL;
-    if (docker_engine_version(d, &version, &verr) < 0) {
+    struct crimp_budget at_open = {.deadline_ns = crimp_now_mono_ns() + OPEN_PROBE_NS};
+    crimp_budget_set_current(&at_open);
+    int vrc = docker_engine_version(d, &version, &verr);
+    crimp_budget_set_current(NULL);
+    if (vrc < 0) {
         log_warn("docker backend `%s`: %s", cfg->name, verr->msg);
         crimp_error_release(&verr);
     }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "docker-internal.h"
 #include "log.h"
 #include "utils.h"
@@ -444,6 +445,11 @@ static void *follow_loop(void *arg)
 {
     struct docker_inventory *inv = arg;
     int backoff_ms = 100;
+    /* Every request of this thread (the resync's lists, inspects) ends at
+     * once when the inventory stops: a hung dockerd must not hold up
+     * crimpd's exit for Docker's 2 minute default.  */
+    struct crimp_budget budget = {.deadline_ns = CRIMP_NO_DEADLINE, .cancelled = &inv->stopping};
+    crimp_budget_set_current(&budget);
     while (!atomic_load(&inv->stopping)) {
         crimp_error_t err = NULL;
         int64_t began = crimp_now_mono_ns();
