@@ -45,6 +45,9 @@ NODE = [
           [f"max by (backend) (crimp_backend_default{{{SEL}}})"], kind="stat", w=6, h=4),
     panel("Draining backends", [f"max by (backend) (crimp_backend_draining{{{SEL}}})"],
           kind="stat", w=6, h=4),
+    panel("Backend up (health probe)", [f"max by (backend) (crimp_backend_up{{{SEL}}})"],
+          kind="stat", w=6, h=4,
+          description="0 when the runtime stopped answering its probe: Status says RuntimeReady=false."),
     panel("CRI calls per second by backend",
           [f"sum by (backend) (rate(crimp_cri_call_duration_seconds_count{{{SEL}}}[{RATE}]))"],
           unit="reqps", w=6, h=4),
@@ -81,6 +84,8 @@ FLEET = [
     panel("Nodes with a draining backend", ["count by (backend) (crimp_backend_draining == 1)"
                                             " or on() vector(0)"],
           kind="stat", legend="draining"),
+    panel("Nodes with a backend down", ["count by (backend) (crimp_backend_up == 0)"
+                                        " or on() vector(0)"], kind="stat", legend="down"),
     panel("p99 latency per backend", [quantile(0.99, "crimp_cri_call_duration_seconds",
                                                "backend", 'instance=~".+"')],
           unit="s", w=24),
