@@ -4,21 +4,31 @@
 #include <string.h>
 
 #include "common/cgroup_driver.h"
+#include "deadline.h"
 #include "grpc_client.h"
 #include "log.h"
 #include "pbutil.h"
 #include "router-internal.h"
 #include "utils.h"
 
+#define DRIVER_ASK_NS (2LL * 1000 * 1000 * 1000)
+
 /* Backend B's driver, or < 0 with *err.  */
 static int ask_driver(struct crimp_backend *b, struct crimp_rpc *rpc, int *driver,
                       crimp_error_t *err)
 {
     struct crimp_rpc local = {.method = "/runtime.v1.RuntimeService/RuntimeConfig",
-                              .deadline = crimp_grpc_deadline_in(5)};
+                              .deadline = crimp_grpc_deadline_in(2)};
     Runtime__V1__RuntimeConfigRequest req = RUNTIME__V1__RUNTIME_CONFIG_REQUEST__INIT;
     Runtime__V1__RuntimeConfigResponse resp = RUNTIME__V1__RUNTIME_CONFIG_RESPONSE__INIT;
+    /* At start and on reload no kubelet call bounds the question: a hung
+     * runtime must not hold crimpd up (Docker's own client waits minutes).  */
+    struct crimp_budget budget = {.deadline_ns = crimp_now_mono_ns() + DRIVER_ASK_NS};
+    if (rpc == NULL)
+        crimp_budget_set_current(&budget);
     int ret = b->ops->runtime_config(b, rpc ? rpc : &local, &req, &resp, err);
+    if (rpc == NULL)
+        crimp_budget_set_current(NULL);
     if (ret == 0 && resp.linux == NULL)
         ret = crimp_make_error(err, GRPC_STATUS_INTERNAL, 0, "RuntimeConfig: no linux config");
     if (ret == 0)

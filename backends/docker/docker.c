@@ -210,12 +210,12 @@ static struct crimp_backend *docker_open(const struct crimp_backend_config *cfg,
     struct crimp_budget at_open = {.deadline_ns = crimp_now_mono_ns() + OPEN_PROBE_NS};
     crimp_budget_set_current(&at_open);
     int vrc = docker_engine_version(d, &version, &verr);
-    crimp_budget_set_current(NULL);
     if (vrc < 0) {
         log_warn("docker backend `%s`: %s", cfg->name, verr->msg);
         crimp_error_release(&verr);
     }
     docker_logs_recover(d->logs);
+    crimp_budget_set_current(NULL);
     return &d->base;
 }
 

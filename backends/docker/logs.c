@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/crilog.h"
+#include "deadline.h"
 #include "docker-internal.h"
 #include "labels.h"
 #include "log.h"
@@ -377,6 +378,10 @@ static int recover_once(struct docker_logs *l, crimp_error_t *err)
 static void *recover_main(void *arg)
 {
     struct docker_logs *l = arg;
+    /* Its requests end when the logs stop: a hung dockerd must not hold
+     * up crimpd's exit.  */
+    struct crimp_budget budget = {.deadline_ns = CRIMP_NO_DEADLINE, .cancelled = &l->stop};
+    crimp_budget_set_current(&budget);
     for (int backoff = BACKOFF_MIN_MS; !atomic_load(&l->stop);) {
         cleanup_error crimp_error_t err = NULL;
         if (recover_once(l, &err) == 0) {
@@ -392,6 +397,8 @@ static void *recover_main(void *arg)
 void docker_logs_recover(struct docker_logs *l)
 {
     cleanup_error crimp_error_t err = NULL;
+    /* The first try is bounded by the caller's budget (the backend's
+     * start); a dockerd that does not answer is retried in the background.  */
     if (recover_once(l, &err) == 0)
         return;
     log_warn("docker: resuming container logs: %s; retrying until dockerd answers", err->msg);
