@@ -77,6 +77,8 @@ static void on_metrics(struct evhttp_request *req, void *arg)
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     crimp_metrics_prometheus(a->recorder, f);
+    crimp_metrics_backends(a->router, f);
+    crimp_metrics_process(f);
     fclose(f);
     send_text(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 }

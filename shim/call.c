@@ -42,6 +42,28 @@ static void log_failure(const struct crimp_call *c, const char *backend, const c
               backend ? " via " : "", backend ? backend : "", crimp_status_name(e->code), e->msg);
 }
 
+void crimp_call_note_subject(struct crimp_call *c, const ProtobufCMessage *req)
+{
+    const char *id = crimp_log_calls_enabled() ? crimp_method_subject(c->method, req) : NULL;
+    snprintf(c->subject, sizeof(c->subject), "%s", id ? id : "");
+}
+
+static void log_call(const struct crimp_call *c, grpc_status_code code, int64_t duration_ns)
+{
+    if (!crimp_log_calls_enabled())
+        return;
+    struct crimp_log_call_fields f = {
+        .method = crimp_method_display(c->method),
+        .backend = c->backend_index >= 0
+                       ? crimp_recorder_backend_name(c->srv->recorder, c->backend_index)
+                       : NULL,
+        .code = crimp_status_name(code),
+        .duration_ms = (double)duration_ns / 1e6,
+        .id = c->subject,
+    };
+    crimp_log_call(&f);
+}
+
 /* A unary call leaves the drain's count only once its reply is out: a
  * drain that saw it leave earlier could cancel all calls (the streams)
  * while that reply still waited to be written, and the client got
@@ -74,10 +96,12 @@ void crimp_call_finish(struct crimp_call *c, grpc_byte_buffer *reply, grpc_statu
     ops[n].data.send_status_from_server.status = code;
     ops[n++].data.send_status_from_server.status_details = code ? &c->status_details : NULL;
 
-    if (c->method)
+    if (c->method) {
+        int64_t duration = crimp_now_mono_ns() - c->start_ns;
         crimp_recorder_finish(c->srv->recorder, (int)(c->method - crimp_methods),
-                              c->backend_index, code, c->start_real_ns,
-                              crimp_now_mono_ns() - c->start_ns, c->trace);
+                              c->backend_index, code, c->start_real_ns, duration, c->trace);
+        log_call(c, code, duration);
+    }
     grpc_call_error ce = grpc_call_start_batch(c->call, ops, n, &c->sent_tag, NULL);
     if (ce != GRPC_CALL_OK) {
         log_warn("grpc: cannot send status: %s", grpc_call_error_to_string(ce));
@@ -243,6 +267,7 @@ static ProtobufCMessage *decode_request(struct crimp_call *c, crimp_error_t *err
         protobuf_c_message_free_unpacked(req, NULL);
         return NULL;
     }
+    crimp_call_note_subject(c, req);
     return req;
 }
 

@@ -44,6 +44,7 @@ struct crimp_call {
     int64_t start_ns;      /* monotonic */
     int64_t start_real_ns; /* wall clock, for the record */
     int backend_index;     /* who served it: -1 for crimp itself */
+    char subject[72];      /* the ID the request names, for call log lines */
     /* The backend calls this call causes; allocated when it starts and only
      * for calls that reach a backend (3 KB Version never needs: bench/).  */
     struct crimp_trace *trace;
@@ -58,6 +59,9 @@ struct crimp_call {
     pthread_cond_t stream_cond;
     bool stream_done, stream_ok;
 };
+
+/* Keeps the ID REQ names (crimp_method_subject) for the call's log line.  */
+void crimp_call_note_subject(struct crimp_call *c, const ProtobufCMessage *req);
 
 /* Sends the final batch: the reply (taken, may be NULL) and the status.  */
 void crimp_call_finish(struct crimp_call *c, grpc_byte_buffer *reply, grpc_status_code code,

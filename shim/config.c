@@ -10,7 +10,7 @@
 #include "log.h"
 #include "utils.h"
 
-enum opt_kind { OPT_INT, OPT_STR, OPT_STR_OR_EMPTY, OPT_MODE, OPT_SECONDS, OPT_LEVEL };
+enum opt_kind { OPT_INT, OPT_STR, OPT_STR_OR_EMPTY, OPT_MODE, OPT_SECONDS, OPT_LEVEL, OPT_CHOICE };
 
 struct opt_def {
     const char *key;  /* JSON key; the flag is the same with '-' for '_' */
@@ -20,6 +20,22 @@ struct opt_def {
     const char *arg;  /* the argument's name in --help */
     const char *help;
 };
+
+/* The words an OPT_CHOICE option allows, NULL-terminated.  */
+static const char *const LOG_FORMATS[] = {"text", "json", NULL};
+static const char *const ON_OFF[] = {"off", "on", NULL};
+static const struct {
+    const char *key;
+    const char *const *words;
+} CHOICES[] = {{"log_format", LOG_FORMATS}, {"log_calls", ON_OFF}};
+
+static const char *const *choices_of(const struct opt_def *d)
+{
+    for (size_t i = 0; i < CRIMP_ARRAY_SIZE(CHOICES); i++)
+        if (strcmp(CHOICES[i].key, d->key) == 0)
+            return CHOICES[i].words;
+    return ON_OFF;
+}
 
 #define OFF(f) offsetof(struct crimp_config, f)
 
@@ -49,6 +65,10 @@ static const struct opt_def opt_defs[] = {
     {"drain_timeout", OPT_SECONDS, OFF(drain_timeout), 0, 3600, "SECONDS",
      "seconds SIGTERM waits for in-flight calls"},
     {"log_level", OPT_LEVEL, OFF(log_level), 0, 0, "LEVEL", "error, warn, info or debug"},
+    {"log_format", OPT_CHOICE, OFF(log_format), 0, 0, "FORMAT",
+     "text or json (one object a line); under systemd lines carry journald priorities"},
+    {"log_calls", OPT_CHOICE, OFF(log_calls), 0, 0, "on|off",
+     "an info line per CRI call: method, backend, code, duration, the ID it names"},
 };
 
 #define FIELD(cfg, def, type) ((type *)((char *)(cfg) + (def)->offset))
@@ -82,6 +102,8 @@ void crimp_config_init(struct crimp_config *cfg)
     cfg->max_message_bytes = 16 * 1024 * 1024;
     cfg->drain_timeout = 10;
     cfg->log_level = xstrdup("info");
+    cfg->log_format = xstrdup("text");
+    cfg->log_calls = xstrdup("off");
     cfg->default_backend = xstrdup(""); /* the first backend, resolved after parsing */
     cfg->backend_options = json_array();
     set_backends_default(cfg);
@@ -106,11 +128,24 @@ void crimp_config_free(struct crimp_config *cfg)
     json_decref(cfg->backend_options);
     for (size_t i = 0; i < CRIMP_ARRAY_SIZE(opt_defs); i++) {
         const struct opt_def *d = &opt_defs[i];
-        if (d->kind == OPT_STR || d->kind == OPT_STR_OR_EMPTY || d->kind == OPT_LEVEL)
+        if (d->kind == OPT_STR || d->kind == OPT_STR_OR_EMPTY || d->kind == OPT_LEVEL ||
+            d->kind == OPT_CHOICE)
             free(*FIELD(cfg, d, char *));
     }
     free(cfg->config_file);
     memset(cfg, 0, sizeof(*cfg));
+}
+
+static int choice_error(const struct opt_def *d, const char *text, const char *where,
+                        crimp_error_t *err)
+{
+    char words[128] = "";
+    const char *const *choices = choices_of(d);
+    for (const char *const *c = choices; *c; c++)
+        snprintf(words + strlen(words), sizeof(words) - strlen(words), "%s%s",
+                 c == choices ? "" : ", ", *c);
+    return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0, "%s: `%s` is not one of %s",
+                            where, text, words);
 }
 
 /* Sets option D from TEXT (a flag's argument or a JSON string).  */
@@ -134,6 +169,14 @@ static int set_from_text(struct crimp_config *cfg, const struct opt_def *d, cons
         free(*FIELD(cfg, d, char *));
         *FIELD(cfg, d, char *) = xstrdup(text);
         return 0;
+    case OPT_CHOICE:
+        for (const char *const *c = choices_of(d); *c; c++)
+            if (strcmp(*c, text) == 0) {
+                free(*FIELD(cfg, d, char *));
+                *FIELD(cfg, d, char *) = xstrdup(text);
+                return 0;
+            }
+        return choice_error(d, text, where, err);
     case OPT_MODE: {
         errno = 0;
         unsigned long v = strtoul(text, &end, 8);
@@ -463,6 +506,7 @@ json_t *crimp_config_to_json(const struct crimp_config *cfg)
         case OPT_STR:
         case OPT_STR_OR_EMPTY:
         case OPT_LEVEL:
+        case OPT_CHOICE:
             json_object_set_new(j, d->key, json_string(*FIELD(cfg, d, char *)));
             break;
         case OPT_MODE:

@@ -27,6 +27,8 @@ struct crimp_config {
     int max_message_bytes;  /* gRPC receive and send limit */
     double drain_timeout;   /* seconds SIGTERM waits for in-flight calls */
     char *log_level;        /* error, warn, info, debug */
+    char *log_format;       /* text, json */
+    char *log_calls;        /* on: an info line per CRI call */
     char *default_backend;  /* name of the backend new pods go to */
     struct crimp_backend_config *backends;
     size_t n_backends;

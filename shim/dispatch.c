@@ -101,6 +101,17 @@ int crimp_method_validate(const struct crimp_method *m, const ProtobufCMessage *
     return 0;
 }
 
+const char *crimp_method_subject(const struct crimp_method *m, const ProtobufCMessage *req)
+{
+    if (m->required == NULL)
+        return NULL;
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(m->req_desc, m->required);
+    if (f == NULL || f->type != PROTOBUF_C_TYPE_STRING)
+        return NULL;
+    return *(char *const *)((const char *)req + f->offset);
+}
+
 const char *crimp_method_display(const struct crimp_method *m)
 {
     return m->path + strlen("/runtime.v1.");

@@ -52,5 +52,8 @@ int crimp_method_validate(const struct crimp_method *m, const ProtobufCMessage *
 
 /* The short name for logs: "RuntimeService/Version".  */
 const char *crimp_method_display(const struct crimp_method *m);
+/* The ID REQ names in the method's required field when that is a string
+ * (a pod or container ID), else NULL: what a call log line shows.  */
+const char *crimp_method_subject(const struct crimp_method *m, const ProtobufCMessage *req);
 
 #endif

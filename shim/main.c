@@ -45,8 +45,16 @@ static int install_signal_handlers(crimp_error_t *err)
     return 0;
 }
 
+/* The log settings of CFG: level, format, call lines.  */
+static void apply_log_settings(const struct crimp_config *cfg)
+{
+    crimp_log_set_level((enum crimp_log_level)crimp_log_parse_level(cfg->log_level));
+    crimp_log_set_format((enum crimp_log_format)crimp_log_parse_format(cfg->log_format));
+    crimp_log_set_calls(strcmp(cfg->log_calls, "on") == 0);
+}
+
 /* SIGHUP: the command line (and so the config file) read again, the
- * backends applied (shim/reload.c), the log level too.  A bad file changes
+ * backends applied (shim/reload.c), the log settings too.  A bad file changes
  * nothing.  */
 static void reload(int argc, char **argv, struct crimp_router *router,
                    struct crimp_recorder *recorder)
@@ -62,7 +70,7 @@ static void reload(int argc, char **argv, struct crimp_router *router,
         return;
     }
     log_info("SIGHUP: reloading %s", cfg->config_file ? cfg->config_file : "the command line");
-    crimp_log_set_level((enum crimp_log_level)crimp_log_parse_level(cfg->log_level));
+    apply_log_settings(cfg);
     crimp_router_reload(router, cfg, recorder);
 }
 
@@ -123,7 +131,8 @@ int main(int argc, char **argv)
         crimp_config_free(&cfg);
         return 0;
     }
-    crimp_log_set_level((enum crimp_log_level)crimp_log_parse_level(cfg.log_level));
+    apply_log_settings(&cfg);
+    crimp_log_detect_journal();
     if (install_signal_handlers(&err) < 0) {
         fprintf(stderr, "crimpd: %s\n", err->msg);
         crimp_config_free(&cfg);

@@ -11,7 +11,7 @@ static const double bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0
                                 0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5,
                                 5,      10,      30,     60,    120,    300};
 
-static void write_escaped(FILE *out, const char *s)
+void crimp_prom_escape(FILE *out, const char *s)
 {
     for (; *s; s++) {
         if (*s == '\\' || *s == '"')
@@ -46,7 +46,7 @@ static char *escape(const char *s)
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    write_escaped(f, s);
+    crimp_prom_escape(f, s);
     fclose(f);
     return buf;
 }

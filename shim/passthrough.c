@@ -79,6 +79,7 @@ static struct crimp_backend *eligible(struct crimp_call *c, int *idx)
     int i = crimp_method_validate(c->method, req, &err) < 0
                 ? -1
                 : crimp_router_plan_known(c->srv->router, c->method, req, &all);
+    crimp_call_note_subject(c, req);
     protobuf_c_message_free_unpacked(req, NULL);
     crimp_error_release(&err);
     if (i < 0 || (all && crimp_router_count(c->srv->router) != 1))

@@ -60,6 +60,7 @@ struct dist_options {
     const char *const *insecure; /* NULL-terminated "host[:port]" list spoken to in HTTP */
     long timeout_seconds;        /* per request without progress; 0: 60 */
     const char *user_agent;      /* NULL: "crimp/<version>" */
+    const char *hosts_dir;       /* containerd's config_path (registry_hosts.h); NULL: none */
 };
 
 /* A content descriptor.  */

@@ -11,6 +11,8 @@
 #include <strings.h>
 
 #include "distribution-internal.h"
+#include "log.h"
+#include "distribution-session.h"
 #include "sha256.h"
 #include "trace.h"
 #include "utils.h"
@@ -22,23 +24,6 @@
 
 static const char ACCEPT_MANIFESTS[] = "Accept: " MT_DOCKER_MANIFEST ", " MT_DOCKER_LIST
                                        ", " MT_OCI_MANIFEST ", " MT_OCI_INDEX ", */*";
-
-enum auth_mode { AUTH_NONE, AUTH_BASIC, AUTH_BEARER };
-
-struct dist_session {
-    CURL *curl;
-    struct dist_ref ref;
-    char *base;  /* "https://registry-1.docker.io" */
-    char *scope; /* "repository:library/busybox:pull" */
-    char *user_agent;
-    long timeout;
-    bool loopback;
-    char *username, *password, *basic_auth, *identity_token;
-    enum auth_mode mode;
-    char *bearer;
-    bool fixed_bearer; /* the caller's registry_token: never refreshed */
-    char errbuf[CURL_ERROR_SIZE];
-};
 
 /* Whose credentials a request carries.  */
 enum req_auth { REQ_SESSION, REQ_CREDENTIALS, REQ_ANONYMOUS };
@@ -216,7 +201,7 @@ static void slist_freep(struct curl_slist **l)
 
 #define cleanup_slist __attribute__((cleanup(slist_freep)))
 
-static void add_header(struct curl_slist **l, const char *line)
+void dist_add_header(struct curl_slist **l, const char *line)
 {
     struct curl_slist *n = curl_slist_append(*l, line);
     if (n == NULL) {
@@ -235,7 +220,7 @@ static void set_credentials(struct dist_session *s, struct curl_slist **headers)
 {
     if (s->basic_auth != NULL) {
         cleanup_free char *h = xasprintf("Authorization: Basic %s", s->basic_auth);
-        add_header(headers, h);
+        dist_add_header(headers, h);
     } else if (s->username != NULL) {
         curl_easy_setopt(s->curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
         curl_easy_setopt(s->curl, CURLOPT_USERNAME, s->username);
@@ -249,7 +234,7 @@ static void set_auth(struct dist_session *s, const struct transfer *t, struct cu
         set_credentials(s, headers);
     } else if (t->auth == REQ_SESSION && s->mode == AUTH_BEARER) {
         cleanup_free char *h = xasprintf("Authorization: Bearer %s", s->bearer);
-        add_header(headers, h);
+        dist_add_header(headers, h);
     }
 }
 
@@ -276,18 +261,17 @@ static void set_options(struct dist_session *s, struct transfer *t, struct curl_
     curl_easy_setopt(c, CURLOPT_HEADERDATA, t);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
-    if (s->loopback)
-        curl_easy_setopt(c, CURLOPT_PROXY, ""); /* as Go's ProxyFromEnvironment */
+    dist_set_host_options(s, headers);
     if (strcmp(t->method, "HEAD") == 0)
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     if (t->form != NULL)
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, t->form);
     if (t->accept != NULL)
-        add_header(headers, t->accept);
+        dist_add_header(headers, t->accept);
     if (t->range_from > 0) {
         char range[48];
         snprintf(range, sizeof(range), "Range: bytes=%" PRId64 "-", t->range_from);
-        add_header(headers, range);
+        dist_add_header(headers, range);
     }
     set_auth(s, t, headers);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, *headers);
@@ -492,28 +476,6 @@ static int request(struct dist_session *s, struct transfer *t, const char *what,
     return reply_error(t, what, err);
 }
 
-static bool is_loopback_host(const char *domain)
-{
-    cleanup_free char *host = NULL;
-    if (domain[0] == '[')
-        host = xasprintf("%.*s", (int)strcspn(domain + 1, "]"), domain + 1);
-    else
-        host = xasprintf("%.*s", (int)strcspn(domain, ":"), domain);
-    return strcasecmp(host, "localhost") == 0 || has_prefix(host, "127.") ||
-           strcmp(host, "::1") == 0;
-}
-
-/* Whether DOMAIN ("host[:port]") is listed, as is or by its host alone.  */
-static bool is_listed(const char *const *list, const char *domain)
-{
-    size_t host_len = domain[0] == '[' ? strcspn(domain, "]") + 1 : strcspn(domain, ":");
-    for (; list && *list; list++)
-        if (strcmp(*list, domain) == 0 ||
-            (strlen(*list) == host_len && strncmp(*list, domain, host_len) == 0))
-            return true;
-    return false;
-}
-
 static void copy_ref(struct dist_ref *dst, const struct dist_ref *src)
 {
     dst->domain = xstrdup(src->domain);
@@ -556,10 +518,11 @@ struct dist_session *dist_session_new(const struct dist_ref *ref, const struct d
     struct dist_session *s = xcalloc(1, sizeof(*s));
     s->curl = curl;
     copy_ref(&s->ref, ref);
-    s->loopback = is_loopback_host(ref->domain);
-    bool plain = s->loopback || is_listed(opts ? opts->insecure : NULL, ref->domain);
-    const char *host = strcmp(ref->domain, "docker.io") == 0 ? "registry-1.docker.io" : ref->domain;
-    s->base = xasprintf("%s://%s", plain ? "http" : "https", host);
+    bool plain = dist_is_loopback_host(ref->domain) || dist_is_listed(opts ? opts->insecure : NULL, ref->domain);
+    if (dist_load_hosts(s, opts ? opts->hosts_dir : NULL, plain, err) < 0) {
+        dist_session_free(s);
+        return NULL;
+    }
     s->scope = xasprintf("repository:%s:pull", ref->path);
     s->user_agent =
         opts && opts->user_agent ? xstrdup(opts->user_agent) : xstrdup("crimp/" CRIMP_VERSION);
@@ -574,7 +537,7 @@ void dist_session_free(struct dist_session *s)
         return;
     curl_easy_cleanup(s->curl);
     dist_ref_clear(&s->ref);
-    free(s->base);
+    dist_free_hosts(s);
     free(s->scope);
     free(s->user_agent);
     free(s->username);
@@ -631,7 +594,7 @@ static char *manifest_media_type(const struct transfer *t)
 static int get_manifest(struct dist_session *s, const char *reference, const char *what,
                         struct transfer *t, crimp_error_t *err)
 {
-    cleanup_free char *url = xasprintf("%s/v2/%s/manifests/%s", s->base, s->ref.path, reference);
+    cleanup_free char *url = xasprintf("%s/%s/manifests/%s", dist_api(s), s->ref.path, reference);
     t->method = "GET";
     t->url = url;
     t->span = "GET /v2/{name}/manifests/{reference}";
@@ -665,13 +628,11 @@ static int resolve_by_get(struct dist_session *s, const char *reference,
     return 0;
 }
 
-int dist_resolve(struct dist_session *s, struct dist_descriptor *out, crimp_error_t *err)
+static int resolve_on_host(struct dist_session *s, void *arg, crimp_error_t *err)
 {
-    memset(out, 0, sizeof(*out));
+    struct dist_descriptor *out = arg;
     const char *reference = s->ref.digest ? s->ref.digest : s->ref.tag;
-    if (s->ref.digest && check_digest_arg(s->ref.digest, err) < 0)
-        return -1;
-    cleanup_free char *url = xasprintf("%s/v2/%s/manifests/%s", s->base, s->ref.path, reference);
+    cleanup_free char *url = xasprintf("%s/%s/manifests/%s", dist_api(s), s->ref.path, reference);
     cleanup_transfer struct transfer t = {.method = "HEAD",
                                           .url = url,
                                           .span = "HEAD /v2/{name}/manifests/{reference}",
@@ -697,6 +658,40 @@ int dist_resolve(struct dist_session *s, struct dist_descriptor *out, crimp_erro
     return 0;
 }
 
+int dist_resolve(struct dist_session *s, struct dist_descriptor *out, crimp_error_t *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (s->ref.digest && check_digest_arg(s->ref.digest, err) < 0)
+        return -1;
+    return dist_on_hosts(s, REG_CAP_RESOLVE, 0, resolve_on_host, out, NULL, err);
+}
+
+struct manifest_fetch {
+    const char *digest, *what;
+    char **body, **media_type;
+    size_t *len;
+};
+
+static int fetch_manifest_on_host(struct dist_session *s, void *arg, crimp_error_t *err)
+{
+    struct manifest_fetch *m = arg;
+    cleanup_transfer struct transfer t = {0};
+    if (get_manifest(s, m->digest, m->what, &t, err) < 0)
+        return -1;
+    char actual[SHA256_DIGEST_STR_LEN];
+    sha256_digest_string(t.body ? t.body : "", t.len, actual);
+    if (verify_digest(m->digest, actual, m->what, err) < 0)
+        return -1;
+    char *mt = manifest_media_type(&t);
+    if (mt == NULL)
+        return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
+                                "%s: not a manifest of a known type", m->what);
+    *m->media_type = mt;
+    *m->len = t.len;
+    *m->body = t.body ? steal_ptr(&t.body) : xstrdup("");
+    return 0;
+}
+
 int dist_fetch_manifest(struct dist_session *s, const char *digest, char **body, size_t *len,
                         char **media_type, crimp_error_t *err)
 {
@@ -706,21 +701,8 @@ int dist_fetch_manifest(struct dist_session *s, const char *digest, char **body,
     if (check_digest_arg(digest, err) < 0)
         return -1;
     cleanup_free char *what = dist_ref_with_digest(&s->ref, digest);
-    cleanup_transfer struct transfer t = {0};
-    if (get_manifest(s, digest, what, &t, err) < 0)
-        return -1;
-    char actual[SHA256_DIGEST_STR_LEN];
-    sha256_digest_string(t.body ? t.body : "", t.len, actual);
-    if (verify_digest(digest, actual, what, err) < 0)
-        return -1;
-    char *mt = manifest_media_type(&t);
-    if (mt == NULL)
-        return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
-                                "%s: not a manifest of a known type", what);
-    *media_type = mt;
-    *len = t.len;
-    *body = t.body ? steal_ptr(&t.body) : xstrdup("");
-    return 0;
+    struct manifest_fetch m = {digest, what, body, media_type, len};
+    return dist_on_hosts(s, REG_CAP_PULL, s->cur, fetch_manifest_on_host, &m, NULL, err);
 }
 
 /* Size and (for a whole body) digest of a finished blob transfer.  */
@@ -740,6 +722,34 @@ static int check_blob(struct transfer *t, const struct dist_descriptor *d, const
     return verify_digest(d->digest, actual, what, err);
 }
 
+struct blob_fetch {
+    const struct dist_descriptor *d;
+    const char *what;
+    int64_t offset;
+    dist_sink_fn sink;
+    void *ctx;
+    bool started; /* the sink has bytes: another host would repeat them */
+};
+
+static int fetch_blob_on_host(struct dist_session *s, void *arg, crimp_error_t *err)
+{
+    struct blob_fetch *b = arg;
+    cleanup_free char *url =
+        xasprintf("%s/%s/blobs/%s", dist_api(s), s->ref.path, b->d->digest);
+    cleanup_transfer struct transfer t = {.method = "GET",
+                                          .url = url,
+                                          .span = "GET /v2/{name}/blobs/{digest}",
+                                          .not_found = "blob unknown",
+                                          .range_from = b->offset,
+                                          .sink = b->sink,
+                                          .sink_ctx = b->ctx};
+    int r = request(s, &t, b->what, err);
+    b->started = t.started;
+    if (r < 0)
+        return -1;
+    return check_blob(&t, b->d, b->what, err);
+}
+
 int dist_fetch_blob(struct dist_session *s, const struct dist_descriptor *d, int64_t offset,
                     dist_sink_fn sink, void *ctx, crimp_error_t *err)
 {
@@ -751,15 +761,6 @@ int dist_fetch_blob(struct dist_session *s, const struct dist_descriptor *d, int
                                 "%s: offset %" PRId64 " outside the blob", what, offset);
     if (offset > 0 && offset == d->size)
         return 0; /* nothing left; a Range from the end would be a 416 */
-    cleanup_free char *url = xasprintf("%s/v2/%s/blobs/%s", s->base, s->ref.path, d->digest);
-    cleanup_transfer struct transfer t = {.method = "GET",
-                                          .url = url,
-                                          .span = "GET /v2/{name}/blobs/{digest}",
-                                          .not_found = "blob unknown",
-                                          .range_from = offset,
-                                          .sink = sink,
-                                          .sink_ctx = ctx};
-    if (request(s, &t, what, err) < 0)
-        return -1;
-    return check_blob(&t, d, what, err);
+    struct blob_fetch b = {d, what, offset, sink, ctx, false};
+    return dist_on_hosts(s, REG_CAP_PULL, s->cur, fetch_blob_on_host, &b, &b.started, err);
 }

@@ -20,6 +20,8 @@
 
 #define DEFAULT_SOCKET      "unix:///run/containerd/containerd.sock"
 #define DEFAULT_PAUSE_IMAGE "registry.k8s.io/pause:3.10"
+/* Where containerd's own docs put its registry host files (config_path).  */
+#define DEFAULT_REGISTRY_CONFIG_PATH "/etc/containerd/certs.d"
 /* How old a writable layer's usage figure may get (as the docker backend).  */
 #define DEFAULT_FS_REFRESH_SECONDS 10
 /* How long an exit waits for the last of the container's output.  */
@@ -36,7 +38,7 @@ static const struct option_spec OPTIONS[] = {
     {"cni_bin_dirs", false, false},   {"cni_conf_dir", false, false},
     {"cni_timeout", true, false},     {"oom_score_adj_min", true, false},
     {"insecure_registries", false, true}, {"fs_usage_refresh_seconds", true, false},
-    {"log_drain_ms", true, false},
+    {"registry_config_path", false, false}, {"log_drain_ms", true, false},
 };
 
 static const char *opt_string(json_t *options, const char *key, const char *dflt)
@@ -59,7 +61,8 @@ static int check_options(json_t *options, crimp_error_t *err)
                                     "options: unknown key `%s` (containerd takes namespace, "
                                     "snapshotter, runtime, pause_image, cni_bin_dirs, "
                                     "cni_conf_dir, cni_timeout, oom_score_adj_min, "
-                                    "insecure_registries, fs_usage_refresh_seconds, log_drain_ms)",
+                                    "insecure_registries, fs_usage_refresh_seconds, "
+                                    "registry_config_path, log_drain_ms)",
                                     key);
         bool ok = spec->is_int ? json_is_integer(value)
                   : spec->is_list ? json_is_array(value)
@@ -106,6 +109,7 @@ static void ctrd_close(struct crimp_backend *self)
     for (char **s = b->insecure_registries; s && *s; s++)
         free(*s);
     free(b->insecure_registries);
+    free(b->registry_config_path);
     free(b->snapshotter);
     free(b->runtime);
     free(b->pause_image);
@@ -127,6 +131,8 @@ static struct crimp_backend *ctrd_open(const struct crimp_backend_config *cfg, c
     b->runtime = xstrdup(opt_string(opts, "runtime", CTRD_DEFAULT_RUNTIME));
     b->pause_image = xstrdup(opt_string(opts, "pause_image", DEFAULT_PAUSE_IMAGE));
     b->insecure_registries = string_list(json_object_get(opts, "insecure_registries"));
+    b->registry_config_path =
+        xstrdup(opt_string(opts, "registry_config_path", DEFAULT_REGISTRY_CONFIG_PATH));
     b->state_dir =
         xstrdup(cfg->state_dir ? cfg->state_dir : "/var/lib/crimp/backends/containerd");
     b->netns_dir = xasprintf("%s/netns", b->state_dir);

@@ -575,7 +575,8 @@ static int pull_uncoalesced(struct ctrd_backend *b, struct crimp_rpc *rpc,
         return -1;
     struct dist_auth da;
     auth_from_cri(auth, &da);
-    struct dist_options dopts = {.insecure = (const char *const *)b->insecure_registries};
+    struct dist_options dopts = {.insecure = (const char *const *)b->insecure_registries,
+                                 .hosts_dir = b->registry_config_path};
     p.session = dist_session_new(&p.ref, &da, &dopts, err);
     cleanup_free char *lease = NULL;
     int ret = -1;

@@ -39,7 +39,8 @@ def containerd_backend(state_dir, namespace=NS):
     cfg = {"backends": [{"name": "containerd", "type": "containerd", "endpoint": "unix://" + SOCK,
                          "options": {"namespace": namespace, "pause_image": PAUSE,
                                      "cni_conf_dir": BED["CRIMP_BED_CNI_CONF_DIR"],
-                                     "cni_bin_dirs": "/usr/lib/cni"}}]}
+                                     "cni_bin_dirs": "/usr/lib/cni",
+                                     "registry_config_path": os.path.join(state_dir, "certs.d")}}]}
     path = os.path.join(state_dir, "crimpd.json")
     with open(path, "w") as f:
         json.dump(cfg, f)
@@ -133,6 +134,34 @@ class ContainerdBackend(PodTests, unittest.TestCase):
         self.assertIn(BUSYBOX, ctr("images", "ls", "-q").split())
         fs = self.c.call("ImageFsInfo").image_filesystems
         self.assertGreater(fs[0].used_bytes.value, 0)
+
+    def test_pull_through_a_mirror_from_hosts_toml(self):
+        """containerd's registry host files are read at pull time: a name
+        whose registry does not exist pulls through the mirror its
+        hosts.toml lists (the bed registry, plain HTTP), after a dead
+        mirror listed before it; without the file the same pull fails."""
+        name = "mirror-e2e.invalid/crimp/busybox:1.35"
+        spec = PB.ImageSpec(image=name)
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.c.call("PullImage", PB.PullImageRequest(image=spec), timeout=120)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.UNAVAILABLE, cm.exception.details())
+        host_dir = os.path.join(self.state, "certs.d", "mirror-e2e.invalid")
+        os.makedirs(host_dir, exist_ok=True)
+        with open(os.path.join(host_dir, "hosts.toml"), "w") as f:
+            f.write('server = "https://mirror-e2e.invalid"\n'
+                    '[host."http://127.0.0.1:1"]\n'
+                    '  capabilities = ["pull", "resolve"]\n'
+                    f'[host."http://{BED["CRIMP_BED_REGISTRY"]}"]\n'
+                    '  capabilities = ["pull", "resolve"]\n')
+        try:
+            self.c.call("PullImage", PB.PullImageRequest(image=spec), timeout=120)
+            self.assertIn(name, self.c.call("ImageStatus", image=spec).image.repo_tags)
+        finally:
+            shutil.rmtree(host_dir)
+            # The same image as the bed's busybox: RemoveImage takes all
+            # its names, so the suite's image is pulled back.
+            self.c.call("RemoveImage", image=spec)
+            self.pull(BUSYBOX)
 
     def test_pod_lifecycle_networking_logs_exec(self):
         before = leased_ips(BED)

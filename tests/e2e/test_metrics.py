@@ -29,6 +29,42 @@ def admin_get(sock, path):
     return out.returncode, out.stdout
 
 
+class Prometheus:
+    """Debian's Prometheus on a free loopback port, scraping crimpd's TCP
+    /metrics on PORT every second, in a temp dir it removes."""
+
+    def __init__(self, port):
+        self.dir = tempfile.mkdtemp(prefix="crimp-prom.")
+        self.web = free_port()
+        with open(os.path.join(self.dir, "prometheus.yml"), "w") as f:
+            f.write("global: {scrape_interval: 1s}\nscrape_configs:\n"
+                    f"  - job_name: crimp\n    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n")
+
+    def __enter__(self):
+        self.log = open(os.path.join(self.dir, "prometheus.log"), "w")
+        self.proc = subprocess.Popen(["prometheus", f"--config.file={self.dir}/prometheus.yml",
+                                      f"--storage.tsdb.path={self.dir}/data",
+                                      f"--web.listen-address=127.0.0.1:{self.web}"],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def query(self, expr):
+        """The instant query's result list; OSError while it starts."""
+        q = urllib.parse.quote(expr)
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.web}/api/v1/query?query={q}",
+                                    timeout=5) as r:
+            body = json.load(r)
+        if body["status"] != "success":
+            raise AssertionError(f"{expr}: {body}")
+        return body["data"]["result"]
+
+
 class Metrics(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -68,38 +104,19 @@ class Metrics(unittest.TestCase):
             urllib.request.urlopen(req, timeout=5)
 
     def test_a_real_prometheus_scrapes_crimpd(self):
-        d = tempfile.mkdtemp(prefix="crimp-prom.")
-        web = free_port()
-        with open(os.path.join(d, "prometheus.yml"), "w") as f:
-            f.write("global: {scrape_interval: 1s}\n"
-                    "scrape_configs:\n"
-                    f"  - job_name: crimp\n    static_configs: [{{targets: ['127.0.0.1:{self.port}']}}]\n")
-        log = open(os.path.join(d, "prometheus.log"), "w")
-        prom = subprocess.Popen(["prometheus", f"--config.file={d}/prometheus.yml",
-                                 f"--storage.tsdb.path={d}/data",
-                                 f"--web.listen-address=127.0.0.1:{web}"],
-                                stdout=log, stderr=subprocess.STDOUT)
-        try:
-            q = urllib.parse.quote('crimp_cri_call_duration_seconds_count{method="ListContainers"}')
+        with Prometheus(self.port) as prom:
             deadline = time.monotonic() + 60
             value = None
             while time.monotonic() < deadline and value is None:
                 time.sleep(1)
                 try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{web}/api/v1/query?query={q}",
-                                                timeout=5) as r:
-                        res = json.load(r)["data"]["result"]
-                        if res:
-                            value = float(res[0]["value"][1])
+                    res = prom.query('crimp_cri_call_duration_seconds_count{method="ListContainers"}')
+                    if res:
+                        value = float(res[0]["value"][1])
                 except OSError:
                     pass
             self.assertIsNotNone(value, "Prometheus never had the series")
             self.assertGreaterEqual(value, 20)
-        finally:
-            prom.terminate()
-            prom.wait(timeout=30)
-            log.close()
-            shutil.rmtree(d, ignore_errors=True)
 
     def test_crimpctl_latency_table_json_and_html(self):
         r = subprocess.run([CRIMPCTL, "-e", self.crimpd.endpoint, "latency"], capture_output=True,

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/distribution.h"
@@ -254,7 +255,7 @@ struct collected {
     int calls, fail_at_call;
 };
 
-static int collect_sink(void *ctx, const void *data, size_t len, crimp_error_t *err)
+static inline int collect_sink(void *ctx, const void *data, size_t len, crimp_error_t *err)
 {
     struct collected *c = ctx;
     if (++c->calls == c->fail_at_call)
@@ -266,7 +267,7 @@ static int collect_sink(void *ctx, const void *data, size_t len, crimp_error_t *
     return 0;
 }
 
-static void collected_release(struct collected *c)
+static inline void collected_release(struct collected *c)
 {
     free(c->data);
     memset(c, 0, sizeof(*c));
@@ -274,7 +275,7 @@ static void collected_release(struct collected *c)
 #define cleanup_collected __attribute__((cleanup(collected_release)))
 
 /* A session for 127.0.0.1:<port>/fake/repo<TAIL>.  */
-static struct dist_session *fake_session(const struct fake_registry *f, const char *tail,
+static inline struct dist_session *fake_session(const struct fake_registry *f, const char *tail,
                                          const struct dist_auth *auth, struct dist_ref *ref,
                                          crimp_error_t *err)
 {
@@ -283,6 +284,46 @@ static struct dist_session *fake_session(const struct fake_registry *f, const ch
     if (dist_ref_parse(name, ref, err) < 0)
         return NULL;
     return dist_session_new(ref, auth, NULL, err);
+}
+
+static inline bool registry_port_answers(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+/* A real docker-registry (Debian's) with CONFIG written to DIR/config.yml,
+ * once it answers on 127.0.0.1:PORT: its pid, or -1 (see DIR/registry.log).  */
+static inline pid_t spawn_docker_registry(const char *dir, const char *config, int port)
+{
+    cleanup_free char *cfg = xasprintf("%s/config.yml", dir);
+    cleanup_free char *log = xasprintf("%s/registry.log", dir);
+    FILE *f = fopen(cfg, "w");
+    bool written = f && fputs(config, f) >= 0;
+    if (f == NULL || fclose(f) != 0 || !written)
+        return -1;
+    fflush(NULL); /* or the child's freopen writes our buffered output again */
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (freopen(log, "w", stdout) == NULL || dup2(STDOUT_FILENO, STDERR_FILENO) < 0)
+            _exit(126);
+        execlp("docker-registry", "docker-registry", "serve", cfg, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; pid > 0 && i < 100; i++) {
+        if (waitpid(pid, NULL, WNOHANG) != 0)
+            break; /* it died (port taken?): see registry.log */
+        if (registry_port_answers(port))
+            return pid;
+        usleep(100 * 1000);
+    }
+    fprintf(stderr, "docker-registry did not start; see %s\n", log);
+    return -1;
 }
 
 #endif

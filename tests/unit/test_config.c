@@ -76,6 +76,8 @@ static int test_refusals_name_the_key(void)
     CHECK(expect_refusal("{\"wrokers\": 4}", "wrokers") == 0);
     CHECK(expect_refusal("{\"socket_mode\": \"999\"}", "socket_mode") == 0);
     CHECK(expect_refusal("{\"log_level\": \"loud\"}", "log_level") == 0);
+    CHECK(expect_refusal("{\"log_format\": \"xml\"}", "`xml` is not one of text, json") == 0);
+    CHECK(expect_refusal("{\"log_calls\": \"yes\"}", "`yes` is not one of off, on") == 0);
     CHECK(expect_refusal("{\"listen\": \"relative.sock\"}", "listen") == 0);
     CHECK(expect_refusal("{\"backends\": [{\"name\": \"a\", \"type\": \"nope\", "
                          "\"endpoint\": \"/x\"}], \"default_backend\": \"a\"}",

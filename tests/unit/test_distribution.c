@@ -643,17 +643,6 @@ static int test_bed_pull(void)
 /* crimp:s3cret, bcrypt cost 5 (python3 crypt.METHOD_BLOWFISH).  */
 #define HTPASSWD "crimp:$2b$05$tPsrVo99xn0f9qqVHNxiruSuUqDaaLh46avhSltN.R69XPEdjghE2\n"
 
-static bool port_answers(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {
-        .sin_family = AF_INET, .sin_port = htons(5112), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-    if (fd >= 0)
-        close(fd);
-    return ok;
-}
-
 static int write_file(const char *dir, const char *name, const char *text)
 {
     cleanup_free char *path = xasprintf("%s/%s", dir, name);
@@ -671,27 +660,9 @@ static pid_t start_auth_registry(const char *dir)
                   "http: {addr: \"" AUTH_REGISTRY "\"}\n"
                   "auth: {htpasswd: {realm: crimp-test, path: %s/htpasswd}}\n",
                   getenv("CRIMP_BED"), dir);
-    if (write_file(dir, "htpasswd", HTPASSWD) < 0 || write_file(dir, "config.yml", config) < 0)
+    if (write_file(dir, "htpasswd", HTPASSWD) < 0)
         return -1;
-    cleanup_free char *cfg = xasprintf("%s/config.yml", dir);
-    cleanup_free char *log = xasprintf("%s/registry.log", dir);
-    fflush(NULL); /* or the child's freopen writes our buffered output again */
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (freopen(log, "w", stdout) == NULL || dup2(STDOUT_FILENO, STDERR_FILENO) < 0)
-            _exit(126);
-        execlp("docker-registry", "docker-registry", "serve", cfg, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; pid > 0 && i < 100; i++) {
-        if (waitpid(pid, NULL, WNOHANG) != 0)
-            break; /* it died (port taken?): see registry.log */
-        if (port_answers())
-            return pid;
-        usleep(100 * 1000);
-    }
-    fprintf(stderr, "docker-registry with htpasswd did not start; see %s\n", log);
-    return -1;
+    return spawn_docker_registry(dir, config, 5112);
 }
 
 static int basic_auth_checks(const char *expected_digest)
