@@ -225,8 +225,12 @@ static struct copier *unlink_copier(struct docker_logs *l, const char *id)
     return NULL;
 }
 
+/* Starts copying ID's output to PATH from SINCE_NS.  An existing copier of
+ * ID is replaced (StartContainer), or with KEEP_EXISTING kept and nothing
+ * started (resuming after a restart must not undo a StartContainer that
+ * came first).  */
 static int start_copier(struct docker_logs *l, const char *id, const char *path, bool tty,
-                        int64_t since_ns, crimp_error_t *err)
+                        int64_t since_ns, bool keep_existing, crimp_error_t *err)
 {
     struct crilog *log = crilog_open(path, err);
     if (log == NULL)
@@ -239,9 +243,19 @@ static int start_copier(struct docker_logs *l, const char *id, const char *path,
         .tty = tty, .resume_ns = since_ns, .last_ns = since_ns, .sink = write_piece, .ctx = c};
     c->log = log;
     pthread_mutex_init(&c->lock, NULL);
+    pthread_mutex_lock(&l->lock);
+    if (keep_existing && find_copier(l, id) != NULL) {
+        pthread_mutex_unlock(&l->lock);
+        crilog_close(c->log);
+        pthread_mutex_destroy(&c->lock);
+        free(c->id);
+        free(c->path);
+        free(c);
+        return 0;
+    }
+    /* Under the lock, so nobody can forget (join) it before it runs.  */
     pthread_create(&c->thread, NULL, copier_main, c);
     pthread_setname_np(c->thread, "crimp-log");
-    pthread_mutex_lock(&l->lock);
     struct copier *old = unlink_copier(l, id);
     c->next = l->copiers;
     l->copiers = c;
@@ -254,7 +268,7 @@ static int start_copier(struct docker_logs *l, const char *id, const char *path,
 int docker_logs_attach(struct docker_logs *l, const char *id, const char *path, bool tty,
                        crimp_error_t *err)
 {
-    return start_copier(l, id, path, tty, 0, err);
+    return start_copier(l, id, path, tty, 0, false, err);
 }
 
 void docker_logs_forget(struct docker_logs *l, const char *id)
@@ -369,7 +383,7 @@ static void resume_one(struct docker_logs *l, json_t *c)
     if (!running && docker_parse_time(json_string_value(json_object_get(st, "FinishedAt"))) <= last)
         return;
     bool tty = json_is_true(json_object_get(json_object_get(inspect, "Config"), "Tty"));
-    if (start_copier(l, id, path, tty, last, &err) < 0)
+    if (start_copier(l, id, path, tty, last, true, &err) < 0)
         log_warn("docker: resuming log of %.12s: %s", id, err->msg);
 }
 
