@@ -16,7 +16,8 @@
  * STOPPED event wait (bounded) for that, so no client reads an exited
  * container's log before its last line is there.  Docker keeps a bounded
  * copy of the output, so after a crimpd restart a copier resumes after the
- * last line it wrote, once dockerd answers.  */
+ * last line it wrote, once dockerd answers, also for a container that
+ * exited meanwhile.  */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -225,8 +226,12 @@ static struct copier *unlink_copier(struct docker_logs *l, const char *id)
     return NULL;
 }
 
+/* Starts copying ID's output to PATH from SINCE_NS.  An existing copier of
+ * ID is replaced (StartContainer), or with KEEP_EXISTING kept and nothing
+ * started (resuming after a restart must not undo a StartContainer that
+ * came first).  */
 static int start_copier(struct docker_logs *l, const char *id, const char *path, bool tty,
-                        int64_t since_ns, crimp_error_t *err)
+                        int64_t since_ns, bool keep_existing, crimp_error_t *err)
 {
     struct crilog *log = crilog_open(path, err);
     if (log == NULL)
@@ -239,9 +244,19 @@ static int start_copier(struct docker_logs *l, const char *id, const char *path,
         .tty = tty, .resume_ns = since_ns, .last_ns = since_ns, .sink = write_piece, .ctx = c};
     c->log = log;
     pthread_mutex_init(&c->lock, NULL);
+    pthread_mutex_lock(&l->lock);
+    if (keep_existing && find_copier(l, id) != NULL) {
+        pthread_mutex_unlock(&l->lock);
+        crilog_close(c->log);
+        pthread_mutex_destroy(&c->lock);
+        free(c->id);
+        free(c->path);
+        free(c);
+        return 0;
+    }
+    /* Under the lock, so nobody can forget (join) it before it runs.  */
     pthread_create(&c->thread, NULL, copier_main, c);
     pthread_setname_np(c->thread, "crimp-log");
-    pthread_mutex_lock(&l->lock);
     struct copier *old = unlink_copier(l, id);
     c->next = l->copiers;
     l->copiers = c;
@@ -254,7 +269,7 @@ static int start_copier(struct docker_logs *l, const char *id, const char *path,
 int docker_logs_attach(struct docker_logs *l, const char *id, const char *path, bool tty,
                        crimp_error_t *err)
 {
-    return start_copier(l, id, path, tty, 0, err);
+    return start_copier(l, id, path, tty, 0, false, err);
 }
 
 void docker_logs_forget(struct docker_logs *l, const char *id)
@@ -341,25 +356,37 @@ static bool has_copier(struct docker_logs *l, const char *id)
     return has;
 }
 
-/* Starts a copier for one running container of the list, unless one was
- * started meanwhile (by StartContainer).  */
+/* Starts a copier for one container of the list, unless one was started
+ * meanwhile (by StartContainer): a running one, and one that exited after
+ * the last line its log file holds (crimpd was down when it printed its
+ * last lines; the copier takes them and ends).  An exited container with
+ * an empty file is left alone: after a rotation the lines before may be in
+ * the renamed file, and copying them again would double them.  */
 static void resume_one(struct docker_logs *l, json_t *c)
 {
     const char *path = json_string_value(
         json_object_get(json_object_get(c, "Labels"), DOCKER_LABEL_LOG_PATH));
     const char *id = json_string_value(json_object_get(c, "Id"));
+    const char *state = json_string_value(json_object_get(c, "State")) ?: "";
+    bool running = strcmp(state, "running") == 0;
     /* An adopted container's log is Docker's own file, symlinked.  */
     bool crimps = json_object_get(json_object_get(c, "Labels"), DOCKER_LABEL_CRI) != NULL;
     if (!crimps || str_empty(path) || id == NULL || has_copier(l, id) ||
-        strcmp(json_string_value(json_object_get(c, "State")) ?: "", "running") != 0)
+        (!running && strcmp(state, "exited") != 0))
+        return;
+    int64_t last = last_logged(path);
+    if (!running && last == 0)
         return;
     json_t *inspect = NULL;
     cleanup_error crimp_error_t err = NULL;
     if (docker_inspect(l->d, id, &inspect, &err) < 0)
         return;
+    json_auto_t *owned = inspect;
+    json_t *st = json_object_get(inspect, "State");
+    if (!running && docker_parse_time(json_string_value(json_object_get(st, "FinishedAt"))) <= last)
+        return;
     bool tty = json_is_true(json_object_get(json_object_get(inspect, "Config"), "Tty"));
-    json_decref(inspect);
-    if (start_copier(l, id, path, tty, last_logged(path), &err) < 0)
+    if (start_copier(l, id, path, tty, last, true, &err) < 0)
         log_warn("docker: resuming log of %.12s: %s", id, err->msg);
 }
 

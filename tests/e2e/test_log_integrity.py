@@ -9,8 +9,10 @@ Continuity on the docker backend: a container printing numbered lines
 keeps a complete, gap-free and duplicate-free CRI log across two restarts
 of a dockerd with --live-restore (the bed's dockerd is restarted with it,
 and without it again at the end) and a crimpd restart made while dockerd
-is down; a tty container that prints megabytes without a newline does not
-grow crimpd's memory and its output reaches the file as P lines."""
+is down; lines a container printed before exiting while crimpd was down
+reach the file once crimpd is back; a tty container that prints megabytes
+without a newline does not grow crimpd's memory and its output reaches the
+file as P lines."""
 import os
 import re
 import shutil
@@ -259,6 +261,27 @@ class DockerLogContinuity(Pods, unittest.TestCase):
                          "the log has a gap or a line twice")
         # Docker holds the same lines: none missing at the end either.
         self.assertGreaterEqual(len(nums), 25)
+
+    def test_lines_printed_while_crimpd_was_down(self):
+        """A container that printed its last lines and exited while crimpd
+        was down: the restarted crimpd copies them, and the exit is
+        reported with them in the file."""
+        cfg, pod = self.run_pod("exit-while-down")
+        try:
+            cid, log = self.run_container(pod, cfg, "late",
+                                          ["sh", "-c", "echo n=1; sleep 3; echo n=2"])
+            wait_for(lambda: "n=1" in read_text(log), 20, "the first line")
+            self.assertEqual(self.crimpd.stop(), 0)
+            self.crimpd.cleanup()
+            wait_for(lambda: not docker_api(f"/containers/{cid}/json")["State"]["Running"], 20,
+                     "the container to exit")
+            type(self).crimpd = self.new_crimpd().start()
+            type(self).c = self.crimpd.client
+            st = self.c.call("ContainerStatus", container_id=cid).status
+            self.assertEqual(st.state, PB.CONTAINER_EXITED)
+            self.assertEqual(self.numbers_in(log), [1, 2])
+        finally:
+            self.remove_pod(pod)
 
     def test_tty_output_without_newline_stays_bounded(self):
         cfg, pod = self.run_pod("tty-no-newline")
