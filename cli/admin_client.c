@@ -35,7 +35,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
     return size * n;
 }
 
-json_t *cli_admin_request(struct cli *cli, const char *method, const char *path)
+static json_t *admin_request(struct cli *cli, const char *method, const char *path, bool quiet)
 {
     cleanup_free char *sock = cli_admin_socket(cli);
     cleanup_free char *url = xasprintf("http://crimp%s", path);
@@ -55,11 +55,16 @@ json_t *cli_admin_request(struct cli *cli, const char *method, const char *path)
     curl_easy_cleanup(curl);
     cleanup_free char *text = b.buf;
     if (rc != CURLE_OK) {
-        fprintf(stderr, "crimpctl: admin API at %s: %s (is crimpd running? --admin-socket)\n",
-                sock, curl_easy_strerror(rc));
+        if (!quiet)
+            fprintf(stderr, "crimpctl: admin API at %s: %s (is crimpd running? --admin-socket)\n",
+                    sock, curl_easy_strerror(rc));
         return NULL;
     }
     json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+    if (status != 200 && quiet) {
+        json_decref(j);
+        return NULL;
+    }
     if (status != 200) {
         const char *msg = json_string_value(json_object_get(j, "error"));
         fprintf(stderr, "crimpctl: %s\n", msg ? msg : (text ? text : "admin API error"));
@@ -67,6 +72,16 @@ json_t *cli_admin_request(struct cli *cli, const char *method, const char *path)
         return NULL;
     }
     return j;
+}
+
+json_t *cli_admin_request(struct cli *cli, const char *method, const char *path)
+{
+    return admin_request(cli, method, path, false);
+}
+
+json_t *cli_admin_get_quiet(struct cli *cli, const char *path)
+{
+    return admin_request(cli, "GET", path, true);
 }
 
 struct follow {

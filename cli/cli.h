@@ -37,6 +37,9 @@ void cli_print_json(const ProtobufCMessage *msg);
  * after printing why.  */
 json_t *cli_admin_request(struct cli *cli, const char *method, const char *path);
 char *cli_admin_socket(const struct cli *cli);
+/* GET PATH, NULL without a word when the admin API is not there (a plain
+ * CRI endpoint) or answers an error: for polling.  */
+json_t *cli_admin_get_quiet(struct cli *cli, const char *path);
 /* Follows a stream of JSON lines (GET PATH) until crimpd ends it.  */
 int cli_admin_follow(struct cli *cli, const char *path, void (*on_line)(void *ctx, json_t *doc),
                      void *ctx);
@@ -49,5 +52,6 @@ int cli_cmd_version(struct cli *cli, int argc, char **argv);
 int cli_cmd_info(struct cli *cli, int argc, char **argv);
 int cli_cmd_stats(struct cli *cli, int argc, char **argv);
 int cli_cmd_events(struct cli *cli, int argc, char **argv);
+int cli_cmd_pull(struct cli *cli, int argc, char **argv);
 
 #endif

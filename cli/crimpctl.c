@@ -30,6 +30,9 @@ static const struct cli_command commands[] = {
      cli_cmd_stats},
     {"events", "follow container events (created, started, stopped, deleted) as kubelet does",
      cli_cmd_events},
+    {"pull", "IMAGE [--creds USER:PASSWORD]: pull through the CRI, with a progress bar of "
+             "layers and bytes",
+     cli_cmd_pull},
 };
 
 static void usage(FILE *out)

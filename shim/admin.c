@@ -15,6 +15,7 @@
 #include "bulkhead.h"
 #include "health.h"
 #include "log.h"
+#include "common/pull_progress.h"
 #include "metrics.h"
 #include "socket.h"
 #include "utils.h"
@@ -259,6 +260,15 @@ static void on_backends(struct evhttp_request *req, void *arg)
     send_json(req, 200, json_pack("{s:o}", "backends", arr));
 }
 
+/* GET /v1/pulls: image pulls running and just finished, per layer, for
+ * crimpctl pull's progress (backends/common/pull_progress.h).  */
+static void on_pulls(struct evhttp_request *req, void *arg)
+{
+    (void)arg;
+    if (is_get(req))
+        send_json(req, 200, crimp_pull_progress_json());
+}
+
 static int http_status_for(grpc_status_code code)
 {
     return code == GRPC_STATUS_NOT_FOUND             ? 404
@@ -417,6 +427,7 @@ struct crimp_admin *crimp_admin_start(const struct crimp_config *cfg, struct cri
         evhttp_set_cb(a->unix_http, "/v1/calls", on_calls, a);
         evhttp_set_cb(a->unix_http, "/v1/calls/follow", on_follow, a);
         evhttp_set_cb(a->unix_http, "/v1/backends", on_backends, a);
+        evhttp_set_cb(a->unix_http, "/v1/pulls", on_pulls, a);
         evhttp_set_gencb(a->unix_http, on_unknown, a);
         if (listen_unix(a, err) < 0) {
             free_admin(a);

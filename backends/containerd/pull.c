@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "common/distribution.h"
+#include "common/pull_progress.h"
 #include "common/sha256.h"
 #include "containerd-internal.h"
 #include "github.com/containerd/containerd/api/services/content/v1/content.pb-c.h"
@@ -76,6 +77,7 @@ struct pull {
     struct dist_ref ref;
     struct dist_session *session;
     char *source_key; /* containerd.io/distribution.source.<host> */
+    struct crimp_pull_progress *progress; /* what GET /v1/pulls shows */
 };
 
 /* Content/Info of DIGEST: 1 with *INFO (caller frees), 0 when absent.  */
@@ -197,6 +199,9 @@ struct blob_sink {
     struct ctrd_writer *w;
     char *buf;
     size_t len;
+    struct crimp_pull_progress *progress;
+    const struct dist_descriptor *d;
+    int64_t received; /* bytes of the blob so far, a resumed ingest's included */
 };
 
 static int blob_sink_flush(struct blob_sink *s, crimp_error_t *err)
@@ -212,6 +217,7 @@ static int blob_sink_cb(void *ctx, const void *data, size_t len, crimp_error_t *
 {
     struct blob_sink *s = ctx;
     const char *in = data;
+    s->received += (int64_t)len;
     while (len > 0) {
         size_t n = WRITE_CHUNK - s->len < len ? WRITE_CHUNK - s->len : len;
         memcpy(s->buf + s->len, in, n);
@@ -221,6 +227,7 @@ static int blob_sink_cb(void *ctx, const void *data, size_t len, crimp_error_t *
         if (s->len == WRITE_CHUNK && blob_sink_flush(s, err) < 0)
             return -1;
     }
+    crimp_pull_progress_layer(s->progress, s->d->digest, s->d->size, s->received);
     return 0;
 }
 
@@ -232,7 +239,7 @@ static int send_rest(struct pull *p, struct ctrd_writer *w, const struct dist_de
     if (data)
         return write_chunks(w, data + off, (size_t)(d->size - off), err);
     cleanup_free char *buf = xmalloc(WRITE_CHUNK);
-    struct blob_sink s = {.w = w, .buf = buf};
+    struct blob_sink s = {.w = w, .buf = buf, .progress = p->progress, .d = d, .received = off};
     if (dist_fetch_blob(p->session, d, off, blob_sink_cb, &s, err) < 0)
         return -1;
     return blob_sink_flush(&s, err);
@@ -520,12 +527,15 @@ static int pull_image(struct pull *p, char **image_id, crimp_error_t *err)
     if (ensure_json_node(p, "config", &m.config, config_labels, &c, &config, err) < 0)
         goto out;
     json_t *diff_ids = json_object_get(json_object_get(config, "rootfs"), "diff_ids");
+    for (size_t i = 0; i < m.n_layers; i++)
+        crimp_pull_progress_layer(p->progress, m.layers[i].digest, m.layers[i].size, 0);
     for (size_t i = 0; i < m.n_layers; i++) {
         json_t *labels = json_pack("{s:O}", LABEL_UNCOMPRESSED, json_array_get(diff_ids, i));
         if (ensure_layer(p, &m.layers[i], labels, err) < 0) {
             crimp_error_wrap(err, "layer %s", m.layers[i].digest);
             goto out;
         }
+        crimp_pull_progress_layer_done(p->progress, m.layers[i].digest);
     }
     if (ctrd_unpack(p->b, &p->o, m.layers, m.n_layers, diff_ids, c.chains, err) < 0 ||
         put_image_records(p, &top, m.config.digest, err) < 0)
@@ -583,7 +593,9 @@ static int pull_uncoalesced(struct ctrd_backend *b, struct crimp_rpc *rpc,
     if (p.session != NULL && ctrd_lease_create(b->conn, &p.o, &lease, err) == 0) {
         p.o.lease = p.o_stream.lease = lease;
         p.source_key = source_label_key(p.ref.domain);
+        p.progress = crimp_pull_progress_begin(b->base.config->name, p.ref.normalized);
         ret = pull_image(&p, image_id, err);
+        crimp_pull_progress_end(p.progress, ret == 0);
         cleanup_error crimp_error_t lerr = NULL;
         struct ctrd_opts lo = ctrd_opts_for(NULL); /* even when the call was cancelled */
         if (ctrd_lease_delete(b->conn, &lo, lease, &lerr) < 0)

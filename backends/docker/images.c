@@ -3,6 +3,7 @@
 #include <sys/statvfs.h>
 
 #include "common/cri_image.h"
+#include "common/pull_progress.h"
 #include "docker-internal.h"
 #include "log.h"
 #include "pbutil.h"
@@ -209,6 +210,7 @@ struct pull_progress {
     char *pending;
     size_t len;
     char *error;
+    struct crimp_pull_progress *shown; /* what GET /v1/pulls shows */
 };
 
 static bool on_pull_data(void *ctx, const char *data, size_t len)
@@ -227,6 +229,7 @@ static bool on_pull_data(void *ctx, const char *data, size_t len)
             e = json_string_value(json_object_get(j, "message"));
         if (e && p->error == NULL)
             p->error = xstrdup(e);
+        crimp_pull_progress_docker_line(p->shown, j);
         line = nl + 1;
     }
     p->len = strlen(line);
@@ -258,7 +261,8 @@ int docker_pull(struct docker_backend *d, struct crimp_rpc *rpc, const char *ima
     cleanup_free char *etag = docker_query_escape(tag);
     cleanup_free char *query = xasprintf("fromImage=%s&tag=%s", erepo, etag);
     cleanup_free char *header = registry_auth_header(auth);
-    struct pull_progress progress = {0};
+    struct pull_progress progress = {
+        .shown = crimp_pull_progress_begin(d->base.config->name, image)};
     struct docker_request r = {.method = "POST", .path = "/images/create", .query = query,
                                .timeout_ms = DOCKER_TIMEOUT_NONE, .stall_seconds = 60,
                                .cancelled = rpc ? &rpc->cancelled : NULL,
@@ -266,6 +270,7 @@ int docker_pull(struct docker_backend *d, struct crimp_rpc *rpc, const char *ima
     int rc = docker_do(d->client, &r, NULL, err);
     on_pull_data(&progress, "\n", 1); /* the last object may lack its newline */
     free(progress.pending);
+    crimp_pull_progress_end(progress.shown, rc == 0 && progress.error == NULL);
     cleanup_free char *perr = progress.error;
     if (rc < 0 && perr) {
         /* dockerd answers a refused login with HTTP 500 and the registry's
