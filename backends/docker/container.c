@@ -265,28 +265,22 @@ static Runtime__V1__ContainerResources *resources_of(json_t *host)
     return r;
 }
 
-int docker_container_status(struct crimp_backend *self, struct crimp_rpc *rpc,
-                            const Runtime__V1__ContainerStatusRequest *req,
-                            Runtime__V1__ContainerStatusResponse *resp, crimp_error_t *err)
+void docker_container_status_of(json_t *inspect, const struct docker_cri_meta *meta, bool verbose,
+                                Runtime__V1__ContainerStatusResponse *resp)
 {
-    json_t *inspect = NULL;
-    struct docker_cri_meta meta;
-    if (inspect_container(docker_of(self), req->container_id, &inspect, &meta, err) < 0)
-        return -1;
-    json_auto_t *owned = inspect;
     Runtime__V1__ContainerStatus *st = xmalloc(sizeof(*st));
     runtime__v1__container_status__init(st);
-    st->id = xstrdup(json_string_value(json_object_get(inspect, "Id")));
-    st->metadata = container_metadata(&meta);
+    st->id = xstrdup(json_string_value(json_object_get(inspect, "Id")) ?: "");
+    st->metadata = container_metadata(meta);
     st->created_at = docker_parse_time(json_string_value(json_object_get(inspect, "Created")));
     set_state(st, json_object_get(inspect, "State"));
     json_t *config = json_object_get(inspect, "Config");
     st->image = image_spec(json_string_value(json_object_get(config, "Image")));
     st->image_ref = xstrdup(json_string_value(json_object_get(inspect, "Image")) ?: "");
     st->labels = crimp_pb_map_from_json(&runtime__v1__container_status__labels_entry__descriptor,
-                                        meta.labels, &st->n_labels);
+                                        meta->labels, &st->n_labels);
     st->annotations = crimp_pb_map_from_json(
-        &runtime__v1__container_status__annotations_entry__descriptor, meta.annotations,
+        &runtime__v1__container_status__annotations_entry__descriptor, meta->annotations,
         &st->n_annotations);
     st->log_path = crimp_pb_strdup(label_of(inspect, DOCKER_LABEL_LOG_PATH) ?: "");
     json_t *binds = json_object_get(json_object_get(inspect, "HostConfig"), "Binds");
@@ -297,9 +291,8 @@ int docker_container_status(struct crimp_backend *self, struct crimp_rpc *rpc,
         if (json_string_value(b))
             st->mounts[st->n_mounts++] = mount_from_bind(json_string_value(b));
     st->resources = resources_of(json_object_get(inspect, "HostConfig"));
-    docker_cri_meta_free(&meta);
     resp->status = st;
-    if (req->verbose) {
+    if (verbose) {
         json_auto_t *info = json_pack(
             "{s:s, s:I}", "sandboxID", label_of(inspect, DOCKER_LABEL_SANDBOX_ID) ?: "", "pid",
             json_integer_value(json_object_get(json_object_get(inspect, "State"), "Pid")));
@@ -308,6 +301,19 @@ int docker_container_status(struct crimp_backend *self, struct crimp_rpc *rpc,
         resp->info = crimp_pb_map_from_json(
             &runtime__v1__container_status_response__info_entry__descriptor, map, &resp->n_info);
     }
+}
+
+int docker_container_status(struct crimp_backend *self, struct crimp_rpc *rpc,
+                            const Runtime__V1__ContainerStatusRequest *req,
+                            Runtime__V1__ContainerStatusResponse *resp, crimp_error_t *err)
+{
+    json_t *inspect = NULL;
+    struct docker_cri_meta meta;
+    if (inspect_container(docker_of(self), req->container_id, &inspect, &meta, err) < 0)
+        return -1;
+    json_auto_t *owned = inspect;
+    docker_container_status_of(inspect, &meta, req->verbose, resp);
+    docker_cri_meta_free(&meta);
     return 0;
 }
 
@@ -323,7 +329,7 @@ static Runtime__V1__ContainerState state_of_list_entry(json_t *c)
     return RUNTIME__V1__CONTAINER_STATE__CONTAINER_UNKNOWN;
 }
 
-static bool container_passes(const Runtime__V1__ContainerFilter *f, json_t *c,
+bool docker_container_passes(const Runtime__V1__ContainerFilter *f, json_t *c,
                              const struct docker_cri_meta *meta)
 {
     if (f == NULL)
@@ -341,7 +347,7 @@ static bool container_passes(const Runtime__V1__ContainerFilter *f, json_t *c,
                                f->n_label_selector);
 }
 
-static Runtime__V1__Container *container_from_list(json_t *c, const struct docker_cri_meta *meta)
+Runtime__V1__Container *docker_container_of_list_entry(json_t *c, const struct docker_cri_meta *meta)
 {
     Runtime__V1__Container *ct = xmalloc(sizeof(*ct));
     runtime__v1__container__init(ct);
@@ -372,13 +378,13 @@ struct list_ctx {
 static void add_if_passes(void *arg, json_t *c, const struct docker_cri_meta *meta)
 {
     struct list_ctx *x = arg;
-    if (!container_passes(x->filter, c, meta))
+    if (!docker_container_passes(x->filter, c, meta))
         return;
     if (x->resp->n_containers == x->cap) {
         x->cap = x->cap ? x->cap * 2 : 16;
         x->resp->containers = xrealloc(x->resp->containers, x->cap * sizeof(*x->resp->containers));
     }
-    x->resp->containers[x->resp->n_containers++] = container_from_list(c, meta);
+    x->resp->containers[x->resp->n_containers++] = docker_container_of_list_entry(c, meta);
 }
 
 int docker_list_containers(struct crimp_backend *self, struct crimp_rpc *rpc,

@@ -87,9 +87,12 @@ int docker_cri_meta_from_labels(json_t *labels, struct docker_cri_meta *meta, cr
     json_error_t jerr;
     meta->doc = json_loads(text, 0, &jerr);
     json_t *md = json_object_get(meta->doc, "metadata");
-    if (!json_is_object(md))
+    if (!json_is_object(md)) {
+        bool parsed = meta->doc != NULL;
+        docker_cri_meta_free(meta);
         return crimp_make_error(err, GRPC_STATUS_INTERNAL, 0, "label %s is not valid: %s",
-                                DOCKER_LABEL_CRI, meta->doc ? "no metadata" : jerr.text);
+                                DOCKER_LABEL_CRI, parsed ? "no metadata" : jerr.text);
+    }
     meta->name = json_string_value(json_object_get(md, "name"));
     meta->uid = json_string_value(json_object_get(md, "uid"));
     meta->namespace_ = json_string_value(json_object_get(md, "namespace"));

@@ -319,6 +319,33 @@ static void set_network(Runtime__V1__PodSandboxStatus *st, json_t *ckpt, bool re
     }
 }
 
+void docker_sandbox_status_of(json_t *inspect, const struct docker_cri_meta *meta, json_t *ckpt,
+                              Runtime__V1__PodSandboxStatusResponse *resp)
+{
+    bool running = json_is_true(json_object_get(json_object_get(inspect, "State"), "Running"));
+    Runtime__V1__PodSandboxStatus *st = xmalloc(sizeof(*st));
+    runtime__v1__pod_sandbox_status__init(st);
+    st->id = xstrdup(json_string_value(json_object_get(inspect, "Id")) ?: "");
+    st->metadata = xmalloc(sizeof(*st->metadata));
+    runtime__v1__pod_sandbox_metadata__init(st->metadata);
+    st->metadata->name = xstrdup(meta->name);
+    st->metadata->uid = xstrdup(meta->uid ?: "");
+    st->metadata->namespace_ = xstrdup(meta->namespace_ ?: "");
+    st->metadata->attempt = meta->attempt;
+    st->state = running ? RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY
+                        : RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
+    st->created_at = docker_parse_time(json_string_value(json_object_get(inspect, "Created")));
+    set_network(st, ckpt, running);
+    set_namespaces(st, json_object_get(inspect, "HostConfig"));
+    st->labels = crimp_pb_map_from_json(&runtime__v1__pod_sandbox_status__labels_entry__descriptor,
+                                        meta->labels, &st->n_labels);
+    st->annotations = crimp_pb_map_from_json(
+        &runtime__v1__pod_sandbox_status__annotations_entry__descriptor, meta->annotations,
+        &st->n_annotations);
+    st->runtime_handler = xstrdup("");
+    resp->status = st;
+}
+
 int docker_pod_sandbox_status(struct crimp_backend *self, struct crimp_rpc *rpc,
                               const Runtime__V1__PodSandboxStatusRequest *req,
                               Runtime__V1__PodSandboxStatusResponse *resp, crimp_error_t *err)
@@ -336,36 +363,14 @@ int docker_pod_sandbox_status(struct crimp_backend *self, struct crimp_rpc *rpc,
         return crimp_make_error(err, GRPC_STATUS_NOT_FOUND, 0, "pod sandbox %s not found",
                                 req->pod_sandbox_id);
     const char *id = json_string_value(json_object_get(inspect, "Id"));
-    json_auto_t *ckpt = read_checkpoint(d, id);
-    bool running = json_is_true(json_object_get(json_object_get(inspect, "State"), "Running"));
-
-    Runtime__V1__PodSandboxStatus *st = xmalloc(sizeof(*st));
-    runtime__v1__pod_sandbox_status__init(st);
-    st->id = xstrdup(id);
-    st->metadata = xmalloc(sizeof(*st->metadata));
-    runtime__v1__pod_sandbox_metadata__init(st->metadata);
-    st->metadata->name = xstrdup(meta.name);
-    st->metadata->uid = xstrdup(meta.uid ?: "");
-    st->metadata->namespace_ = xstrdup(meta.namespace_ ?: "");
-    st->metadata->attempt = meta.attempt;
-    st->state = running ? RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY
-                        : RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
-    st->created_at = docker_parse_time(json_string_value(json_object_get(inspect, "Created")));
-    set_network(st, ckpt, running);
-    set_namespaces(st, json_object_get(inspect, "HostConfig"));
-    st->labels = crimp_pb_map_from_json(&runtime__v1__pod_sandbox_status__labels_entry__descriptor,
-                                        meta.labels, &st->n_labels);
-    st->annotations = crimp_pb_map_from_json(
-        &runtime__v1__pod_sandbox_status__annotations_entry__descriptor, meta.annotations,
-        &st->n_annotations);
-    st->runtime_handler = xstrdup("");
+    json_auto_t *ckpt = id ? read_checkpoint(d, id) : NULL;
+    docker_sandbox_status_of(inspect, &meta, ckpt, resp);
     docker_cri_meta_free(&meta);
-    resp->status = st;
     return 0;
 }
 
-static bool sandbox_passes(const Runtime__V1__PodSandboxFilter *f, json_t *c,
-                           struct docker_cri_meta *meta)
+bool docker_sandbox_passes(const Runtime__V1__PodSandboxFilter *f, json_t *c,
+                           const struct docker_cri_meta *meta)
 {
     if (f == NULL)
         return true;
@@ -379,7 +384,7 @@ static bool sandbox_passes(const Runtime__V1__PodSandboxFilter *f, json_t *c,
                                f->n_label_selector);
 }
 
-static Runtime__V1__PodSandbox *sandbox_from_list(json_t *c, struct docker_cri_meta *meta)
+Runtime__V1__PodSandbox *docker_sandbox_of_list_entry(json_t *c, const struct docker_cri_meta *meta)
 {
     Runtime__V1__PodSandbox *p = xmalloc(sizeof(*p));
     runtime__v1__pod_sandbox__init(p);
@@ -412,14 +417,13 @@ struct list_ctx {
 static void add_if_passes(void *arg, json_t *c, const struct docker_cri_meta *meta)
 {
     struct list_ctx *x = arg;
-    struct docker_cri_meta *m = (struct docker_cri_meta *)meta;
-    if (!sandbox_passes(x->filter, c, m))
+    if (!docker_sandbox_passes(x->filter, c, meta))
         return;
     if (x->resp->n_items == x->cap) {
         x->cap = x->cap ? x->cap * 2 : 16;
         x->resp->items = xrealloc(x->resp->items, x->cap * sizeof(*x->resp->items));
     }
-    x->resp->items[x->resp->n_items++] = sandbox_from_list(c, m);
+    x->resp->items[x->resp->n_items++] = docker_sandbox_of_list_entry(c, meta);
 }
 
 int docker_list_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
