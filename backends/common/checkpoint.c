@@ -2,10 +2,12 @@
 #include "checkpoint.h"
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "safe_open.h"
 #include "utils.h"
 
 uint32_t crimp_checkpoint_checksum(json_t *data)
@@ -84,9 +86,15 @@ int crimp_checkpoint_read(const char *dir, const char *id, json_t **data, crimp_
         return -1;
     cleanup_free char *path = xasprintf("%s/%s", dir, id);
     json_error_t jerr;
-    json_auto_t *doc = json_load_file(path, 0, &jerr);
-    if (doc == NULL && access(path, F_OK) < 0)
+    crimp_error_t oerr = NULL;
+    /* A symlink or FIFO planted here is read as a corrupt checkpoint, not
+     * followed or waited on.  */
+    cleanup_close int fd = crimp_open_regular(path, O_RDONLY, 0, &oerr);
+    bool absent = fd < 0 && oerr->errno_ == ENOENT;
+    crimp_error_release(&oerr);
+    if (absent)
         return crimp_make_error(err, GRPC_STATUS_NOT_FOUND, 0, "no checkpoint for `%s`", id);
+    json_auto_t *doc = fd >= 0 ? json_loadfd(fd, 0, &jerr) : NULL;
     json_t *d = json_object_get(doc, "data");
     json_int_t sum = json_integer_value(json_object_get(doc, "checksum"));
     if (d == NULL || (uint32_t)sum != crimp_checkpoint_checksum(d)) {
