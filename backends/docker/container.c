@@ -360,7 +360,7 @@ Runtime__V1__Container *docker_container_of_list_entry(json_t *c, const struct d
     /* kubelet's image GC compares this with ListImages ids.  */
     ct->image_ref = xstrdup(json_string_value(json_object_get(c, "ImageID")) ?: "");
     ct->state = state_of_list_entry(c);
-    ct->created_at = json_integer_value(json_object_get(c, "Created")) * 1000000000LL;
+    ct->created_at = docker_seconds_to_ns(json_integer_value(json_object_get(c, "Created")));
     ct->labels = crimp_pb_map_from_json(&runtime__v1__container__labels_entry__descriptor,
                                         meta->labels, &ct->n_labels);
     ct->annotations = crimp_pb_map_from_json(

@@ -80,6 +80,10 @@ int docker_list_each(struct docker_backend *d, const char *type,
 /* Docker's RFC 3339 time as Unix ns; 0 for Docker's zero time.  */
 int64_t docker_parse_time(const char *text);
 
+/* Unix SECONDS (a list entry's "Created") as ns; 0 past what an int64 of ns
+ * holds.  */
+int64_t docker_seconds_to_ns(json_int_t seconds);
+
 /* Exec (exec.c): a process created in CONTAINER with the stdio asked for;
  * its inspect once it stopped running.  */
 struct docker_exec_stdio {

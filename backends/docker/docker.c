@@ -291,6 +291,13 @@ int64_t docker_parse_time(const char *text)
     return secs * 1000000000LL + ns;
 }
 
+int64_t docker_seconds_to_ns(json_int_t seconds)
+{
+    if (seconds < -INT64_MAX / 1000000000LL || seconds > INT64_MAX / 1000000000LL)
+        return 0;
+    return (int64_t)seconds * 1000000000LL;
+}
+
 int docker_list(struct docker_backend *d, const char *type, json_t *label_filters, json_t **out,
                 crimp_error_t *err)
 {

@@ -398,7 +398,7 @@ Runtime__V1__PodSandbox *docker_sandbox_of_list_entry(json_t *c, const struct do
     bool running = strcmp(json_string_value(json_object_get(c, "State")) ?: "", "running") == 0;
     p->state = running ? RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY
                        : RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
-    p->created_at = json_integer_value(json_object_get(c, "Created")) * 1000000000LL;
+    p->created_at = docker_seconds_to_ns(json_integer_value(json_object_get(c, "Created")));
     p->labels = crimp_pb_map_from_json(&runtime__v1__pod_sandbox__labels_entry__descriptor,
                                        meta->labels, &p->n_labels);
     p->annotations = crimp_pb_map_from_json(

@@ -70,6 +70,19 @@ static int test_parse_time_bounds(void)
     CHECK(docker_parse_time("2263-01-01T00:00:00Z") == 0);
     CHECK(docker_parse_time("1970-01-01T00:00:01+99999999:00") == 1000000000LL);
     CHECK(docker_parse_time("1970-01-01T00:00:01-2147483647:2147483647") == 1000000000LL);
+    /* A list entry's "Created" in seconds (fuzz_docker_json: 9765069300).  */
+    CHECK(docker_seconds_to_ns(1765069323) == 1765069323000000000LL);
+    CHECK(docker_seconds_to_ns(9765069300LL) == 0);
+    CHECK(docker_seconds_to_ns(-9765069300LL) == 0);
+    struct docker_cri_meta meta;
+    CHECK(meta_of(&meta) == 0);
+    json_auto_t *entry = json_pack("{s:I}", "Created", (json_int_t)9765069300LL);
+    Runtime__V1__Container *c = docker_container_of_list_entry(entry, &meta);
+    Runtime__V1__PodSandbox *p = docker_sandbox_of_list_entry(entry, &meta);
+    CHECK(c->created_at == 0 && p->created_at == 0);
+    protobuf_c_message_free_unpacked(&c->base, NULL);
+    protobuf_c_message_free_unpacked(&p->base, NULL);
+    docker_cri_meta_free(&meta);
     return 0;
 }
 
