@@ -44,8 +44,7 @@ void crimp_safe_open_force_fallback(bool on)
 static int open_error(crimp_error_t *err, int e, const char *root, const char *rel)
 {
     if (e == ENOENT || e == ENOTDIR)
-        return crimp_make_error(err, GRPC_STATUS_NOT_FOUND, e, "`%s` not found in `%s`", rel,
-                                root);
+        return crimp_make_error(err, GRPC_STATUS_NOT_FOUND, e, "`%s` not found in `%s`", rel, root);
     if (e == ELOOP || e == EXDEV)
         return crimp_make_error(err, GRPC_STATUS_FAILED_PRECONDITION, e,
                                 "`%s` in `%s` is a link crimp does not follow", rel, root);
@@ -146,13 +145,13 @@ char *crimp_read_in_root(const char *root, const char *rel, size_t max, crimp_er
 
 int crimp_open_regular(const char *path, int flags, unsigned mode, crimp_error_t *err)
 {
-    cleanup_close int fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
-                                (mode_t)mode);
+    cleanup_close int fd =
+        open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, (mode_t)mode);
     if (fd < 0)
-        return errno == ELOOP ? crimp_make_error(err, GRPC_STATUS_FAILED_PRECONDITION, ELOOP,
-                                                 "`%s` is a symlink; crimp does not follow it",
-                                                 path)
-                              : crimp_make_errno_error(err, errno, "open `%s`", path);
+        return errno == ELOOP
+                   ? crimp_make_error(err, GRPC_STATUS_FAILED_PRECONDITION, ELOOP,
+                                      "`%s` is a symlink; crimp does not follow it", path)
+                   : crimp_make_errno_error(err, errno, "open `%s`", path);
     if (check_regular(fd, path, err) < 0)
         return -1;
     if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)

@@ -319,6 +319,18 @@ static void set_network(Runtime__V1__PodSandboxStatus *st, json_t *ckpt, bool re
     }
 }
 
+/* The pod's CRI metadata, as its labels kept it.  */
+static Runtime__V1__PodSandboxMetadata *sandbox_metadata(const struct docker_cri_meta *meta)
+{
+    Runtime__V1__PodSandboxMetadata *md = xmalloc(sizeof(*md));
+    runtime__v1__pod_sandbox_metadata__init(md);
+    md->name = xstrdup(meta->name);
+    md->uid = xstrdup(meta->uid ?: "");
+    md->namespace_ = xstrdup(meta->namespace_ ?: "");
+    md->attempt = meta->attempt;
+    return md;
+}
+
 void docker_sandbox_status_of(json_t *inspect, const struct docker_cri_meta *meta, json_t *ckpt,
                               Runtime__V1__PodSandboxStatusResponse *resp)
 {
@@ -326,12 +338,7 @@ void docker_sandbox_status_of(json_t *inspect, const struct docker_cri_meta *met
     Runtime__V1__PodSandboxStatus *st = xmalloc(sizeof(*st));
     runtime__v1__pod_sandbox_status__init(st);
     st->id = xstrdup(json_string_value(json_object_get(inspect, "Id")) ?: "");
-    st->metadata = xmalloc(sizeof(*st->metadata));
-    runtime__v1__pod_sandbox_metadata__init(st->metadata);
-    st->metadata->name = xstrdup(meta->name);
-    st->metadata->uid = xstrdup(meta->uid ?: "");
-    st->metadata->namespace_ = xstrdup(meta->namespace_ ?: "");
-    st->metadata->attempt = meta->attempt;
+    st->metadata = sandbox_metadata(meta);
     st->state = running ? RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY
                         : RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
     st->created_at = docker_parse_time(json_string_value(json_object_get(inspect, "Created")));
@@ -389,12 +396,7 @@ Runtime__V1__PodSandbox *docker_sandbox_of_list_entry(json_t *c, const struct do
     Runtime__V1__PodSandbox *p = xmalloc(sizeof(*p));
     runtime__v1__pod_sandbox__init(p);
     p->id = xstrdup(json_string_value(json_object_get(c, "Id")) ?: "");
-    p->metadata = xmalloc(sizeof(*p->metadata));
-    runtime__v1__pod_sandbox_metadata__init(p->metadata);
-    p->metadata->name = xstrdup(meta->name);
-    p->metadata->uid = xstrdup(meta->uid ?: "");
-    p->metadata->namespace_ = xstrdup(meta->namespace_ ?: "");
-    p->metadata->attempt = meta->attempt;
+    p->metadata = sandbox_metadata(meta);
     bool running = strcmp(json_string_value(json_object_get(c, "State")) ?: "", "running") == 0;
     p->state = running ? RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY
                        : RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;

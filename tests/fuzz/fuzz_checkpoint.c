@@ -22,7 +22,9 @@ static void make_dir(void)
 {
     if (dir[0] != '\0')
         return;
-    snprintf(dir, sizeof(dir), "%s", access("/dev/shm", W_OK) == 0 ? "/dev/shm/crimp-fuzz-ckpt.XXXXXX" : "/tmp/crimp-fuzz-ckpt.XXXXXX");
+    snprintf(dir, sizeof(dir), "%s",
+             access("/dev/shm", W_OK) == 0 ? "/dev/shm/crimp-fuzz-ckpt.XXXXXX"
+                                           : "/tmp/crimp-fuzz-ckpt.XXXXXX");
     if (mkdtemp(dir) == NULL)
         abort();
 }

@@ -36,8 +36,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             free(ips[i]);
         json_auto_t *chain = json_loads(CHAIN, 0, NULL);
         json_auto_t *ports = json_loads("[{\"hostPort\":80,\"containerPort\":8080}]", 0, NULL);
-        struct cni_attachment a = {.container_id = "c1", .netns = "/proc/1/ns/net",
-                                   .ifname = "eth0", .pod_namespace = "ns", .pod_name = "p",
+        struct cni_attachment a = {.container_id = "c1",
+                                   .netns = "/proc/1/ns/net",
+                                   .ifname = "eth0",
+                                   .pod_namespace = "ns",
+                                   .pod_name = "p",
                                    .port_mappings = ports};
         json_decref(cni_plugin_config(chain, 1, result, &a));
         /* The result as a network config too.  */

@@ -58,15 +58,17 @@ static void translate_container(Runtime__V1__CreateContainerRequest *r)
     if (cfg->linux && cfg->linux->security_context)
         no_host_profiles(cfg->linux->security_context->seccomp,
                          &cfg->linux->security_context->seccomp_profile_path);
-    if (r->sandbox_config && r->sandbox_config->linux &&
-        r->sandbox_config->linux->security_context)
+    if (r->sandbox_config && r->sandbox_config->linux && r->sandbox_config->linux->security_context)
         no_host_profiles(r->sandbox_config->linux->security_context->seccomp,
                          &r->sandbox_config->linux->security_context->seccomp_profile_path);
     crimp_error_t err = NULL;
     if (r->sandbox_config)
         expect(docker_container_spec(cfg, "s1", r->sandbox_config, &docker_opts, &err), &err);
-    struct oci_container_params p = {.id = "c1", .sandbox_id = "s1", .pod = r->sandbox_config,
-                                     .image_name = "app", .cgroups_path = "/k8s/c1"};
+    struct oci_container_params p = {.id = "c1",
+                                     .sandbox_id = "s1",
+                                     .pod = r->sandbox_config,
+                                     .image_name = "app",
+                                     .cgroups_path = "/k8s/c1"};
     if (r->sandbox_config)
         expect(oci_container_spec(cfg, &p, &err), &err);
 }

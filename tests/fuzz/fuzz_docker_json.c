@@ -85,8 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (json_is_array(doc)) {
         size_t i;
         json_t *c;
-        json_array_foreach (doc, i, c)
-            readers_of_entry(c);
+        json_array_foreach(doc, i, c) readers_of_entry(c);
         return 0;
     }
     readers_of_entry(doc);

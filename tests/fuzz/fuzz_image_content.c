@@ -99,8 +99,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uid_t uid;
     gid_t gid, *extra = NULL;
     size_t n_extra = 0;
-    if (oci_resolve_user(user ? user : "app", passwd, group, &uid, &gid, &extra, &n_extra,
-                         &err) < 0)
+    if (oci_resolve_user(user ? user : "app", passwd, group, &uid, &gid, &extra, &n_extra, &err) <
+        0)
         crimp_error_release(&err);
     free(extra);
     spec_for(inner, passwd, group, NULL);

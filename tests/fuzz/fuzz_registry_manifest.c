@@ -16,8 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check_descriptor(const struct dist_descriptor *d)
 {
-    if (d->digest == NULL || !dist_digest_valid(d->digest) || d->media_type == NULL ||
-        d->size < 0)
+    if (d->digest == NULL || !dist_digest_valid(d->digest) || d->media_type == NULL || d->size < 0)
         __builtin_trap();
 }
 

@@ -29,10 +29,10 @@ static int test_meta_without_metadata_object(void)
 
 static int meta_of(struct docker_cri_meta *meta)
 {
-    json_auto_t *labels = json_pack(
-        "{s:s}", DOCKER_LABEL_CRI,
-        "{\"metadata\":{\"name\":\"web\",\"uid\":\"u\",\"namespace\":\"n\"},"
-        "\"labels\":{},\"annotations\":{}}");
+    json_auto_t *labels =
+        json_pack("{s:s}", DOCKER_LABEL_CRI,
+                  "{\"metadata\":{\"name\":\"web\",\"uid\":\"u\",\"namespace\":\"n\"},"
+                  "\"labels\":{},\"annotations\":{}}");
     crimp_error_t err = NULL;
     CHECK_OK(docker_cri_meta_from_labels(labels, meta, &err));
     return 0;

@@ -43,8 +43,11 @@ static int setup(void)
     put(group, "root:x:0:\n");
     struct {
         const char *name, *target;
-    } links[] = {{"etc/abs", secret}, {"etc/up", "../../secret"}, {"etc/hostfifo", fifo},
-                 {"etc/group", "/etc/group.real"}, {"etc/magic", "/proc/self/fd/0"}};
+    } links[] = {{"etc/abs", secret},
+                 {"etc/up", "../../secret"},
+                 {"etc/hostfifo", fifo},
+                 {"etc/group", "/etc/group.real"},
+                 {"etc/magic", "/proc/self/fd/0"}};
     for (size_t i = 0; i < CRIMP_ARRAY_SIZE(links); i++) {
         cleanup_free char *l = xasprintf("%s/%s", root, links[i].name);
         CHECK(symlink(links[i].target, l) == 0);
@@ -72,8 +75,8 @@ static int check_cases(void)
         const char *rel;
         grpc_status_code code;
     } refused[] = {
-        {"etc/abs", GRPC_STATUS_NOT_FOUND},  /* /…/secret resolved inside root */
-        {"etc/up", GRPC_STATUS_NOT_FOUND},   /* ../../secret stops at root */
+        {"etc/abs", GRPC_STATUS_NOT_FOUND}, /* /…/secret resolved inside root */
+        {"etc/up", GRPC_STATUS_NOT_FOUND},  /* ../../secret stops at root */
         {"etc/hostfifo", GRPC_STATUS_NOT_FOUND},
         {"etc/magic", GRPC_STATUS_NOT_FOUND}, /* /proc inside root */
         {"etc/fifo", GRPC_STATUS_FAILED_PRECONDITION},
