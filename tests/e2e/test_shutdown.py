@@ -3,12 +3,15 @@ socket and an exec session streaming on the streaming server, twenty times
 over, with one docker pod kept across the restarts.  Each crimpd must exit
 0 within its grace period and, in a sanitizer build, without any ASan or
 UBSan report in its log (the follower teardown used to free a follower its
-connection still pointed at)."""
+connection still pointed at).  Also SIGHUP retiring and re-adding a
+backend forty times while ListContainers calls fan out to it."""
 import json
 import os
 import shutil
 import subprocess
+import signal
 import tempfile
+import threading
 import time
 import unittest
 import uuid
@@ -102,6 +105,55 @@ class Shutdown(unittest.TestCase):
         self.assertEqual(bad, [], f"round {n}: sanitizer report:\n{log[-4000:]}")
         self.assertEqual(code, 0, f"round {n}: crimpd exited {code}:\n{log[-2000:]}")
         return took
+
+    def test_sighup_retires_backend_in_use(self):
+        docker = {"name": "docker", "type": "docker",
+                  "endpoint": "unix://" + BED["CRIMP_BED_DOCKER_SOCK"],
+                  "options": {"pause_image": BED["CRIMP_BED_PAUSE_IMAGE"],
+                              "cni_conf_dir": BED["CRIMP_BED_CNI_CONF_DIR"]}}
+        spare = {"name": "spare", "type": "cri",
+                 "endpoint": "unix://" + BED["CRIMP_BED_CONTAINERD_SOCK"]}
+        path = os.path.join(self.state, "reload.json")
+
+        def write(backends):
+            with open(path + ".new", "w") as f:
+                json.dump({"backends": backends}, f)
+            os.rename(path + ".new", path)
+
+        write([docker, spare])
+        d = Crimpd(extra=["--config", path, "--state-dir", os.path.join(self.state, "s")]).start()
+        stop = threading.Event()
+        errors = []
+
+        def caller():
+            while not stop.is_set():
+                try:
+                    d.client.call("ListContainers", timeout=10)
+                except Exception as e:  # noqa: BLE001 - any failure is reported
+                    errors.append(e)
+                    return
+
+        threads = [threading.Thread(target=caller) for _ in range(4)]
+        try:
+            for t in threads:
+                t.start()
+            for n in range(40):
+                write([docker] if n % 2 == 0 else [docker, spare])
+                d.signal(signal.SIGHUP)
+                time.sleep(0.1)
+            time.sleep(0.5)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+            code = d.stop(timeout=40)
+            log = d.read_log()
+            d.cleanup()
+        self.assertEqual(errors, [])
+        self.assertGreaterEqual(log.count("backend `spare` retired"), 10, log[-2000:])
+        self.assertGreaterEqual(log.count("backend `spare` back in service"), 10)
+        self.assertEqual([m for m in SANITIZER_MARKS if m in log], [], log[-4000:])
+        self.assertEqual(code, 0, log[-2000:])
 
     def test_sigterm_with_trace_and_exec_attached(self):
         times = [self.busy_then_sigterm(n) for n in range(ROUNDS)]
