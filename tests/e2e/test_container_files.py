@@ -73,10 +73,15 @@ class ContainerFiles(unittest.TestCase):
             for img in c.call("ListImages").images:
                 c.call("RemoveImage", image=PB.ImageSpec(image=img.id), timeout=60)
         finally:
+            code = cls.crimpd.stop()
+            log = cls.crimpd.read_log()
             cls.crimpd.cleanup()
             shutil.rmtree(cls.state, ignore_errors=True)
             if os.path.exists(HOST_FIFO):
                 os.unlink(HOST_FIFO)
+        # No worker was left blocked: crimpd stops cleanly (and, built with
+        # sanitizers, without a report).
+        assert code == 0 and "Sanitizer" not in log, f"crimpd exited {code}:\n{log[-3000:]}"
 
     def create(self, image, user=None, log_path="c.log", timeout=30):
         self.c.call("PullImage", PB.PullImageRequest(image=PB.ImageSpec(image=image)), timeout=180)
