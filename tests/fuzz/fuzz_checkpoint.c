@@ -18,6 +18,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char dir[64];
 
+/* The directory goes with the process: libFuzzer exits through exit().  */
+static void remove_dir(void)
+{
+    cleanup_free char *a = xasprintf("%s/pod1", dir);
+    cleanup_free char *b = xasprintf("%s/pod2", dir);
+    unlink(a);
+    unlink(b);
+    rmdir(dir);
+}
+
 static void make_dir(void)
 {
     if (dir[0] != '\0')
@@ -27,6 +37,7 @@ static void make_dir(void)
                                            : "/tmp/crimp-fuzz-ckpt.XXXXXX");
     if (mkdtemp(dir) == NULL)
         abort();
+    atexit(remove_dir);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
