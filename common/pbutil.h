@@ -45,4 +45,9 @@ void *crimp_pb_map_copy(const ProtobufCMessageDescriptor *entry_desc, void *cons
 /* A heap copy of S for a response field ("" stays a fresh empty string).  */
 char *crimp_pb_strdup(const char *s);
 
+/* The name of the first string field of MSG (nested messages, repeated
+ * fields and map entries included) that is not valid UTF-8, or NULL when
+ * all are (pbutf8.c).  */
+const char *crimp_pb_invalid_utf8(const ProtobufCMessage *msg);
+
 #endif

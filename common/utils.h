@@ -93,6 +93,15 @@ int crimp_random_b64url(char *out, size_t n_chars, crimp_error_t *err);
 
 /* Monotonic and wall clocks in nanoseconds.  */
 int64_t crimp_now_mono_ns(void);
+
+/* The monotonic deadline SECONDS from now, 0 (none) for SECONDS <= 0 or a
+ * timeout too long for an int64 of ns (a CRI timeout is a peer's int64).  */
+static inline int64_t crimp_deadline_in_seconds(int64_t seconds)
+{
+    if (seconds <= 0 || seconds > INT64_MAX / 1000000000LL / 2)
+        return 0;
+    return crimp_now_mono_ns() + seconds * 1000000000LL;
+}
 int64_t crimp_now_real_ns(void);
 
 /* A condition variable whose timed waits count on the monotonic clock

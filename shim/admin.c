@@ -396,14 +396,18 @@ static void *admin_main(void *arg)
 
 static void free_admin(struct crimp_admin *a)
 {
-    while (a->followers)
-        drop_follower(a->followers);
-    if (a->stop_ev)
-        event_free(a->stop_ev);
+    /* The servers first: freeing one closes its connections, whose close
+     * callbacks drop their followers.  Dropped before, a follower would be
+     * freed while its connection still pointed at it (use after free on
+     * SIGTERM with `crimpctl trace` attached).  */
     if (a->unix_http)
         evhttp_free(a->unix_http);
     if (a->tcp_http)
         evhttp_free(a->tcp_http);
+    while (a->followers)
+        drop_follower(a->followers);
+    if (a->stop_ev)
+        event_free(a->stop_ev);
     if (a->base)
         event_base_free(a->base);
     free(a);

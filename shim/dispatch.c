@@ -7,6 +7,7 @@
 
 #include "cri_rpcs.h"
 #include "deadline.h"
+#include "pbutil.h"
 #include "utils.h"
 
 #define TRAMPOLINE_UNARY(op, Req, Resp)                                                            \
@@ -84,6 +85,10 @@ bool crimp_method_supported(const struct crimp_method *m, const struct crimp_bac
 int crimp_method_validate(const struct crimp_method *m, const ProtobufCMessage *req,
                           crimp_error_t *err)
 {
+    const char *bad = crimp_pb_invalid_utf8(req);
+    if (bad != NULL)
+        return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
+                                "%s: field %s is not valid UTF-8", m->name, bad);
     if (m->required == NULL)
         return 0;
     const ProtobufCFieldDescriptor *f =

@@ -46,7 +46,8 @@ const char *crimp_recorded_name(int method);
 bool crimp_method_supported(const struct crimp_method *m, const struct crimp_backend *b);
 
 /* Checks the field every backend needs: INVALID_ARGUMENT naming it when it
- * is an empty string or an absent message.  */
+ * is an empty string or an absent message, or naming any string field that
+ * is not UTF-8 (proto3 requires it; JSON cannot carry it).  */
 int crimp_method_validate(const struct crimp_method *m, const ProtobufCMessage *req,
                           crimp_error_t *err);
 

@@ -128,14 +128,14 @@ if [ $sanitize = 1 ] && [ -x build-asan/shim/crimpd ]; then
     run_suite sanitize "$root/build-asan"
 fi
 
-# The protocol parsers under libFuzzer for a bounded time (clang only).
+# Every parser of peer bytes under libFuzzer for a bounded time (clang
+# only): each target of tests/fuzz/CMakeLists.txt, two at a time.
 if [ $sanitize = 1 ] && command -v clang >/dev/null; then
-    step "fuzz (SPDY/WebSocket parsers and streaming sessions, ${CRIMP_FUZZ_SECONDS:-30}s each)"
+    step "fuzz (every target of tests/fuzz, ${CRIMP_FUZZ_SECONDS:-15}s each)"
     if CC=clang cmake -S "$root" -B "$root/build-fuzz" -DCRIMP_FUZZ=ON >"$results/cmake-fuzz.log" 2>&1 &&
-        cmake --build "$root/build-fuzz" -j"$(nproc)" --target fuzz_spdy_frame fuzz_websocket \
-            fuzz_stream_http fuzz_stream_spdy fuzz_stream_ws fuzz_stdio_demux \
+        cmake --build "$root/build-fuzz" -j"$(nproc)" --target crimp_fuzzers \
             >>"$results/cmake-fuzz.log" 2>&1 &&
-        tests/fuzz/run.sh "$root/build-fuzz" "${CRIMP_FUZZ_SECONDS:-30}"; then
+        tests/fuzz/run.sh "$root/build-fuzz" "${CRIMP_FUZZ_SECONDS:-15}" --jobs "$(nproc)"; then
         pass_step
     else
         fail_step "fuzz"

@@ -2,12 +2,14 @@
 #include "checkpoint.h"
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include "log.h"
+#include "safe_open.h"
 #include "utils.h"
 
 #define CHECKPOINT_READ_TRIES 4
@@ -90,12 +92,23 @@ int crimp_checkpoint_write(const char *dir, const char *id, json_t *data, crimp_
     return crimp_file_write_atomic(dir, id, text, err);
 }
 
-/* The whole of PATH into *TEXT (caller frees): 0, or -1 with errno set.  */
+/* The whole of PATH into *TEXT (caller frees): 0; 1 when PATH is not a
+ * regular file (a symlink or FIFO planted there is read as a corrupt
+ * checkpoint, never followed or waited on); -1 with errno set.  */
 static int slurp(const char *path, char **text, size_t *len)
 {
-    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
+    crimp_error_t oerr = NULL;
+    cleanup_close int fd = crimp_open_regular(path, O_RDONLY, 0, &oerr);
+    if (fd < 0) {
+        bool odd = oerr->code == GRPC_STATUS_FAILED_PRECONDITION || oerr->errno_ == ELOOP;
+        errno = oerr->errno_ ? oerr->errno_ : EIO;
+        crimp_error_release(&oerr);
+        if (!odd)
+            return -1;
+        *text = xstrdup("");
+        *len = 0;
+        return 1;
+    }
     size_t cap = 4096, n = 0;
     cleanup_free char *buf = xmalloc(cap);
     for (;;) {
@@ -116,12 +129,14 @@ static int slurp(const char *path, char **text, size_t *len)
 }
 
 /* Reads PATH, retrying what may pass (EMFILE, ENOMEM, EIO...): a file that
- * cannot be read now is not a corrupt one.  */
+ * cannot be read now is not a corrupt one.  What is not a regular file
+ * comes back as empty text.  */
 static int read_file_retrying(const char *path, char **text, size_t *len, crimp_error_t *err)
 {
     for (int attempt = 1;; attempt++) {
-        if (slurp(path, text, len) == 0)
-            return 0;
+        int r = slurp(path, text, len);
+        if (r >= 0)
+            return 0; /* 1: not a regular file, read as empty (corrupt) */
         int e = errno;
         if (e == ENOENT)
             return crimp_make_error(err, GRPC_STATUS_NOT_FOUND, 0, "no checkpoint `%s`", path);

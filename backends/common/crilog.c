@@ -5,8 +5,10 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/stat.h>
+#include <string.h>
 #include <sys/uio.h>
 
+#include "safe_open.h"
 #include "utils.h"
 
 struct crilog {
@@ -43,9 +45,27 @@ static int open_file(struct crilog *l, crimp_error_t *err)
 {
     if (mkdir_for(l->path, err) < 0)
         return -1;
-    l->fd = open(l->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    l->fd = crimp_open_regular(l->path, O_WRONLY | O_APPEND | O_CREAT, 0640, err);
     if (l->fd < 0)
-        return crimp_make_errno_error(err, errno, "open log `%s`", l->path);
+        return crimp_error_wrap(err, "open log");
+    return 0;
+}
+
+int crilog_path_check(const char *log_directory, const char *log_path, crimp_error_t *err)
+{
+    if (log_path == NULL || log_path[0] == '\0')
+        return 0;
+    if (log_path[0] == '/')
+        return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
+                                "log_path `%s` must be relative to the pod's log_directory `%s`",
+                                log_path, log_directory ? log_directory : "");
+    for (const char *p = log_path; *p;) {
+        size_t n = strcspn(p, "/");
+        if (n == 2 && p[0] == '.' && p[1] == '.')
+            return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
+                                    "log_path `%s` leaves the pod's log_directory", log_path);
+        p += n + (p[n] == '/');
+    }
     return 0;
 }
 

@@ -19,7 +19,15 @@ enum crilog_stream { CRILOG_STDOUT = 0, CRILOG_STDERR = 1 };
 
 struct crilog;
 
-/* Opens (creating, appending) PATH and its directory.  */
+/* Checks a container's LOG_PATH against its pod's LOG_DIRECTORY the way
+ * the CRI defines it: relative to the directory and inside it.
+ * INVALID_ARGUMENT for an absolute path or a ".." component (either would
+ * make crimp create and write a file anywhere as root); an empty LOG_PATH
+ * (no log) passes.  */
+int crilog_path_check(const char *log_directory, const char *log_path, crimp_error_t *err);
+
+/* Opens (creating, appending) PATH and its directory; refuses (FAILED_PRECONDITION)
+ * a PATH that is a symlink, a FIFO or anything but a regular file.  */
 struct crilog *crilog_open(const char *path, crimp_error_t *err);
 
 /* Appends LEN bytes of output of STREAM that arrived at TIME_NS (wall clock,

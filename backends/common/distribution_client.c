@@ -108,23 +108,20 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
     struct transfer *t = arg;
     size_t n = size * nmemb;
     cleanup_free char *line = xasprintf("%.*s", (int)n, data);
-    line[strcspn(line, "\r\n")] = '\0';
-    if (has_prefix(line, "HTTP/")) {
+    long status = 0;
+    char *name = NULL, *value = NULL;
+    switch (dist_header_line(line, &status, &name, &value)) {
+    case DIST_LINE_STATUS:
         /* A new reply (after a redirect or a 100): forget the last one.  */
         transfer_reset_response(t);
-        const char *sp = strchr(line, ' ');
-        t->status = sp ? strtol(sp + 1, NULL, 10) : 0;
-        return n;
+        t->status = status;
+        break;
+    case DIST_LINE_HEADER:
+        take_header(t, name, value);
+        break;
+    default:
+        break;
     }
-    char *colon = strchr(line, ':');
-    if (colon == NULL)
-        return n;
-    *colon = '\0';
-    char *value = colon + 1 + strspn(colon + 1, " \t");
-    size_t vlen = strlen(value);
-    while (vlen > 0 && (value[vlen - 1] == ' ' || value[vlen - 1] == '\t'))
-        value[--vlen] = '\0';
-    take_header(t, line, value);
     return n;
 }
 
@@ -317,27 +314,9 @@ static int http_do(struct dist_session *s, struct transfer *t, crimp_error_t *er
     return 0;
 }
 
-/* The registry's words for a failed reply: the distribution spec's
- * {"errors": [{"message"}]}, token servers' "details" / "error", or a
- * short plain-text body; NULL without any.  */
-static char *reply_message(const struct transfer *t)
-{
-    static const char *const keys[] = {"details", "error_description", "error", "message"};
-    json_auto_t *j = t->body ? json_loadb(t->body, t->len, 0, NULL) : NULL;
-    json_t *first = json_array_get(json_object_get(j, "errors"), 0);
-    const char *m = json_string_value(json_object_get(first, "message"));
-    for (size_t i = 0; m == NULL && i < CRIMP_ARRAY_SIZE(keys); i++)
-        m = json_string_value(json_object_get(j, keys[i]));
-    if (m != NULL)
-        return xstrdup(m);
-    if (j == NULL && t->len > 0 && t->len < 200)
-        return xasprintf("%.*s", (int)strcspn(t->body, "\r\n"), t->body);
-    return NULL;
-}
-
 static int reply_error(const struct transfer *t, const char *what, crimp_error_t *err)
 {
-    cleanup_free char *msg = reply_message(t);
+    cleanup_free char *msg = dist_reply_message(t->body, t->len);
     switch (t->status) {
     case 401:
         return crimp_make_error(err, GRPC_STATUS_UNAUTHENTICATED, 0, "%s: %s", what,
@@ -424,11 +403,8 @@ static int fetch_token(struct dist_session *s, json_t *challenge, crimp_error_t 
     cleanup_free char *what = xasprintf("token from %s", realm);
     if (t.status != 200)
         return reply_error(&t, what, err);
-    json_auto_t *reply = json_loadb(t.body ? t.body : "", t.len, 0, NULL);
-    const char *token = json_string_value(json_object_get(reply, "token"));
-    if (str_empty(token))
-        token = json_string_value(json_object_get(reply, "access_token"));
-    if (str_empty(token))
+    cleanup_free char *token = dist_token_of_reply(t.body, t.len);
+    if (token == NULL)
         return crimp_make_error(err, GRPC_STATUS_UNAUTHENTICATED, 0, "%s: no token in the reply",
                                 what);
     replace(&s->bearer, token);
@@ -568,29 +544,6 @@ static int check_digest_arg(const char *digest, crimp_error_t *err)
     return 0;
 }
 
-static bool is_generic_type(const char *mt)
-{
-    return strcmp(mt, "application/json") == 0 || strcmp(mt, "text/plain") == 0 ||
-           strcmp(mt, "application/octet-stream") == 0;
-}
-
-/* What a fetched manifest is: the type its body declares, else the reply's
- * Content-Type, else a guess from its shape (OCI allows no mediaType).  */
-static char *manifest_media_type(const struct transfer *t)
-{
-    json_auto_t *j = json_loadb(t->body ? t->body : "", t->len, 0, NULL);
-    const char *declared = json_string_value(json_object_get(j, "mediaType"));
-    if (declared != NULL)
-        return xstrdup(declared);
-    if (t->content_type != NULL && !is_generic_type(t->content_type))
-        return xstrdup(t->content_type);
-    if (json_is_array(json_object_get(j, "manifests")))
-        return xstrdup(MT_OCI_INDEX);
-    if (json_is_object(json_object_get(j, "config")))
-        return xstrdup(MT_OCI_MANIFEST);
-    return NULL;
-}
-
 static int get_manifest(struct dist_session *s, const char *reference, const char *what,
                         struct transfer *t, crimp_error_t *err)
 {
@@ -618,7 +571,7 @@ static int resolve_by_get(struct dist_session *s, const char *reference,
     sha256_digest_string(t.body ? t.body : "", t.len, digest);
     if (s->ref.digest && verify_digest(s->ref.digest, digest, s->ref.normalized, err) < 0)
         return -1;
-    char *mt = manifest_media_type(&t);
+    char *mt = dist_manifest_media_type(t.body, t.len, t.content_type);
     if (mt == NULL)
         return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
                                 "%s: reply is not a manifest of a known type", s->ref.normalized);
@@ -649,7 +602,7 @@ static int resolve_on_host(struct dist_session *s, void *arg, crimp_error_t *err
     /* For a digest reference the digest is the reference's, whatever the
      * header says.  */
     const char *digest = s->ref.digest ? s->ref.digest : t.digest;
-    if (!dist_digest_valid(digest) || t.content_type == NULL || is_generic_type(t.content_type) ||
+    if (!dist_digest_valid(digest) || t.content_type == NULL || dist_is_generic_type(t.content_type) ||
         t.content_length < 0)
         return resolve_by_get(s, reference, out, err);
     out->media_type = xstrdup(t.content_type);
@@ -682,7 +635,7 @@ static int fetch_manifest_on_host(struct dist_session *s, void *arg, crimp_error
     sha256_digest_string(t.body ? t.body : "", t.len, actual);
     if (verify_digest(m->digest, actual, m->what, err) < 0)
         return -1;
-    char *mt = manifest_media_type(&t);
+    char *mt = dist_manifest_media_type(t.body, t.len, t.content_type);
     if (mt == NULL)
         return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
                                 "%s: not a manifest of a known type", m->what);

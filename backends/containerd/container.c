@@ -9,7 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/crilog.h"
 #include "common/oci_spec.h"
+#include "safe_open.h"
 #include "common/oom.h"
 #include "containerd-internal.h"
 #include "github.com/containerd/containerd/api/services/snapshots/v1/snapshots.pb-c.h"
@@ -24,23 +26,19 @@
 
 /* Reads REL from the topmost layer directory of MOUNTS that has it: a fresh
  * rootfs snapshot is empty on top, so its lower dirs (overlay) or its
- * source (bind) are the image.  No mount needed.  */
+ * source (bind) are the image.  No mount needed.  The image chose what is
+ * there: REL is resolved inside the layer (a symlink to /etc/shadow names
+ * the layer's own), and a FIFO, device or magic link is skipped with a
+ * warning rather than read (a FIFO would block the worker for good).  */
 /* DIR/REL's text (at most MAX_ETC_FILE bytes), NULL when it cannot be read.  */
 static char *read_etc_file(const char *dir, const char *rel)
 {
-    cleanup_free char *p = xasprintf("%s/%s", dir, rel);
-    cleanup_file FILE *f = fopen(p, "re");
-    if (f == NULL)
-        return NULL;
-    /* Sized by the file: zeroing a 1 MiB buffer per read cost more than
-     * the read of a typical 1 KiB passwd.  */
-    struct stat st;
-    size_t want = fstat(fileno(f), &st) == 0 && st.st_size >= 0 && st.st_size < MAX_ETC_FILE
-                      ? (size_t)st.st_size
-                      : MAX_ETC_FILE;
-    char *buf = xmalloc(want + 1);
-    buf[fread(buf, 1, want, f)] = '\0';
-    return buf;
+    crimp_error_t err = NULL;
+    char *text = crimp_read_in_root(dir, rel, MAX_ETC_FILE, &err);
+    if (text == NULL && err->code != GRPC_STATUS_NOT_FOUND)
+        log_warn("containerd: image file %s ignored: %s", rel, err->msg);
+    crimp_error_release(&err);
+    return text;
 }
 
 static char *read_from_layers(Containerd__Types__Mount **mounts, size_t n, const char *rel)
@@ -150,6 +148,10 @@ int ctrd_create_container(struct crimp_backend *self, struct crimp_rpc *rpc,
     struct ctrd_sandbox *s = ctrd_sandbox_get(b, req->pod_sandbox_id, err);
     if (s == NULL)
         return -1;
+    if (crilog_path_check(s->config->log_directory, cfg->log_path, err) < 0) {
+        ctrd_sandbox_put(s);
+        return -1;
+    }
     if (s->state != RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY) {
         ctrd_sandbox_put(s);
         return crimp_make_error(err, GRPC_STATUS_FAILED_PRECONDITION, 0,

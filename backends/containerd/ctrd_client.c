@@ -305,7 +305,11 @@ json_t *ctrd_any_to_json(const Google__Protobuf__Any *any)
 
 int64_t ctrd_timestamp_ns(const Google__Protobuf__Timestamp *t)
 {
-    return t ? t->seconds * 1000000000LL + t->nanos : 0;
+    /* containerd's times are a peer's int64 seconds: past 2262, no time.  */
+    if (t == NULL || t->seconds > INT64_MAX / 1000000000LL - 1 ||
+        t->seconds < -INT64_MAX / 1000000000LL + 1)
+        return 0;
+    return t->seconds * 1000000000LL + t->nanos;
 }
 
 Google__Protobuf__Timestamp *ctrd_timestamp_new(int64_t ns)

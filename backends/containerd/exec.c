@@ -193,7 +193,7 @@ static int run_exec(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *i
     struct ctrd_exec *x = ctrd_exec_begin(b, rpc, id, cmd, n_cmd, false, false, true, err);
     if (x == NULL)
         return -1;
-    int64_t deadline = timeout_s > 0 ? crimp_now_mono_ns() + timeout_s * 1000000000LL : 0;
+    int64_t deadline = crimp_deadline_in_seconds(timeout_s);
     size_t out_len = 0, err_len = 0;
     int timed_out = ctrd_capture(x->fifos.fd_out, x->fifos.fd_err, EXEC_OUTPUT_CAP, deadline,
                                  (char **)&resp->stdout.data, &out_len, (char **)&resp->stderr.data,

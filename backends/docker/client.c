@@ -357,12 +357,16 @@ int docker_client_negotiate(struct docker_client *c, char **version, crimp_error
     cleanup_docker_response struct docker_response resp = {0};
     if (docker_do(c, &r, &resp, err) < 0)
         return -1;
-    json_t *v = resp.json;
+    return docker_version_check(resp.json, c->socket_path, version, err);
+}
+
+int docker_version_check(json_t *v, const char *socket_path, char **version, crimp_error_t *err)
+{
     const char *api = json_string_value(json_object_get(v, "ApiVersion"));
     if (api == NULL || api_cmp(api, DOCKER_MIN_API) < 0)
         return crimp_make_error(err, GRPC_STATUS_FAILED_PRECONDITION, 0,
                                 "docker: dockerd at %s speaks API %s; crimp needs %s or newer",
-                                c->socket_path, api ? api : "(unknown)", DOCKER_MIN_API);
+                                socket_path, api ? api : "(unknown)", DOCKER_MIN_API);
     /* Stay on 1.41, whose semantics the backend is written against, even
      * with newer daemons: Docker keeps old API versions' behaviour.  */
     if (version)

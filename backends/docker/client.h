@@ -33,6 +33,10 @@ const char *docker_client_socket(const struct docker_client *c);
  * Engine version, caller frees) when not NULL.  */
 int docker_client_negotiate(struct docker_client *c, char **version, crimp_error_t *err);
 
+/* The check of negotiate on /version's reply V (from dockerd at
+ * SOCKET_PATH): FAILED_PRECONDITION below API 1.41.  */
+int docker_version_check(json_t *v, const char *socket_path, char **version, crimp_error_t *err);
+
 /* The "/v1.41" prefix in use (after negotiation).  */
 const char *docker_client_api_prefix(const struct docker_client *c);
 

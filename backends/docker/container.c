@@ -307,30 +307,22 @@ static Runtime__V1__ContainerResources *resources_of(json_t *host)
     return r;
 }
 
-int docker_container_status(struct crimp_backend *self, struct crimp_rpc *rpc,
-                            const Runtime__V1__ContainerStatusRequest *req,
-                            Runtime__V1__ContainerStatusResponse *resp, crimp_error_t *err)
+void docker_container_status_of(json_t *inspect, const struct docker_cri_meta *meta, bool verbose,
+                                Runtime__V1__ContainerStatusResponse *resp)
 {
-    json_auto_t *inspect = NULL;
-    struct docker_cri_meta meta;
-    if (inspect_container(docker_of(self), req->container_id, &inspect, &meta, err) < 0)
-        return -1;
     Runtime__V1__ContainerStatus *st = xmalloc(sizeof(*st));
     runtime__v1__container_status__init(st);
-    st->id = xstrdup(json_string_value(json_object_get(inspect, "Id")));
-    st->metadata = container_metadata(&meta);
+    st->id = xstrdup(json_string_value(json_object_get(inspect, "Id")) ?: "");
+    st->metadata = container_metadata(meta);
     st->created_at = docker_parse_time(json_string_value(json_object_get(inspect, "Created")));
     set_state(st, json_object_get(inspect, "State"));
-    if (st->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED)
-        docker_logs_wait_drained(docker_of(self)->logs, st->id,
-                                 docker_logs_drain_deadline(docker_of(self)->logs));
     json_t *config = json_object_get(inspect, "Config");
     st->image = image_spec(json_string_value(json_object_get(config, "Image")));
     st->image_ref = xstrdup(json_string_value(json_object_get(inspect, "Image")) ?: "");
     st->labels = crimp_pb_map_from_json(&runtime__v1__container_status__labels_entry__descriptor,
-                                        meta.labels, &st->n_labels);
+                                        meta->labels, &st->n_labels);
     st->annotations = crimp_pb_map_from_json(
-        &runtime__v1__container_status__annotations_entry__descriptor, meta.annotations,
+        &runtime__v1__container_status__annotations_entry__descriptor, meta->annotations,
         &st->n_annotations);
     st->log_path = crimp_pb_strdup(label_of(inspect, DOCKER_LABEL_LOG_PATH) ?: "");
     json_t *binds = json_object_get(json_object_get(inspect, "HostConfig"), "Binds");
@@ -341,9 +333,8 @@ int docker_container_status(struct crimp_backend *self, struct crimp_rpc *rpc,
         if (json_string_value(b))
             st->mounts[st->n_mounts++] = mount_from_bind(json_string_value(b));
     st->resources = resources_of(json_object_get(inspect, "HostConfig"));
-    docker_cri_meta_free(&meta);
     resp->status = st;
-    if (req->verbose) {
+    if (verbose) {
         json_auto_t *info = json_pack(
             "{s:s, s:I}", "sandboxID", label_of(inspect, DOCKER_LABEL_SANDBOX_ID) ?: "", "pid",
             json_integer_value(json_object_get(json_object_get(inspect, "State"), "Pid")));
@@ -352,6 +343,22 @@ int docker_container_status(struct crimp_backend *self, struct crimp_rpc *rpc,
         resp->info = crimp_pb_map_from_json(
             &runtime__v1__container_status_response__info_entry__descriptor, map, &resp->n_info);
     }
+}
+
+int docker_container_status(struct crimp_backend *self, struct crimp_rpc *rpc,
+                            const Runtime__V1__ContainerStatusRequest *req,
+                            Runtime__V1__ContainerStatusResponse *resp, crimp_error_t *err)
+{
+    struct docker_backend *d = docker_of(self);
+    json_auto_t *inspect = NULL;
+    struct docker_cri_meta meta;
+    if (inspect_container(d, req->container_id, &inspect, &meta, err) < 0)
+        return -1;
+    docker_container_status_of(inspect, &meta, req->verbose, resp);
+    docker_cri_meta_free(&meta);
+    /* Exited only once its output is in the CRI log (bounded wait).  */
+    if (resp->status->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED)
+        docker_logs_wait_drained(d->logs, resp->status->id, docker_logs_drain_deadline(d->logs));
     return 0;
 }
 
@@ -367,7 +374,7 @@ static Runtime__V1__ContainerState state_of_list_entry(json_t *c)
     return RUNTIME__V1__CONTAINER_STATE__CONTAINER_UNKNOWN;
 }
 
-static bool container_passes(const Runtime__V1__ContainerFilter *f, json_t *c,
+bool docker_container_passes(const Runtime__V1__ContainerFilter *f, json_t *c,
                              const struct docker_cri_meta *meta)
 {
     if (f == NULL)
@@ -385,7 +392,7 @@ static bool container_passes(const Runtime__V1__ContainerFilter *f, json_t *c,
                                f->n_label_selector);
 }
 
-static Runtime__V1__Container *container_from_list(json_t *c, const struct docker_cri_meta *meta)
+Runtime__V1__Container *docker_container_of_list_entry(json_t *c, const struct docker_cri_meta *meta)
 {
     Runtime__V1__Container *ct = xmalloc(sizeof(*ct));
     runtime__v1__container__init(ct);
@@ -398,7 +405,7 @@ static Runtime__V1__Container *container_from_list(json_t *c, const struct docke
     /* kubelet's image GC compares this with ListImages ids.  */
     ct->image_ref = xstrdup(json_string_value(json_object_get(c, "ImageID")) ?: "");
     ct->state = state_of_list_entry(c);
-    ct->created_at = json_integer_value(json_object_get(c, "Created")) * 1000000000LL;
+    ct->created_at = docker_seconds_to_ns(json_integer_value(json_object_get(c, "Created")));
     ct->labels = crimp_pb_map_from_json(&runtime__v1__container__labels_entry__descriptor,
                                         meta->labels, &ct->n_labels);
     ct->annotations = crimp_pb_map_from_json(
@@ -418,13 +425,13 @@ struct list_ctx {
 static void add_if_passes(void *arg, json_t *c, const struct docker_cri_meta *meta)
 {
     struct list_ctx *x = arg;
-    if (!container_passes(x->filter, c, meta))
+    if (!docker_container_passes(x->filter, c, meta))
         return;
     if (x->resp->n_containers == x->cap) {
         x->cap = x->cap ? x->cap * 2 : 16;
         x->resp->containers = xrealloc(x->resp->containers, x->cap * sizeof(*x->resp->containers));
     }
-    Runtime__V1__Container *ct = container_from_list(c, meta);
+    Runtime__V1__Container *ct = docker_container_of_list_entry(c, meta);
     if (ct->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED)
         docker_logs_wait_drained(x->logs, ct->id, x->drain_deadline);
     x->resp->containers[x->resp->n_containers++] = ct;

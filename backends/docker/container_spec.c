@@ -11,6 +11,7 @@
 #include "common/oci_spec.h"
 #include "labels.h"
 #include "pbutil.h"
+#include "common/crilog.h"
 #include "utils.h"
 
 static json_t *string_array(char *const *items, size_t n)
@@ -348,8 +349,8 @@ static char *full_log_path(const Runtime__V1__ContainerConfig *cfg,
 {
     if (str_empty(cfg->log_path))
         return NULL;
-    if (cfg->log_path[0] == '/' || sandbox_cfg == NULL || str_empty(sandbox_cfg->log_directory))
-        return xstrdup(cfg->log_path);
+    if (sandbox_cfg == NULL || str_empty(sandbox_cfg->log_directory))
+        return NULL; /* relative to nothing: no log, as on containerd */
     return xasprintf("%s/%s", sandbox_cfg->log_directory, cfg->log_path);
 }
 
@@ -399,6 +400,8 @@ json_t *docker_container_spec(const Runtime__V1__ContainerConfig *cfg, const cha
                              cfg->mounts[i]->container_path);
             return NULL;
         }
+    if (crilog_path_check(sandbox_cfg ? sandbox_cfg->log_directory : NULL, cfg->log_path, err) < 0)
+        return NULL;
     json_t *body = container_body(cfg, sandbox_id, sandbox_cfg);
     json_t *hc = container_host_config(cfg, sandbox_id, sandbox_cfg, o);
     json_object_set_new(body, "HostConfig", hc);

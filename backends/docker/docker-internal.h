@@ -93,6 +93,10 @@ int docker_list_each(struct docker_backend *d, const char *type,
 /* Docker's RFC 3339 time as Unix ns; 0 for Docker's zero time.  */
 int64_t docker_parse_time(const char *text);
 
+/* Unix SECONDS (a list entry's "Created") as ns; 0 past what an int64 of ns
+ * holds.  */
+int64_t docker_seconds_to_ns(json_int_t seconds);
+
 /* Exec (exec.c): a process created in CONTAINER with the stdio asked for;
  * its inspect once it stopped running.  */
 struct docker_exec_stdio {
@@ -162,6 +166,37 @@ DOCKER_OP(exec_sync, ExecSyncRequest, ExecSyncResponse);
 
 int docker_get_container_events(struct crimp_backend *self, struct crimp_rpc *rpc,
                                 const Runtime__V1__GetEventsRequest *req, crimp_error_t *err);
+
+/* Readers of Docker's JSON (pure: no daemon, fuzzed by tests/fuzz/).  */
+
+/* The CRI status of an inspected container whose labels gave META; the
+ * verbose info map when VERBOSE.  Fills RESP.  */
+void docker_container_status_of(json_t *inspect, const struct docker_cri_meta *meta, bool verbose,
+                                Runtime__V1__ContainerStatusResponse *resp);
+/* The CRI status of an inspected sandbox; CKPT (may be NULL) is its
+ * checkpoint, with the IPs of its CNI result.  */
+void docker_sandbox_status_of(json_t *inspect, const struct docker_cri_meta *meta, json_t *ckpt,
+                              Runtime__V1__PodSandboxStatusResponse *resp);
+/* One entry of /containers/json as a CRI container or sandbox, and
+ * whether it passes the CRI filter F (NULL passes all).  */
+Runtime__V1__Container *docker_container_of_list_entry(json_t *c, const struct docker_cri_meta *meta);
+bool docker_container_passes(const Runtime__V1__ContainerFilter *f, json_t *c,
+                             const struct docker_cri_meta *meta);
+Runtime__V1__PodSandbox *docker_sandbox_of_list_entry(json_t *c, const struct docker_cri_meta *meta);
+bool docker_sandbox_passes(const Runtime__V1__PodSandboxFilter *f, json_t *c,
+                           const struct docker_cri_meta *meta);
+/* One entry of /images/json (or an image inspect) as a CRI image.  */
+Runtime__V1__Image *docker_image_of(json_t *img);
+
+/* One /events message: ID, POD and NANOS are set (ID and POD point into E,
+ * may be NULL); returns 0 when it is a container event the CRI reports
+ * (TYPE set), -1 otherwise.  */
+struct docker_event {
+    const char *id, *pod;
+    json_int_t nanos;
+    Runtime__V1__ContainerEventType type;
+};
+int docker_event_decode(json_t *e, struct docker_event *out);
 
 /* Stats (container_stats.c): what the common stats and metrics builders
  * take, from an inventory item; LAYER receives the layer's usage.  */

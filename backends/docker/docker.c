@@ -4,6 +4,7 @@
 #include "docker.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -331,12 +332,23 @@ int64_t docker_parse_time(const char *text)
             ns *= 10;
     }
     int64_t offset = 0;
-    if (*rest == '+' || *rest == '-') {
-        int h = 0, m = 0;
-        sscanf(rest + 1, "%d:%d", &h, &m);
+    int h = 0, m = 0, used = 0;
+    /* RFC 3339 offsets are exactly "+HH:MM"; anything else counts as UTC.  */
+    if ((*rest == '+' || *rest == '-') && sscanf(rest + 1, "%2d:%2d%n", &h, &m, &used) == 2 &&
+        used == 5 && h >= 0 && h < 24 && m >= 0 && m < 60)
         offset = (*rest == '+' ? 1 : -1) * (h * 3600 + m * 60);
-    }
-    return ((int64_t)timegm(&tm) - offset) * 1000000000LL + ns;
+    /* Unix ns in an int64 end in 2262: a later (or garbled) year is no time.  */
+    int64_t secs = (int64_t)timegm(&tm) - offset;
+    if (secs < -INT64_MAX / 1000000000LL || secs > INT64_MAX / 1000000000LL - 1)
+        return 0;
+    return secs * 1000000000LL + ns;
+}
+
+int64_t docker_seconds_to_ns(json_int_t seconds)
+{
+    if (seconds < -INT64_MAX / 1000000000LL || seconds > INT64_MAX / 1000000000LL)
+        return 0;
+    return (int64_t)seconds * 1000000000LL;
 }
 
 /* The name /containers/json gives an entry ("/k8s_...").  */

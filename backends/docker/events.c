@@ -127,19 +127,29 @@ static void advance(struct events_ctx *x, const char *id, const char *pod,
     }
 }
 
-static void handle_event(struct events_ctx *x, json_t *e)
+int docker_event_decode(json_t *e, struct docker_event *out)
 {
     json_t *attrs = json_object_get(json_object_get(e, "Actor"), "Attributes");
     const char *action = json_string_value(json_object_get(e, "Action"));
-    const char *id = json_string_value(json_object_get(e, "id"));
-    const char *pod = json_string_value(json_object_get(attrs, DOCKER_LABEL_SANDBOX_ID));
-    json_int_t nanos = json_integer_value(json_object_get(e, "timeNano"));
-    Runtime__V1__ContainerEventType type;
-    if (nanos > x->last_ns)
-        x->last_ns = nanos;
-    if (action == NULL || id == NULL || pod == NULL || event_type(action, &type) < 0)
+    out->id = json_string_value(json_object_get(e, "id"));
+    out->pod = json_string_value(json_object_get(attrs, DOCKER_LABEL_SANDBOX_ID));
+    out->nanos = json_integer_value(json_object_get(e, "timeNano"));
+    if (action == NULL || out->id == NULL || out->pod == NULL ||
+        event_type(action, &out->type) < 0)
+        return -1;
+    return 0;
+}
+
+static void handle_event(struct events_ctx *x, json_t *e)
+{
+    struct docker_event ev;
+    int ok = docker_event_decode(e, &ev);
+    if (ev.nanos > x->last_ns)
+        x->last_ns = ev.nanos;
+    if (ok < 0)
         return;
     /* The attributes carry the labels and the name: only what crimp serves.  */
+    json_t *attrs = json_object_get(json_object_get(e, "Actor"), "Attributes");
     struct docker_cri_meta meta;
     crimp_error_t merr = NULL;
     if (docker_cri_meta_read(attrs, json_string_value(json_object_get(attrs, "name")), &meta,
@@ -148,10 +158,10 @@ static void handle_event(struct events_ctx *x, json_t *e)
         return;
     }
     docker_cri_meta_free(&meta);
-    json_int_t told = json_integer_value(json_object_get(json_object_get(x->phases, id), "t"));
-    if (nanos <= told)
+    json_int_t told = json_integer_value(json_object_get(json_object_get(x->phases, ev.id), "t"));
+    if (ev.nanos <= told)
         return; /* replayed from before what the client was told */
-    advance(x, id, pod, type, nanos);
+    advance(x, ev.id, ev.pod, ev.type, ev.nanos);
 }
 
 /* crimp's containers now: id -> {"phase", "pod"} from one list.  */
@@ -240,7 +250,9 @@ static int follow_once(struct events_ctx *x, crimp_error_t *err)
     struct docker_request r = {.method = "GET", .path = "/events", .query = query,
                                .timeout_ms = DOCKER_TIMEOUT_NONE, .cancelled = &x->rpc->cancelled,
                                .on_data = on_events_data, .ctx = x};
-    return docker_do(x->d->client, &r, NULL, err);
+    int rc = docker_do(x->d->client, &r, NULL, err);
+    docker_lines_release(&x->lines); /* a line cut by the drop is not the next one's start */
+    return rc;
 }
 
 /* The phases now, and the time before the list (for since=).  */

@@ -146,7 +146,7 @@ int docker_exec_sync(struct crimp_backend *self, struct crimp_rpc *rpc,
     struct docker_backend *d = docker_of(self);
     if (req->n_cmd == 0)
         return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0, "exec: cmd is empty");
-    int64_t deadline = req->timeout > 0 ? crimp_now_mono_ns() + req->timeout * 1000000000LL : 0;
+    int64_t deadline = crimp_deadline_in_seconds(req->timeout);
     cleanup_free char *exec_id = NULL;
     const struct docker_exec_stdio stdio = {.out = true, .err = true};
     if (docker_exec_create(d, req->container_id, req->cmd, req->n_cmd, &stdio, &exec_id, err) < 0)

@@ -96,21 +96,9 @@ static grpc_status_code code_for_http(int status)
     }
 }
 
-int docker_hijack(const char *socket_path, const char *method, const char *path,
-                  const char *body, int timeout_ms, char **early, size_t *n_early,
-                  crimp_error_t *err)
+int docker_hijack_reply(int fd, const char *method, const char *path, int timeout_ms,
+                        char **early, size_t *n_early, crimp_error_t *err)
 {
-    cleanup_close int fd = connect_unix(socket_path, err);
-    if (fd < 0)
-        return -1;
-    size_t blen = body ? strlen(body) : 0;
-    cleanup_free char *req = xasprintf("%s %s HTTP/1.1\r\nHost: docker\r\n"
-                                       "Connection: Upgrade\r\nUpgrade: tcp\r\n"
-                                       "Content-Type: application/json\r\n"
-                                       "Content-Length: %zu\r\n\r\n%s",
-                                       method, path, blen, body ? body : "");
-    if (write_all(fd, req, strlen(req), err) < 0)
-        return -1;
     cleanup_free char *buf = NULL;
     size_t len = 0;
     ssize_t head = read_head(fd, &buf, &len, timeout_ms, err);
@@ -135,6 +123,25 @@ int docker_hijack(const char *socket_path, const char *method, const char *path,
         *early = xmalloc(*n_early);
         memcpy(*early, buf + head, *n_early);
     }
+    return 0;
+}
+
+int docker_hijack(const char *socket_path, const char *method, const char *path,
+                  const char *body, int timeout_ms, char **early, size_t *n_early,
+                  crimp_error_t *err)
+{
+    cleanup_close int fd = connect_unix(socket_path, err);
+    if (fd < 0)
+        return -1;
+    size_t blen = body ? strlen(body) : 0;
+    cleanup_free char *req = xasprintf("%s %s HTTP/1.1\r\nHost: docker\r\n"
+                                       "Connection: Upgrade\r\nUpgrade: tcp\r\n"
+                                       "Content-Type: application/json\r\n"
+                                       "Content-Length: %zu\r\n\r\n%s",
+                                       method, path, blen, body ? body : "");
+    if (write_all(fd, req, strlen(req), err) < 0 ||
+        docker_hijack_reply(fd, method, path, timeout_ms, early, n_early, err) < 0)
+        return -1;
     return steal_fd(&fd);
 }
 

@@ -20,6 +20,12 @@ int docker_hijack(const char *socket_path, const char *method, const char *path,
                   const char *body, int timeout_ms, char **early, size_t *n_early,
                   crimp_error_t *err);
 
+/* The reply part of docker_hijack, on the connected FD after the request
+ * was sent: reads the head and checks its status, as above.  Returns 0 and
+ * leaves FD open on 101/200.  */
+int docker_hijack_reply(int fd, const char *method, const char *path, int timeout_ms,
+                        char **early, size_t *n_early, crimp_error_t *err);
+
 /* Docker multiplexes stdout and stderr of a non-tty stream into frames:
  * an 8-byte header [stream, 0, 0, 0, size as big-endian uint32] and SIZE
  * bytes of payload.  The demuxer takes bytes as they come and calls ON_DATA

@@ -106,7 +106,7 @@ static char **string_array(json_t *arr, size_t *n, bool skip_none)
     return out;
 }
 
-static Runtime__V1__Image *image_from_json(json_t *img)
+Runtime__V1__Image *docker_image_of(json_t *img)
 {
     Runtime__V1__Image *out = crimp_cri_image_new(
         json_string_value(json_object_get(img, "Id")),
@@ -127,7 +127,7 @@ int docker_image_status(struct crimp_backend *self, struct crimp_rpc *rpc,
         return -1;
     if (img == NULL)
         return 0; /* CRI: an absent image is an empty reply, not an error */
-    resp->image = image_from_json(img);
+    resp->image = docker_image_of(img);
     json_decref(img);
     return 0;
 }
@@ -144,7 +144,7 @@ int docker_list_images(struct crimp_backend *self, struct crimp_rpc *rpc,
             return -1;
         if (img) {
             resp->images = xcalloc(1, sizeof(*resp->images));
-            resp->images[resp->n_images++] = image_from_json(img);
+            resp->images[resp->n_images++] = docker_image_of(img);
             json_decref(img);
         }
         return 0;
@@ -158,7 +158,7 @@ int docker_list_images(struct crimp_backend *self, struct crimp_rpc *rpc,
     json_array_foreach (list, i, img) {
         /* Dangling images stay listed (kubelet's image GC must see them),
          * only Docker's "<none>" placeholders are dropped.  */
-        resp->images[resp->n_images++] = image_from_json(img);
+        resp->images[resp->n_images++] = docker_image_of(img);
     }
     return 0;
 }

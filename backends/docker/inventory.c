@@ -358,19 +358,28 @@ int docker_inventory_find(struct docker_inventory *inv, const char *id, bool san
 bool docker_lines_feed(struct docker_lines *l, const char *data, size_t len,
                        bool (*fn)(void *ctx, char *line), void *ctx)
 {
-    l->pending = xrealloc(l->pending, l->len + len + 1);
+    if (l->len + len > DOCKER_LINE_MAX)
+        return false; /* no event is this long: the stream is not Docker's */
+    if (l->len + len + 1 > l->cap) {
+        l->cap = (l->len + len + 1) * 2;
+        l->pending = xrealloc(l->pending, l->cap);
+    }
     memcpy(l->pending + l->len, data, len);
+    /* Only the new bytes can hold the next newline.  */
+    char *line = l->pending, *nl = memchr(l->pending + l->len, '\n', len);
     l->len += len;
     l->pending[l->len] = '\0';
-    char *line = l->pending, *nl;
+    char *end = l->pending + l->len;
     bool go_on = true;
-    while (go_on && (nl = strchr(line, '\n')) != NULL) {
+    while (go_on && nl != NULL) {
         *nl = '\0';
         go_on = fn(ctx, line);
         line = nl + 1;
+        nl = memchr(line, '\n', (size_t)(end - line));
     }
-    l->len = strlen(line);
-    memmove(l->pending, line, l->len + 1);
+    l->len = (size_t)(end - line);
+    if (line != l->pending)
+        memmove(l->pending, line, l->len + 1);
     return go_on;
 }
 
@@ -378,7 +387,7 @@ void docker_lines_release(struct docker_lines *l)
 {
     free(l->pending);
     l->pending = NULL;
-    l->len = 0;
+    l->len = l->cap = 0;
 }
 
 /* Actions that change what the stats show; exec_* and the rest do not.  */

@@ -65,10 +65,12 @@ bool docker_inventory_following(struct docker_inventory *inv);
 
 /* The line splitter both /events followers use: feeds DATA, calls FN on
  * each complete line (NUL-terminated, newline removed).  FN returns false to
- * stop.  */
+ * stop; so does the splitter (false) when a line grows past
+ * DOCKER_LINE_MAX.  */
+#define DOCKER_LINE_MAX (1 << 20)
 struct docker_lines {
-    char *pending;
-    size_t len;
+    char *pending; /* the unfinished line, NUL-terminated */
+    size_t len, cap;
 };
 bool docker_lines_feed(struct docker_lines *l, const char *data, size_t len,
                        bool (*fn)(void *ctx, char *line), void *ctx);

@@ -93,9 +93,10 @@ static int meta_from_crimp_label(const char *text, struct docker_cri_meta *meta,
     meta->doc = json_loads(text, 0, &jerr);
     json_t *md = json_object_get(meta->doc, "metadata");
     if (!json_is_object(md)) {
+        bool parsed = meta->doc != NULL;
         docker_cri_meta_free(meta);
         return crimp_make_error(err, GRPC_STATUS_INTERNAL, 0, "label %s is not valid: %s",
-                                DOCKER_LABEL_CRI, meta->doc ? "no metadata" : jerr.text);
+                                DOCKER_LABEL_CRI, parsed ? "no metadata" : jerr.text);
     }
     meta->name = json_string_value(json_object_get(md, "name"));
     meta->uid = json_string_value(json_object_get(md, "uid"));

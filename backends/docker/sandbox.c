@@ -381,6 +381,40 @@ static void set_network(Runtime__V1__PodSandboxStatus *st, json_t *ckpt, bool re
     }
 }
 
+/* The pod's CRI metadata, as its labels kept it.  */
+static Runtime__V1__PodSandboxMetadata *sandbox_metadata(const struct docker_cri_meta *meta)
+{
+    Runtime__V1__PodSandboxMetadata *md = xmalloc(sizeof(*md));
+    runtime__v1__pod_sandbox_metadata__init(md);
+    md->name = xstrdup(meta->name);
+    md->uid = xstrdup(meta->uid ?: "");
+    md->namespace_ = xstrdup(meta->namespace_ ?: "");
+    md->attempt = meta->attempt;
+    return md;
+}
+
+void docker_sandbox_status_of(json_t *inspect, const struct docker_cri_meta *meta, json_t *ckpt,
+                              Runtime__V1__PodSandboxStatusResponse *resp)
+{
+    bool running = json_is_true(json_object_get(json_object_get(inspect, "State"), "Running"));
+    Runtime__V1__PodSandboxStatus *st = xmalloc(sizeof(*st));
+    runtime__v1__pod_sandbox_status__init(st);
+    st->id = xstrdup(json_string_value(json_object_get(inspect, "Id")) ?: "");
+    st->metadata = sandbox_metadata(meta);
+    st->state = running ? RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY
+                        : RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
+    st->created_at = docker_parse_time(json_string_value(json_object_get(inspect, "Created")));
+    set_network(st, ckpt, running);
+    set_namespaces(st, json_object_get(inspect, "HostConfig"));
+    st->labels = crimp_pb_map_from_json(&runtime__v1__pod_sandbox_status__labels_entry__descriptor,
+                                        meta->labels, &st->n_labels);
+    st->annotations = crimp_pb_map_from_json(
+        &runtime__v1__pod_sandbox_status__annotations_entry__descriptor, meta->annotations,
+        &st->n_annotations);
+    st->runtime_handler = xstrdup("");
+    resp->status = st;
+}
+
 int docker_pod_sandbox_status(struct crimp_backend *self, struct crimp_rpc *rpc,
                               const Runtime__V1__PodSandboxStatusRequest *req,
                               Runtime__V1__PodSandboxStatusResponse *resp, crimp_error_t *err)
@@ -396,37 +430,15 @@ int docker_pod_sandbox_status(struct crimp_backend *self, struct crimp_rpc *rpc,
     const char *id = json_string_value(json_object_get(inspect, "Id"));
     json_auto_t *ckpt = NULL;
     cleanup_error crimp_error_t cerr = NULL;
-    if (sandbox_checkpoint(d, id, inspect, &ckpt, &cerr) < 0)
+    if (id != NULL && sandbox_checkpoint(d, id, inspect, &ckpt, &cerr) < 0)
         log_warn("docker: pod sandbox status %.12s: %s", id, cerr->msg);
-    bool running = json_is_true(json_object_get(json_object_get(inspect, "State"), "Running"));
-
-    Runtime__V1__PodSandboxStatus *st = xmalloc(sizeof(*st));
-    runtime__v1__pod_sandbox_status__init(st);
-    st->id = xstrdup(id);
-    st->metadata = xmalloc(sizeof(*st->metadata));
-    runtime__v1__pod_sandbox_metadata__init(st->metadata);
-    st->metadata->name = xstrdup(meta.name);
-    st->metadata->uid = xstrdup(meta.uid ?: "");
-    st->metadata->namespace_ = xstrdup(meta.namespace_ ?: "");
-    st->metadata->attempt = meta.attempt;
-    st->state = running ? RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY
-                        : RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
-    st->created_at = docker_parse_time(json_string_value(json_object_get(inspect, "Created")));
-    set_network(st, ckpt, running);
-    set_namespaces(st, json_object_get(inspect, "HostConfig"));
-    st->labels = crimp_pb_map_from_json(&runtime__v1__pod_sandbox_status__labels_entry__descriptor,
-                                        meta.labels, &st->n_labels);
-    st->annotations = crimp_pb_map_from_json(
-        &runtime__v1__pod_sandbox_status__annotations_entry__descriptor, meta.annotations,
-        &st->n_annotations);
-    st->runtime_handler = xstrdup("");
+    docker_sandbox_status_of(inspect, &meta, ckpt, resp);
     docker_cri_meta_free(&meta);
-    resp->status = st;
     return 0;
 }
 
-static bool sandbox_passes(const Runtime__V1__PodSandboxFilter *f, json_t *c,
-                           struct docker_cri_meta *meta)
+bool docker_sandbox_passes(const Runtime__V1__PodSandboxFilter *f, json_t *c,
+                           const struct docker_cri_meta *meta)
 {
     if (f == NULL)
         return true;
@@ -440,21 +452,16 @@ static bool sandbox_passes(const Runtime__V1__PodSandboxFilter *f, json_t *c,
                                f->n_label_selector);
 }
 
-static Runtime__V1__PodSandbox *sandbox_from_list(json_t *c, struct docker_cri_meta *meta)
+Runtime__V1__PodSandbox *docker_sandbox_of_list_entry(json_t *c, const struct docker_cri_meta *meta)
 {
     Runtime__V1__PodSandbox *p = xmalloc(sizeof(*p));
     runtime__v1__pod_sandbox__init(p);
     p->id = xstrdup(json_string_value(json_object_get(c, "Id")) ?: "");
-    p->metadata = xmalloc(sizeof(*p->metadata));
-    runtime__v1__pod_sandbox_metadata__init(p->metadata);
-    p->metadata->name = xstrdup(meta->name);
-    p->metadata->uid = xstrdup(meta->uid ?: "");
-    p->metadata->namespace_ = xstrdup(meta->namespace_ ?: "");
-    p->metadata->attempt = meta->attempt;
+    p->metadata = sandbox_metadata(meta);
     bool running = strcmp(json_string_value(json_object_get(c, "State")) ?: "", "running") == 0;
     p->state = running ? RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY
                        : RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
-    p->created_at = json_integer_value(json_object_get(c, "Created")) * 1000000000LL;
+    p->created_at = docker_seconds_to_ns(json_integer_value(json_object_get(c, "Created")));
     p->labels = crimp_pb_map_from_json(&runtime__v1__pod_sandbox__labels_entry__descriptor,
                                        meta->labels, &p->n_labels);
     p->annotations = crimp_pb_map_from_json(
@@ -482,9 +489,8 @@ static void list_push(struct list_ctx *x, Runtime__V1__PodSandbox *p)
 static void add_if_passes(void *arg, json_t *c, const struct docker_cri_meta *meta)
 {
     struct list_ctx *x = arg;
-    struct docker_cri_meta *m = (struct docker_cri_meta *)meta;
-    if (sandbox_passes(x->filter, c, m))
-        list_push(x, sandbox_from_list(c, m));
+    if (docker_sandbox_passes(x->filter, c, meta))
+        list_push(x, docker_sandbox_of_list_entry(c, meta));
 }
 
 /* A pod whose pause container is gone but whose cri-dockerd checkpoint is

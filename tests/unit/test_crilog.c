@@ -90,6 +90,39 @@ static int test_reopen_after_rename(void)
     return 0;
 }
 
+/* A container's log path stays inside its pod's log directory.  */
+static int test_path_check(void)
+{
+    static const char *const ok[] = {"", "web/0.log", "web.log", "a/..b/c", "..log", "x/.../y"};
+    static const char *const bad[] = {"/etc/cron.d/x", "../x.log", "web/../../x", "a/..",
+                                      "..", "web/../0.log"};
+    crimp_error_t err = NULL;
+    for (size_t i = 0; i < CRIMP_ARRAY_SIZE(ok); i++)
+        CHECK_OK(crilog_path_check("/var/log/pods/p", ok[i], &err));
+    CHECK_OK(crilog_path_check("/var/log/pods/p", NULL, &err));
+    for (size_t i = 0; i < CRIMP_ARRAY_SIZE(bad); i++) {
+        CHECK(crilog_path_check("/var/log/pods/p", bad[i], &err) < 0);
+        CHECK(err->code == GRPC_STATUS_INVALID_ARGUMENT);
+        crimp_error_release(&err);
+    }
+    return 0;
+}
+
+/* A symlink planted at the log path is not followed.  */
+static int test_symlink_log_refused(void)
+{
+    cleanup_free char *target = xasprintf("%s/target", dir);
+    cleanup_free char *link = xasprintf("%s/link.log", dir);
+    FILE *f = fopen(target, "w");
+    fclose(f);
+    CHECK(symlink(target, link) == 0);
+    crimp_error_t err = NULL;
+    CHECK(crilog_open(link, &err) == NULL);
+    CHECK(err->code == GRPC_STATUS_FAILED_PRECONDITION);
+    crimp_error_release(&err);
+    return 0;
+}
+
 int main(void)
 {
     if (mkdtemp(dir) == NULL)
@@ -99,6 +132,8 @@ int main(void)
         UNIT_TEST(test_lines_and_partials),
         UNIT_TEST(test_long_line_is_split),
         UNIT_TEST(test_reopen_after_rename),
+        UNIT_TEST(test_path_check),
+        UNIT_TEST(test_symlink_log_refused),
     };
     int ret = unit_run(tests, sizeof(tests) / sizeof(tests[0]));
     cleanup_free char *rm = xasprintf("rm -rf %s", dir);

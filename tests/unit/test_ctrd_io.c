@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include "common/crilog.h"
@@ -499,12 +501,33 @@ static int test_no_log_path_reads_and_drops(void)
     return 0;
 }
 
+/* A log file on a filesystem with no room left (a 64 KiB tmpfs, filled,
+ * in a private mount namespace): it opens, and every write fails ENOSPC.
+ * The log must be a regular file, so /dev/full cannot stand in.  */
+static char *full_log_path(void)
+{
+    cleanup_free char *dir = xasprintf("%s/fullfs", tmp);
+    if (mkdir(dir, 0700) < 0 || unshare(CLONE_NEWNS) < 0 ||
+        mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+        mount("tmpfs", dir, "tmpfs", 0, "size=64k") < 0)
+        return NULL;
+    cleanup_free char *filler = xasprintf("%s/filler", dir);
+    FILE *f = fopen(filler, "w");
+    char block[4096] = {0};
+    while (f && fwrite(block, 1, sizeof(block), f) == sizeof(block) && fflush(f) == 0)
+        ;
+    if (f)
+        fclose(f);
+    return xasprintf("%s/full.log", dir);
+}
+
 static int test_write_errors_do_not_stop_the_copier(void)
 {
-    if (access("/dev/full", W_OK) != 0)
-        return 77;
+    cleanup_free char *full_log = full_log_path();
+    if (full_log == NULL)
+        return 77; /* not root: no tmpfs of our own */
     cleanup_free char *log = xasprintf("%s/ok.log", tmp);
-    struct ctrd_fifos full = copy("full", false, "/dev/full");
+    struct ctrd_fifos full = copy("full", false, full_log);
     struct ctrd_fifos ok = copy("ok", false, log);
     const struct step steps[] = {{1, "a\nb\nc\n", 6, false}};
     struct writer w1 = {.out_path = full.stdout_path, STEPS(steps)};
@@ -518,6 +541,8 @@ static int test_write_errors_do_not_stop_the_copier(void)
     CHECK(strcmp(out, "F:a\nF:b\nF:c\n") == 0);
     ctrd_fifos_cleanup(&full);
     ctrd_fifos_cleanup(&ok);
+    cleanup_free char *fs = xasprintf("%s/fullfs", tmp);
+    umount2(fs, MNT_DETACH);
     return 0;
 }
 

@@ -6,6 +6,7 @@
 #include "dispatch.h"
 #include "pbutil.h"
 #include "unit.h"
+#include "utils.h"
 
 static const struct crimp_method *find(const char *path)
 {
@@ -77,6 +78,52 @@ static int test_required_field(void)
     return 0;
 }
 
+/* A string that is not UTF-8 anywhere in a request (here a nested
+ * message's, and a map entry's) is refused, naming the field: the docker
+ * backend's JSON bodies cannot carry it (found by fuzz_cri_request, where
+ * such a CreateContainer made docker_container_spec return NULL without an
+ * error).  Bytes fields may hold anything.  */
+static int test_strings_must_be_utf8(void)
+{
+    const struct crimp_method *m = find("/runtime.v1.RuntimeService/CreateContainer");
+    crimp_error_t err = NULL;
+    Runtime__V1__ImageSpec image = RUNTIME__V1__IMAGE_SPEC__INIT;
+    image.image = (char *)"caf\xc3\xa9:1";
+    Runtime__V1__KeyValue env = RUNTIME__V1__KEY_VALUE__INIT;
+    env.key = (char *)"A";
+    env.value.data = (uint8_t *)"\xff\xfe";
+    env.value.len = 2;
+    Runtime__V1__KeyValue *envs[] = {&env};
+    Runtime__V1__ContainerConfig cfg = RUNTIME__V1__CONTAINER_CONFIG__INIT;
+    cfg.image = &image;
+    cfg.envs = envs;
+    cfg.n_envs = 1;
+    Runtime__V1__CreateContainerRequest req = RUNTIME__V1__CREATE_CONTAINER_REQUEST__INIT;
+    req.pod_sandbox_id = (char *)"p";
+    req.config = &cfg;
+    CHECK_OK(crimp_method_validate(m, &req.base, &err));
+
+    static const char *const bad[] = {"\xff", "a\xc3", "\xc0\xaf", "\xed\xa0\x80",
+                                      "\xf4\x90\x80\x80"};
+    for (size_t i = 0; i < CRIMP_ARRAY_SIZE(bad); i++) {
+        image.image = (char *)bad[i];
+        CHECK(crimp_method_validate(m, &req.base, &err) < 0);
+        CHECK(err->code == GRPC_STATUS_INVALID_ARGUMENT && strstr(err->msg, "image") != NULL);
+        crimp_error_release(&err);
+    }
+    image.image = (char *)"ok";
+    Runtime__V1__ContainerConfig__LabelsEntry label = RUNTIME__V1__CONTAINER_CONFIG__LABELS_ENTRY__INIT;
+    label.key = (char *)"app";
+    label.value = (char *)"\x80";
+    Runtime__V1__ContainerConfig__LabelsEntry *labels[] = {&label};
+    cfg.labels = labels;
+    cfg.n_labels = 1;
+    CHECK(crimp_method_validate(m, &req.base, &err) < 0);
+    CHECK(strstr(err->msg, "value") != NULL);
+    crimp_error_release(&err);
+    return 0;
+}
+
 /* The passthrough backend serves every RPC; a backend without an op is
  * reported as such.  */
 static int test_supported(void)
@@ -105,6 +152,7 @@ int main(void)
         UNIT_TEST(test_table_matches_proto_services),
         UNIT_TEST(test_streaming_methods_have_stream_lane),
         UNIT_TEST(test_required_field),
+        UNIT_TEST(test_strings_must_be_utf8),
         UNIT_TEST(test_supported),
         UNIT_TEST(test_pb_free_fields_keeps_storage),
     };

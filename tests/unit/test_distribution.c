@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/distribution-internal.h"
 #include "common/distribution.h"
 #include "common/sha256.h"
 #include "fake_registry.h"
@@ -132,6 +133,26 @@ static int test_ref_parse_bad(void)
     struct dist_ref r;
     CHECK(dist_ref_parse("crimp/BusyBox", &r, &err) < 0);
     CHECK(strstr(err->msg, "must be lowercase") && strstr(err->msg, "crimp/BusyBox"));
+    return 0;
+}
+
+/* A plain-text error body is read within its length: the reply buffer
+ * need not end in a NUL (fuzz_registry_reply read past it with strcspn).  */
+static int test_reply_message_bounded(void)
+{
+    static const char text[] = "upstream down\r\nmore";
+    for (size_t len = 1; len < sizeof(text); len++) {
+        char *body = xmalloc(len); /* exactly LEN bytes, no terminator */
+        memcpy(body, text, len);
+        cleanup_free char *m = dist_reply_message(body, len);
+        free(body);
+        CHECK(m != NULL && strncmp(m, text, strlen(m)) == 0);
+        CHECK(strlen(m) == (len < 13 ? len : 13));
+    }
+    cleanup_free char *j = dist_reply_message("{\"errors\":[{\"message\":\"denied\"}]}", 33);
+    CHECK(j && strcmp(j, "denied") == 0);
+    cleanup_free char *t = dist_token_of_reply("{\"token\":\"\",\"access_token\":\"a\"}", 31);
+    CHECK(t && strcmp(t, "a") == 0);
     return 0;
 }
 
@@ -724,6 +745,7 @@ int main(void)
         UNIT_TEST(test_ref_parse_good),
         UNIT_TEST(test_ref_parse_bad),
         UNIT_TEST(test_www_authenticate),
+        UNIT_TEST(test_reply_message_bounded),
         UNIT_TEST(test_index_select),
         UNIT_TEST(test_manifest_parse),
         UNIT_TEST(test_fake_bearer),

@@ -263,6 +263,30 @@ static int test_container_basics(void)
     return 0;
 }
 
+/* A log path out of the pod's log directory is refused before Docker is
+ * asked (crimp writes the log file as root); none without a directory.  */
+static int test_container_log_path_stays_in_log_directory(void)
+{
+    struct ctr c;
+    crimp_error_t err = NULL;
+    ctr_init(&c);
+    Runtime__V1__PodSandboxConfig pod = RUNTIME__V1__POD_SANDBOX_CONFIG__INIT;
+    pod.log_directory = (char *)"/var/log/pods/x";
+    static const char *const bad[] = {"../../../etc/cron.d/x", "/etc/passwd", "a/../../b"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        c.cfg.log_path = (char *)bad[i];
+        CHECK(docker_container_spec(&c.cfg, "sbx", &pod, &opts, &err) == NULL);
+        CHECK(err->code == GRPC_STATUS_INVALID_ARGUMENT && strstr(err->msg, "log_path"));
+        crimp_error_release(&err);
+    }
+    c.cfg.log_path = (char *)"app/0.log";
+    pod.log_directory = (char *)"";
+    json_t *b = docker_container_spec(&c.cfg, "sbx", &pod, &opts, &err);
+    CHECK(b != NULL && str_at(b, "Labels", DOCKER_LABEL_LOG_PATH) == NULL);
+    json_decref(b);
+    return 0;
+}
+
 static int test_container_without_command_keeps_image_entrypoint(void)
 {
     struct ctr c;
@@ -427,6 +451,7 @@ int main(void)
         UNIT_TEST(test_cri_dockerd_checksum),
         UNIT_TEST(test_names),
         UNIT_TEST(test_container_basics),
+        UNIT_TEST(test_container_log_path_stays_in_log_directory),
         UNIT_TEST(test_container_without_command_keeps_image_entrypoint),
         UNIT_TEST(test_user_and_group),
         UNIT_TEST(test_seccomp),

@@ -1,0 +1,54 @@
+/* libFuzzer target for Docker's stdout/stderr multiplexing (the 8-byte
+ * frame headers of a non-tty exec, attach or logs stream,
+ * backends/docker/hijack.c): the input is what dockerd sends, fed in
+ * chunks whose size the first byte picks.  Every payload byte handed out
+ * is read, and the pieces must add up to the bytes fed minus the headers.  */
+#include <stdint.h>
+#include <string.h>
+
+#include "docker/hijack.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+struct tally {
+    size_t bytes;
+    uint8_t sink;
+};
+
+static void on_data(void *ctx, enum docker_stream stream, const char *buf, size_t len)
+{
+    struct tally *t = ctx;
+    if (stream > DOCKER_STDERR)
+        __builtin_trap();
+    for (size_t i = 0; i < len; i++)
+        t->sink ^= (uint8_t)buf[i];
+    t->bytes += len;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size == 0)
+        return 0;
+    size_t chunk = (size_t)data[0] % 32 + 1;
+    data++;
+    size--;
+    struct tally t = {0};
+    struct docker_demux d;
+    docker_demux_init(&d, on_data, &t);
+    size_t fed = 0;
+    for (size_t off = 0; off < size; off += chunk) {
+        size_t n = off + chunk <= size ? chunk : size - off;
+        crimp_error_t err = NULL;
+        if (docker_demux_feed(&d, (const char *)data + off, n, &err) < 0) {
+            if (err == NULL || err->code != GRPC_STATUS_DATA_LOSS)
+                __builtin_trap();
+            crimp_error_release(&err);
+            return 0;
+        }
+        fed += n;
+    }
+    /* Payload is what was fed less 8 per complete or started header.  */
+    if (t.bytes > fed)
+        __builtin_trap();
+    return 0;
+}
