@@ -34,7 +34,10 @@ static void readers_of_entry(json_t *c)
         crimp_error_release(&err);
 
     struct docker_cri_meta meta;
-    if (docker_cri_meta_from_labels(json_object_get(c, "Labels"), &meta, &err) == 0) {
+    /* Labels and name as in a list entry: crimp's label, or cri-dockerd's
+     * k8s_ name and io.kubernetes labels.  */
+    const char *name = json_string_value(json_array_get(json_object_get(c, "Names"), 0));
+    if (docker_cri_meta_read(json_object_get(c, "Labels"), name, &meta, &err) == 0) {
         Runtime__V1__ContainerStateValue cs = RUNTIME__V1__CONTAINER_STATE_VALUE__INIT;
         cs.state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
         Runtime__V1__ContainerFilter__LabelSelectorEntry *sel[] = {&sel_kv};
@@ -62,7 +65,8 @@ static void readers_of_inspect(json_t *inspect)
     json_t *labels = json_object_get(json_object_get(inspect, "Config"), "Labels");
     struct docker_cri_meta meta;
     crimp_error_t err = NULL;
-    if (docker_cri_meta_from_labels(labels, &meta, &err) < 0) {
+    const char *name = json_string_value(json_object_get(inspect, "Name"));
+    if (docker_cri_meta_read(labels, name, &meta, &err) < 0) {
         crimp_error_release(&err);
         return;
     }

@@ -17,10 +17,11 @@ static int test_meta_without_metadata_object(void)
 {
     static const char *const texts[] = {"[]", "{\"metadata\":3}", "{}", "not json"};
     for (size_t i = 0; i < CRIMP_ARRAY_SIZE(texts); i++) {
-        json_auto_t *labels = json_pack("{s:s}", DOCKER_LABEL_CRI, texts[i]);
+        json_auto_t *labels = json_pack("{s:s, s:s}", DOCKER_LABEL_CRI, texts[i],
+                                        DOCKER_LABEL_TYPE, DOCKER_TYPE_CONTAINER);
         struct docker_cri_meta meta;
         crimp_error_t err = NULL;
-        CHECK(docker_cri_meta_from_labels(labels, &meta, &err) < 0);
+        CHECK(docker_cri_meta_read(labels, NULL, &meta, &err) < 0);
         CHECK(err != NULL && meta.doc == NULL);
         crimp_error_release(&err);
     }
@@ -30,11 +31,12 @@ static int test_meta_without_metadata_object(void)
 static int meta_of(struct docker_cri_meta *meta)
 {
     json_auto_t *labels =
-        json_pack("{s:s}", DOCKER_LABEL_CRI,
+        json_pack("{s:s, s:s}", DOCKER_LABEL_CRI,
                   "{\"metadata\":{\"name\":\"web\",\"uid\":\"u\",\"namespace\":\"n\"},"
-                  "\"labels\":{},\"annotations\":{}}");
+                  "\"labels\":{},\"annotations\":{}}",
+                  DOCKER_LABEL_TYPE, DOCKER_TYPE_CONTAINER);
     crimp_error_t err = NULL;
-    CHECK_OK(docker_cri_meta_from_labels(labels, meta, &err));
+    CHECK_OK(docker_cri_meta_read(labels, NULL, meta, &err));
     return 0;
 }
 
