@@ -11,10 +11,14 @@
 #include "cri.pb-c.h"
 #include "error.h"
 
+#include <stdio.h>
+
+enum cli_output { CLI_OUTPUT_TABLE, CLI_OUTPUT_JSON, CLI_OUTPUT_YAML };
+
 struct cli {
     const char *endpoint;
     double timeout; /* seconds per call */
-    bool json;
+    enum cli_output output; /* -o table|json|yaml, --json */
     const char *admin_socket; /* NULL: admin.sock beside the CRI socket */
     grpc_channel *channel;
 };
@@ -30,8 +34,22 @@ struct cli_command {
 int cli_call(struct cli *cli, const char *rpc, const ProtobufCMessage *req,
              const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp);
 
-/* Prints MSG as indented JSON (protobuf's JSON mapping).  */
-void cli_print_json(const ProtobufCMessage *msg);
+/* Output formats (output.c).  Removes every -o FMT, -oFMT, --output FMT,
+ * --output=FMT and --json from ARGV, wherever they are, so that each
+ * command takes them; the last one wins.  < 0 after a message when a
+ * format is missing or unknown.  */
+int cli_take_output_options(int *argc, char **argv, enum cli_output *out);
+/* True for -o json and -o yaml: print data, not a table.  */
+bool cli_structured(const struct cli *cli);
+/* DOC as indented JSON or as a YAML document, per -o.  */
+void cli_print_doc(const struct cli *cli, json_t *doc);
+/* MSG in protobuf's JSON mapping, as cli_print_doc.  */
+void cli_print_message(const struct cli *cli, const ProtobufCMessage *msg);
+/* One item of a stream (events, trace): a JSON line, or a YAML document
+ * after "---".  */
+void cli_print_item(const struct cli *cli, json_t *doc);
+/* DOC as block-style YAML (yaml.c).  */
+void cli_yaml_dump(json_t *doc, FILE *out);
 
 /* The admin API (HTTP on the admin socket): the reply's JSON, or NULL
  * after printing why.  */

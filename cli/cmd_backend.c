@@ -30,9 +30,8 @@ static int print_doc(struct cli *cli, json_t *doc)
 {
     if (doc == NULL)
         return 1;
-    if (cli->json) {
-        json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        fputc('\n', stdout);
+    if (cli_structured(cli)) {
+        cli_print_doc(cli, doc);
     } else if (json_object_get(doc, "backends")) {
         print_table(json_object_get(doc, "backends"));
     } else {

@@ -262,9 +262,11 @@ static void print_table(struct run *runs, int n)
     }
 }
 
-static int save_json(struct run *runs, int n, const char *path)
+/* The runs as data: per backend and step, n, p50/p90/p99 and every sample
+ * (what --save writes and -o json|yaml prints).  */
+static json_t *bench_doc(struct run *runs, int n)
 {
-    json_auto_t *doc = json_pack("{s:i, s:i, s:s, s:{}}", "pods", runs[0].pods, "containers",
+    json_t *doc = json_pack("{s:i, s:i, s:s, s:{}}", "pods", runs[0].pods, "containers",
                                  runs[0].containers, "image", runs[0].image, "backends");
     for (int b = 0; b < n; b++) {
         json_t *steps = json_object();
@@ -280,11 +282,17 @@ static int save_json(struct run *runs, int n, const char *path)
         }
         json_object_set_new(json_object_get(doc, "backends"), runs[b].backend, steps);
     }
+    return doc;
+}
+
+static int save_json(struct run *runs, int n, const char *path)
+{
+    json_auto_t *doc = bench_doc(runs, n);
     if (json_dump_file(doc, path, JSON_INDENT(1)) < 0) {
         fprintf(stderr, "crimpctl bench: cannot write %s\n", path);
         return -1;
     }
-    printf("\nsaved %s\n", path);
+    fprintf(stderr, "saved %s\n", path);
     return 0;
 }
 
@@ -323,8 +331,10 @@ int cli_cmd_bench(struct cli *cli, int argc, char **argv)
     }
     if (pull(cli, image, runs[0].backend) < 0)
         return 1;
-    printf("%d pods x %d containers, %d at a time, image %s, through %s\n", pods, containers,
-           parallel, image, cli->endpoint);
+    fprintf(cli_structured(cli) ? stderr : stdout,
+            "%d pods x %d containers, %d at a time, image %s, through %s\n", pods, containers,
+            parallel, image, cli->endpoint);
+    fflush(stdout);
     int errors = 0;
     for (int b = 0; b < n; b++) {
         pthread_t t[64];
@@ -336,7 +346,12 @@ int cli_cmd_bench(struct cli *cli, int argc, char **argv)
             fputc('\n', stderr);
         errors += runs[b].errors;
     }
-    print_table(runs, n);
+    if (cli_structured(cli)) {
+        json_auto_t *doc = bench_doc(runs, n);
+        cli_print_doc(cli, doc);
+    } else {
+        print_table(runs, n);
+    }
     int rc = json_path ? save_json(runs, n, json_path) : 0;
     for (int b = 0; b < n; b++) {
         for (int s = 0; s < S_N; s++)

@@ -14,8 +14,8 @@ int cli_cmd_version(struct cli *cli, int argc, char **argv)
     if (cli_call(cli, "RuntimeService/Version", &req.base,
                  &runtime__v1__version_response__descriptor, (ProtobufCMessage **)&resp) < 0)
         return 1;
-    if (cli->json) {
-        cli_print_json(&resp->base);
+    if (cli_structured(cli)) {
+        cli_print_message(cli, &resp->base);
     } else {
         printf("Version:            %s\n", resp->version);
         printf("RuntimeName:        %s\n", resp->runtime_name);
@@ -58,8 +58,8 @@ int cli_cmd_info(struct cli *cli, int argc, char **argv)
                  (ProtobufCMessage **)&resp) < 0)
         return 1;
     bool ready = runtime_ready(resp->status);
-    if (cli->json) {
-        cli_print_json(&resp->base);
+    if (cli_structured(cli)) {
+        cli_print_message(cli, &resp->base);
     } else {
         if (resp->status)
             print_conditions(resp->status);

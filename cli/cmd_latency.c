@@ -143,9 +143,8 @@ int cli_cmd_latency(struct cli *cli, int argc, char **argv)
     json_t *doc = cli_admin_request(cli, "GET", "/v1/latency?cdf=1");
     if (doc == NULL)
         return 1;
-    if (cli->json) {
-        json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        fputc('\n', stdout);
+    if (cli_structured(cli)) {
+        cli_print_doc(cli, doc);
         json_decref(doc);
         return 0;
     }

@@ -141,8 +141,8 @@ int cli_cmd_pull(struct cli *cli, int argc, char **argv)
     pthread_join(t, NULL);
     if (job.rc < 0)
         return 1;
-    if (cli->json) {
-        cli_print_json(&job.resp->base);
+    if (cli->output != CLI_OUTPUT_TABLE) {
+        cli_print_message(cli, &job.resp->base);
     } else {
         printf("Image is up to date for %s\n", job.resp->image_ref);
         if (last != NULL)

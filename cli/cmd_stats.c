@@ -70,8 +70,8 @@ static int stats_once(struct cli *cli, const char *pod, bool clear)
         return -1;
     if (clear)
         fputs("\033[H\033[2J", stdout);
-    if (cli->json)
-        cli_print_json(&resp->base);
+    if (cli_structured(cli))
+        cli_print_message(cli, &resp->base);
     else
         print_stats_table(resp);
     fflush(stdout);
@@ -152,18 +152,16 @@ int cli_cmd_events(struct cli *cli, int argc, char **argv)
         fprintf(stderr, "crimpctl: GetContainerEvents: %s\n", err->msg);
         return 1;
     }
-    if (!cli->json)
+    if (!cli_structured(cli))
         printf("%-12s  %-8s  %-13s  %-20s  %s\n", "TIME", "EVENT", "CONTAINER", "NAME", "POD");
     fflush(stdout);
     ProtobufCMessage *msg = NULL;
     int ret;
     while ((ret = crimp_grpc_stream_next(s, &runtime__v1__container_event_response__descriptor,
                                          &msg, &err)) == 1) {
-        if (cli->json) {
+        if (cli_structured(cli)) {
             json_auto_t *j = crimp_pbjson_from_message(msg);
-            json_dumpf(j, stdout, JSON_COMPACT);
-            fputc('\n', stdout);
-            fflush(stdout);
+            cli_print_item(cli, j);
         } else {
             print_event((const Runtime__V1__ContainerEventResponse *)msg);
         }

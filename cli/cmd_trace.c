@@ -6,7 +6,8 @@
  *                 └─ +212 ms   cni bridge ADD  0  26.87 ms
  *
  * Version and Status (kubelet asks every few seconds) are left out unless
- * --all.  */
+ * --all.  With -o json (one line per call) or -o yaml (one document per
+ * call) each call is printed whole, as the admin API's /v1/calls has it.  */
 #include <stdio.h>
 #include <string.h>
 
@@ -15,6 +16,7 @@
 
 struct trace_opts {
     bool all;
+    const struct cli *cli;
 };
 
 /* A merged list's spans come from several backends: name each one.  */
@@ -39,6 +41,10 @@ static void on_call(void *ctx, json_t *call)
     const char *method = json_string_value(json_object_get(call, "method"));
     if (!o->all && method && (strcmp(method, "Version") == 0 || strcmp(method, "Status") == 0))
         return;
+    if (cli_structured(o->cli)) {
+        cli_print_item(o->cli, call); /* the call as the admin API has it, spans and all */
+        return;
+    }
     const char *start = json_string_value(json_object_get(call, "start"));
     /* "2026-11-23T06:05:51.978764024Z" → "06:05:51.978" */
     char clock[16] = "";
@@ -69,7 +75,7 @@ static void on_call(void *ctx, json_t *call)
 
 int cli_cmd_trace(struct cli *cli, int argc, char **argv)
 {
-    struct trace_opts o = {0};
+    struct trace_opts o = {.cli = cli};
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--all") == 0) {
             o.all = true;
@@ -78,12 +84,9 @@ int cli_cmd_trace(struct cli *cli, int argc, char **argv)
             return 2;
         }
     }
-    if (cli->json) {
-        fprintf(stderr, "crimpctl: trace prints a tree; for JSON lines use the admin API "
-                        "/v1/calls/follow\n");
-        return 2;
-    }
-    printf("following CRI calls on %s (Ctrl-C to stop)\n", cli->endpoint);
+    /* The banner goes to stderr when the output is data.  */
+    fprintf(cli_structured(cli) ? stderr : stdout, "following CRI calls on %s (Ctrl-C to stop)\n",
+            cli->endpoint);
     fflush(stdout);
     return cli_admin_follow(cli, "/v1/calls/follow", on_call, &o) < 0 ? 1 : 0;
 }

@@ -8,7 +8,6 @@
 
 #include "cli.h"
 #include "grpc_client.h"
-#include "pbjson.h"
 #include "utils.h"
 
 #define DEFAULT_ENDPOINT "unix:///run/crimp/crimp.sock"
@@ -42,7 +41,8 @@ static void usage(FILE *out)
                  "Options:\n"
                  "  -e, --endpoint URL  CRI socket (default: $CRIMP_ENDPOINT or %s)\n"
                  "  -t, --timeout SECS  per call (default: 5)\n"
-                 "      --json          print the reply as JSON\n"
+                 "  -o, --output FMT    table (default), json or yaml, for every command and\n"
+                 "                      anywhere on the line; --json is -o json\n"
                  "  -a, --admin-socket PATH  crimpd's admin API (default: admin.sock beside\n"
                  "                      the endpoint's socket)\n"
                  "  -h, --help          this text\n"
@@ -69,28 +69,22 @@ int cli_call(struct cli *cli, const char *rpc, const ProtobufCMessage *req,
     return 0;
 }
 
-void cli_print_json(const ProtobufCMessage *msg)
-{
-    json_auto_t *j = crimp_pbjson_from_message(msg);
-    json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    fputc('\n', stdout);
-}
-
 int main(int argc, char **argv)
 {
     struct cli cli = {.endpoint = getenv("CRIMP_ENDPOINT"), .timeout = 5};
     if (cli.endpoint == NULL || cli.endpoint[0] == '\0')
         cli.endpoint = DEFAULT_ENDPOINT;
-    enum { OPT_JSON = 1000, OPT_VERSION };
+    enum { OPT_VERSION = 1000 };
     /* The admin API is HTTP: libcurl, set up once for the process.  */
     curl_global_init(CURL_GLOBAL_DEFAULT);
     static const struct option opts[] = {{"endpoint", required_argument, NULL, 'e'},
                                          {"timeout", required_argument, NULL, 't'},
-                                         {"json", no_argument, NULL, OPT_JSON},
                                          {"admin-socket", required_argument, NULL, 'a'},
                                          {"help", no_argument, NULL, 'h'},
                                          {"version", no_argument, NULL, OPT_VERSION},
                                          {0}};
+    if (cli_take_output_options(&argc, argv, &cli.output) < 0)
+        return 2;
     int c;
     while ((c = getopt_long(argc, argv, "+e:t:a:h", opts, NULL)) != -1) {
         char *end = NULL;
@@ -107,9 +101,6 @@ int main(int argc, char **argv)
             break;
         case 'a':
             cli.admin_socket = optarg;
-            break;
-        case OPT_JSON:
-            cli.json = true;
             break;
         case 'h':
             usage(stdout);

@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 #include "stream.h"
@@ -416,10 +417,45 @@ int crimp_config_apply_json(struct crimp_config *cfg, json_t *doc, const char *o
     return 0;
 }
 
+/* The text of the config file at PATH with every line whose first
+ * non-blank character is '#' blanked (kept as spaces, so that jansson's
+ * line and column numbers still point into the file).  JSON has no
+ * comments; the installed default config explains itself with these.  A
+ * JSON string cannot span lines, so such a line is never inside one.  */
+static char *config_text(const char *path, crimp_error_t *err)
+{
+    cleanup_file FILE *in = fopen(path, "re");
+    if (in == NULL) {
+        crimp_make_errno_error(err, errno, "config %s", path);
+        return NULL;
+    }
+    char *text = NULL, *line = NULL;
+    size_t size = 0, cap = 0;
+    FILE *out = open_memstream(&text, &size);
+    if (out == NULL) {
+        crimp_make_errno_error(err, errno, "config %s: open_memstream", path);
+        return NULL;
+    }
+    ssize_t n;
+    while ((n = getline(&line, &cap, in)) > 0) {
+        size_t lead = strspn(line, " \t");
+        size_t end = line[n - 1] == '\n' ? (size_t)n - 1 : (size_t)n;
+        if (lead < end && line[lead] == '#')
+            memset(line + lead, ' ', end - lead);
+        fwrite(line, 1, (size_t)n, out);
+    }
+    free(line);
+    fclose(out);
+    return text;
+}
+
 static int load_file(struct crimp_config *cfg, const char *path, crimp_error_t *err)
 {
+    cleanup_free char *text = config_text(path, err);
+    if (text == NULL)
+        return -1;
     json_error_t jerr;
-    json_auto_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    json_auto_t *doc = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
     if (doc == NULL)
         return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
                                 "config %s: line %d column %d: %s", path, jerr.line, jerr.column,
@@ -649,7 +685,8 @@ void crimp_config_usage(FILE *out, const char *prog)
             "Usage: %s [OPTION]...\n"
             "crimp: serves the Kubernetes CRI v1 on a unix socket and carries each call to a\n"
             "backend runtime (docker, containerd, or any CRI endpoint).\n\n"
-            "  --config FILE             JSON config file; flags override it (default: none)\n"
+            "  --config FILE             JSON config file (a line starting with # is a comment);\n"
+            "                            flags override it (default: none)\n"
             "  --backend NAME=TYPE:ENDPOINT\n"
             "                            a backend; repeatable; replaces the configured list\n"
             "                            (default: containerd-cri=cri:"

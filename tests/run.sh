@@ -111,6 +111,14 @@ if [ $matrix = 1 ]; then
     while IFS=$'\t' read -r cell result _; do
         if [ "$result" = pass ]; then pass_step; else fail_step "build-matrix:$cell"; fi
     done <"$results/matrix.tsv"
+    # The .deb from the dpkg-buildflags cell, installed and purged for real.
+    step "package (.deb: cpack, dpkg -i, dpkg -r, dpkg -P)"
+    if grep -qP '^dpkg-buildflags\tpass' "$results/matrix.tsv" &&
+        tests/package/test-deb.sh "$root/build-matrix/dpkg-buildflags"; then
+        pass_step
+    else
+        fail_step "package-deb"
+    fi
 fi
 
 step "bed up"

@@ -8,7 +8,7 @@ build_deps=(cmake make gcc clang ccache dpkg-dev pkg-config libgrpc-dev libproto
     golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev)
 bed_deps=(containerd runc docker.io containernetworking-plugins docker-registry
     busybox-static iproute2 iptables procps psmisc curl ca-certificates)
-test_deps=(python3 python3-grpcio python3-protobuf python3-websockets prometheus systemd)
+test_deps=(python3 python3-grpcio python3-protobuf python3-websockets python3-yaml prometheus systemd)
 
 missing=()
 for p in "${build_deps[@]}" "${bed_deps[@]}" "${test_deps[@]}"; do

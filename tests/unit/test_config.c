@@ -124,6 +124,50 @@ static int test_flags_override_file(void)
     return 0;
 }
 
+/* Loads TEXT as a --config file.  */
+static int load_text(struct crimp_config *cfg, const char *text, crimp_error_t *err)
+{
+    char path[] = "/tmp/crimp-test-config-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+        return -2;
+    close(fd);
+    int want_exit = 0;
+    char *argv[] = {"crimpd", "--config", path, NULL};
+    int ret = crimp_config_from_args(cfg, 3, argv, &want_exit, err);
+    unlink(path);
+    return ret;
+}
+
+/* Whole lines starting with '#' (after blanks) are comments; a '#' inside
+ * a string is data; errors still name the file's own line.  */
+static int test_file_comment_lines(void)
+{
+    struct crimp_config cfg;
+    crimp_error_t err = NULL;
+    crimp_config_init(&cfg);
+    CHECK(load_text(&cfg,
+                    "# crimpd's config\n"
+                    "{\n"
+                    "  # how many fast workers\n"
+                    "  \"workers\": 3,\n"
+                    "    #\"pollers\": 9,\n"
+                    "  \"pollers\": 5,\n"
+                    "  \"state_dir\": \"/tmp/#not-a-comment\"\n"
+                    "}\n#",
+                    &err) == 0);
+    CHECK(cfg.workers == 3 && cfg.pollers == 5);
+    CHECK(strcmp(cfg.state_dir, "/tmp/#not-a-comment") == 0);
+    crimp_config_free(&cfg);
+
+    crimp_config_init(&cfg);
+    CHECK(load_text(&cfg, "# one\n# two\n{\"workers\": x}\n", &err) < 0);
+    CHECK(err->code == GRPC_STATUS_INVALID_ARGUMENT && strstr(err->msg, "line 3") != NULL);
+    crimp_error_release(&err);
+    crimp_config_free(&cfg);
+    return 0;
+}
+
 static int test_bad_backend_flag(void)
 {
     struct crimp_config cfg;
@@ -143,7 +187,7 @@ int main(void)
     static const struct unit_test tests[] = {
         UNIT_TEST(test_defaults_validate),     UNIT_TEST(test_json_sets_values),
         UNIT_TEST(test_refusals_name_the_key), UNIT_TEST(test_flags_override_file),
-        UNIT_TEST(test_bad_backend_flag),
+        UNIT_TEST(test_bad_backend_flag),      UNIT_TEST(test_file_comment_lines),
     };
     return unit_run(tests, sizeof(tests) / sizeof(tests[0]));
 }
