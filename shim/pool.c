@@ -75,14 +75,6 @@ void crimp_pool_submit(struct crimp_pool *pool, struct crimp_job *job)
     pthread_mutex_unlock(&pool->lock);
 }
 
-size_t crimp_pool_queued(struct crimp_pool *pool)
-{
-    pthread_mutex_lock(&pool->lock);
-    size_t n = pool->queued;
-    pthread_mutex_unlock(&pool->lock);
-    return n;
-}
-
 void crimp_pool_free(struct crimp_pool *pool)
 {
     if (pool == NULL)

@@ -20,9 +20,6 @@ struct crimp_pool *crimp_pool_new(const char *name, int threads);
 /* Queues JOB; a worker calls job->run(job) later.  */
 void crimp_pool_submit(struct crimp_pool *pool, struct crimp_job *job);
 
-/* Jobs queued and not yet started.  */
-size_t crimp_pool_queued(struct crimp_pool *pool);
-
 /* Lets the workers finish the queue, joins them and frees the pool.  */
 void crimp_pool_free(struct crimp_pool *pool);
 

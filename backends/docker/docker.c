@@ -14,6 +14,7 @@
 #include "common/cgroup_driver.h"
 #include "common/conditions.h"
 #include "common/list_stream.h"
+#include "common/oci_spec.h"
 #include "common/runtime_features.h"
 #include "docker-internal.h"
 #include "labels.h"
@@ -29,14 +30,6 @@
 /* How long an exit waits for the last of the container's output.  */
 #define DEFAULT_LOG_DRAIN_MS 2000
 
-/* Capability names by number, up to CAP_CHECKPOINT_RESTORE.  */
-static const char *const CAP_NAMES[] = {
-    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
-    "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
-    "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
-    "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
-    "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
-    "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE"};
 #define CAP_AUDIT_READ 37
 
 static uint64_t bounding_set(void)
@@ -60,11 +53,10 @@ static char **privileged_caps(const char *mode)
     uint64_t docker_wants = (1ULL << (CAP_AUDIT_READ + 1)) - 1;
     if (strcmp(mode, "native") == 0 || (strcmp(mode, "auto") == 0 && (bnd & docker_wants) == docker_wants))
         return NULL;
-    char **caps = xcalloc(CRIMP_ARRAY_SIZE(CAP_NAMES) + 1, sizeof(char *));
-    size_t n = 0;
-    for (size_t i = 0; i < CRIMP_ARRAY_SIZE(CAP_NAMES) && i <= CAP_AUDIT_READ; i++)
-        if (bnd & (1ULL << i))
-            caps[n++] = xstrdup(CAP_NAMES[i]);
+    json_auto_t *names = oci_caps_of_mask(bnd & docker_wants);
+    char **caps = xcalloc(json_array_size(names) + 1, sizeof(char *));
+    for (size_t i = 0; i < json_array_size(names); i++) /* Docker's names lack "CAP_" */
+        caps[i] = xstrdup(json_string_value(json_array_get(names, i)) + strlen("CAP_"));
     return caps;
 }
 
