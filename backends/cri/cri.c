@@ -120,7 +120,7 @@ static int forward_stream(struct crimp_backend *self, struct crimp_rpc *rpc, con
         return forward_stream(self, rpc, SERVICE_##svc #Rpc, &r->base,                            \
                               &runtime__v1__##resp##__descriptor, err);                            \
     }
-#define FORWARD(svc, Rpc, op, Req, req, Resp, resp, kind, lane, required)                          \
+#define FORWARD(svc, Rpc, op, Req, req, Resp, resp, kind, ...)                                      \
     FORWARD_##kind(svc, Rpc, op, Req, req, Resp, resp)
 CRIMP_CRI_RPCS(FORWARD)
 
@@ -164,7 +164,7 @@ CRIMP_CRI_STREAM_TWINS(RELAY_OR_SPLIT)
 #define SPLIT_ENTRY(svc, SRpc, sop, sresp, lop, LReq, lreq, LResp, lresp)                          \
     .sop = cri_##sop##_or_split,
 
-#define OP_ENTRY(svc, Rpc, op, Req, req, Resp, resp, kind, lane, required) .op = cri_##op,
+#define OP_ENTRY(svc, Rpc, op, ...) .op = cri_##op,
 
 /* The generated row of each RPC first, then the few that do more than
  * forward: a later initializer of the same member is the one that counts.  */
