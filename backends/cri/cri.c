@@ -8,6 +8,7 @@
 
 #include "common/cgroup_driver.h"
 #include "common/list_stream.h"
+#include "common/options.h"
 #include "cri_rpcs.h"
 #include "grpc_client.h"
 #include "log.h"
@@ -29,17 +30,10 @@ enum { CRI_MAX_MESSAGE = 64 * 1024 * 1024 };
 
 static struct crimp_backend *cri_open(const struct crimp_backend_config *cfg, crimp_error_t *err)
 {
-    const char *key;
-    json_t *value;
-    json_object_foreach(cfg->options, key, value) if (strcmp(key, "cgroup_driver") != 0)
-    {
-        crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
-                         "options: unknown key `%s` (the cri backend takes cgroup_driver)", key);
-        return NULL;
-    }
     enum crimp_cgroup_driver driver;
     bool explicit_driver = false;
-    if (crimp_cgroup_driver_option(cfg->options, &driver, &explicit_driver, err) < 0)
+    if (crimp_options_check("cri", cfg->options, err) < 0 ||
+        crimp_cgroup_driver_option(cfg->options, &driver, &explicit_driver, err) < 0)
         return NULL;
     struct cri_backend *b = xcalloc(1, sizeof(*b));
     b->cgroup_driver = driver;
