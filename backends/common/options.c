@@ -67,6 +67,14 @@ static bool takes(const struct crimp_option_spec *s, const char *type)
     return false;
 }
 
+/* Appends WORD to the comma-separated *LIST.  */
+static void append_word(char **list, const char *word)
+{
+    char *longer = xasprintf("%s%s%s", *list, (*list)[0] ? ", " : "", word);
+    free(*list);
+    *list = longer;
+}
+
 /* The keys TYPE takes, comma-separated (caller frees).  */
 static char *keys_of(const char *type)
 {
@@ -74,9 +82,7 @@ static char *keys_of(const char *type)
     for (const struct crimp_option_spec *s = crimp_backend_options; s->key; s++) {
         if (!takes(s, type))
             continue;
-        char *longer = xasprintf("%s%s%s", list, list[0] ? ", " : "", s->key);
-        free(list);
-        list = longer;
+        append_word(&list, s->key);
     }
     return list;
 }
@@ -97,10 +103,16 @@ static bool int_value(json_t *v, long long *out)
     return errno == 0 && *end == '\0';
 }
 
+/* Whether S, a number, may be "auto" (its default, computed at open).  */
+static bool takes_auto(const struct crimp_option_spec *s)
+{
+    return s->dflt && strcmp(s->dflt, "auto") == 0;
+}
+
 /* The default of S as a number; false when it has none or it is "auto".  */
 static bool default_int(const struct crimp_option_spec *s, long long *out)
 {
-    if (s->type != CRIMP_OPTION_INT || s->dflt == NULL || strcmp(s->dflt, "auto") == 0)
+    if (s->type != CRIMP_OPTION_INT || s->dflt == NULL || takes_auto(s))
         return false;
     *out = strtoll(s->dflt, NULL, 10);
     return true;
@@ -119,8 +131,7 @@ static int check_string_list(const struct crimp_option_spec *s, json_t *v, crimp
     size_t i;
     json_t *e;
     bool ok = json_is_array(v);
-    json_array_foreach (v, i, e)
-        ok &= json_is_string(e) && json_string_length(e) > 0;
+    json_array_foreach(v, i, e) ok &= json_is_string(e) && json_string_length(e) > 0;
     if (!ok)
         return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
                                 "options.%s: must be a list of non-empty strings", s->key);
@@ -132,13 +143,12 @@ static int check_value(const struct crimp_option_spec *s, json_t *v, crimp_error
     long long n = 0;
     switch (s->type) {
     case CRIMP_OPTION_INT:
-        if (s->dflt && strcmp(s->dflt, "auto") == 0 && json_is_string(v) &&
-            strcmp(json_string_value(v), "auto") == 0)
+        if (takes_auto(s) && json_is_string(v) && strcmp(json_string_value(v), "auto") == 0)
             return 0;
         if (!int_value(v, &n))
             return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
                                     "options.%s: must be a whole number%s", s->key,
-                                    s->dflt && strcmp(s->dflt, "auto") == 0 ? " or \"auto\"" : "");
+                                    takes_auto(s) ? " or \"auto\"" : "");
         if (n < s->min || n > s->max)
             return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
                                     "options.%s: %lld is not in %lld..%lld", s->key, n, s->min,
@@ -152,9 +162,7 @@ static int check_value(const struct crimp_option_spec *s, json_t *v, crimp_error
         if (s->choices && !is_choice(s->choices, json_string_value(v))) {
             cleanup_free char *list = xstrdup("");
             for (const char *const *c = s->choices; *c; c++) {
-                char *longer = xasprintf("%s%s%s", list, list[0] ? ", " : "", *c);
-                free(list);
-                list = longer;
+                append_word(&list, *c);
             }
             return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
                                     "options.%s: `%s` is not one of %s", s->key,
@@ -173,7 +181,8 @@ int crimp_options_check(const char *type, json_t *options, crimp_error_t *err)
         return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0, "options: must be an object");
     const char *key;
     json_t *v;
-    json_object_foreach (options, key, v) {
+    json_object_foreach(options, key, v)
+    {
         const struct crimp_option_spec *s = crimp_option_find(key);
         if (s == NULL || !takes(s, type)) {
             cleanup_free char *keys = keys_of(type);

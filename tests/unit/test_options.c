@@ -176,10 +176,8 @@ static int test_readme_table(void)
 int main(void)
 {
     static const struct unit_test tests[] = {
-        UNIT_TEST(test_numbers_as_strings),
-        UNIT_TEST(test_defaults_and_auto),
-        UNIT_TEST(test_refusals_name_the_key),
-        UNIT_TEST(test_schema_is_consistent),
+        UNIT_TEST(test_numbers_as_strings),    UNIT_TEST(test_defaults_and_auto),
+        UNIT_TEST(test_refusals_name_the_key), UNIT_TEST(test_schema_is_consistent),
         UNIT_TEST(test_readme_table),
     };
     return unit_run(tests, sizeof(tests) / sizeof(tests[0]));
