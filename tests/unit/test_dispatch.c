@@ -97,7 +97,6 @@ static int test_columns_fit_the_types(void)
 {
     for (size_t i = 0; i < crimp_n_methods; i++) {
         const struct crimp_method *m = &crimp_methods[i];
-        fprintf(stderr, "row %s\n", m->name);
         switch (m->route) {
         case ROUTE_POD:
             CHECK(m->required && strcmp(m->required, "pod_sandbox_id") == 0);
