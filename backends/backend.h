@@ -219,4 +219,8 @@ extern const struct crimp_backend_ops *const crimp_backend_types[];
 /* The ops table for TYPE, or NULL when no such backend type is built in.  */
 const struct crimp_backend_ops *crimp_backend_ops_for_type(const char *type);
 
+/* The built-in types, "cri, docker, containerd" (caller frees): for
+ * messages.  */
+char *crimp_backend_type_names(void);
+
 #endif

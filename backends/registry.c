@@ -1,5 +1,6 @@
 /* The backend types built into crimpd.  Adding a backend: write its ops
  * table in backends/<type>/ and list it here.  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
@@ -8,6 +9,7 @@
 #include "containerd/containerd.h"
 #endif
 #include "docker/docker.h"
+#include "utils.h"
 
 const struct crimp_backend_ops *const crimp_backend_types[] = {
     &crimp_backend_cri,
@@ -24,4 +26,15 @@ const struct crimp_backend_ops *crimp_backend_ops_for_type(const char *type)
         if (strcmp(crimp_backend_types[i]->type, type) == 0)
             return crimp_backend_types[i];
     return NULL;
+}
+
+char *crimp_backend_type_names(void)
+{
+    char *list = xstrdup("");
+    for (size_t i = 0; crimp_backend_types[i] != NULL; i++) {
+        char *longer = xasprintf("%s%s%s", list, i ? ", " : "", crimp_backend_types[i]->type);
+        free(list);
+        list = longer;
+    }
+    return list;
 }

@@ -74,6 +74,34 @@ void crimp_error_release(crimp_error_t *err)
     *err = NULL;
 }
 
+grpc_status_code crimp_status_from_http(long status)
+{
+    switch (status) {
+    case 400:
+        return GRPC_STATUS_INVALID_ARGUMENT;
+    case 401:
+        return GRPC_STATUS_UNAUTHENTICATED;
+    case 403:
+        return GRPC_STATUS_PERMISSION_DENIED;
+    case 404:
+        return GRPC_STATUS_NOT_FOUND;
+    case 408:
+        return GRPC_STATUS_DEADLINE_EXCEEDED;
+    case 409:
+        return GRPC_STATUS_FAILED_PRECONDITION;
+    case 429:
+        return GRPC_STATUS_RESOURCE_EXHAUSTED;
+    case 501:
+        return GRPC_STATUS_UNIMPLEMENTED;
+    case 502:
+    case 503:
+    case 504:
+        return GRPC_STATUS_UNAVAILABLE;
+    default:
+        return status >= 500 && status <= 599 ? GRPC_STATUS_INTERNAL : GRPC_STATUS_UNKNOWN;
+    }
+}
+
 grpc_status_code crimp_status_from_errno(int errno_)
 {
     switch (errno_) {

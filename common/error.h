@@ -45,6 +45,15 @@ void crimp_error_release(crimp_error_t *err);
  * CANCELLED, anything else INTERNAL.  */
 grpc_status_code crimp_status_from_errno(int errno_);
 
+/* The gRPC code for an HTTP error status from dockerd or a registry, the
+ * one table every HTTP client in crimp uses: 400 → INVALID_ARGUMENT,
+ * 401 → UNAUTHENTICATED, 403 → PERMISSION_DENIED, 404 → NOT_FOUND,
+ * 408 → DEADLINE_EXCEEDED, 409 → FAILED_PRECONDITION (dockerd's "already
+ * running", "name in use"; the caller retries or reports the state),
+ * 429 → RESOURCE_EXHAUSTED, 501 → UNIMPLEMENTED, 502/503/504 → UNAVAILABLE
+ * (transient: kubelet retries), any other 5xx → INTERNAL, else UNKNOWN.  */
+grpc_status_code crimp_status_from_http(long status);
+
 /* The canonical upper-case name of a gRPC code ("NOT_FOUND").  */
 const char *crimp_status_name(grpc_status_code code);
 

@@ -272,17 +272,6 @@ int crimp_grpc_unary(grpc_channel *ch, grpc_call *parent, const char *method,
     return crimp_grpc_unary_opts(ch, parent, method, deadline, NULL, req, resp_desc, resp, err);
 }
 
-int crimp_grpc_unary_raw(grpc_channel *ch, grpc_call *parent, const char *method,
-                         gpr_timespec deadline, const void *req_bytes, size_t req_len,
-                         const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
-                         crimp_error_t *err)
-{
-    grpc_slice slice = grpc_slice_from_copied_buffer(req_bytes, req_len);
-    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&slice, 1);
-    grpc_slice_unref(slice);
-    return unary_bb(ch, parent, method, deadline, NULL, bb, resp_desc, resp, err);
-}
-
 struct crimp_grpc_stream {
     grpc_completion_queue *cq; /* its own: the stream may outlive the thread's */
     grpc_call *call;

@@ -52,13 +52,6 @@ int crimp_grpc_unary_opts(grpc_channel *ch, grpc_call *parent, const char *metho
                           const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
                           ProtobufCMessage **resp, crimp_error_t *err);
 
-/* The same with the request already serialized: REQ_BYTES may be anything,
- * which is what tests of bad input need.  */
-int crimp_grpc_unary_raw(grpc_channel *ch, grpc_call *parent, const char *method,
-                         gpr_timespec deadline, const void *req_bytes, size_t req_len,
-                         const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
-                         crimp_error_t *err);
-
 /* A unary call completing on the caller's own queue (a CQ_NEXT thread, say).
  * gRPC writes into it until TAG completes, so it must stay put till then.  */
 struct crimp_grpc_async_unary {

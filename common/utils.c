@@ -5,6 +5,8 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "base64.h"
+
 static void oom(void) __attribute__((noreturn));
 static void oom(void)
 {
@@ -139,7 +141,6 @@ int crimp_random_bytes(void *buf, size_t n, crimp_error_t *err)
 
 int crimp_random_b64url(char *out, size_t n_chars, crimp_error_t *err)
 {
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     uint8_t raw[48];
     size_t n_raw = (n_chars * 6 + 7) / 8;
     if (n_raw > sizeof(raw))
@@ -154,7 +155,7 @@ int crimp_random_b64url(char *out, size_t n_chars, crimp_error_t *err)
             bits = bits << 8 | raw[in++];
             have += 8;
         }
-        out[i] = b64[(bits >> (have - 6)) & 63];
+        out[i] = crimp_base64url_alphabet[(bits >> (have - 6)) & 63];
         have -= 6;
     }
     out[n_chars] = '\0';

@@ -123,14 +123,9 @@ static void send_error(struct crimp_call *c, const char *backend, crimp_error_t 
  * single-use token and the client gets its URL.  */
 static int stream_kind(const struct crimp_method *m, enum crimp_stream_kind *kind)
 {
-    if (strcmp(m->name, "Exec") == 0)
-        *kind = CRIMP_STREAM_EXEC;
-    else if (strcmp(m->name, "Attach") == 0)
-        *kind = CRIMP_STREAM_ATTACH;
-    else if (strcmp(m->name, "PortForward") == 0)
-        *kind = CRIMP_STREAM_PORTFORWARD;
-    else
+    if (!m->has_session)
         return -1;
+    *kind = m->session;
     return 0;
 }
 
@@ -450,7 +445,7 @@ static void handle_stream(struct crimp_call *c)
     const char *backend = NULL;
     int ret = -1;
     ProtobufCMessage *req = decode_request(c, &err);
-    if (req != NULL && strcmp(c->method->name, "GetContainerEvents") == 0) {
+    if (req != NULL && c->method->route == ROUTE_FOLLOW_ALL) {
         /* kubelet's one events stream must carry every runtime's events.  */
         ret = crimp_router_follow_all(c->srv->router, c->method, &c->rpc, req, &err);
         protobuf_c_message_free_unpacked(req, NULL);

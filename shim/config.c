@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/options.h"
 #include "log.h"
 #include "stream.h"
 #include "utils.h"
@@ -604,10 +605,16 @@ int crimp_config_validate(const struct crimp_config *cfg, crimp_error_t *err)
     bool default_found = false;
     for (size_t i = 0; i < cfg->n_backends; i++) {
         const struct crimp_backend_config *b = &cfg->backends[i];
-        if (crimp_backend_ops_for_type(b->type) == NULL)
+        if (crimp_backend_ops_for_type(b->type) == NULL) {
+            cleanup_free char *types = crimp_backend_type_names();
             return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
                                     "backends: `%s` has unknown type `%s` (built in: %s)", b->name,
-                                    b->type, "cri, docker");
+                                    b->type, types);
+        }
+        /* Checked here, not only when the backend opens: a bad option
+         * fails the start, or a SIGHUP reload, before anything changes.  */
+        if (crimp_options_check(b->type, b->options, err) < 0)
+            return crimp_error_wrap(err, "backends: `%s`", b->name);
         for (size_t j = 0; j < i; j++)
             if (strcmp(cfg->backends[j].name, b->name) == 0)
                 return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
@@ -664,7 +671,7 @@ json_t *crimp_config_to_json(const struct crimp_config *cfg)
         const struct crimp_backend_config *b = &cfg->backends[i];
         json_t *o = json_pack("{s:s, s:s, s:s}", "name", b->name, "type", b->type, "endpoint",
                               b->endpoint);
-        json_t *options = b->options ? json_copy(b->options) : json_object();
+        json_t *options = crimp_options_with_defaults(b->type, b->options);
         json_object_set_new(options, "max_calls", json_integer(b->max_calls));
         json_object_set_new(options, "max_queued", json_integer(b->max_queued));
         json_object_set_new(options, "call_timeout", json_real(b->call_timeout));
@@ -708,12 +715,16 @@ void crimp_config_usage(FILE *out, const char *prog)
                  "  --help                    this text\n"
                  "  --version                 print crimpd's version\n\n"
                  "Config file keys are the long option names with '_' for '-', plus\n"
-                 "\"backends\": [{\"name\", \"type\", \"endpoint\", \"options\"}].  Besides\n"
-                 "its type's own, every backend's options take max_calls, max_queued and\n"
-                 "call_timeout, overriding the backend_* defaults above for that backend.\n"
-                 "Backend option \"cgroup_driver\" (containerd, cri): systemd or cgroupfs,\n"
-                 "default systemd when systemd is PID 1 on cgroup v2, else cgroupfs; docker\n"
-                 "uses dockerd's.  All backends must agree (RuntimeConfig answers the node's\n"
-                 "one driver): crimpd refuses to start, and SIGHUP to reload, otherwise.\n");
+                 "\"backends\": [{\"name\", \"type\", \"endpoint\", \"options\"}].\n\n"
+                 "Backend options (\"options\" of a backend; which types take each):\n");
+    for (const struct crimp_option_spec *o = crimp_backend_options; o->key; o++)
+        fprintf(out, "  %-25s [%s] %s%s%s%s\n", o->key, o->types, o->help,
+                o->dflt ? " (default: " : "", o->dflt ? o->dflt : "", o->dflt ? ")" : "");
+    fprintf(out, "  %-25s [all] override the backend_* defaults above for that backend\n",
+            "max_calls, max_queued,");
+    fprintf(out, "  %-25s\n", "call_timeout");
+    fprintf(out, "Docker uses dockerd's cgroup driver.  All backends must agree (RuntimeConfig\n"
+                 "answers the node's one driver): crimpd refuses to start, and SIGHUP to\n"
+                 "reload, otherwise.\n");
     crimp_config_free(&defaults);
 }

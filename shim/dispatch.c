@@ -14,7 +14,7 @@
     static int call_##op(struct crimp_backend *b, struct crimp_rpc *rpc,                           \
                          const ProtobufCMessage *req, ProtobufCMessage *resp, crimp_error_t *err)  \
     {                                                                                              \
-        return b->ops->op(b, rpc, (const Runtime__V1__##Req *)req, (Runtime__V1__##Resp *)resp,   \
+        return b->ops->op(b, rpc, (const Runtime__V1__##Req *)req, (Runtime__V1__##Resp *)resp,    \
                           err);                                                                    \
     }
 #define TRAMPOLINE_STREAM(op, Req, Resp)                                                           \
@@ -23,8 +23,7 @@
     {                                                                                              \
         return b->ops->op(b, rpc, (const Runtime__V1__##Req *)req, err);                           \
     }
-#define TRAMPOLINE(svc, Rpc, op, Req, req, Resp, resp, kind, lane, required)                       \
-    TRAMPOLINE_##kind(op, Req, Resp)
+#define TRAMPOLINE(svc, Rpc, op, Req, req, Resp, resp, kind, ...) TRAMPOLINE_##kind(op, Req, Resp)
 CRIMP_CRI_RPCS(TRAMPOLINE)
 
 #define SERVICE_PATH_RUNTIME "RuntimeService"
@@ -33,19 +32,30 @@ CRIMP_CRI_RPCS(TRAMPOLINE)
 #define CALLS_STREAM(op)     .call_stream = call_##op
 #define STREAMING_UNARY      false
 #define STREAMING_STREAM     true
+#define READ_ONLY_RO         true
+#define READ_ONLY_RW         false
+#define SESSION_NONE         .has_session = false
+#define SESSION_EXEC         .has_session = true, .session = CRIMP_STREAM_EXEC
+#define SESSION_ATTACH       .has_session = true, .session = CRIMP_STREAM_ATTACH
+#define SESSION_PORTFORWARD  .has_session = true, .session = CRIMP_STREAM_PORTFORWARD
 
-#define ROW(svc, Rpc, op, Req, req, Resp, resp, kind_, lane_, required_field)                        \
+#define ROW(svc, Rpc, op, Req, req, Resp, resp, kind_, lane_, required_field, route_, access_,     \
+            ids_, session_)                                                                        \
     {                                                                                              \
         .path = "/runtime.v1." SERVICE_PATH_##svc "/" #Rpc,                                        \
         .service = SERVICE_PATH_##svc,                                                             \
         .name = #Rpc,                                                                              \
         .req_desc = &runtime__v1__##req##__descriptor,                                             \
         .resp_desc = &runtime__v1__##resp##__descriptor,                                           \
-        .streaming = STREAMING_##kind_,                                                             \
-        .lane = LANE_##lane_,                                                                       \
+        .streaming = STREAMING_##kind_,                                                            \
+        .lane = LANE_##lane_,                                                                      \
         .required = required_field,                                                                \
+        .route = ROUTE_##route_,                                                                   \
+        .read_only = READ_ONLY_##access_,                                                          \
+        .ids = IDS_##ids_,                                                                         \
+        SESSION_##session_,                                                                        \
         .op_offset = offsetof(struct crimp_backend_ops, op),                                       \
-        CALLS_##kind_(op),                                                                          \
+        CALLS_##kind_(op),                                                                         \
     },
 
 const struct crimp_method crimp_methods[] = {CRIMP_CRI_RPCS(ROW)};
@@ -102,8 +112,8 @@ int crimp_method_validate(const struct crimp_method *m, const ProtobufCMessage *
     else if (f->type == PROTOBUF_C_TYPE_MESSAGE)
         missing = *(const ProtobufCMessage *const *)slot == NULL;
     if (missing)
-        return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0, "%s: %s must be set",
-                                m->name, m->required);
+        return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0, "%s: %s must be set", m->name,
+                                m->required);
     return 0;
 }
 

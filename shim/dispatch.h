@@ -12,6 +12,27 @@
 
 enum crimp_lane { LANE_INLINE, LANE_FAST, LANE_SLOW, LANE_STREAM };
 
+/* The route, access and ids columns of proto/cri_rpcs.h (explained there).  */
+enum crimp_route {
+    ROUTE_DEFAULT,
+    ROUTE_NEW_POD,
+    ROUTE_POD,
+    ROUTE_CONTAINER,
+    ROUTE_ALL,
+    ROUTE_ALL_STRICT,
+    ROUTE_PULL,
+    ROUTE_FOLLOW_ALL,
+};
+enum crimp_ids {
+    IDS_NONE,
+    IDS_ADD_POD,
+    IDS_ADD_CONTAINER,
+    IDS_DROP_POD,
+    IDS_DROP_CONTAINER,
+    IDS_LIST_PODS,
+    IDS_LIST_CONTAINERS,
+};
+
 struct crimp_method {
     const char *path;    /* "/runtime.v1.RuntimeService/Version" */
     const char *service; /* "RuntimeService" */
@@ -21,11 +42,16 @@ struct crimp_method {
     bool streaming;
     enum crimp_lane lane;
     const char *required; /* request field that must be set, or NULL */
-    size_t op_offset;     /* of the operation in struct crimp_backend_ops */
-    int (*call_unary)(struct crimp_backend *b, struct crimp_rpc *rpc,
-                      const ProtobufCMessage *req, ProtobufCMessage *resp, crimp_error_t *err);
-    int (*call_stream)(struct crimp_backend *b, struct crimp_rpc *rpc,
-                       const ProtobufCMessage *req, crimp_error_t *err);
+    enum crimp_route route;
+    bool read_only;                 /* access RO: the passthrough fast path may forward it */
+    enum crimp_ids ids;             /* its effect on the ownership table */
+    bool has_session;               /* the reply is a streaming-server URL ... */
+    enum crimp_stream_kind session; /* ... for this kind of session */
+    size_t op_offset;               /* of the operation in struct crimp_backend_ops */
+    int (*call_unary)(struct crimp_backend *b, struct crimp_rpc *rpc, const ProtobufCMessage *req,
+                      ProtobufCMessage *resp, crimp_error_t *err);
+    int (*call_stream)(struct crimp_backend *b, struct crimp_rpc *rpc, const ProtobufCMessage *req,
+                       crimp_error_t *err);
 };
 
 /* All methods, in cri.proto's order.  */

@@ -151,7 +151,7 @@ int crimp_router_call_all(struct crimp_router *r, const struct crimp_method *m,
         return crimp_make_error(err, GRPC_STATUS_UNIMPLEMENTED, 0, "no backend implements %s",
                                 crimp_method_display(m));
     /* A failed RemoveImage must be seen (an image in use), not skipped.  */
-    if (last && (ok == 0 || strcmp(m->name, "RemoveImage") == 0)) {
+    if (last && (ok == 0 || m->route == ROUTE_ALL_STRICT)) {
         *err = steal_ptr(&last);
         return -1;
     }

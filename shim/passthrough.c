@@ -15,26 +15,12 @@
 #include "grpc_client.h"
 #include "utils.h"
 
-static const char *const READ_ONLY[] = {
-    "ListContainers", "ListPodSandbox",     "ContainerStatus", "PodSandboxStatus",
-    "ImageStatus",    "ListImages",         "ContainerStats",  "ListContainerStats",
-    "PodSandboxStats", "ListPodSandboxStats", "ImageFsInfo",
-};
-
 struct passthrough {
     struct crimp_tag done_tag;
     struct crimp_call *c;
     struct crimp_grpc_async_unary out;
     int64_t started;
 };
-
-static bool read_only(const struct crimp_method *m)
-{
-    for (size_t i = 0; i < CRIMP_ARRAY_SIZE(READ_ONLY); i++)
-        if (strcmp(READ_ONLY[i], m->name) == 0)
-            return true;
-    return false;
-}
 
 static void on_forwarded(struct crimp_tag *tag, bool ok)
 {
@@ -67,7 +53,7 @@ static void on_forwarded(struct crimp_tag *tag, bool ok)
 /* The backend for C when the fast path may serve it, else NULL.  */
 static struct crimp_backend *eligible(struct crimp_call *c, int *idx)
 {
-    if (!read_only(c->method) || c->payload == NULL || crimp_rpc_cancelled(&c->rpc))
+    if (!c->method->read_only || c->payload == NULL || crimp_rpc_cancelled(&c->rpc))
         return NULL;
     ProtobufCMessage *req = crimp_unpack_byte_buffer(c->payload, c->method->req_desc);
     if (req == NULL)

@@ -38,9 +38,6 @@ bool crimp_pool_try_submit(struct crimp_pool *pool, struct crimp_job *job);
  * (a call resumed after waiting for its backend).  */
 void crimp_pool_submit(struct crimp_pool *pool, struct crimp_job *job);
 
-/* Jobs queued and not yet started.  */
-size_t crimp_pool_queued(struct crimp_pool *pool);
-
 /* Lets the workers finish the queue, joins them and frees the pool.  */
 void crimp_pool_free(struct crimp_pool *pool);
 

@@ -300,11 +300,6 @@ void crimp_recorder_name_backend(struct crimp_recorder *r, int backend, const ch
         free(fresh);
 }
 
-size_t crimp_recorder_n_backends(const struct crimp_recorder *r)
-{
-    return r->n_backends;
-}
-
 /* Sums the shards' histograms of one series into MERGED; false when no
  * shard recorded anything.  */
 static bool merge_shards(_Atomic(struct crimp_histogram *) *const per_shard[RECORDER_SHARDS],

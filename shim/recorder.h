@@ -59,7 +59,6 @@ const char *crimp_recorder_backend_name(const struct crimp_recorder *r, int back
 /* Names slot BACKEND (left unnamed at creation) for a backend added by a
  * configuration reload.  */
 void crimp_recorder_name_backend(struct crimp_recorder *r, int backend, const char *name);
-size_t crimp_recorder_n_backends(const struct crimp_recorder *r);
 
 /* Visits every call histogram that has data.  */
 void crimp_recorder_each_call_series(struct crimp_recorder *r,

@@ -1,79 +1,15 @@
-/* Which backend serves a call, and calls that every backend serves.
- *
- * The rules (docs/architecture.md, "One CRI call"):
- *   RunPodSandbox             the default backend, or the backend a
- *                             runtime_handler names
- *   calls naming a pod or a   the backend that owns it (ownership table;
- *   container                 unknown IDs are looked for in every backend)
- *   List* and list stats      every backend, merged; one that fails is
- *   (and their Stream* twins) logged and left out, not fatal
- *   RemoveImage, UpdateRuntimeConfig   every backend
- *   PullImage with a pod      the pod's backend; other image calls the default
- */
+/* Which backend serves a call, and what a call did to the ownership table.
+ * Both come from the method's row in proto/cri_rpcs.h (its route and ids
+ * columns, explained there; docs/architecture.md, "One CRI call").  */
 #include <string.h>
 
 #include "call.h"
-#include "cri_rpcs.h"
 #include "log.h"
 #include "ownership.h"
 #include "pbutil.h"
 #include "router-internal.h"
 #include "trace.h"
 #include "utils.h"
-
-enum route_rule { RULE_DEFAULT, RULE_NEW_POD, RULE_POD, RULE_CONTAINER, RULE_ALL };
-
-static const struct {
-    const char *method;
-    enum route_rule rule;
-} RULES[] = {
-    {"RunPodSandbox", RULE_NEW_POD},
-    {"StopPodSandbox", RULE_POD},
-    {"RemovePodSandbox", RULE_POD},
-    {"PodSandboxStatus", RULE_POD},
-    {"CreateContainer", RULE_POD},
-    {"PortForward", RULE_POD},
-    {"PodSandboxStats", RULE_POD},
-    {"UpdatePodSandboxResources", RULE_POD},
-    {"StartContainer", RULE_CONTAINER},
-    {"StopContainer", RULE_CONTAINER},
-    {"RemoveContainer", RULE_CONTAINER},
-    {"ContainerStatus", RULE_CONTAINER},
-    {"UpdateContainerResources", RULE_CONTAINER},
-    {"ReopenContainerLog", RULE_CONTAINER},
-    {"ExecSync", RULE_CONTAINER},
-    {"Exec", RULE_CONTAINER},
-    {"Attach", RULE_CONTAINER},
-    {"ContainerStats", RULE_CONTAINER},
-    {"CheckpointContainer", RULE_CONTAINER},
-    {"ListPodSandbox", RULE_ALL},
-    {"ListContainers", RULE_ALL},
-    {"ListContainerStats", RULE_ALL},
-    {"ListPodSandboxStats", RULE_ALL},
-    {"ListPodSandboxMetrics", RULE_ALL},
-    {"ListImages", RULE_ALL},
-    {"ImageFsInfo", RULE_ALL},
-    {"RemoveImage", RULE_ALL},
-    {"UpdateRuntimeConfig", RULE_ALL},
-};
-
-/* A Stream* list RPC (proto/cri_rpcs.h): served as its unary twin is.  */
-static bool is_list_stream(const struct crimp_method *m)
-{
-#define IS_TWIN(svc, SRpc, sop, ...) m->op_offset == offsetof(struct crimp_backend_ops, sop) ||
-    return CRIMP_CRI_STREAM_TWINS(IS_TWIN) false;
-#undef IS_TWIN
-}
-
-static enum route_rule rule_for(const struct crimp_method *m)
-{
-    if (is_list_stream(m))
-        return RULE_ALL;
-    for (size_t i = 0; i < CRIMP_ARRAY_SIZE(RULES); i++)
-        if (strcmp(RULES[i].method, m->name) == 0)
-            return RULES[i].rule;
-    return RULE_DEFAULT;
-}
 
 static const char *string_field(const ProtobufCMessage *msg, const char *name)
 {
@@ -184,29 +120,31 @@ static int plan_pull(struct crimp_router *r, const ProtobufCMessage *req)
     return (int)crimp_router_default_index(r);
 }
 
-int crimp_router_plan(struct crimp_router *r, const struct crimp_method *m,
-                      struct crimp_rpc *rpc, ProtobufCMessage *req, bool *all, crimp_error_t *err)
+int crimp_router_plan(struct crimp_router *r, const struct crimp_method *m, struct crimp_rpc *rpc,
+                      ProtobufCMessage *req, bool *all, crimp_error_t *err)
 {
     *all = false;
     if (r->n == 0)
         return crimp_make_error(err, GRPC_STATUS_UNAVAILABLE, 0,
                                 "%s: no backend is configured (see crimpd --help, --backend)",
                                 m->name);
-    switch (rule_for(m)) {
-    case RULE_NEW_POD:
+    switch (m->route) {
+    case ROUTE_NEW_POD:
         return plan_new_pod(r, req, err);
-    case RULE_POD:
+    case ROUTE_POD:
         return owner_of(r, rpc, string_field(req, "pod_sandbox_id"), true);
-    case RULE_CONTAINER:
+    case ROUTE_CONTAINER:
         return owner_of(r, rpc, string_field(req, "container_id"), false);
-    case RULE_ALL:
+    case ROUTE_ALL:
+    case ROUTE_ALL_STRICT:
+    case ROUTE_FOLLOW_ALL:
         *all = true;
         return 0;
-    case RULE_DEFAULT:
+    case ROUTE_PULL:
+        return plan_pull(r, req);
+    case ROUTE_DEFAULT:
         break;
     }
-    if (strcmp(m->name, "PullImage") == 0)
-        return plan_pull(r, req);
     return (int)crimp_router_default_index(r);
 }
 
@@ -216,12 +154,14 @@ int crimp_router_plan_known(struct crimp_router *r, const struct crimp_method *m
     *all = false;
     if (r->n == 1)
         return crimp_router_live(r, 0) ? 0 : -1;
-    switch (rule_for(m)) {
-    case RULE_POD:
+    switch (m->route) {
+    case ROUTE_POD:
         return crimp_ownership_get(r->owners, string_field(req, "pod_sandbox_id"));
-    case RULE_CONTAINER:
+    case ROUTE_CONTAINER:
         return crimp_ownership_get(r->owners, string_field(req, "container_id"));
-    case RULE_ALL:
+    case ROUTE_ALL:
+    case ROUTE_ALL_STRICT:
+    case ROUTE_FOLLOW_ALL:
         *all = true;
         return 0;
     default:
@@ -234,36 +174,43 @@ int crimp_router_plan_known(struct crimp_router *r, const struct crimp_method *m
 void crimp_router_observe(struct crimp_router *r, const struct crimp_method *m, int idx,
                           const ProtobufCMessage *req, const ProtobufCMessage *resp)
 {
-    const char *name = m->name;
-    if (strcmp(name, "RunPodSandbox") == 0) {
+    switch (m->ids) {
+    case IDS_ADD_POD: {
         const Runtime__V1__RunPodSandboxRequest *run = (const void *)req;
-        crimp_ownership_set(r->owners,
-                            ((const Runtime__V1__RunPodSandboxResponse *)resp)->pod_sandbox_id,
-                            NULL, idx);
+        const char *pod = string_field(resp, "pod_sandbox_id");
+        crimp_ownership_set(r->owners, pod, NULL, idx);
         if (run->config && run->config->metadata && !str_empty(run->config->metadata->uid)) {
             cleanup_free char *key = uid_key(run->config->metadata->uid);
             /* Filed under the pod so that it goes when the pod goes.  */
-            crimp_ownership_set(r->owners, key,
-                                ((const Runtime__V1__RunPodSandboxResponse *)resp)->pod_sandbox_id,
-                                idx);
+            crimp_ownership_set(r->owners, key, pod, idx);
         }
-    } else if (strcmp(name, "CreateContainer") == 0) {
-        crimp_ownership_set(r->owners,
-                            ((const Runtime__V1__CreateContainerResponse *)resp)->container_id,
+        break;
+    }
+    case IDS_ADD_CONTAINER:
+        crimp_ownership_set(r->owners, string_field(resp, "container_id"),
                             string_field(req, "pod_sandbox_id"), idx);
-    } else if (strcmp(name, "RemovePodSandbox") == 0) {
+        break;
+    case IDS_DROP_POD:
         crimp_ownership_remove_pod(r->owners, string_field(req, "pod_sandbox_id"));
-    } else if (strcmp(name, "RemoveContainer") == 0) {
+        break;
+    case IDS_DROP_CONTAINER:
         crimp_ownership_remove(r->owners, string_field(req, "container_id"));
-    } else if (strcmp(name, "ListPodSandbox") == 0) {
+        break;
+    case IDS_LIST_PODS: {
         const Runtime__V1__ListPodSandboxResponse *l = (const void *)resp;
         for (size_t i = 0; i < l->n_items; i++)
             crimp_ownership_set(r->owners, l->items[i]->id, NULL, idx);
-    } else if (strcmp(name, "ListContainers") == 0) {
+        break;
+    }
+    case IDS_LIST_CONTAINERS: {
         const Runtime__V1__ListContainersResponse *l = (const void *)resp;
         for (size_t i = 0; i < l->n_containers; i++)
-            crimp_ownership_set(r->owners, l->containers[i]->id,
-                                l->containers[i]->pod_sandbox_id, idx);
+            crimp_ownership_set(r->owners, l->containers[i]->id, l->containers[i]->pod_sandbox_id,
+                                idx);
+        break;
+    }
+    case IDS_NONE:
+        break;
     }
 }
 
@@ -274,7 +221,7 @@ void crimp_router_observe(struct crimp_router *r, const struct crimp_method *m, 
 int crimp_router_prepare(struct crimp_router *r, const struct crimp_method *m, int idx,
                          struct crimp_rpc *rpc, const ProtobufCMessage *req, crimp_error_t *err)
 {
-    if (strcmp(m->name, "CreateContainer") != 0 || r->n < 2)
+    if (m->ids != IDS_ADD_CONTAINER || r->n < 2)
         return 0;
     struct crimp_backend *b = r->backends[idx];
     const Runtime__V1__CreateContainerRequest *cc = (const void *)req;

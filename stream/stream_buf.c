@@ -38,26 +38,10 @@ void stream_buf_put_be16(struct stream_buf *b, uint16_t v)
     stream_buf_append(b, x, sizeof(x));
 }
 
-void stream_buf_put_be24(struct stream_buf *b, uint32_t v)
-{
-    uint8_t x[3] = {(uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-    stream_buf_append(b, x, sizeof(x));
-}
-
 void stream_buf_put_be32(struct stream_buf *b, uint32_t v)
 {
     uint8_t x[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
     stream_buf_append(b, x, sizeof(x));
-}
-
-void stream_buf_consume(struct stream_buf *b, size_t n)
-{
-    if (n >= b->len) {
-        b->len = 0;
-        return;
-    }
-    memmove(b->p, b->p + n, b->len - n);
-    b->len -= n;
 }
 
 void stream_buf_reset(struct stream_buf *b)

@@ -18,10 +18,7 @@ uint8_t *stream_buf_reserve(struct stream_buf *b, size_t n);
 void stream_buf_append(struct stream_buf *b, const void *data, size_t n);
 void stream_buf_put_u8(struct stream_buf *b, uint8_t v);
 void stream_buf_put_be16(struct stream_buf *b, uint16_t v);
-void stream_buf_put_be24(struct stream_buf *b, uint32_t v);
 void stream_buf_put_be32(struct stream_buf *b, uint32_t v);
-/* Drops the first N bytes (all of them if N >= len).  */
-void stream_buf_consume(struct stream_buf *b, size_t n);
 void stream_buf_reset(struct stream_buf *b);
 /* Frees the memory; B is empty and reusable afterwards.  */
 void stream_buf_free(struct stream_buf *b);

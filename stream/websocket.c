@@ -3,152 +3,9 @@
 
 #include <string.h>
 
+#include "base64.h"
+#include "digest.h"
 #include "utils.h"
-
-/* SHA-1 (RFC 3174), written for the accept key: crimp links no crypto
- * library and needs no other hash.  */
-struct sha1_ctx {
-    uint32_t h[5];
-    uint64_t bytes;
-    uint8_t block[64];
-    size_t used;
-};
-
-static uint32_t rol(uint32_t x, unsigned n)
-{
-    return (x << n) | (x >> (32 - n));
-}
-
-static void sha1_block(uint32_t h[5], const uint8_t *b)
-{
-    uint32_t w[80];
-    for (int i = 0; i < 16; i++)
-        w[i] = (uint32_t)b[4 * i] << 24 | (uint32_t)b[4 * i + 1] << 16 |
-               (uint32_t)b[4 * i + 2] << 8 | b[4 * i + 3];
-    for (int i = 16; i < 80; i++)
-        w[i] = rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
-    uint32_t a = h[0], bb = h[1], c = h[2], d = h[3], e = h[4];
-    for (int i = 0; i < 80; i++) {
-        uint32_t f, k;
-        if (i < 20) {
-            f = (bb & c) | (~bb & d);
-            k = 0x5a827999;
-        } else if (i < 40) {
-            f = bb ^ c ^ d;
-            k = 0x6ed9eba1;
-        } else if (i < 60) {
-            f = (bb & c) | (bb & d) | (c & d);
-            k = 0x8f1bbcdc;
-        } else {
-            f = bb ^ c ^ d;
-            k = 0xca62c1d6;
-        }
-        uint32_t t = rol(a, 5) + f + e + k + w[i];
-        e = d;
-        d = c;
-        c = rol(bb, 30);
-        bb = a;
-        a = t;
-    }
-    h[0] += a;
-    h[1] += bb;
-    h[2] += c;
-    h[3] += d;
-    h[4] += e;
-}
-
-static void sha1_update(struct sha1_ctx *s, const uint8_t *p, size_t n)
-{
-    s->bytes += n;
-    while (n > 0) {
-        size_t take = 64 - s->used < n ? 64 - s->used : n;
-        memcpy(s->block + s->used, p, take);
-        s->used += take;
-        p += take;
-        n -= take;
-        if (s->used == 64) {
-            sha1_block(s->h, s->block);
-            s->used = 0;
-        }
-    }
-}
-
-void ws_sha1(const void *data, size_t len, uint8_t out[20])
-{
-    struct sha1_ctx s = {.h = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0}};
-    sha1_update(&s, data, len);
-    uint64_t bits = s.bytes * 8;
-    uint8_t pad[72] = {0x80};
-    size_t pad_len = (s.used < 56 ? 56 : 120) - s.used;
-    for (int i = 0; i < 8; i++)
-        pad[pad_len + i] = (uint8_t)(bits >> (56 - 8 * i));
-    sha1_update(&s, pad, pad_len + 8);
-    for (int i = 0; i < 5; i++)
-        for (int j = 0; j < 4; j++)
-            out[4 * i + j] = (uint8_t)(s.h[i] >> (24 - 8 * j));
-}
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-size_t ws_base64_encode(const void *in, size_t len, char *out)
-{
-    const uint8_t *p = in;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < len)
-            v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < len)
-            v |= p[i + 2];
-        out[o++] = b64[v >> 18];
-        out[o++] = b64[(v >> 12) & 63];
-        out[o++] = i + 1 < len ? b64[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < len ? b64[v & 63] : '=';
-    }
-    out[o] = '\0';
-    return o;
-}
-
-static int b64_value(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-long ws_base64_decode(const char *in, size_t len, uint8_t *out)
-{
-    if (len % 4 != 0)
-        return -1;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 4) {
-        bool last = i + 4 == len;
-        int pad = last && in[i + 3] == '=' ? (in[i + 2] == '=' ? 2 : 1) : 0;
-        int v[4] = {0, 0, 0, 0};
-        for (int k = 0; k < 4 - pad; k++)
-            if ((v[k] = b64_value(in[i + k])) < 0)
-                return -1;
-        /* Canonical only: the bits padding drops must be zero.  */
-        if ((pad == 1 && (v[2] & 3)) || (pad == 2 && (v[1] & 15)))
-            return -1;
-        uint32_t x =
-            (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
-        out[o++] = (uint8_t)(x >> 16);
-        if (pad < 2)
-            out[o++] = (uint8_t)(x >> 8);
-        if (pad < 1)
-            out[o++] = (uint8_t)x;
-    }
-    return (long)o;
-}
 
 static bool is_blank(char c)
 {
@@ -163,15 +20,15 @@ int ws_accept_key(const char *key, char out[WS_ACCEPT_KEY_LEN + 1], crimp_error_
     while (n > 0 && is_blank(key[n - 1]))
         n--;
     uint8_t raw[18];
-    if (n != 24 || ws_base64_decode(key, n, raw) != 16)
+    if (n != 24 || crimp_base64_decode(key, n, raw) != 16)
         return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
                                 "websocket: Sec-WebSocket-Key is not base64 of 16 bytes");
     char buf[24 + sizeof(WS_GUID)];
     memcpy(buf, key, 24);
     memcpy(buf + 24, WS_GUID, sizeof(WS_GUID) - 1);
     uint8_t digest[20];
-    ws_sha1(buf, 24 + sizeof(WS_GUID) - 1, digest);
-    ws_base64_encode(digest, sizeof(digest), out);
+    crimp_sha1(buf, 24 + sizeof(WS_GUID) - 1, digest);
+    crimp_base64_encode(digest, sizeof(digest), out);
     return 0;
 }
 

@@ -48,19 +48,6 @@ enum ws_close_code {
     WS_CLOSE_INTERNAL_ERROR = 1011,
 };
 
-/* SHA-1 of DATA (RFC 3174), for the accept key only.  */
-void ws_sha1(const void *data, size_t len, uint8_t out[20]);
-
-/* Standard padded base64 of IN into OUT, which needs WS_BASE64_LEN(LEN) + 1
- * bytes; NUL-terminates and returns the length written.  */
-#define WS_BASE64_LEN(n) (4 * (((n) + 2) / 3))
-size_t ws_base64_encode(const void *in, size_t len, char *out);
-
-/* Decodes standard padded base64 IN[0..LEN) into OUT (room for 3*LEN/4
- * bytes).  Returns the decoded length, or -1 if IN is not canonical padded
- * base64 (no whitespace accepted).  */
-long ws_base64_decode(const char *in, size_t len, uint8_t *out);
-
 /* Sec-WebSocket-Accept for the client's Sec-WebSocket-Key KEY (surrounding
  * blanks ignored) into OUT (NUL-terminated).  INVALID_ARGUMENT if KEY is not
  * base64 of 16 bytes (RFC 6455 §4.2.1: answer 400).  */

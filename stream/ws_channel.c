@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "base64.h"
 #include "utils.h"
 
 const char *const ws_chan_proto_names[WS_CHAN_N_PROTOS] = {
@@ -64,7 +65,7 @@ static int decode_base64(const struct ws_message *m, struct stream_buf *scratch,
     stream_buf_reset(scratch);
     /* One spare byte: a zero-length reserve would leave p NULL.  */
     uint8_t *dst = stream_buf_reserve(scratch, n / 4 * 3 + 1);
-    long got = ws_base64_decode((const char *)m->data + 1, n, dst);
+    long got = crimp_base64_decode((const char *)m->data + 1, n, dst);
     if (got < 0)
         return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
                                 "websocket: bad base64 payload on channel %u",
@@ -112,8 +113,8 @@ int ws_chan_put(struct stream_buf *out, enum ws_chan_proto proto, uint8_t channe
     if (len > (SIZE_MAX - 2) / 4 * 3 - 3)
         return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
                                 "websocket: message too big to encode");
-    char *dst = (char *)stream_buf_reserve(&msg, 1 + WS_BASE64_LEN(len) + 1);
+    char *dst = (char *)stream_buf_reserve(&msg, 1 + CRIMP_BASE64_LEN(len) + 1);
     dst[0] = (char)('0' + channel);
-    msg.len = 1 + ws_base64_encode(data, len, dst + 1);
+    msg.len = 1 + crimp_base64_encode(data, len, dst + 1);
     return ws_put_frame(out, WS_OP_TEXT, true, msg.p, msg.len, err);
 }

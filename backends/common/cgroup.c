@@ -107,14 +107,6 @@ void crimp_cgroup_dirs_release(struct crimp_cgroup_dirs *dirs)
     memset(dirs, 0, sizeof(*dirs));
 }
 
-void crimp_cgroup_dirs_copy(struct crimp_cgroup_dirs *dst, const struct crimp_cgroup_dirs *src)
-{
-    dst->cpuacct = xstrdup_or_null(src->cpuacct);
-    dst->memory = xstrdup_or_null(src->memory);
-    dst->pids = xstrdup_or_null(src->pids);
-    dst->unified = xstrdup_or_null(src->unified);
-}
-
 /* ROOT + PATH when that directory exists, else NULL.  */
 static char *existing_dir(const char *root, const char *path)
 {

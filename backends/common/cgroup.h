@@ -44,7 +44,6 @@ int crimp_cgroup_dirs_of_pid(pid_t pid, struct crimp_cgroup_dirs *dirs, crimp_er
 void crimp_cgroup_dirs_of_path(const char *path, struct crimp_cgroup_dirs *dirs);
 
 void crimp_cgroup_dirs_release(struct crimp_cgroup_dirs *dirs);
-void crimp_cgroup_dirs_copy(struct crimp_cgroup_dirs *dst, const struct crimp_cgroup_dirs *src);
 
 /* Reads the stats files under DIRS: only file reads, no lookups.  */
 void crimp_cgroup_stats_read(const struct crimp_cgroup_dirs *dirs, struct crimp_cgroup_stats *st);

@@ -386,3 +386,17 @@ size_t cni_result_ips(json_t *result, char **ips, size_t max)
     size_t n = collect_ips(result, false, ips, 0, max);
     return collect_ips(result, true, ips, n, max);
 }
+
+struct cni_attachment cni_pod_attachment(const char *id, const char *netns,
+                                         const char *pod_namespace, const char *pod_name,
+                                         json_t *port_mappings)
+{
+    return (struct cni_attachment){
+        .container_id = id,
+        .netns = netns ? netns : "",
+        .ifname = "eth0",
+        .pod_namespace = pod_namespace,
+        .pod_name = pod_name,
+        .port_mappings = port_mappings,
+    };
+}

@@ -48,6 +48,12 @@ struct cni_attachment {
     json_t *bandwidth;     /* {ingressRate, …} or NULL */
 };
 
+/* The attachment of pod sandbox ID on "eth0", as every backend builds it
+ * (NETNS NULL: gone, ""; PORT_MAPPINGS borrowed).  */
+struct cni_attachment cni_pod_attachment(const char *id, const char *netns,
+                                         const char *pod_namespace, const char *pod_name,
+                                         json_t *port_mappings);
+
 /* Attaches the pod; *RESULT (caller owns) is the final CNI result.  On
  * failure the partial attachment is torn down again before returning.  */
 int cni_add(struct cni_runner *r, const struct cni_attachment *a, json_t **result,

@@ -13,7 +13,7 @@
 #include "distribution-internal.h"
 #include "log.h"
 #include "distribution-session.h"
-#include "sha256.h"
+#include "digest.h"
 #include "trace.h"
 #include "utils.h"
 
@@ -66,12 +66,14 @@ static void transfer_reset_response(struct transfer *t)
     t->content_length = -1;
     t->started = false;
     t->skip = t->received = 0;
+    sha256_release(&t->sha);
     sha256_init(&t->sha);
 }
 
 static void transfer_release(struct transfer *t)
 {
     transfer_reset_response(t);
+    sha256_release(&t->sha);
     crimp_error_release(&t->sink_err);
 }
 
@@ -317,21 +319,20 @@ static int http_do(struct dist_session *s, struct transfer *t, crimp_error_t *er
 static int reply_error(const struct transfer *t, const char *what, crimp_error_t *err)
 {
     cleanup_free char *msg = dist_reply_message(t->body, t->len);
+    grpc_status_code code = crimp_status_from_http(t->status);
     switch (t->status) {
     case 401:
-        return crimp_make_error(err, GRPC_STATUS_UNAUTHENTICATED, 0, "%s: %s", what,
-                                msg ? msg : "unauthorized");
+        return crimp_make_error(err, code, 0, "%s: %s", what, msg ? msg : "unauthorized");
     case 403:
-        return crimp_make_error(err, GRPC_STATUS_PERMISSION_DENIED, 0, "%s: %s", what,
-                                msg ? msg : "denied");
+        return crimp_make_error(err, code, 0, "%s: %s", what, msg ? msg : "denied");
     case 404:
-        return crimp_make_error(err, GRPC_STATUS_NOT_FOUND, 0, "%s: %s", what,
+        return crimp_make_error(err, code, 0, "%s: %s", what,
                                 msg            ? msg
                                 : t->not_found ? t->not_found
                                                : "not found");
     default:
-        return crimp_make_error(err, GRPC_STATUS_UNKNOWN, 0, "%s: %s%sHTTP %ld%s", what,
-                                msg ? msg : "", msg ? " (" : "", t->status, msg ? ")" : "");
+        return crimp_make_error(err, code, 0, "%s: %s%sHTTP %ld%s", what, msg ? msg : "",
+                                msg ? " (" : "", t->status, msg ? ")" : "");
     }
 }
 

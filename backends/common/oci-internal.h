@@ -29,9 +29,6 @@ void oci_host_facts_override(const struct oci_host_facts *facts);
  * tmpfs, rlimits, seccomp or AppArmor; namespaces are set by the caller.  */
 json_t *oci_base_spec(void);
 
-/* The capability names set in MASK, as a JSON array, in number order.  */
-json_t *oci_caps_of_mask(uint64_t mask);
-
 /* Sets ENTRY ("KEY=VALUE") in the env array ENV the way containerd's
  * WithEnv does: replaces KEY in place or appends; a bare "KEY" removes it.  */
 void oci_env_set(json_t *env, const char *entry);

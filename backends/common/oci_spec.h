@@ -107,4 +107,9 @@ char *oci_cri_user_string(const Runtime__V1__Int64Value *uid, const char *userna
  * the rules they lift are left out.  */
 json_t *oci_default_seccomp(const char *const *caps);
 
+/* The capability names ("CAP_CHOWN") set in MASK (bit N is capability N
+ * of <linux/capability.h>), as a JSON array, in number order: crimp's one
+ * table of capability names.  */
+json_t *oci_caps_of_mask(uint64_t mask);
+
 #endif

@@ -18,8 +18,6 @@
 #include "ctrd_client.h"
 #include "ctrd_io.h"
 
-#define CTRD_DEFAULT_NAMESPACE   "k8s.io"
-#define CTRD_DEFAULT_SNAPSHOTTER "overlayfs"
 #define CTRD_DEFAULT_RUNTIME     "io.containerd.runc.v2"
 
 /* Labels crimp puts on containerd records.  */

@@ -14,6 +14,7 @@
 #include "common/list_stream.h"
 #include "common/runtime_features.h"
 #include "common/oom.h"
+#include "common/options.h"
 #include "containerd-internal.h"
 #include "github.com/containerd/containerd/api/services/version/v1/version.pb-c.h"
 #include "log.h"
@@ -21,64 +22,6 @@
 #include "utils.h"
 
 #define DEFAULT_SOCKET      "unix:///run/containerd/containerd.sock"
-#define DEFAULT_PAUSE_IMAGE "registry.k8s.io/pause:3.10"
-/* Where containerd's own docs put its registry host files (config_path).  */
-#define DEFAULT_REGISTRY_CONFIG_PATH "/etc/containerd/certs.d"
-/* How old a writable layer's usage figure may get (as the docker backend).  */
-#define DEFAULT_FS_REFRESH_SECONDS 10
-/* How long an exit waits for the last of the container's output.  */
-#define DEFAULT_LOG_DRAIN_MS 2000
-
-struct option_spec {
-    const char *key;
-    bool is_int, is_list;
-};
-
-static const struct option_spec OPTIONS[] = {
-    {"namespace", false, false},      {"snapshotter", false, false},
-    {"runtime", false, false},        {"pause_image", false, false},
-    {"cni_bin_dirs", false, false},   {"cni_conf_dir", false, false},
-    {"cni_timeout", true, false},     {"oom_score_adj_min", true, false},
-    {"insecure_registries", false, true}, {"fs_usage_refresh_seconds", true, false},
-    {"registry_config_path", false, false}, {"cgroup_driver", false, false},
-    {"log_drain_ms", true, false},
-};
-
-static const char *opt_string(json_t *options, const char *key, const char *dflt)
-{
-    const char *v = json_string_value(json_object_get(options, key));
-    return v ? v : dflt;
-}
-
-static int check_options(json_t *options, crimp_error_t *err)
-{
-    const char *key;
-    json_t *value;
-    json_object_foreach (options, key, value) {
-        const struct option_spec *spec = NULL;
-        for (size_t i = 0; i < CRIMP_ARRAY_SIZE(OPTIONS); i++)
-            if (strcmp(OPTIONS[i].key, key) == 0)
-                spec = &OPTIONS[i];
-        if (spec == NULL)
-            return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
-                                    "options: unknown key `%s` (containerd takes namespace, "
-                                    "snapshotter, runtime, pause_image, cni_bin_dirs, "
-                                    "cni_conf_dir, cni_timeout, oom_score_adj_min, "
-                                    "insecure_registries, fs_usage_refresh_seconds, "
-                                    "registry_config_path, cgroup_driver, log_drain_ms)",
-                                    key);
-        bool ok = spec->is_int ? json_is_integer(value)
-                  : spec->is_list ? json_is_array(value)
-                                  : json_is_string(value) && json_string_length(value) > 0;
-        if (!ok)
-            return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0, "options.%s: must be %s",
-                                    key,
-                                    spec->is_int    ? "a number"
-                                    : spec->is_list ? "a list of \"host[:port]\" strings"
-                                                    : "a non-empty string");
-    }
-    return 0;
-}
 
 static char **string_list(json_t *arr)
 {
@@ -127,7 +70,7 @@ static struct crimp_backend *ctrd_open(const struct crimp_backend_config *cfg, c
     json_t *opts = cfg->options;
     enum crimp_cgroup_driver driver;
     bool explicit_driver = false;
-    if (check_options(opts, err) < 0 ||
+    if (crimp_options_check("containerd", opts, err) < 0 ||
         crimp_cgroup_driver_option(opts, &driver, &explicit_driver, err) < 0)
         return NULL;
     struct ctrd_backend *b = xcalloc(1, sizeof(*b));
@@ -140,40 +83,34 @@ static struct crimp_backend *ctrd_open(const struct crimp_backend_config *cfg, c
                  "host: runc will refuse every pod (set cgroup_driver to cgroupfs)",
                  cfg->name);
     b->conn = ctrd_conn_new(cfg->endpoint ? cfg->endpoint : DEFAULT_SOCKET,
-                            opt_string(opts, "namespace", CTRD_DEFAULT_NAMESPACE));
-    b->snapshotter = xstrdup(opt_string(opts, "snapshotter", CTRD_DEFAULT_SNAPSHOTTER));
-    b->runtime = xstrdup(opt_string(opts, "runtime", CTRD_DEFAULT_RUNTIME));
-    b->pause_image = xstrdup(opt_string(opts, "pause_image", DEFAULT_PAUSE_IMAGE));
+                            crimp_option_string(opts, "namespace"));
+    b->snapshotter = xstrdup(crimp_option_string(opts, "snapshotter"));
+    b->runtime = xstrdup(crimp_option_string(opts, "runtime"));
+    b->pause_image = xstrdup(crimp_option_string(opts, "pause_image"));
     b->insecure_registries = string_list(json_object_get(opts, "insecure_registries"));
     b->registry_config_path =
-        xstrdup(opt_string(opts, "registry_config_path", DEFAULT_REGISTRY_CONFIG_PATH));
+        xstrdup(crimp_option_string(opts, "registry_config_path"));
     b->state_dir =
         xstrdup(cfg->state_dir ? cfg->state_dir : "/var/lib/crimp/backends/containerd");
     b->netns_dir = xasprintf("%s/netns", b->state_dir);
     b->sandbox_root = xasprintf("%s/pods", b->state_dir);
-    json_t *oom = json_object_get(opts, "oom_score_adj_min");
     b->oom_score_adj_min =
-        json_is_integer(oom) ? (int)json_integer_value(oom) : crimp_oom_score_adj_floor();
+        (int)crimp_option_int(opts, "oom_score_adj_min", crimp_oom_score_adj_floor());
     cleanup_free char *cache = xasprintf("%s/cni-cache", b->state_dir);
-    json_t *timeout = json_object_get(opts, "cni_timeout");
     struct cni_options co = {
-        .bin_dirs = opt_string(opts, "cni_bin_dirs", CNI_DEFAULT_BIN_DIRS),
-        .conf_dir = opt_string(opts, "cni_conf_dir", CNI_DEFAULT_CONF_DIR),
+        .bin_dirs = crimp_option_string(opts, "cni_bin_dirs"),
+        .conf_dir = crimp_option_string(opts, "cni_conf_dir"),
         .cache_dir = cache,
-        .timeout_seconds = json_is_integer(timeout) ? (int)json_integer_value(timeout) : 0,
+        .timeout_seconds = (int)crimp_option_int(opts, "cni_timeout", 0),
     };
     b->cni = cni_runner_new(&co);
     b->pulls = ctrd_pulls_new();
     b->image_cache = ctrd_image_cache_new(256);
     b->events = crimp_event_hub_new();
     b->cpu_rates = crimp_cpu_rates_new();
-    json_t *drain = json_object_get(opts, "log_drain_ms");
-    b->log_drain_ms = json_is_integer(drain) && json_integer_value(drain) >= 0
-                          ? (int)json_integer_value(drain)
-                          : DEFAULT_LOG_DRAIN_MS;
-    json_t *refresh = json_object_get(opts, "fs_usage_refresh_seconds");
-    b->fs_usage = crimp_fs_usage_cache_new(json_is_integer(refresh) ? (int)json_integer_value(refresh)
-                                                                    : DEFAULT_FS_REFRESH_SECONDS);
+    b->log_drain_ms = (int)crimp_option_int(opts, "log_drain_ms", 0);
+    b->fs_usage =
+        crimp_fs_usage_cache_new((int)crimp_option_int(opts, "fs_usage_refresh_seconds", 0));
     if (crimp_mkdir_p(b->sandbox_root, 0711, err) < 0 ||
         (b->logger = ctrd_logger_new(ctrd_monitor_close_stdin, b, err)) == NULL || ctrd_store_init(b, err) < 0) {
         crimp_error_wrap(err, "containerd backend `%s`", cfg->name);

@@ -18,7 +18,7 @@
 
 #include "common/distribution.h"
 #include "common/pull_progress.h"
-#include "common/sha256.h"
+#include "digest.h"
 #include "containerd-internal.h"
 #include "github.com/containerd/containerd/api/services/content/v1/content.pb-c.h"
 #include "github.com/containerd/containerd/api/services/images/v1/images.pb-c.h"

@@ -118,13 +118,8 @@ void ctrd_remove_pod_files(struct ctrd_backend *b, const char *id)
 static void fill_attachment(struct cni_attachment *a, const char *id, const char *netns,
                             const Runtime__V1__PodSandboxConfig *cfg, json_t *port_mappings)
 {
-    memset(a, 0, sizeof(*a));
-    a->container_id = id;
-    a->netns = netns ? netns : "";
-    a->ifname = "eth0";
-    a->pod_namespace = cfg->metadata ? cfg->metadata->namespace_ : "";
-    a->pod_name = cfg->metadata ? cfg->metadata->name : "";
-    a->port_mappings = port_mappings;
+    *a = cni_pod_attachment(id, netns, cfg->metadata ? cfg->metadata->namespace_ : "",
+                            cfg->metadata ? cfg->metadata->name : "", port_mappings);
 }
 
 /* CNI ADD into the pod's netns (created already); the pod's IPs into S.  */

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "common/distribution.h"
-#include "common/sha256.h"
+#include "digest.h"
 #include "containerd-internal.h"
 #include "github.com/containerd/containerd/api/services/diff/v1/diff.pb-c.h"
 #include "github.com/containerd/containerd/api/services/snapshots/v1/snapshots.pb-c.h"

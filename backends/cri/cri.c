@@ -8,6 +8,7 @@
 
 #include "common/cgroup_driver.h"
 #include "common/list_stream.h"
+#include "common/options.h"
 #include "cri_rpcs.h"
 #include "grpc_client.h"
 #include "log.h"
@@ -29,17 +30,10 @@ enum { CRI_MAX_MESSAGE = 64 * 1024 * 1024 };
 
 static struct crimp_backend *cri_open(const struct crimp_backend_config *cfg, crimp_error_t *err)
 {
-    const char *key;
-    json_t *value;
-    json_object_foreach(cfg->options, key, value) if (strcmp(key, "cgroup_driver") != 0)
-    {
-        crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
-                         "options: unknown key `%s` (the cri backend takes cgroup_driver)", key);
-        return NULL;
-    }
     enum crimp_cgroup_driver driver;
     bool explicit_driver = false;
-    if (crimp_cgroup_driver_option(cfg->options, &driver, &explicit_driver, err) < 0)
+    if (crimp_options_check("cri", cfg->options, err) < 0 ||
+        crimp_cgroup_driver_option(cfg->options, &driver, &explicit_driver, err) < 0)
         return NULL;
     struct cri_backend *b = xcalloc(1, sizeof(*b));
     b->cgroup_driver = driver;
@@ -120,7 +114,7 @@ static int forward_stream(struct crimp_backend *self, struct crimp_rpc *rpc, con
         return forward_stream(self, rpc, SERVICE_##svc #Rpc, &r->base,                            \
                               &runtime__v1__##resp##__descriptor, err);                            \
     }
-#define FORWARD(svc, Rpc, op, Req, req, Resp, resp, kind, lane, required)                          \
+#define FORWARD(svc, Rpc, op, Req, req, Resp, resp, kind, ...)                                      \
     FORWARD_##kind(svc, Rpc, op, Req, req, Resp, resp)
 CRIMP_CRI_RPCS(FORWARD)
 
@@ -164,7 +158,7 @@ CRIMP_CRI_STREAM_TWINS(RELAY_OR_SPLIT)
 #define SPLIT_ENTRY(svc, SRpc, sop, sresp, lop, LReq, lreq, LResp, lresp)                          \
     .sop = cri_##sop##_or_split,
 
-#define OP_ENTRY(svc, Rpc, op, Req, req, Resp, resp, kind, lane, required) .op = cri_##op,
+#define OP_ENTRY(svc, Rpc, op, ...) .op = cri_##op,
 
 /* The generated row of each RPC first, then the few that do more than
  * forward: a later initializer of the same member is the one that counts.  */

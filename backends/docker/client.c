@@ -178,27 +178,6 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
     return transfer_cancelled(arg) ? 1 : 0;
 }
 
-static grpc_status_code code_for_http(long status)
-{
-    switch (status) {
-    case 400:
-        return GRPC_STATUS_INVALID_ARGUMENT;
-    case 401:
-    case 403:
-        return GRPC_STATUS_PERMISSION_DENIED;
-    case 404:
-        return GRPC_STATUS_NOT_FOUND;
-    case 409:
-        return GRPC_STATUS_FAILED_PRECONDITION;
-    case 501:
-        return GRPC_STATUS_UNIMPLEMENTED;
-    case 503:
-        return GRPC_STATUS_UNAVAILABLE;
-    default:
-        return GRPC_STATUS_UNKNOWN;
-    }
-}
-
 /* Docker's error bodies are {"message": "..."}; fall back to the raw text.  */
 static const char *docker_message(const struct docker_response *resp)
 {
@@ -305,7 +284,7 @@ static int perform(struct docker_client *c, const struct docker_request *r,
     if (rc != CURLE_OK)
         return error_for_curl(rc, c, r, &t, err);
     if (resp->status >= 400)
-        return crimp_make_error(err, code_for_http(resp->status), 0, "docker: %s %s: %ld %s",
+        return crimp_make_error(err, crimp_status_from_http(resp->status), 0, "docker: %s %s: %ld %s",
                                 r->method, r->path, resp->status, docker_message(resp));
     return 0;
 }

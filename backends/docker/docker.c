@@ -15,6 +15,8 @@
 #include "common/cgroup_driver.h"
 #include "common/conditions.h"
 #include "common/list_stream.h"
+#include "common/oci_spec.h"
+#include "common/options.h"
 #include "common/runtime_features.h"
 #include "deadline.h"
 #include "docker-internal.h"
@@ -23,22 +25,8 @@
 #include "pbutil.h"
 #include "utils.h"
 
-#define DEFAULT_PAUSE_IMAGE "registry.k8s.io/pause:3.10"
-#define DEFAULT_CRI_DOCKERD_ROOT "/var/lib/cri-dockerd"
 #define DEFAULT_SOCKET      "/var/run/docker.sock"
-/* How old a writable layer's usage may get (kubelet's housekeeping period).  */
-#define DEFAULT_FS_REFRESH_SECONDS 10
-/* How long an exit waits for the last of the container's output.  */
-#define DEFAULT_LOG_DRAIN_MS 2000
 
-/* Capability names by number, up to CAP_CHECKPOINT_RESTORE.  */
-static const char *const CAP_NAMES[] = {
-    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
-    "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
-    "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
-    "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
-    "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
-    "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE"};
 #define CAP_AUDIT_READ 37
 
 static uint64_t bounding_set(void)
@@ -62,11 +50,10 @@ static char **privileged_caps(const char *mode)
     uint64_t docker_wants = (1ULL << (CAP_AUDIT_READ + 1)) - 1;
     if (strcmp(mode, "native") == 0 || (strcmp(mode, "auto") == 0 && (bnd & docker_wants) == docker_wants))
         return NULL;
-    char **caps = xcalloc(CRIMP_ARRAY_SIZE(CAP_NAMES) + 1, sizeof(char *));
-    size_t n = 0;
-    for (size_t i = 0; i < CRIMP_ARRAY_SIZE(CAP_NAMES) && i <= CAP_AUDIT_READ; i++)
-        if (bnd & (1ULL << i))
-            caps[n++] = xstrdup(CAP_NAMES[i]);
+    json_auto_t *names = oci_caps_of_mask(bnd & docker_wants);
+    char **caps = xcalloc(json_array_size(names) + 1, sizeof(char *));
+    for (size_t i = 0; i < json_array_size(names); i++) /* Docker's names lack "CAP_" */
+        caps[i] = xstrdup(json_string_value(json_array_get(names, i)) + strlen("CAP_"));
     return caps;
 }
 
@@ -79,61 +66,6 @@ static const char *socket_of(const char *endpoint)
     if (has_prefix(endpoint, "unix:"))
         return endpoint + strlen("unix:");
     return endpoint;
-}
-
-static const char *opt_string(json_t *options, const char *key, const char *dflt)
-{
-    const char *v = json_string_value(json_object_get(options, key));
-    return v ? v : dflt;
-}
-
-static const char *const KNOWN_OPTIONS[] = {
-    "pause_image", "cni_bin_dirs", "cni_conf_dir", "cni_timeout", "oom_score_adj_min",
-    "privileged",  "fs_usage_refresh_seconds", "cri_dockerd_root", "log_drain_ms", NULL,
-};
-
-static int check_options(json_t *options, crimp_error_t *err)
-{
-    const char *key;
-    json_t *value;
-    json_object_foreach (options, key, value) {
-        bool known = false;
-        for (size_t i = 0; KNOWN_OPTIONS[i]; i++)
-            known |= strcmp(KNOWN_OPTIONS[i], key) == 0;
-        if (!known)
-            return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
-                                    "options: unknown key `%s` (docker takes pause_image, "
-                                    "cni_bin_dirs, cni_conf_dir, cni_timeout, "
-                                    "oom_score_adj_min, privileged, fs_usage_refresh_seconds, "
-                                    "cri_dockerd_root, log_drain_ms)",
-                                    key);
-        if (strcmp(key, "log_drain_ms") == 0 &&
-            (!json_is_integer(value) || json_integer_value(value) < 0 ||
-             json_integer_value(value) > 600000))
-            return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
-                                    "options.log_drain_ms: must be a number of milliseconds "
-                                    "from 0 to 600000");
-        bool is_int = strcmp(key, "log_drain_ms") == 0 || strcmp(key, "cni_timeout") == 0 ||
-                      strcmp(key, "oom_score_adj_min") == 0 ||
-                      strcmp(key, "fs_usage_refresh_seconds") == 0;
-        if (is_int ? !json_is_integer(value) && !json_is_string(value) : !json_is_string(value))
-            return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
-                                    "options.%s: must be a %s", key, is_int ? "number" : "string");
-    }
-    const char *priv = opt_string(options, "privileged", "auto");
-    if (strcmp(priv, "native") != 0 && strcmp(priv, "emulate") != 0 && strcmp(priv, "auto") != 0)
-        return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
-                                "options.privileged: `%s` is not auto, native or emulate", priv);
-    return 0;
-}
-
-/* "auto" (default): the lowest value this machine accepts.  */
-static int oom_floor(json_t *options)
-{
-    json_t *v = json_object_get(options, "oom_score_adj_min");
-    if (json_is_integer(v))
-        return (int)json_integer_value(v);
-    return crimp_oom_score_adj_floor();
 }
 
 static void docker_close(struct crimp_backend *self)
@@ -162,29 +94,30 @@ static void docker_close(struct crimp_backend *self)
 static struct crimp_backend *docker_open(const struct crimp_backend_config *cfg,
                                          crimp_error_t *err)
 {
-    if (check_options(cfg->options, err) < 0)
+    json_t *opts = cfg->options;
+    if (crimp_options_check("docker", opts, err) < 0)
         return NULL;
     struct docker_backend *d = xcalloc(1, sizeof(*d));
     pthread_mutex_init(&d->lock, NULL);
     d->client = docker_client_new(socket_of(cfg->endpoint));
-    d->pause_image = xstrdup(opt_string(cfg->options, "pause_image", DEFAULT_PAUSE_IMAGE));
+    d->pause_image = xstrdup(crimp_option_string(opts, "pause_image"));
     d->state_dir = xstrdup(cfg->state_dir ? cfg->state_dir : "/var/lib/crimp/backends/docker");
     d->sandbox_dir = xasprintf("%s/sandboxes", d->state_dir);
     /* cri-dockerd's --cri-dockerd-root-directory; "" keeps none.  */
-    const char *cd_root = opt_string(cfg->options, "cri_dockerd_root", DEFAULT_CRI_DOCKERD_ROOT);
+    const char *cd_root = crimp_option_string(opts, "cri_dockerd_root");
     d->cri_dockerd_root = str_empty(cd_root) ? NULL : xstrdup(cd_root);
     cleanup_free char *cache = xasprintf("%s/cni-cache", d->state_dir);
-    json_t *timeout = json_object_get(cfg->options, "cni_timeout");
     struct cni_options co = {
-        .bin_dirs = opt_string(cfg->options, "cni_bin_dirs", CNI_DEFAULT_BIN_DIRS),
-        .conf_dir = opt_string(cfg->options, "cni_conf_dir", CNI_DEFAULT_CONF_DIR),
+        .bin_dirs = crimp_option_string(opts, "cni_bin_dirs"),
+        .conf_dir = crimp_option_string(opts, "cni_conf_dir"),
         .cache_dir = cache,
-        .timeout_seconds = json_is_integer(timeout) ? (int)json_integer_value(timeout) : 0,
+        .timeout_seconds = (int)crimp_option_int(opts, "cni_timeout", 0),
     };
     d->cni = cni_runner_new(&co);
     d->spec.pause_image = d->pause_image;
-    d->spec.oom_score_adj_min = oom_floor(cfg->options);
-    d->privileged_caps = privileged_caps(opt_string(cfg->options, "privileged", "auto"));
+    d->spec.oom_score_adj_min =
+        (int)crimp_option_int(opts, "oom_score_adj_min", crimp_oom_score_adj_floor());
+    d->privileged_caps = privileged_caps(crimp_option_string(opts, "privileged"));
     d->spec.privileged_caps = (const char *const *)d->privileged_caps;
     if (d->privileged_caps)
         log_info("docker backend `%s`: privileged containers are emulated (the capability "
@@ -196,13 +129,10 @@ static struct crimp_backend *docker_open(const struct crimp_backend_config *cfg,
         docker_close(&d->base);
         return NULL;
     }
-    json_t *drain = json_object_get(cfg->options, "log_drain_ms");
-    d->logs = docker_logs_new(d, json_is_integer(drain) ? (int)json_integer_value(drain)
-                                                        : DEFAULT_LOG_DRAIN_MS);
+    d->logs = docker_logs_new(d, (int)crimp_option_int(opts, "log_drain_ms", 0));
     d->cpu_rates = crimp_cpu_rates_new();
-    json_t *refresh = json_object_get(cfg->options, "fs_usage_refresh_seconds");
-    d->fs_usage = crimp_fs_usage_cache_new(
-        json_is_integer(refresh) ? (int)json_integer_value(refresh) : DEFAULT_FS_REFRESH_SECONDS);
+    d->fs_usage =
+        crimp_fs_usage_cache_new((int)crimp_option_int(opts, "fs_usage_refresh_seconds", 0));
     d->inventory = docker_inventory_new(d);
     /* dockerd may start after crimpd: only log here, Status shows it.  A
      * dockerd that hangs holds up the start for OPEN_PROBE_NS at most.  */

@@ -80,22 +80,6 @@ static ssize_t read_head(int fd, char **buf, size_t *len, int timeout_ms, crimp_
     }
 }
 
-static grpc_status_code code_for_http(int status)
-{
-    switch (status) {
-    case 400:
-        return GRPC_STATUS_INVALID_ARGUMENT;
-    case 404:
-        return GRPC_STATUS_NOT_FOUND;
-    case 409:
-        return GRPC_STATUS_FAILED_PRECONDITION;
-    case 503:
-        return GRPC_STATUS_UNAVAILABLE;
-    default:
-        return GRPC_STATUS_INTERNAL;
-    }
-}
-
 int docker_hijack_reply(int fd, const char *method, const char *path, int timeout_ms,
                         char **early, size_t *n_early, crimp_error_t *err)
 {
@@ -113,7 +97,7 @@ int docker_hijack_reply(int fd, const char *method, const char *path, int timeou
         const char *msg = buf + head;
         const char *m = strstr(msg, "\"message\":\"");
         cleanup_free char *text = m ? strndup(m + 11, strcspn(m + 11, "\"")) : xstrdup(msg);
-        return crimp_make_error(err, code_for_http(status), 0, "docker: %s %s: %d %s", method, path,
+        return crimp_make_error(err, crimp_status_from_http(status), 0, "docker: %s %s: %d %s", method, path,
                                 status, text);
     }
     /* Stream bytes that arrived with the head belong to the caller.  */

@@ -2,6 +2,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
+#include "base64.h"
 #include "common/cri_image.h"
 #include "common/pull_progress.h"
 #include "docker-internal.h"
@@ -163,27 +164,6 @@ int docker_list_images(struct crimp_backend *self, struct crimp_rpc *rpc,
     return 0;
 }
 
-static char *base64url(const char *in)
-{
-    static const char tbl[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t n = strlen(in);
-    char *out = xmalloc((n + 2) / 3 * 4 + 1), *o = out;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)(unsigned char)in[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)(unsigned char)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= (unsigned char)in[i + 2];
-        *o++ = tbl[(v >> 18) & 63];
-        *o++ = tbl[(v >> 12) & 63];
-        *o++ = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
-        *o++ = i + 2 < n ? tbl[v & 63] : '=';
-    }
-    *o = '\0';
-    return out;
-}
-
 /* The X-Registry-Auth header for AUTH (an empty JSON object without).  */
 static char *registry_auth_header(const Runtime__V1__AuthConfig *auth)
 {
@@ -200,7 +180,9 @@ static char *registry_auth_header(const Runtime__V1__AuthConfig *auth)
                 json_object_set_new(j, fields[i][0], json_string(fields[i][1]));
     }
     cleanup_free char *text = json_dumps(j, JSON_COMPACT);
-    cleanup_free char *enc = base64url(text);
+    size_t n = strlen(text);
+    cleanup_free char *enc = xmalloc(CRIMP_BASE64_LEN(n) + 1);
+    crimp_base64url_encode(text, n, enc);
     return xasprintf("X-Registry-Auth: %s", enc);
 }
 

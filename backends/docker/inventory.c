@@ -300,11 +300,6 @@ int docker_inventory_ready(struct docker_inventory *inv, crimp_error_t *err)
     return refresh_stale(inv);
 }
 
-bool docker_inventory_following(struct docker_inventory *inv)
-{
-    return atomic_load(&inv->following);
-}
-
 size_t docker_inventory_each(struct docker_inventory *inv,
                              void (*fn)(void *ctx, const struct docker_inv_item *item),
                              void *ctx)

@@ -60,9 +60,6 @@ size_t docker_inventory_each(struct docker_inventory *inv,
  * *FULL is set only when that is exactly 1.  */
 int docker_inventory_find(struct docker_inventory *inv, const char *id, bool sandbox, char **full);
 
-/* Whether the events stream is followed now (for tests and logs).  */
-bool docker_inventory_following(struct docker_inventory *inv);
-
 /* The line splitter both /events followers use: feeds DATA, calls FN on
  * each complete line (NUL-terminated, newline removed).  FN returns false to
  * stop; so does the splitter (false) when a line grows past

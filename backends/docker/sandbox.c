@@ -53,14 +53,9 @@ static int stop_container_now(struct docker_backend *d, const char *id, int seco
 
 static struct cni_attachment attachment(const char *id, json_t *ckpt, const char *netns)
 {
-    return (struct cni_attachment){
-        .container_id = id,
-        .netns = netns,
-        .ifname = "eth0",
-        .pod_namespace = json_string_value(json_object_get(ckpt, "namespace")),
-        .pod_name = json_string_value(json_object_get(ckpt, "name")),
-        .port_mappings = json_object_get(ckpt, "port_mappings"),
-    };
+    return cni_pod_attachment(id, netns, json_string_value(json_object_get(ckpt, "namespace")),
+                              json_string_value(json_object_get(ckpt, "name")),
+                              json_object_get(ckpt, "port_mappings"));
 }
 
 /* CNI ADD into the running pause container ID; records the IPs.  */

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 build_deps=(cmake make gcc clang ccache dpkg-dev pkg-config libgrpc-dev libprotobuf-c-dev protobuf-c-compiler
-    protobuf-compiler libcurl4-openssl-dev libjansson-dev libevent-dev zlib1g-dev
+    protobuf-compiler libcurl4-openssl-dev libssl-dev libjansson-dev libevent-dev zlib1g-dev
     golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev)
 bed_deps=(containerd runc docker.io containernetworking-plugins docker-registry
     busybox-static iproute2 iptables procps psmisc curl ca-certificates)

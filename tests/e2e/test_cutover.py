@@ -22,8 +22,11 @@ BUSYBOX = BED["CRIMP_BED_BUSYBOX_IMAGE"]
 
 
 DOCKER_BACKEND = {"name": "docker", "type": "docker", "endpoint": "unix://" + DOCKER_SOCK,
+                  # cri_dockerd_root "": the host's cri-dockerd checkpoints
+                  # (a cri-dockerd run beside the tests) are not this bed's pods.
                   "options": {"pause_image": BED["CRIMP_BED_PAUSE_IMAGE"],
-                              "cni_conf_dir": BED["CRIMP_BED_CNI_CONF_DIR"]}}
+                              "cni_conf_dir": BED["CRIMP_BED_CNI_CONF_DIR"],
+                              "cri_dockerd_root": ""}}
 
 
 def docker_has(container_id):
@@ -233,6 +236,11 @@ class Reload(unittest.TestCase):
             # A broken file changes nothing.
             self.write(None, text="{ not json")
             self.hup_and_wait("configuration not reloaded")
+            self.assertEqual(self.names(), ["docker"])
+            # So does a bad backend option, checked before any backend opens;
+            # the log names it.
+            self.write([docker, dict(ctr, options={"cgroup_driver": "fast"})])
+            self.hup_and_wait("options.cgroup_driver: `fast` is not one of")
             self.assertEqual(self.names(), ["docker"])
             self.assertEqual(c.call("Version").runtime_name, "crimp")
         finally:

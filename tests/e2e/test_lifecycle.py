@@ -103,6 +103,32 @@ class Configuration(unittest.TestCase):
             self.assertIn(opt, r.stdout)
         self.assertIn("/run/crimp/crimp.sock", r.stdout)
 
+    def test_print_config_fills_backend_option_defaults(self):
+        d = Crimpd()
+        path = os.path.join(d.dir, "opts.json")
+        with open(path, "w") as f:
+            json.dump({"listen": d.sock, "backends": [
+                {"name": "d", "type": "docker", "endpoint": "unix:///x.sock",
+                 "options": {"cni_timeout": "30"}},
+                {"name": "c", "type": "containerd", "endpoint": "unix:///y.sock",
+                 "options": {"cni_timeout": "30"}}]}, f)
+        r = self.run_crimpd("--config", path, "--print-config")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        backends = json.loads(r.stdout)["backends"]
+        self.assertEqual(backends[0]["options"]["cni_timeout"], "30")
+        self.assertEqual(backends[0]["options"]["log_drain_ms"], 2000)
+        self.assertEqual(backends[0]["options"]["privileged"], "auto")
+        self.assertNotIn("namespace", backends[0]["options"])
+        self.assertEqual(backends[1]["options"]["namespace"], "k8s.io")
+        self.assertEqual(backends[1]["options"]["cni_timeout"], "30")
+        with open(path, "w") as f:
+            json.dump({"listen": d.sock, "backends": [
+                {"name": "d", "type": "docker", "endpoint": "unix:///x.sock",
+                 "options": {"log_drain_ms": 700000}}]}, f)
+        r = self.run_crimpd("--config", path, "--print-config")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("options.log_drain_ms: 700000 is not in 0..600000", r.stderr)
+
     def test_bad_config_key_is_named(self):
         d = Crimpd()
         try:

@@ -103,7 +103,7 @@ class RuntimeConfig(unittest.TestCase):
     @unittest.skipUnless(NATIVE, "the bed has no CRI-less containerd")
     def test_containerd_bad_driver_refused(self):
         log = self.refused_at_start([native(cgroup_driver="systemdd")])
-        self.assertIn("options.cgroup_driver: `systemdd` is not a cgroup driver", log)
+        self.assertIn("options.cgroup_driver: `systemdd` is not one of systemd, cgroupfs", log)
 
     @unittest.skipUnless(NATIVE and host_driver() == "cgroupfs", "needs a cgroupfs host")
     def test_containerd_creates_cgroups_as_it_says(self):

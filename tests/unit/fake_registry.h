@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "common/distribution.h"
-#include "common/sha256.h"
+#include "digest.h"
 #include "utils.h"
 
 #define FAKE_BLOB "0123456789abcdefghijklmnopqrstuvwxyz"

@@ -7,6 +7,12 @@
 #include "config.h"
 #include "unit.h"
 
+#if CRIMP_HAVE_CONTAINERD
+#define CONTAINERD_TOO ", containerd"
+#else
+#define CONTAINERD_TOO ""
+#endif
+
 static int apply(struct crimp_config *cfg, const char *text, crimp_error_t *err)
 {
     json_error_t jerr;
@@ -92,6 +98,40 @@ static int test_refusals_name_the_key(void)
                          "\"/x\"}, {\"name\": \"a\", \"type\": \"cri\", \"endpoint\": \"/y\"}],"
                          " \"default_backend\": \"a\"}",
                          "twice") == 0);
+    /* Every built-in type is named (containerd was left out), and backend
+     * options are checked with the configuration, before any backend
+     * opens: at start and on SIGHUP.  */
+    CHECK(expect_refusal("{\"backends\": [{\"name\": \"a\", \"type\": \"nope\", "
+                         "\"endpoint\": \"/x\"}], \"default_backend\": \"a\"}",
+                         "(built in: cri, docker" CONTAINERD_TOO ")") == 0);
+    CHECK(expect_refusal("{\"backends\": [{\"name\": \"d\", \"type\": \"docker\", "
+                         "\"endpoint\": \"/x\", \"options\": {\"cni_timeout\": \"soon\"}}]}",
+                         "backends: `d`: options.cni_timeout: must be a whole number") == 0);
+    CHECK(expect_refusal("{\"backends\": [{\"name\": \"c\", \"type\": \"cri\", "
+                         "\"endpoint\": \"/x\", \"options\": {\"cgroup_driver\": \"x\"}}]}",
+                         "options.cgroup_driver: `x` is not one of systemd, cgroupfs") == 0);
+    return 0;
+}
+
+/* --print-config shows each backend's options with the defaults filled in.  */
+static int test_print_config_has_defaults(void)
+{
+    struct crimp_config cfg;
+    crimp_error_t err = NULL;
+    crimp_config_init(&cfg);
+    CHECK(apply(&cfg,
+                "{\"backends\": [{\"name\": \"d\", \"type\": \"docker\", \"endpoint\": "
+                "\"/x\", \"options\": {\"cni_timeout\": \"30\"}}]}",
+                &err) == 0);
+    CHECK(crimp_config_validate(&cfg, &err) == 0);
+    json_auto_t *j = crimp_config_to_json(&cfg);
+    json_t *o = json_object_get(json_array_get(json_object_get(j, "backends"), 0), "options");
+    CHECK(strcmp(json_string_value(json_object_get(o, "cni_timeout")), "30") == 0);
+    CHECK(json_integer_value(json_object_get(o, "log_drain_ms")) == 2000);
+    CHECK(strcmp(json_string_value(json_object_get(o, "pause_image")),
+                 "registry.k8s.io/pause:3.10") == 0);
+    CHECK(json_object_get(o, "namespace") == NULL); /* containerd's */
+    crimp_config_free(&cfg);
     return 0;
 }
 
@@ -188,6 +228,7 @@ int main(void)
         UNIT_TEST(test_defaults_validate),     UNIT_TEST(test_json_sets_values),
         UNIT_TEST(test_refusals_name_the_key), UNIT_TEST(test_flags_override_file),
         UNIT_TEST(test_bad_backend_flag),      UNIT_TEST(test_file_comment_lines),
+        UNIT_TEST(test_print_config_has_defaults),
     };
     return unit_run(tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -19,7 +19,7 @@
 #include "github.com/containerd/containerd/api/services/namespaces/v1/namespace.pb-c.h"
 #include "github.com/containerd/containerd/api/services/version/v1/version.pb-c.h"
 #include "google/protobuf/empty.pb-c.h"
-#include "common/sha256.h"
+#include "digest.h"
 #include "trace.h"
 #include "unit.h"
 #include "utils.h"

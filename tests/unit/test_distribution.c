@@ -18,7 +18,7 @@
 
 #include "common/distribution-internal.h"
 #include "common/distribution.h"
-#include "common/sha256.h"
+#include "digest.h"
 #include "fake_registry.h"
 #include "trace.h"
 #include "unit.h"
@@ -455,7 +455,7 @@ static int fake_manifests(struct fake_registry *f)
     CHECK_OK(fake_resolve(f, by_digest, &auth, &b, &err));
     CHECK(strcmp(b.digest, a.digest) == 0 && b.size == a.size);
 
-    CHECK_FAILS(fake_resolve(f, ":broken", &auth, &x, &err), GRPC_STATUS_UNKNOWN,
+    CHECK_FAILS(fake_resolve(f, ":broken", &auth, &x, &err), GRPC_STATUS_INTERNAL,
                 "fake/repo:broken: storage on fire (HTTP 500)");
     CHECK_FAILS(fake_resolve(f, ":missing", &auth, &x, &err), GRPC_STATUS_NOT_FOUND,
                 "/fake/repo:missing: manifest unknown");

@@ -59,6 +59,26 @@ static int test_errno_table(void)
     return 0;
 }
 
+static int test_http_table(void)
+{
+    static const struct {
+        long status;
+        grpc_status_code code;
+    } rows[] = {
+        {400, GRPC_STATUS_INVALID_ARGUMENT},    {401, GRPC_STATUS_UNAUTHENTICATED},
+        {403, GRPC_STATUS_PERMISSION_DENIED},   {404, GRPC_STATUS_NOT_FOUND},
+        {408, GRPC_STATUS_DEADLINE_EXCEEDED},   {409, GRPC_STATUS_FAILED_PRECONDITION},
+        {429, GRPC_STATUS_RESOURCE_EXHAUSTED},  {500, GRPC_STATUS_INTERNAL},
+        {501, GRPC_STATUS_UNIMPLEMENTED},       {502, GRPC_STATUS_UNAVAILABLE},
+        {503, GRPC_STATUS_UNAVAILABLE},         {504, GRPC_STATUS_UNAVAILABLE},
+        {507, GRPC_STATUS_INTERNAL},            {418, GRPC_STATUS_UNKNOWN},
+        {302, GRPC_STATUS_UNKNOWN},             {0, GRPC_STATUS_UNKNOWN},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+        CHECK(crimp_status_from_http(rows[i].status) == rows[i].code);
+    return 0;
+}
+
 static int test_status_names(void)
 {
     CHECK(strcmp(crimp_status_name(GRPC_STATUS_NOT_FOUND), "NOT_FOUND") == 0);
@@ -74,6 +94,7 @@ int main(void)
         UNIT_TEST(test_wrap_keeps_code),
         UNIT_TEST(test_make_error_replaces_previous),
         UNIT_TEST(test_errno_table),
+        UNIT_TEST(test_http_table),
         UNIT_TEST(test_status_names),
     };
     return unit_run(tests, sizeof(tests) / sizeof(tests[0]));

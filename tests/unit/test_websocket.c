@@ -1,56 +1,11 @@
-/* Unit tests for stream/websocket.c and stream/ws_channel.c: SHA-1 and
- * base64, the RFC 6455 accept key and its frame examples, masking,
- * fragmentation, incremental parsing, bad input, and the channel.k8s.io
- * encodings.  */
+/* Unit tests for stream/websocket.c and stream/ws_channel.c: the RFC 6455
+ * accept key and its frame examples, masking, fragmentation, incremental
+ * parsing, bad input, and the channel.k8s.io encodings.  */
 #include <string.h>
 
 #include "unit.h"
 #include "utils.h"
 #include "websocket.h"
-
-static int hex_is(const uint8_t *d, size_t n, const char *hex)
-{
-    char buf[128];
-    for (size_t i = 0; i < n; i++)
-        snprintf(buf + 2 * i, 3, "%02x", d[i]);
-    return strcmp(buf, hex) == 0;
-}
-
-static int test_sha1(void)
-{
-    uint8_t d[20];
-    ws_sha1("", 0, d);
-    CHECK(hex_is(d, 20, "da39a3ee5e6b4b0d3255bfef95601890afd80709"));
-    ws_sha1("abc", 3, d);
-    CHECK(hex_is(d, 20, "a9993e364706816aba3e25717850c26c9cd0d89d"));
-    const char *m = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
-    ws_sha1(m, strlen(m), d);
-    CHECK(hex_is(d, 20, "84983e441c3bd26ebaae4aa1f95129e5e54670f1"));
-    cleanup_free char *million = xmalloc(1000000);
-    memset(million, 'a', 1000000);
-    ws_sha1(million, 1000000, d);
-    CHECK(hex_is(d, 20, "34aa973cd4c4daa4f61eeb2bdbad27316534016f"));
-    return 0;
-}
-
-static int test_base64(void)
-{
-    char out[16];
-    uint8_t raw[16];
-    CHECK(ws_base64_encode("", 0, out) == 0 && out[0] == '\0');
-    CHECK(ws_base64_encode("f", 1, out) == 4 && strcmp(out, "Zg==") == 0);
-    CHECK(ws_base64_encode("fo", 2, out) == 4 && strcmp(out, "Zm8=") == 0);
-    CHECK(ws_base64_encode("foobar", 6, out) == 8 && strcmp(out, "Zm9vYmFy") == 0);
-    CHECK(ws_base64_decode("Zm9vYmE=", 8, raw) == 5 && memcmp(raw, "fooba", 5) == 0);
-    CHECK(ws_base64_decode("Zg==", 4, raw) == 1 && raw[0] == 'f');
-    CHECK(ws_base64_decode("", 0, raw) == 0);
-    CHECK(ws_base64_decode("Zg=", 3, raw) < 0);
-    CHECK(ws_base64_decode("Zh==", 4, raw) < 0); /* non-zero padding bits */
-    CHECK(ws_base64_decode("Z===", 4, raw) < 0);
-    CHECK(ws_base64_decode("Zg==Zg==", 8, raw) < 0); /* padding mid-way */
-    CHECK(ws_base64_decode("Zm9v YmE", 8, raw) < 0);
-    return 0;
-}
 
 static int test_accept_key(void)
 {
@@ -367,8 +322,6 @@ static int test_channels(void)
 int main(void)
 {
     static const struct unit_test tests[] = {
-        UNIT_TEST(test_sha1),
-        UNIT_TEST(test_base64),
         UNIT_TEST(test_accept_key),
         UNIT_TEST(test_subprotocol_client_order_wins),
         UNIT_TEST(test_portforward_subprotocols),
