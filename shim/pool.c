@@ -100,6 +100,14 @@ bool crimp_pool_try_submit(struct crimp_pool *pool, struct crimp_job *job)
     return room;
 }
 
+size_t crimp_pool_queued(struct crimp_pool *pool)
+{
+    pthread_mutex_lock(&pool->lock);
+    size_t n = pool->queue.n;
+    pthread_mutex_unlock(&pool->lock);
+    return n;
+}
+
 void crimp_pool_free(struct crimp_pool *pool)
 {
     if (pool == NULL)

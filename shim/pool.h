@@ -33,6 +33,8 @@ struct crimp_pool *crimp_pool_new(const char *name, int threads, int max_queued)
 /* Queues a new JOB unless MAX_QUEUED jobs already wait: false then, and
  * the caller refuses it (a flood must not grow the queue without end).  */
 bool crimp_pool_try_submit(struct crimp_pool *pool, struct crimp_job *job);
+/* Jobs waiting in POOL's queue now (its bounded queue tests).  */
+size_t crimp_pool_queued(struct crimp_pool *pool);
 
 /* Queues JOB whatever the queue holds: for jobs already admitted once
  * (a call resumed after waiting for its backend).  */
