@@ -109,6 +109,7 @@ static void ctrd_close(struct crimp_backend *self)
     free(b->state_dir);
     free(b->netns_dir);
     free(b->sandbox_root);
+    json_decref(b->stale_intents);
     free(b);
 }
 
@@ -128,6 +129,8 @@ static struct crimp_backend *ctrd_open(const struct crimp_backend_config *cfg, c
         xstrdup(cfg->state_dir ? cfg->state_dir : "/var/lib/crimp/backends/containerd");
     b->netns_dir = xasprintf("%s/netns", b->state_dir);
     b->sandbox_root = xasprintf("%s/pods", b->state_dir);
+    b->started_at = crimp_now_real_ns();
+    b->stale_intents = json_array();
     json_t *oom = json_object_get(opts, "oom_score_adj_min");
     b->oom_score_adj_min =
         json_is_integer(oom) ? (int)json_integer_value(oom) : crimp_oom_score_adj_floor();
@@ -153,8 +156,12 @@ static struct crimp_backend *ctrd_open(const struct crimp_backend_config *cfg, c
         ctrd_close(&b->base);
         return NULL;
     }
+    /* What a crimpd killed mid-call left behind: the host's part now,
+     * before any call is served; containerd's part on the reaper, which
+     * keeps asking when containerd comes up after crimpd.  */
+    ctrd_recover_local(b);
     b->monitor = ctrd_monitor_new(b);
-    /* containerd may come up after crimpd: the reaper keeps asking.  */
+    ctrd_monitor_recover(b);
     ctrd_monitor_resync(b);
     return &b->base;
 }

@@ -29,6 +29,7 @@ enum reap_kind {
     REAP_EXIT,        /* the wait reported the exit */
     REAP_CHECK,       /* the wait failed or was never made: ask containerd */
     REAP_CLOSE_STDIN, /* stdin_once: the attach session's stdin ended */
+    REAP_RECOVER,     /* the containerd part of crash recovery (recover.c) */
 };
 
 struct reap_item {
@@ -225,6 +226,21 @@ static void reattach_log(struct ctrd_backend *b, struct ctrd_container *c)
         log_warn("containerd: log of %.12s not resumed: %s", c->id, err->msg);
 }
 
+/* Whether container ID is on record as created (never started) though it
+ * has a task.  */
+static bool started_mid_call(struct ctrd_backend *b, const char *id)
+{
+    cleanup_error crimp_error_t err = NULL;
+    struct ctrd_container *c = ctrd_container_get(b, id, &err);
+    if (c == NULL)
+        return false;
+    pthread_mutex_lock(&c->mu);
+    bool created = c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED;
+    pthread_mutex_unlock(&c->mu);
+    ctrd_container_put(c);
+    return created;
+}
+
 /* What containerd says of ID's task, for a check item.  */
 static void check_task(struct ctrd_monitor *m, const char *id)
 {
@@ -252,6 +268,16 @@ static void check_task(struct ctrd_monitor *m, const char *id)
     } else if (resp->process->status == CONTAINERD__V1__TYPES__STATUS__STOPPED) {
         ctrd_monitor_reap(b, id, resp->process->exit_status,
                           ctrd_timestamp_ns(resp->process->exited_at));
+    } else if (started_mid_call(b, id)) {
+        /* crimpd died inside StartContainer after Tasks/Create: the record
+         * still says created and has no FIFOs; the task goes, and its
+         * reaped exit lets the container be started again or removed.  */
+        log_warn("containerd: container %.12s was being started when crimpd stopped: its task "
+                 "is killed",
+                 id);
+        cleanup_error crimp_error_t kerr = NULL;
+        if (ctrd_kill(b, NULL, id, NULL, SIGKILL, &kerr) < 0 || ctrd_monitor_watch(b, id, &kerr) < 0)
+            enqueue(m, id, REAP_CHECK, 0, 0, RETRY_NS);
     } else {
         crimp_error_release(&err);
         struct ctrd_container *c = ctrd_container_get(b, id, &err);
@@ -268,6 +294,23 @@ static void check_task(struct ctrd_monitor *m, const char *id)
     }
     if (resp)
         protobuf_c_message_free_unpacked(&resp->base, NULL);
+}
+
+static void recover(struct ctrd_monitor *m)
+{
+    cleanup_error crimp_error_t err = NULL;
+    if (ctrd_recover_containerd(m->b, &err) == 0)
+        return;
+    if (err->code == GRPC_STATUS_UNAVAILABLE || err->code == GRPC_STATUS_DEADLINE_EXCEEDED)
+        log_debug("containerd: %s (retrying)", err->msg);
+    else
+        log_warn("containerd: %s (retrying)", err->msg);
+    enqueue(m, "", REAP_RECOVER, 0, 0, RETRY_NS);
+}
+
+void ctrd_monitor_recover(struct ctrd_backend *b)
+{
+    enqueue(b->monitor, "", REAP_RECOVER, 0, 0, 0);
 }
 
 static struct reap_item *next_item(struct ctrd_monitor *m)
@@ -309,6 +352,9 @@ static void *reaper_main(void *arg)
             break;
         case REAP_CLOSE_STDIN:
             close_stdin(m->b, it->id);
+            break;
+        case REAP_RECOVER:
+            recover(m);
             break;
         }
         free(it->id);
@@ -373,7 +419,9 @@ void ctrd_monitor_resync(struct ctrd_backend *b)
     ctrd_sandboxes_put_all(sv, ns);
     struct ctrd_container **cv = ctrd_containers(b, NULL, &nc);
     for (size_t i = 0; i < nc; i++)
-        if (cv[i]->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING)
+        /* Created ones too: a crash inside StartContainer may have left a task.  */
+        if (cv[i]->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING ||
+            cv[i]->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED)
             enqueue(b->monitor, cv[i]->id, REAP_CHECK, 0, 0, 0);
     ctrd_containers_put_all(cv, nc);
 }

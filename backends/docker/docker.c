@@ -187,6 +187,11 @@ static struct crimp_backend *docker_open(const struct crimp_backend_config *cfg,
         log_warn("docker backend `%s`: %s", cfg->name, verr->msg);
         crimp_error_release(&verr);
     } else {
+        /* Before the logs resume: containers torn down need no copier.  */
+        if (docker_recover(d, &verr) < 0) {
+            log_warn("docker backend `%s`: %s", cfg->name, verr->msg);
+            crimp_error_release(&verr);
+        }
         docker_logs_recover(d->logs);
     }
     return &d->base;
