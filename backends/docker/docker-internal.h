@@ -79,6 +79,15 @@ void docker_sandbox_undo(struct docker_backend *d, const char *id, json_t *ckpt)
 int docker_intent_begin(struct docker_backend *d, const char *name, crimp_error_t *err);
 void docker_intent_end(struct docker_backend *d, const char *name);
 int docker_recover(struct docker_backend *d, crimp_error_t *err);
+/* The IDs of the pods crimp has a checkpoint of (a new array); appends to
+ * RESP, as NOTREADY, those of IDS crimp has a checkpoint of but
+ * Docker no pause container (removed by a RemovePodSandbox that crimpd
+ * did not live to finish), so that kubelet removes them and their network
+ * is released.  */
+json_t *docker_checkpoint_ids(struct docker_backend *d);
+void docker_list_checkpoint_only(struct docker_backend *d, json_t *ids,
+                                 const Runtime__V1__PodSandboxFilter *f,
+                                 Runtime__V1__ListPodSandboxResponse *resp);
 
 /* Lists containers of TYPE (DOCKER_TYPE_SANDBOX / _CONTAINER) with extra
  * label filters (may be NULL): Docker's /containers/json entries.  */

@@ -228,3 +228,55 @@ int docker_recover(struct docker_backend *d, crimp_error_t *err)
     json_decref(inv.containers);
     return 0;
 }
+
+static bool listed(const Runtime__V1__ListPodSandboxResponse *resp, const char *id)
+{
+    for (size_t i = 0; i < resp->n_items; i++)
+        if (strcmp(resp->items[i]->id, id) == 0)
+            return true;
+    return false;
+}
+
+static Runtime__V1__PodSandbox *checkpoint_only_pod(const char *id, json_t *ckpt)
+{
+    Runtime__V1__PodSandbox *p = xmalloc(sizeof(*p));
+    runtime__v1__pod_sandbox__init(p);
+    p->id = xstrdup(id);
+    p->metadata = xmalloc(sizeof(*p->metadata));
+    runtime__v1__pod_sandbox_metadata__init(p->metadata);
+    p->metadata->name = xstrdup(json_string_value(json_object_get(ckpt, "name")) ?: "");
+    p->metadata->uid = xstrdup(json_string_value(json_object_get(ckpt, "uid")) ?: "");
+    p->metadata->namespace_ = xstrdup(json_string_value(json_object_get(ckpt, "namespace")) ?: "");
+    p->state = RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
+    p->runtime_handler = xstrdup("");
+    return p;
+}
+
+json_t *docker_checkpoint_ids(struct docker_backend *d)
+{
+    return ids_in(d->sandbox_dir);
+}
+
+void docker_list_checkpoint_only(struct docker_backend *d, json_t *ids,
+                                 const Runtime__V1__PodSandboxFilter *f,
+                                 Runtime__V1__ListPodSandboxResponse *resp)
+{
+    /* Their labels are gone with the container: no selector matches them.  */
+    if (f && ((f->state && f->state->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY) ||
+              f->n_label_selector > 0))
+        return;
+    size_t i;
+    json_t *v;
+    json_array_foreach (ids, i, v) {
+        const char *id = json_string_value(v);
+        if ((f && !str_empty(f->id) && !has_prefix(id, f->id)) || listed(resp, id))
+            continue;
+        json_t *ckpt = NULL;
+        cleanup_error crimp_error_t err = NULL;
+        if (crimp_checkpoint_read(d->sandbox_dir, id, &ckpt, &err) < 0)
+            continue; /* removed meanwhile */
+        json_auto_t *owned = ckpt;
+        resp->items = xrealloc(resp->items, (resp->n_items + 1) * sizeof(*resp->items));
+        resp->items[resp->n_items++] = checkpoint_only_pod(id, ckpt);
+    }
+}

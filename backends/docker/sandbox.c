@@ -441,5 +441,11 @@ int docker_list_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
                             Runtime__V1__ListPodSandboxResponse *resp, crimp_error_t *err)
 {
     struct list_ctx x = {req->filter, resp, 0};
-    return docker_list_each(docker_of(self), DOCKER_TYPE_SANDBOX, add_if_passes, &x, err);
+    /* Checkpoints first: one written after this has its container in the
+     * list below, so a pod being made never shows without it.  */
+    json_auto_t *ckpts = docker_checkpoint_ids(docker_of(self));
+    if (docker_list_each(docker_of(self), DOCKER_TYPE_SANDBOX, add_if_passes, &x, err) < 0)
+        return -1;
+    docker_list_checkpoint_only(docker_of(self), ckpts, req->filter, resp);
+    return 0;
 }
