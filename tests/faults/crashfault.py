@@ -305,8 +305,22 @@ class Harness:
             points[method] = pts
         return points
 
-    def cleanup_via_cri(self):
-        """What kubelet does with pods it no longer wants."""
+    def cleanup_via_cri(self, attempts=3):
+        """What kubelet does with pods it no longer wants, retried as kubelet
+        does on its next sync (a shim that exits under a call answers it with
+        an error once).  Errors of the earlier passes are returned."""
+        transient = []
+        for attempt in range(attempts):
+            try:
+                self.cleanup_pass()
+                return transient
+            except grpc.RpcError as e:
+                if attempt == attempts - 1:
+                    raise
+                transient.append(f"{e.code()} {e.details()}")
+                time.sleep(1)
+
+    def cleanup_pass(self):
         for c in self.c.call("ListContainers", timeout=30).containers:
             self.c.call("StopContainer", PB.StopContainerRequest(container_id=c.id, timeout=0),
                         timeout=60)
@@ -338,6 +352,7 @@ class Harness:
         fired = threading.Event()
         in_flight = {"method": None}
         errors = []
+        timers = []
 
         def victim_hook(m):
             in_flight["method"] = m
@@ -345,6 +360,7 @@ class Harness:
                 delay = max(0.0, offset_us / 1e6 * self.rng.uniform(0.8, 1.2))
                 t = threading.Timer(delay, self._fire, (fired,))
                 t.daemon = True
+                timers.append(t)
                 t.start()
 
         def worker(i):
@@ -362,6 +378,9 @@ class Harness:
             self.b.restart_runtime()
         for t in threads:
             t.join(timeout=300)
+        for t in timers:  # a kill due after the lifecycle ended must not hit the next round
+            t.cancel()
+            t.join()
         hit = in_flight["method"] == method and fired.is_set()
         if fired.is_set():
             self.kill9()
@@ -375,7 +394,8 @@ class Harness:
         if lost:
             problems.append(f"pods crimp reported made but does not list: {sorted(lost)}")
         try:
-            self.cleanup_via_cri()
+            for e in self.cleanup_via_cri():
+                log(f"{self.b.name} round {rno}: CRI cleanup retried after: {e}")
         except grpc.RpcError as e:
             problems.append(f"CRI cleanup failed: {e.code()} {e.details()}")
         left = self.wait_clean()
@@ -392,6 +412,7 @@ class Harness:
 def run_backend(backend, args, rng):
     h = Harness(backend, args.parallel, rng)
     h.start()
+    failed = 0
     try:
         h.pull()
         points = h.calibrate()
@@ -402,8 +423,8 @@ def run_backend(backend, args, rng):
         log(f"{backend.name}: {len(plan)} kill points from the trace: " +
             ", ".join(f"{m}={len(points.get(m, []))}" for m in METHODS))
         rounds = args.rounds or (len(plan) if args.short else max(200, len(plan)))
-        failed, hits, restarts = 0, 0, 0
         seen = set()
+        hits = restarts = 0
         for r in range(rounds):
             runtime_restart = args.runtime_every > 0 and r % args.runtime_every == args.runtime_every - 1
             m, lbl, off = plan[r % len(plan)]
@@ -429,6 +450,10 @@ def run_backend(backend, args, rng):
         except grpc.RpcError:
             pass
         h.crimpd.stop()
+        if failed:
+            kept = f"/tmp/crimp-faults-{backend.name}-{os.getpid()}.log"
+            shutil.copy(h.crimpd.log_path, kept)
+            log(f"{backend.name}: crimpd's log kept in {kept}")
         recovered = [line.rstrip() for line in open(h.crimpd.log_path, errors="replace")
                      if re.search(r"half-made|no record|no checkpoint|removed|recovery|tearing",
                                   line)]
