@@ -296,16 +296,24 @@ static void check_task(struct ctrd_monitor *m, const char *id)
         protobuf_c_message_free_unpacked(&resp->base, NULL);
 }
 
-static void recover(struct ctrd_monitor *m)
+/* A second sweep this long after the first: containerd may still finish
+ * a call the killed crimpd had in flight (a Snapshots/Prepare, a
+ * Containers/Create) after the first sweep listed what exists.  */
+#define RECOVER_AGAIN_NS (5LL * 1000 * 1000 * 1000)
+
+static void recover(struct ctrd_monitor *m, const char *pass)
 {
     cleanup_error crimp_error_t err = NULL;
-    if (ctrd_recover_containerd(m->b, &err) == 0)
+    if (ctrd_recover_containerd(m->b, &err) == 0) {
+        if (strcmp(pass, "again") != 0)
+            enqueue(m, "again", REAP_RECOVER, 0, 0, RECOVER_AGAIN_NS);
         return;
+    }
     if (err->code == GRPC_STATUS_UNAVAILABLE || err->code == GRPC_STATUS_DEADLINE_EXCEEDED)
         log_debug("containerd: %s (retrying)", err->msg);
     else
         log_warn("containerd: %s (retrying)", err->msg);
-    enqueue(m, "", REAP_RECOVER, 0, 0, RETRY_NS);
+    enqueue(m, pass, REAP_RECOVER, 0, 0, RETRY_NS);
 }
 
 void ctrd_monitor_recover(struct ctrd_backend *b)
@@ -313,6 +321,31 @@ void ctrd_monitor_recover(struct ctrd_backend *b)
     enqueue(b->monitor, "", REAP_RECOVER, 0, 0, 0);
 }
 
+/* Unlinks and returns the first item due by NOW; else NULL with *NEXT_DUE
+ * the earliest time one will be (NOW + 1 s when the queue is empty).  */
+static struct reap_item *take_due(struct ctrd_monitor *m, int64_t now, int64_t *next_due)
+{
+    *next_due = now + 1000LL * 1000 * 1000;
+    struct reap_item *prev = NULL;
+    for (struct reap_item *it = m->head; it; prev = it, it = it->next) {
+        if (it->not_before > now) {
+            if (it->not_before < *next_due)
+                *next_due = it->not_before;
+            continue;
+        }
+        if (prev)
+            prev->next = it->next;
+        else
+            m->head = it->next;
+        if (m->tail == it)
+            m->tail = prev;
+        return it;
+    }
+    return NULL;
+}
+
+/* The next item due, in queue order among those due: a delayed retry
+ * (containerd away, the second recovery sweep) never holds up an exit.  */
 static struct reap_item *next_item(struct ctrd_monitor *m)
 {
     pthread_mutex_lock(&m->mu);
@@ -321,18 +354,14 @@ static struct reap_item *next_item(struct ctrd_monitor *m)
             pthread_mutex_unlock(&m->mu);
             return NULL;
         }
-        struct reap_item *it = m->head;
-        if (it && it->not_before <= crimp_now_mono_ns()) {
-            m->head = it->next;
-            if (m->head == NULL)
-                m->tail = NULL;
+        int64_t due;
+        struct reap_item *it = take_due(m, crimp_now_mono_ns(), &due);
+        if (it) {
             pthread_mutex_unlock(&m->mu);
+            it->next = NULL;
             return it;
         }
-        /* Items are queued in order, but a delayed one may block a ready
-         * one behind it for at most RETRY_NS: good enough for exits.  */
-        int64_t wait = it ? it->not_before - crimp_now_mono_ns() : 1000LL * 1000 * 1000;
-        int64_t abs = crimp_now_real_ns() + wait;
+        int64_t abs = crimp_now_real_ns() + (due - crimp_now_mono_ns());
         struct timespec ts = {.tv_sec = abs / 1000000000, .tv_nsec = abs % 1000000000};
         pthread_cond_timedwait(&m->cv, &m->mu, &ts);
     }
@@ -354,7 +383,7 @@ static void *reaper_main(void *arg)
             close_stdin(m->b, it->id);
             break;
         case REAP_RECOVER:
-            recover(m);
+            recover(m, it->id);
             break;
         }
         free(it->id);

@@ -112,7 +112,8 @@ static bool fifo_dir_on_record(struct ctrd_backend *b, const char *path)
     return found;
 }
 
-/* Calls FN for every entry of DIR but . and .. (none if DIR is missing).  */
+/* Calls FN for every entry of DIR but hidden ones (temporary files of
+ * checkpoints, . and ..); none if DIR is missing.  */
 static void each_entry(const char *dir, void (*fn)(struct ctrd_backend *, const char *dir,
                                                    const char *name),
                        struct ctrd_backend *b)
@@ -122,7 +123,7 @@ static void each_entry(const char *dir, void (*fn)(struct ctrd_backend *, const 
         return;
     struct dirent *e;
     while ((e = readdir(d)) != NULL)
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 && e->d_name[0] != '.')
+        if (e->d_name[0] != '.')
             fn(b, dir, e->d_name);
     closedir(d);
 }
@@ -138,6 +139,13 @@ static void log_intent(struct ctrd_backend *b, const char *dir, const char *id)
         return;
     }
     json_auto_t *owned = j;
+    if (on_record(b, id)) {
+        /* Killed between writing the record and dropping the intent.  */
+        log_info("containerd: %s %.12s was complete when crimpd stopped: kept",
+                 json_string_value(json_object_get(j, "kind")) ?: "object", id);
+        ctrd_intent_end(b, id);
+        return;
+    }
     json_array_append_new(b->stale_intents, json_string(id));
     log_warn("containerd: %s %.12s%s%s was half-made when crimpd stopped: tearing it down",
              json_string_value(json_object_get(j, "kind")) ?: "object", id,

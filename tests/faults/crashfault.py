@@ -422,6 +422,8 @@ def run_backend(backend, args, rng):
             return 1
         log(f"{backend.name}: {len(plan)} kill points from the trace: " +
             ", ".join(f"{m}={len(points.get(m, []))}" for m in METHODS))
+        if args.short:  # the step boundaries only
+            plan = [p for p in plan if p[1].startswith("after")]
         rounds = args.rounds or (len(plan) if args.short else max(200, len(plan)))
         seen = set()
         hits = restarts = 0
@@ -466,7 +468,8 @@ def run_backend(backend, args, rng):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--backend", default="both", choices=["docker", "containerd", "both"])
-    ap.add_argument("--short", action="store_true", help="one round per kill point (CI)")
+    ap.add_argument("--short", action="store_true",
+                    help="one round per step boundary of the trace (CI)")
     ap.add_argument("--rounds", type=int, default=0)
     ap.add_argument("--parallel", type=int, default=3)
     ap.add_argument("--runtime-every", type=int, default=10,
