@@ -382,13 +382,15 @@ class Harness:
             t.cancel()
             t.join()
         hit = in_flight["method"] == method and fired.is_set()
+        problems = list(errors)
         if fired.is_set():
             self.kill9()
         else:
-            self.crimpd.stop()
+            rc = self.crimpd.stop()
             self.crimpd.log.close()
+            if rc != 0:
+                problems.append(f"crimpd exited with status {rc} on SIGTERM")
         self.start()
-        problems = list(errors)
         listed = {p.id for p in self.c.call("ListPodSandbox", timeout=30).items}
         lost = made - listed
         if lost:
@@ -409,60 +411,79 @@ class Harness:
             self.crimpd.proc.send_signal(signal.SIGKILL)
 
 
+def run_rounds(h, backend, args):
+    """The calibration and the rounds; the number of rounds with problems."""
+    h.pull()
+    points = h.calibrate()
+    plan = [(m, lbl, off) for m in METHODS for (lbl, off) in points.get(m, [])]
+    if not plan:
+        log(f"{backend.name}: no spans in the calibration trace")
+        return 1
+    log(f"{backend.name}: {len(plan)} kill points from the trace: " +
+        ", ".join(f"{m}={len(points.get(m, []))}" for m in METHODS))
+    if args.short:  # the step boundaries only
+        plan = [p for p in plan if p[1].startswith("after")]
+    rounds = args.rounds or (len(plan) if args.short else max(200, len(plan)))
+    seen = set()
+    failed = hits = restarts = 0
+    for r in range(rounds):
+        runtime_restart = args.runtime_every > 0 and r % args.runtime_every == args.runtime_every - 1
+        m, lbl, off = plan[r % len(plan)]
+        problems, hit = h.round(r, m, lbl, off, runtime_restart)
+        kind = "runtime restart" if runtime_restart else f"kill -9 in {m} at {lbl}"
+        restarts += runtime_restart
+        if hit:
+            hits += 1
+            seen.add((m, lbl))
+        if problems:
+            failed += 1
+            log(f"{backend.name} round {r} ({kind}): FAIL: " + " | ".join(problems))
+        elif args.verbose:
+            log(f"{backend.name} round {r} ({kind}): ok{'' if hit or runtime_restart else ' (missed)'}")
+    log(f"{backend.name}: {rounds} rounds, {rounds - restarts} kills of which {hits} landed "
+        f"inside the chosen call ({len(seen)} of {len(plan)} distinct points), {restarts} "
+        f"runtime restarts, {failed} rounds with problems")
+    return failed
+
+
+def finish(h, backend, failed):
+    """Cleans up, checks crimpd's exit and log; the updated failure count."""
+    try:
+        if h.crimpd.proc.poll() is None:
+            h.cleanup_via_cri()
+    except grpc.RpcError:
+        pass
+    if h.crimpd.stop() != 0:
+        failed += 1
+        log(f"{backend.name}: crimpd exited with an error at the end")
+    with open(h.crimpd.log_path, errors="replace") as f:
+        text = f.read().splitlines()
+    sanitizer = [line for line in text if re.search(r"Sanitizer|runtime error:", line)]
+    if sanitizer:
+        failed += 1
+        log(f"{backend.name}: sanitizer reports in crimpd's log: " + " | ".join(sanitizer[:5]))
+    if failed:
+        kept = f"/tmp/crimp-faults-{backend.name}-{os.getpid()}.log"
+        shutil.copy(h.crimpd.log_path, kept)
+        log(f"{backend.name}: crimpd's log kept in {kept}")
+    recovered = [line for line in text
+                 if re.search(r"half-made|no record|no checkpoint|removed|recovery|tearing", line)]
+    h.crimpd.cleanup()
+    print(f"--- crimpd log ({backend.name}): {len(recovered)} recovery lines, the last 30 ---")
+    for line in recovered[-30:]:
+        print(line)
+    return failed
+
+
 def run_backend(backend, args, rng):
     h = Harness(backend, args.parallel, rng)
     h.start()
-    failed = 0
+    failed = 1  # unless the rounds ran to the end
     try:
-        h.pull()
-        points = h.calibrate()
-        plan = [(m, lbl, off) for m in METHODS for (lbl, off) in points.get(m, [])]
-        if not plan:
-            log(f"{backend.name}: no spans in the calibration trace")
-            return 1
-        log(f"{backend.name}: {len(plan)} kill points from the trace: " +
-            ", ".join(f"{m}={len(points.get(m, []))}" for m in METHODS))
-        if args.short:  # the step boundaries only
-            plan = [p for p in plan if p[1].startswith("after")]
-        rounds = args.rounds or (len(plan) if args.short else max(200, len(plan)))
-        seen = set()
-        hits = restarts = 0
-        for r in range(rounds):
-            runtime_restart = args.runtime_every > 0 and r % args.runtime_every == args.runtime_every - 1
-            m, lbl, off = plan[r % len(plan)]
-            problems, hit = h.round(r, m, lbl, off, runtime_restart)
-            kind = "runtime restart" if runtime_restart else f"kill -9 in {m} at {lbl}"
-            restarts += runtime_restart
-            if hit:
-                hits += 1
-                seen.add((m, lbl))
-            if problems:
-                failed += 1
-                log(f"{backend.name} round {r} ({kind}): FAIL: " + " | ".join(problems))
-            elif args.verbose:
-                log(f"{backend.name} round {r} ({kind}): ok{'' if hit or runtime_restart else ' (missed)'}")
-        log(f"{backend.name}: {rounds} rounds, {rounds - restarts} kills of which {hits} landed "
-            f"inside the chosen call ({len(seen)} of {len(plan)} distinct points), {restarts} "
-            f"runtime restarts, {failed} rounds with problems")
-        return 1 if failed else 0
+        failed = run_rounds(h, backend, args)
     finally:
-        try:
-            if h.crimpd.proc.poll() is None:
-                h.cleanup_via_cri()
-        except grpc.RpcError:
-            pass
-        h.crimpd.stop()
-        if failed:
-            kept = f"/tmp/crimp-faults-{backend.name}-{os.getpid()}.log"
-            shutil.copy(h.crimpd.log_path, kept)
-            log(f"{backend.name}: crimpd's log kept in {kept}")
-        recovered = [line.rstrip() for line in open(h.crimpd.log_path, errors="replace")
-                     if re.search(r"half-made|no record|no checkpoint|removed|recovery|tearing",
-                                  line)]
-        h.crimpd.cleanup()
-        print(f"--- crimpd log ({backend.name}): {len(recovered)} recovery lines, the last 30 ---")
-        for line in recovered[-30:]:
-            print(line)
+        failed = finish(h, backend, failed)
+    return 1 if failed else 0
 
 
 def main():
