@@ -49,8 +49,9 @@ struct ctrd_backend {
     struct ctrd_store *store;     /* store.c */
     struct ctrd_monitor *monitor; /* monitor.c */
     char *sandbox_root; /* state_dir/sandboxes: checkpoints; state_dir/pods/<id>: files */
-    int64_t started_at;   /* when this backend opened (realtime ns): recover.c */
     json_t *stale_intents; /* intents left by the last run, until recovered */
+    pthread_mutex_t intents_mu;
+    json_t *live_intents;  /* IDs of this crimpd's intents (a set): recover.c */
 };
 
 static inline struct ctrd_backend *ctrd_of(struct crimp_backend *b)
@@ -399,8 +400,8 @@ void ctrd_intent_end(struct ctrd_backend *b, const char *id);
 /* At open, before serving: removes what crimp made on this host that no
  * record explains (CNI attachments, netns, pod files and shm, FIFOs).  */
 void ctrd_recover_local(struct ctrd_backend *b);
-/* On the reaper: removes containerd containers (and tasks) and rootfs
- * snapshots that no record explains and that predate STARTED_AT, then the
+/* On the reaper: removes containerd containers, tasks and rootfs
+ * snapshots that neither a record nor a live intent explains, then the
  * stale intents.  Fails (to be retried) when containerd cannot be reached.  */
 int ctrd_recover_containerd(struct ctrd_backend *b, crimp_error_t *err);
 /* Polls Tasks/Get until ID's task is stopped or gone (10 s at most).  */

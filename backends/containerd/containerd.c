@@ -110,6 +110,8 @@ static void ctrd_close(struct crimp_backend *self)
     free(b->netns_dir);
     free(b->sandbox_root);
     json_decref(b->stale_intents);
+    json_decref(b->live_intents);
+    pthread_mutex_destroy(&b->intents_mu);
     free(b);
 }
 
@@ -129,8 +131,9 @@ static struct crimp_backend *ctrd_open(const struct crimp_backend_config *cfg, c
         xstrdup(cfg->state_dir ? cfg->state_dir : "/var/lib/crimp/backends/containerd");
     b->netns_dir = xasprintf("%s/netns", b->state_dir);
     b->sandbox_root = xasprintf("%s/pods", b->state_dir);
-    b->started_at = crimp_now_real_ns();
     b->stale_intents = json_array();
+    b->live_intents = json_object();
+    pthread_mutex_init(&b->intents_mu, NULL);
     json_t *oom = json_object_get(opts, "oom_score_adj_min");
     b->oom_score_adj_min =
         json_is_integer(oom) ? (int)json_integer_value(oom) : crimp_oom_score_adj_floor();

@@ -12,14 +12,17 @@
  *    this host that no record explains is removed: CNI attachments (the
  *    runner's cache entries: CNI DEL), pinned netns, pod directories (shm
  *    unmounted), stdio FIFO directories;
- *  - then, on the reaper thread because containerd may not be up yet,
- *    containerd containers (with their task) and rootfs snapshots that no
- *    record explains and that are older than this crimpd are deleted.
+ *  - then, on the reaper thread because containerd may not be up yet, and
+ *    again 5 s later (containerd may still finish a call the dead crimpd
+ *    had in flight), containerd containers, tasks and rootfs snapshots that
+ *    neither a record nor a call in flight in this crimpd explains are
+ *    deleted.
  *
  * Every object removed is logged, with the pod's name when an intent
  * named it.  Objects made by this crimpd are never touched: the local sweep
- * runs before the server starts, the containerd sweep skips anything
- * created after this crimpd started.  */
+ * runs before the server starts; the containerd sweep skips the IDs of this
+ * crimpd's intents, which cover a call from before its first side effect to
+ * after its record is written.  */
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -44,13 +47,36 @@ static char *intent_dir(struct ctrd_backend *b)
     return xasprintf("%s/intents", b->state_dir);
 }
 
+/* The intents of calls in flight in this crimpd, in memory: what the
+ * containerd sweep must leave alone although no record explains it yet.  */
+static void live_set(struct ctrd_backend *b, const char *id, bool live)
+{
+    pthread_mutex_lock(&b->intents_mu);
+    if (live)
+        json_object_set_new(b->live_intents, id, json_true());
+    else
+        json_object_del(b->live_intents, id);
+    pthread_mutex_unlock(&b->intents_mu);
+}
+
+static bool is_live(struct ctrd_backend *b, const char *id)
+{
+    pthread_mutex_lock(&b->intents_mu);
+    bool live = json_object_get(b->live_intents, id) != NULL;
+    pthread_mutex_unlock(&b->intents_mu);
+    return live;
+}
+
 int ctrd_intent_begin(struct ctrd_backend *b, const char *kind, const char *id,
                       const char *what, crimp_error_t *err)
 {
+    live_set(b, id, true);
     cleanup_free char *dir = intent_dir(b);
     json_auto_t *j = json_pack("{s:s, s:s}", "kind", kind, "what", what ? what : "");
-    if (crimp_checkpoint_write(dir, id, j, err) < 0)
+    if (crimp_checkpoint_write(dir, id, j, err) < 0) {
+        live_set(b, id, false);
         return crimp_error_wrap(err, "intent of %s %.12s", kind, id);
+    }
     return 0;
 }
 
@@ -60,6 +86,7 @@ void ctrd_intent_end(struct ctrd_backend *b, const char *id)
     cleanup_error crimp_error_t err = NULL;
     if (crimp_checkpoint_remove(dir, id, &err) < 0)
         log_warn("containerd: %s", err->msg);
+    live_set(b, id, false);
 }
 
 /* ---- what the records explain ------------------------------------------- */
@@ -88,6 +115,14 @@ static bool on_record(struct ctrd_backend *b, const char *id)
         found = strcmp(cv[i]->id, id) == 0;
     ctrd_containers_put_all(cv, n);
     return found;
+}
+
+/* Whether containerd object ID is crimp's and nothing explains it: no call
+ * of this crimpd is making it (asked first: such a call writes the record
+ * before it drops the intent) and no record names it.  */
+static bool unexplained(struct ctrd_backend *b, const char *id)
+{
+    return is_record_id(id) && !is_live(b, id) && !on_record(b, id);
 }
 
 static bool netns_on_record(struct ctrd_backend *b, const char *path)
@@ -285,8 +320,7 @@ static int sweep_containers(struct ctrd_backend *b, size_t *removed, crimp_error
     for (size_t i = 0; i < resp->n_containers && ret == 0; i++) {
         Containerd__Services__Containers__V1__Container *c = resp->containers[i];
         const char *kind = label_of(c, CTRD_LABEL_KIND);
-        if (kind == NULL || !is_record_id(c->id) || on_record(b, c->id) ||
-            ctrd_timestamp_ns(c->created_at) >= b->started_at)
+        if (kind == NULL || !unexplained(b, c->id))
             continue;
         ret = remove_orphan(b, c->id, kind, err);
         *removed += ret == 0;
@@ -310,7 +344,7 @@ static int sweep_tasks(struct ctrd_backend *b, size_t *removed, crimp_error_t *e
     int ret = 0;
     for (size_t i = 0; i < resp->n_tasks && ret == 0; i++) {
         const char *id = resp->tasks[i]->id;
-        if (!is_record_id(id) || on_record(b, id))
+        if (!unexplained(b, id))
             continue;
         Containerd__Services__Containers__V1__GetContainerRequest get =
             CONTAINERD__SERVICES__CONTAINERS__V1__GET_CONTAINER_REQUEST__INIT;
@@ -364,7 +398,7 @@ static int sweep_snapshots(struct ctrd_backend *b, size_t *removed, crimp_error_
         for (size_t i = 0; i < page->n_info; i++) {
             Containerd__Services__Snapshots__V1__Info *in = page->info[i];
             if (in->kind == CONTAINERD__SERVICES__SNAPSHOTS__V1__KIND__ACTIVE &&
-                is_record_id(in->name) && ctrd_timestamp_ns(in->created_at) < b->started_at)
+                is_record_id(in->name))
                 json_array_append_new(orphans, json_string(in->name));
         }
         protobuf_c_message_free_unpacked(&page->base, NULL);
@@ -376,7 +410,7 @@ static int sweep_snapshots(struct ctrd_backend *b, size_t *removed, crimp_error_
     json_t *name;
     json_array_foreach (orphans, i, name) {
         const char *key = json_string_value(name);
-        if (on_record(b, key))
+        if (!unexplained(b, key))
             continue;
         Containerd__Services__Snapshots__V1__RemoveSnapshotRequest rm =
             CONTAINERD__SERVICES__SNAPSHOTS__V1__REMOVE_SNAPSHOT_REQUEST__INIT;
