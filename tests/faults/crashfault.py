@@ -338,10 +338,18 @@ class Harness:
         return out
 
     def wait_clean(self, timeout=30):
+        """Polls for leaks, with a cleanup pass each second as kubelet's
+        periodic relist would do: the runtime may still finish a call the
+        killed crimpd had in flight (a Docker create) after the first pass
+        listed what exists."""
         deadline = time.monotonic() + timeout
         left = self.leaks()
         while left and time.monotonic() < deadline:
-            time.sleep(0.5)
+            time.sleep(1)
+            try:
+                self.cleanup_pass()
+            except grpc.RpcError:
+                pass  # as kubelet: the next pass retries
             left = self.leaks()
         return left
 
