@@ -5,10 +5,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -89,17 +90,39 @@ static int drain(int fd, char **buf, size_t *len)
     return 1;
 }
 
+/* The plugin dies with crimpd (PR_SET_PDEATHSIG): a crimpd killed during an
+ * ADD must not leave the plugin to finish it after the restarted crimpd's
+ * recovery ran its DEL, which would lease an IP nothing records.  vfork,
+ * as posix_spawn does, which has no way to ask for that; the child makes
+ * nothing but system calls before it execs or exits.  Its own function,
+ * so that no local of the caller lives across the vfork.  */
+__attribute__((noinline)) static pid_t vfork_exec(const char *path, char *const *argv,
+                                                  char *const *env, const struct pipes *p,
+                                                  pid_t parent, const sigset_t *mask)
+{
+    pid_t child = vfork();
+    if (child == 0) {
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent ||
+            dup2(p->in[0], 0) < 0 || dup2(p->out[1], 1) < 0 || dup2(p->errp[1], 2) < 0)
+            _exit(127);
+        sigprocmask(SIG_SETMASK, mask, NULL);
+        execve(path, argv, env);
+        _exit(127);
+    }
+    return child;
+}
+
 static int spawn(const char *path, const struct cni_invocation *inv, struct pipes *p, pid_t *pid)
 {
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, p->in[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, p->out[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, p->errp[1], 2);
     char **env = plugin_env(inv);
     char *argv[] = {(char *)path, NULL};
-    int rc = posix_spawn(pid, path, &fa, NULL, argv, env);
-    posix_spawn_file_actions_destroy(&fa);
+    sigset_t all, old;
+    sigfillset(&all);
+    /* No handler of crimpd's may run in the child before exec.  */
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    *pid = vfork_exec(path, argv, env, p, getpid(), &old);
+    int rc = *pid < 0 ? errno : 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     free_env(env);
     return rc;
 }

@@ -172,13 +172,19 @@ int ctrd_create_container(struct crimp_backend *self, struct crimp_rpc *rpc,
     c->log_path = log_path_of(s->config, cfg);
     c->created_at = crimp_now_real_ns();
     c->state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED;
-    int ret = create_in_containerd(b, rpc, s, c, &img, err);
+    cleanup_free char *what = xasprintf("%s in pod %.12s", cfg->metadata->name, s->id);
+    int ret = ctrd_intent_begin(b, "container", id, what, err);
+    if (ret == 0)
+        ret = create_in_containerd(b, rpc, s, c, &img, err);
     if (ret == 0)
         ret = ctrd_container_add(b, c, err);
     if (ret < 0) {
         cleanup_error crimp_error_t uerr = NULL;
-        ctrd_delete_record(b, NULL, id, &uerr);
-    } else {
+        if (ctrd_delete_record(b, NULL, id, &uerr) < 0)
+            log_warn("containerd: cleanup of a failed container: %s", uerr->msg);
+    }
+    ctrd_intent_end(b, id);
+    if (ret == 0) {
         crimp_event_hub_publish(b->events, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_CREATED_EVENT,
                                 c->id, c->sandbox_id, c->created_at);
         resp->container_id = steal_ptr(&id);
@@ -252,6 +258,8 @@ static int start_task(struct ctrd_backend *b, struct crimp_rpc *rpc, struct ctrd
     if (ret == 0)
         ret = ctrd_create_task(b, rpc, c->id, mounts->mounts, mounts->n_mounts, &f, tty, &c->pid,
                                err);
+    if (ret == 0)
+        c->task_gone = false; /* a task again, after one killed by recovery */
     if (ret == 0 && c->upper_dir == NULL)
         c->upper_dir = ctrd_upper_dir_of_mounts(mounts->mounts, mounts->n_mounts);
     if (mounts)
@@ -381,10 +389,18 @@ int ctrd_container_remove(struct ctrd_backend *b, struct crimp_rpc *rpc,
 {
     if (ctrd_container_stop(b, rpc, c, 0, err) < 0)
         return -1;
-    /* The reaper deleted the task at the exit, or none was ever made.  */
+    /* The reaper deleted the task at the exit.  A created container has
+     * none, unless crimpd died inside its StartContainer after Tasks/Create:
+     * containerd would delete the container record and keep the task.  */
     pthread_mutex_lock(&c->mu);
-    bool task_gone = c->task_gone || c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED;
+    bool task_gone = c->task_gone;
+    bool created = c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED;
     pthread_mutex_unlock(&c->mu);
+    if (!task_gone && created) {
+        if (ctrd_kill(b, rpc, c->id, NULL, SIGKILL, err) < 0)
+            return -1;
+        ctrd_wait_task_stopped(b, c->id);
+    }
     if (!task_gone && ctrd_delete_task(b, c->id, err) < 0)
         return -1;
     ctrd_logger_finish(b->logger, c->id, 0);

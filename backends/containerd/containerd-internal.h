@@ -56,6 +56,9 @@ struct ctrd_backend {
     struct ctrd_store *store;     /* store.c */
     struct ctrd_monitor *monitor; /* monitor.c */
     char *sandbox_root; /* state_dir/sandboxes: checkpoints; state_dir/pods/<id>: files */
+    json_t *stale_intents; /* intents left by the last run, until recovered */
+    pthread_mutex_t intents_mu;
+    json_t *live_intents;  /* IDs of this crimpd's intents (a set): recover.c */
 };
 
 static inline struct ctrd_backend *ctrd_of(struct crimp_backend *b)
@@ -378,6 +381,9 @@ int ctrd_monitor_watch(struct ctrd_backend *b, const char *id, crimp_error_t *er
  * reconnect): running tasks are watched again, vanished ones recorded as
  * exited.  */
 void ctrd_monitor_resync(struct ctrd_backend *b);
+/* Queues ctrd_recover_containerd on the reaper (retried every second
+ * while containerd cannot be reached).  */
+void ctrd_monitor_recover(struct ctrd_backend *b);
 /* Has the reaper close container ID's stdin (ctrd_close_stdin) soon: for
  * the log copier, which must not wait on containerd.  CTX is the backend.  */
 void ctrd_monitor_close_stdin(void *ctx, const char *id);
@@ -395,6 +401,24 @@ bool ctrd_wait_flag(pthread_mutex_t *mu, pthread_cond_t *cv, const bool *flag,
 int ctrd_call_gone_ok(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *method,
                       const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
                       crimp_error_t *err);
+
+/* ---- recover.c: crash consistency ---------------------------------------
+ * An intent (state_dir/intents/<id>, fsync'd and renamed into place) is
+ * written before the first side effect of RunPodSandbox / CreateContainer
+ * and removed once the record is written or the attempt undone.  KIND is
+ * "sandbox" or "container", WHAT names it for the log ("ns/name").  */
+int ctrd_intent_begin(struct ctrd_backend *b, const char *kind, const char *id,
+                      const char *what, crimp_error_t *err);
+void ctrd_intent_end(struct ctrd_backend *b, const char *id);
+/* At open, before serving: removes what crimp made on this host that no
+ * record explains (CNI attachments, netns, pod files and shm, FIFOs).  */
+void ctrd_recover_local(struct ctrd_backend *b);
+/* On the reaper: removes containerd containers, tasks and rootfs
+ * snapshots that neither a record nor a live intent explains, then the
+ * stale intents.  Fails (to be retried) when containerd cannot be reached.  */
+int ctrd_recover_containerd(struct ctrd_backend *b, crimp_error_t *err);
+/* Polls Tasks/Get until ID's task is stopped or gone (10 s at most).  */
+void ctrd_wait_task_stopped(struct ctrd_backend *b, const char *id);
 
 /* Stats and metrics (stats.c).  */
 int ctrd_container_stats(struct crimp_backend *self, struct crimp_rpc *rpc,

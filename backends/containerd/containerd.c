@@ -62,6 +62,9 @@ static void ctrd_close(struct crimp_backend *self)
     free(b->state_dir);
     free(b->netns_dir);
     free(b->sandbox_root);
+    json_decref(b->stale_intents);
+    json_decref(b->live_intents);
+    pthread_mutex_destroy(&b->intents_mu);
     free(b);
 }
 
@@ -94,6 +97,9 @@ static struct crimp_backend *ctrd_open(const struct crimp_backend_config *cfg, c
         xstrdup(cfg->state_dir ? cfg->state_dir : "/var/lib/crimp/backends/containerd");
     b->netns_dir = xasprintf("%s/netns", b->state_dir);
     b->sandbox_root = xasprintf("%s/pods", b->state_dir);
+    b->stale_intents = json_array();
+    b->live_intents = json_object();
+    pthread_mutex_init(&b->intents_mu, NULL);
     b->oom_score_adj_min =
         (int)crimp_option_int(opts, "oom_score_adj_min", crimp_oom_score_adj_floor());
     cleanup_free char *cache = xasprintf("%s/cni-cache", b->state_dir);
@@ -122,8 +128,12 @@ static struct crimp_backend *ctrd_open(const struct crimp_backend_config *cfg, c
     b->recursive_ro = strcmp(b->runtime, CTRD_DEFAULT_RUNTIME) == 0 &&
                       crimp_kernel_has_mount_setattr() &&
                       crimp_runc_supports_mount_option("runc", "rro");
+    /* What a crimpd killed mid-call left behind: the host's part now,
+     * before any call is served; containerd's part on the reaper, which
+     * keeps asking when containerd comes up after crimpd.  */
+    ctrd_recover_local(b);
     b->monitor = ctrd_monitor_new(b);
-    /* containerd may come up after crimpd: the reaper keeps asking.  */
+    ctrd_monitor_recover(b);
     ctrd_monitor_resync(b);
     return &b->base;
 }

@@ -28,6 +28,7 @@ enum reap_kind {
     REAP_EXIT,        /* the wait reported the exit */
     REAP_CHECK,       /* the wait failed or was never made: ask containerd */
     REAP_CLOSE_STDIN, /* stdin_once: the attach session's stdin ended */
+    REAP_RECOVER,     /* the containerd part of crash recovery (recover.c) */
 };
 
 struct reap_item {
@@ -229,6 +230,21 @@ static void reattach_log(struct ctrd_backend *b, struct ctrd_container *c)
         log_warn("containerd: log of %.12s not resumed: %s", c->id, err->msg);
 }
 
+/* Whether container ID is on record as created (never started) though it
+ * has a task.  */
+static bool started_mid_call(struct ctrd_backend *b, const char *id)
+{
+    cleanup_error crimp_error_t err = NULL;
+    struct ctrd_container *c = ctrd_container_get(b, id, &err);
+    if (c == NULL)
+        return false;
+    pthread_mutex_lock(&c->mu);
+    bool created = c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED;
+    pthread_mutex_unlock(&c->mu);
+    ctrd_container_put(c);
+    return created;
+}
+
 /* What containerd says of ID's task, for a check item.  */
 static void check_task(struct ctrd_monitor *m, const char *id)
 {
@@ -256,6 +272,16 @@ static void check_task(struct ctrd_monitor *m, const char *id)
     } else if (resp->process->status == CONTAINERD__V1__TYPES__STATUS__STOPPED) {
         ctrd_monitor_reap(b, id, resp->process->exit_status,
                           ctrd_timestamp_ns(resp->process->exited_at));
+    } else if (started_mid_call(b, id)) {
+        /* crimpd died inside StartContainer after Tasks/Create: the record
+         * still says created and has no FIFOs; the task goes, and its
+         * reaped exit lets the container be started again or removed.  */
+        log_warn("containerd: container %.12s was being started when crimpd stopped: its task "
+                 "is killed",
+                 id);
+        cleanup_error crimp_error_t kerr = NULL;
+        if (ctrd_kill(b, NULL, id, NULL, SIGKILL, &kerr) < 0 || ctrd_monitor_watch(b, id, &kerr) < 0)
+            enqueue(m, id, REAP_CHECK, 0, 0, RETRY_NS);
     } else {
         crimp_error_release(&err);
         struct ctrd_container *c = ctrd_container_get(b, id, &err);
@@ -274,6 +300,56 @@ static void check_task(struct ctrd_monitor *m, const char *id)
         protobuf_c_message_free_unpacked(&resp->base, NULL);
 }
 
+/* A second sweep this long after the first: containerd may still finish
+ * a call the killed crimpd had in flight (a Snapshots/Prepare, a
+ * Containers/Create) after the first sweep listed what exists.  */
+#define RECOVER_AGAIN_NS (5LL * 1000 * 1000 * 1000)
+
+static void recover(struct ctrd_monitor *m, const char *pass)
+{
+    cleanup_error crimp_error_t err = NULL;
+    if (ctrd_recover_containerd(m->b, &err) == 0) {
+        if (strcmp(pass, "again") != 0)
+            enqueue(m, "again", REAP_RECOVER, 0, 0, RECOVER_AGAIN_NS);
+        return;
+    }
+    if (err->code == GRPC_STATUS_UNAVAILABLE || err->code == GRPC_STATUS_DEADLINE_EXCEEDED)
+        log_debug("containerd: %s (retrying)", err->msg);
+    else
+        log_warn("containerd: %s (retrying)", err->msg);
+    enqueue(m, pass, REAP_RECOVER, 0, 0, RETRY_NS);
+}
+
+void ctrd_monitor_recover(struct ctrd_backend *b)
+{
+    enqueue(b->monitor, "", REAP_RECOVER, 0, 0, 0);
+}
+
+/* Unlinks and returns the first item due by NOW; else NULL with *NEXT_DUE
+ * the earliest time one will be (NOW + 1 s when the queue is empty).  */
+static struct reap_item *take_due(struct ctrd_monitor *m, int64_t now, int64_t *next_due)
+{
+    *next_due = now + 1000LL * 1000 * 1000;
+    struct reap_item *prev = NULL;
+    for (struct reap_item *it = m->head; it; prev = it, it = it->next) {
+        if (it->not_before > now) {
+            if (it->not_before < *next_due)
+                *next_due = it->not_before;
+            continue;
+        }
+        if (prev)
+            prev->next = it->next;
+        else
+            m->head = it->next;
+        if (m->tail == it)
+            m->tail = prev;
+        return it;
+    }
+    return NULL;
+}
+
+/* The next item due, in queue order among those due: a delayed retry
+ * (containerd away, the second recovery sweep) never holds up an exit.  */
 static struct reap_item *next_item(struct ctrd_monitor *m)
 {
     pthread_mutex_lock(&m->mu);
@@ -282,18 +358,14 @@ static struct reap_item *next_item(struct ctrd_monitor *m)
             pthread_mutex_unlock(&m->mu);
             return NULL;
         }
-        struct reap_item *it = m->head;
-        if (it && it->not_before <= crimp_now_mono_ns()) {
-            m->head = it->next;
-            if (m->head == NULL)
-                m->tail = NULL;
+        int64_t due;
+        struct reap_item *it = take_due(m, crimp_now_mono_ns(), &due);
+        if (it) {
             pthread_mutex_unlock(&m->mu);
+            it->next = NULL;
             return it;
         }
-        /* Items are queued in order, but a delayed one may block a ready
-         * one behind it for at most RETRY_NS: good enough for exits.  */
-        int64_t wait = it ? it->not_before - crimp_now_mono_ns() : 1000LL * 1000 * 1000;
-        int64_t abs = crimp_now_real_ns() + wait;
+        int64_t abs = crimp_now_real_ns() + (due - crimp_now_mono_ns());
         struct timespec ts = {.tv_sec = abs / 1000000000, .tv_nsec = abs % 1000000000};
         pthread_cond_timedwait(&m->cv, &m->mu, &ts);
     }
@@ -313,6 +385,9 @@ static void *reaper_main(void *arg)
             break;
         case REAP_CLOSE_STDIN:
             close_stdin(m->b, it->id);
+            break;
+        case REAP_RECOVER:
+            recover(m, it->id);
             break;
         }
         free(it->id);
@@ -377,7 +452,9 @@ void ctrd_monitor_resync(struct ctrd_backend *b)
     ctrd_sandboxes_put_all(sv, ns);
     struct ctrd_container **cv = ctrd_containers(b, NULL, &nc);
     for (size_t i = 0; i < nc; i++)
-        if (cv[i]->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING)
+        /* Created ones too: a crash inside StartContainer may have left a task.  */
+        if (cv[i]->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING ||
+            cv[i]->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED)
             enqueue(b->monitor, cv[i]->id, REAP_CHECK, 0, 0, 0);
     ctrd_containers_put_all(cv, nc);
 }

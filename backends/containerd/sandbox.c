@@ -500,6 +500,12 @@ int ctrd_run_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
     cleanup_free char *dir = ctrd_pod_dir(b, id);
     cleanup_free char *pods = xasprintf("%s/pods", b->state_dir);
     mkdir(pods, 0755);
+    cleanup_free char *what = xasprintf("%s/%s", req->config->metadata->namespace_,
+                                        req->config->metadata->name);
+    if (ctrd_intent_begin(b, "pod", id, what, err) < 0) {
+        ctrd_sandbox_put(s);
+        return -1;
+    }
     int ret = make_pod_files(b, dir, s->config, err);
     if (ret == 0 && !host_net)
         ret = netns_create(b->netns_dir, &s->netns, err);
@@ -515,12 +521,13 @@ int ctrd_run_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
         s->state = RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY;
         ret = ctrd_sandbox_add(b, s, err);
     }
-    if (ret < 0) {
+    if (ret < 0)
         undo_sandbox(b, s);
-        ctrd_sandbox_put(s);
-        return -1;
-    }
+    /* The record explains the pod from here on, or nothing is left.  */
+    ctrd_intent_end(b, id);
     ctrd_sandbox_put(s);
+    if (ret < 0)
+        return -1;
     resp->pod_sandbox_id = steal_ptr(&id);
     return 0;
 }

@@ -73,6 +73,29 @@ int docker_pull(struct docker_backend *d, struct crimp_rpc *rpc, const char *ima
 int docker_create(struct docker_backend *d, const char *name, json_t *body, char **id,
                   crimp_error_t *err);
 
+/* Force-removes container ID (and its anonymous volumes); gone is success.  */
+int docker_force_remove(struct docker_backend *d, const char *id, crimp_error_t *err);
+
+/* Undoes a half-made sandbox ID (CNI DEL by its checkpoint CKPT, the pause
+ * container, the checkpoint) so a failed RunPodSandbox leaks nothing.  */
+void docker_sandbox_undo(struct docker_backend *d, const char *id, json_t *ckpt);
+
+/* recover.c: an intent named after the pause container NAME, written
+ * before it is created and removed once its checkpoint exists; and the
+ * sweep at start of what a crimpd killed mid-call left behind.  */
+int docker_intent_begin(struct docker_backend *d, const char *name, crimp_error_t *err);
+void docker_intent_end(struct docker_backend *d, const char *name);
+int docker_recover(struct docker_backend *d, crimp_error_t *err);
+/* The IDs of the pods crimp has a checkpoint of (a new array); appends to
+ * RESP, as NOTREADY, those of IDS crimp has a checkpoint of but
+ * Docker no pause container (removed by a RemovePodSandbox that crimpd
+ * did not live to finish), so that kubelet removes them and their network
+ * is released.  */
+json_t *docker_checkpoint_ids(struct docker_backend *d);
+void docker_list_checkpoint_only(struct docker_backend *d, json_t *ids,
+                                 const Runtime__V1__PodSandboxFilter *f,
+                                 Runtime__V1__ListPodSandboxResponse *resp);
+
 /* Lists the containers crimp serves (its own and adopted ones, see
  * labels.h) of TYPE (DOCKER_TYPE_SANDBOX / _CONTAINER) with extra label
  * filters (may be NULL): Docker's /containers/json entries.  */

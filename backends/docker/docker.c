@@ -90,6 +90,8 @@ static void docker_close(struct crimp_backend *self)
 }
 
 #define OPEN_PROBE_NS (3 * 1000000000LL)
+/* The sweep at start of what a killed crimpd left (recover.c).  */
+#define RECOVER_NS (60 * 1000000000LL)
 
 static struct crimp_backend *docker_open(const struct crimp_backend_config *cfg,
                                          crimp_error_t *err)
@@ -144,6 +146,18 @@ static struct crimp_backend *docker_open(const struct crimp_backend_config *cfg,
     if (vrc < 0) {
         log_warn("docker backend `%s`: %s", cfg->name, verr->msg);
         crimp_error_release(&verr);
+    } else {
+        /* Before the logs resume: containers torn down need no copier.
+         * Bounded apart from the probe: the sweep may stop and remove
+         * several containers.  */
+        struct crimp_budget sweep = {.deadline_ns = crimp_now_mono_ns() + RECOVER_NS};
+        crimp_budget_set_current(&sweep);
+        if (docker_recover(d, &verr) < 0) {
+            log_warn("docker backend `%s`: %s", cfg->name, verr->msg);
+            crimp_error_release(&verr);
+        }
+        at_open.deadline_ns = crimp_now_mono_ns() + OPEN_PROBE_NS;
+        crimp_budget_set_current(&at_open);
     }
     docker_logs_recover(d->logs);
     crimp_budget_set_current(NULL);

@@ -21,7 +21,7 @@
 
 #define SANDBOX_STOP_SECONDS 10
 
-static int force_remove(struct docker_backend *d, const char *id, crimp_error_t *err)
+int docker_force_remove(struct docker_backend *d, const char *id, crimp_error_t *err)
 {
     struct docker_request r = {.method = "DELETE", .path = "/containers/{id}", .id = id,
                                .query = "v=1&force=1"};
@@ -80,18 +80,17 @@ static int setup_network(struct docker_backend *d, const char *id, json_t *inspe
         free(ips[i]);
     }
     json_object_set_new(ckpt, "ips", arr);
-    return crimp_checkpoint_write(d->sandbox_dir, id, ckpt, err);
+    return 0;
 }
 
-/* Undoes a half-made sandbox so a failed RunPodSandbox leaks nothing.  */
-static void undo_sandbox(struct docker_backend *d, const char *id, json_t *ckpt)
+void docker_sandbox_undo(struct docker_backend *d, const char *id, json_t *ckpt)
 {
     crimp_error_t e = NULL;
     struct cni_attachment a = attachment(id, ckpt, "");
     if (cni_del(d->cni, &a, &e) < 0)
         log_warn("docker: undo sandbox %.12s: %s", id, e->msg);
     crimp_error_release(&e);
-    if (force_remove(d, id, &e) < 0)
+    if (docker_force_remove(d, id, &e) < 0)
         log_warn("docker: undo sandbox %.12s: %s", id, e->msg);
     crimp_error_release(&e);
     crimp_checkpoint_remove(d->sandbox_dir, id, NULL);
@@ -138,19 +137,35 @@ int docker_run_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
         return crimp_error_wrap(err, "pause image");
     cleanup_free char *name = docker_sandbox_name(cfg->metadata);
     cleanup_free char *id = NULL;
-    if (docker_create(d, name, body, &id, err) < 0)
+    /* The intent names the pause container before it exists: a crash
+     * before its checkpoint is written still leaves something that says
+     * it is half-made (recover.c).  */
+    if (docker_intent_begin(d, name, err) < 0)
         return -1;
+    if (docker_create(d, name, body, &id, err) < 0) {
+        docker_intent_end(d, name);
+        return -1;
+    }
     /* Written before start: Stop and Remove must find the pod whatever
-     * happens from here on.  */
-    json_auto_t *ckpt = json_pack("{s:s, s:s, s:s, s:b, s:o, s:[], s:b}", "name",
+     * happens from here on; "pending" until RunPodSandbox is done, so that
+     * a crimpd that dies in between tears it down at its next start.  */
+    json_auto_t *ckpt = json_pack("{s:s, s:s, s:s, s:b, s:o, s:[], s:b, s:b}", "name",
                                   cfg->metadata->name, "namespace", cfg->metadata->namespace_,
                                   "uid", cfg->metadata->uid, "host_network",
                                   crimp_pod_host_network(cfg), "port_mappings", crimp_pod_port_mappings(cfg),
-                                  "ips", "network_torn_down", 0);
-    if (crimp_checkpoint_write(d->sandbox_dir, id, ckpt, err) < 0 ||
-        cri_dockerd_checkpoint_write(d, id, cfg, err) < 0 ||
-        start_sandbox(d, id, cfg, ckpt, err) < 0) {
-        undo_sandbox(d, id, ckpt);
+                                  "ips", "network_torn_down", 0, "pending", 1);
+    int ret = crimp_checkpoint_write(d->sandbox_dir, id, ckpt, err);
+    docker_intent_end(d, name); /* the checkpoint says it from here on */
+    if (ret == 0)
+        ret = cri_dockerd_checkpoint_write(d, id, cfg, err);
+    if (ret == 0)
+        ret = start_sandbox(d, id, cfg, ckpt, err);
+    if (ret == 0) {
+        json_object_del(ckpt, "pending");
+        ret = crimp_checkpoint_write(d->sandbox_dir, id, ckpt, err);
+    }
+    if (ret < 0) {
+        docker_sandbox_undo(d, id, ckpt);
         return crimp_error_wrap(err, "run pod sandbox %s", name);
     }
     resp->pod_sandbox_id = steal_ptr(&id);
@@ -251,7 +266,7 @@ static int for_pod_containers(struct docker_backend *d, const char *sandbox_id, 
         const char *cid = json_string_value(json_object_get(c, "Id"));
         if (remove) {
             docker_logs_forget(d->logs, cid);
-            if (force_remove(d, cid, err) < 0)
+            if (docker_force_remove(d, cid, err) < 0)
                 return -1;
         } else if (strcmp(json_string_value(json_object_get(c, "State")) ?: "", "running") == 0 &&
                    stop_container_now(d, cid, 0, err) < 0) {
@@ -330,7 +345,7 @@ int docker_remove_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
     /* Unlike dockershim, Remove releases the network when Stop did not, so
      * an IP never leaks.  */
     if (for_pod_containers(d, id, true, err) < 0 || teardown_network(d, id, inspect, ckpt, err) < 0 ||
-        (inspect && force_remove(d, id, err) < 0))
+        (inspect && docker_force_remove(d, id, err) < 0))
         return crimp_error_wrap(err, "remove pod sandbox %.12s", id);
     cri_dockerd_checkpoint_remove(d, id);
     return crimp_checkpoint_remove(d->sandbox_dir, id, err);
@@ -515,8 +530,16 @@ int docker_list_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
      * in the list, never as a checkpoint alone.  */
     json_auto_t *checkpointed = req->filter ? NULL : cri_dockerd_checkpointed(d);
     struct list_ctx x = {req->filter, resp, 0};
+    /* crimp's own checkpoints first: one written after this has its
+     * container in the list below, so a pod being made never shows
+     * without it.  */
+    json_auto_t *ckpts = docker_checkpoint_ids(d);
     if (docker_list_each(d, DOCKER_TYPE_SANDBOX, add_if_passes, &x, err) < 0)
         return -1;
+    /* Pods whose pause container is gone: crimp's (a RemovePodSandbox a
+     * killed crimpd did not finish), then cri-dockerd's.  */
+    docker_list_checkpoint_only(d, ckpts, req->filter, resp);
+    x.cap = resp->n_items; /* it grew the array to fit: never more than that */
     for (size_t i = 0; i < resp->n_items; i++)
         json_object_del(checkpointed, resp->items[i]->id);
     const char *id;
