@@ -167,13 +167,12 @@ static void each_entry(const char *dir, void (*fn)(struct ctrd_backend *, const 
 
 static void log_intent(struct ctrd_backend *b, const char *dir, const char *id)
 {
-    json_t *j = NULL;
+    json_auto_t *j = NULL;
     cleanup_error crimp_error_t err = NULL;
     if (crimp_checkpoint_read(dir, id, &j, &err) < 0) {
         log_warn("containerd: %s", err->msg);
         return;
     }
-    json_auto_t *owned = j;
     if (on_record(b, id)) {
         /* Killed between writing the record and dropping the intent.  */
         log_info("containerd: %s %.12s was complete when crimpd stopped: kept",

@@ -377,11 +377,10 @@ static void resume_one(struct docker_logs *l, json_t *c)
     int64_t last = last_logged(path);
     if (!running && last == 0)
         return;
-    json_t *inspect = NULL;
+    json_auto_t *inspect = NULL;
     cleanup_error crimp_error_t err = NULL;
     if (docker_inspect(l->d, id, &inspect, &err) < 0)
         return;
-    json_auto_t *owned = inspect;
     json_t *st = json_object_get(inspect, "State");
     if (!running && docker_parse_time(json_string_value(json_object_get(st, "FinishedAt"))) <= last)
         return;

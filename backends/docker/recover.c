@@ -129,13 +129,12 @@ static void recover_checkpoints(struct docker_backend *d, struct inventory *inv)
     json_t *v;
     json_array_foreach (ids, i, v) {
         const char *id = json_string_value(v);
-        json_t *ckpt = NULL;
+        json_auto_t *ckpt = NULL;
         cleanup_error crimp_error_t err = NULL;
         if (crimp_checkpoint_read(d->sandbox_dir, id, &ckpt, &err) < 0) {
             log_warn("docker: %s", err->msg);
             continue;
         }
-        json_auto_t *owned = ckpt;
         if (json_is_true(json_object_get(ckpt, "pending")))
             discard_pod(d, inv, id, ckpt, "was half-made when crimpd stopped");
         else if (json_object_get(inv->sandboxes, id) == NULL)
