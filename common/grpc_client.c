@@ -454,6 +454,11 @@ int crimp_grpc_bidi_close(struct crimp_grpc_stream *s, crimp_error_t *err)
     return finish_stream(s, err);
 }
 
+void crimp_grpc_stream_cancel(struct crimp_grpc_stream *s)
+{
+    grpc_call_cancel(s->call, NULL); /* thread-safe in grpc core */
+}
+
 void crimp_grpc_stream_free(struct crimp_grpc_stream *s)
 {
     if (s == NULL)

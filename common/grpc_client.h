@@ -132,6 +132,10 @@ int crimp_grpc_bidi_exchange(struct crimp_grpc_stream *s, const ProtobufCMessage
  * delivered while messages are unread) and returns the final status.  */
 int crimp_grpc_bidi_close(struct crimp_grpc_stream *s, crimp_error_t *err);
 
+/* Cancels the call from any thread (a waiting next then fails); the owner
+ * still frees it.  */
+void crimp_grpc_stream_cancel(struct crimp_grpc_stream *s);
+
 /* Cancels the call if it is still open and frees everything.  NULL-safe.  */
 void crimp_grpc_stream_free(struct crimp_grpc_stream *s);
 

@@ -253,6 +253,11 @@ int ctrd_stream_close(struct ctrd_stream *s, crimp_error_t *err)
     return stream_result(s, ret, err);
 }
 
+void ctrd_stream_cancel(struct ctrd_stream *s)
+{
+    crimp_grpc_stream_cancel(s->g);
+}
+
 void ctrd_stream_free(struct ctrd_stream *s)
 {
     if (s == NULL)

@@ -76,6 +76,8 @@ struct ctrd_stream *ctrd_stream_start(struct ctrd_conn *c, const struct ctrd_opt
 /* 1 with *MSG (caller frees), 0 at the end (status OK), < 0 with *err.  */
 int ctrd_stream_next(struct ctrd_stream *s, const ProtobufCMessageDescriptor *desc,
                      ProtobufCMessage **msg, crimp_error_t *err);
+/* Cancels S from another thread: its pending next returns CANCELLED.  */
+void ctrd_stream_cancel(struct ctrd_stream *s);
 /* Cancels if still open; ends the span; NULL-safe.  */
 void ctrd_stream_free(struct ctrd_stream *s);
 

@@ -12,36 +12,20 @@ import tempfile
 import unittest
 import uuid
 
-from crimpe2e import PB, Crimpd, bed_env, main, wait_for
+from crimpe2e import PB, bed_env, main, wait_for
+from test_docker_adopt import crimpd_for_docker, docker
 
 BED = bed_env()
-DOCKER_SOCK = BED["CRIMP_BED_DOCKER_SOCK"]
 BUSYBOX = BED["CRIMP_BED_BUSYBOX_IMAGE"]
 CACHED = ("ListContainers", "ListPodSandbox", "ContainerStatus", "PodSandboxStatus",
           "ListImages", "ImageStatus", "ImageFsInfo")
-
-
-def docker(*args, check=True):
-    out = subprocess.run(["docker", "-H", "unix://" + DOCKER_SOCK, *args], capture_output=True,
-                         text=True, timeout=120)
-    if check and out.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)}: {out.stderr}")
-    return out.stdout.strip()
 
 
 class DockerCaches(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.state = tempfile.mkdtemp(prefix="crimp-docker-caches.")
-        cfg = os.path.join(cls.state, "crimpd.json")
-        with open(cfg, "w") as f:
-            json.dump({"backends": [{"name": "docker", "type": "docker",
-                                     "endpoint": "unix://" + DOCKER_SOCK,
-                                     "options": {"pause_image": BED["CRIMP_BED_PAUSE_IMAGE"],
-                                                 "cni_conf_dir": BED["CRIMP_BED_CNI_CONF_DIR"],
-                                                 "cni_bin_dirs": "/usr/lib/cni"}}]}, f)
-        cls.crimpd = Crimpd(extra=["--config", cfg, "--state-dir",
-                                   os.path.join(cls.state, "crimp")]).start()
+        cls.crimpd = crimpd_for_docker(cls.state).start()
         cls.c = cls.crimpd.client
         cls.pod_cfg = PB.PodSandboxConfig(
             metadata=PB.PodSandboxMetadata(name="cached", namespace="e2e", uid=str(uuid.uuid4())),
