@@ -189,16 +189,16 @@ static void refetch(struct ctrd_image_store *s, const char *name)
     pthread_rwlock_unlock(&s->lock);
 }
 
-#define UNPACK_NAME(type, any)                                                             \
-    containerd__services__images__v1__##type##__unpack(NULL, (any)->value.len,            \
-                                                         (any)->value.data)
+#define UNPACK_NAME(type, any)                                                                     \
+    containerd__services__images__v1__##type##__unpack(NULL, (any)->value.len, (any)->value.data)
 
 static void apply(struct ctrd_image_store *s, const Containerd__Services__Events__V1__Envelope *e)
 {
     const char *topic = e->topic ? e->topic : "";
-    if (e->event == NULL || strcmp(e->namespace_ ? e->namespace_ : "",
-                                   ctrd_conn_namespace(s->b->conn)) != 0)
+    if (e->event == NULL ||
+        strcmp(e->namespace_ ? e->namespace_ : "", ctrd_conn_namespace(s->b->conn)) != 0)
         return;
+    /* ImageUpdate has ImageCreate's fields (name, labels): one decoder.  */
     if (strcmp(topic, "/images/create") == 0 || strcmp(topic, "/images/update") == 0) {
         Containerd__Services__Images__V1__ImageCreate *ev = UNPACK_NAME(image_create, e->event);
         if (ev && ev->name)
@@ -263,12 +263,13 @@ static int follow_once(struct ctrd_image_store *s, crimp_error_t *err)
     s->stream = st;
     bool stop = atomic_load(&s->stopping);
     pthread_mutex_unlock(&s->stream_mu);
-    int r = stop ? 0 : resync(s, err);
-    if (r == 0)
+    int r = stop ? 0 : resync(s, err); /* stopping: the cancel came before the stream */
+    if (r == 0 && !stop)
         atomic_store(&s->current, true);
     Containerd__Services__Events__V1__Envelope *e = NULL;
-    while (r == 0 && (r = ctrd_stream_next(st, &containerd__services__events__v1__envelope__descriptor,
-                                           (ProtobufCMessage **)&e, err)) > 0) {
+    while (r == 0 && !stop &&
+           (r = ctrd_stream_next(st, &containerd__services__events__v1__envelope__descriptor,
+                                 (ProtobufCMessage **)&e, err)) > 0) {
         apply(s, e);
         protobuf_c_message_free_unpacked(&e->base, NULL);
         r = 0;

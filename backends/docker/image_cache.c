@@ -13,7 +13,7 @@
 
 struct docker_image_cache {
     struct docker_backend *d;
-    pthread_mutex_t sync; /* one resync at a time */
+    pthread_mutex_t sync;  /* one resync at a time */
     pthread_rwlock_t lock; /* guards images and root */
     json_t *images;        /* Id -> image object */
     char *root;
@@ -25,7 +25,8 @@ struct docker_image_cache {
 /* The fields the CRI calls read, from a /images/{id}/json answer.  */
 static json_t *image_of_inspect(json_t *inspect)
 {
-    const char *user = json_string_value(json_object_get(json_object_get(inspect, "Config"), "User"));
+    const char *user =
+        json_string_value(json_object_get(json_object_get(inspect, "Config"), "User"));
     return json_pack("{s:s, s:O, s:O, s:I, s:{s:s}}", "Id",
                      json_string_value(json_object_get(inspect, "Id")) ?: "", "RepoTags",
                      json_object_get(inspect, "RepoTags") ?: json_array(), "RepoDigests",
@@ -59,17 +60,29 @@ static json_t *image_of_list_item(struct docker_image_cache *c, json_t *known, j
     return image_of_inspect(inspect);
 }
 
+/* Docker's root directory, asked once: it does not move while dockerd runs.  */
+static int learn_root(struct docker_image_cache *c, crimp_error_t *err)
+{
+    pthread_rwlock_rdlock(&c->lock);
+    bool known = c->root != NULL;
+    pthread_rwlock_unlock(&c->lock);
+    if (known)
+        return 0;
+    json_auto_t *info = NULL;
+    if (docker_get_json(c->d->client, "/info", NULL, NULL, &info, err) < 0)
+        return -1;
+    const char *root = json_string_value(json_object_get(info, "DockerRootDir"));
+    pthread_rwlock_wrlock(&c->lock);
+    if (c->root == NULL)
+        c->root = xstrdup(root ? root : "/var/lib/docker");
+    pthread_rwlock_unlock(&c->lock);
+    return 0;
+}
+
 static int resync_locked(struct docker_image_cache *c, crimp_error_t *err)
 {
-    if (c->root == NULL) {
-        json_auto_t *info = NULL;
-        if (docker_get_json(c->d->client, "/info", NULL, NULL, &info, err) < 0)
-            return -1;
-        const char *root = json_string_value(json_object_get(info, "DockerRootDir"));
-        pthread_rwlock_wrlock(&c->lock);
-        c->root = xstrdup(root ? root : "/var/lib/docker");
-        pthread_rwlock_unlock(&c->lock);
-    }
+    if (learn_root(c, err) < 0)
+        return -1;
     json_auto_t *list = NULL;
     if (docker_get_json(c->d->client, "/images/json", NULL, NULL, &list, err) < 0)
         return -1;
@@ -123,10 +136,12 @@ json_t *docker_image_cache_list(struct docker_image_cache *c)
     return out;
 }
 
-char *docker_image_cache_root(struct docker_image_cache *c)
+char *docker_image_cache_root(struct docker_image_cache *c, crimp_error_t *err)
 {
+    if (learn_root(c, err) < 0)
+        return NULL;
     pthread_rwlock_rdlock(&c->lock);
-    char *root = xstrdup_or_null(c->root);
+    char *root = xstrdup(c->root);
     pthread_rwlock_unlock(&c->lock);
     return root;
 }

@@ -33,8 +33,8 @@ bool docker_image_cache_current(struct docker_image_cache *c);
  * (new reference), or NULL when the cache is not current.  */
 json_t *docker_image_cache_list(struct docker_image_cache *c);
 
-/* Docker's root directory, as /info told at the last resync (caller
- * frees), or NULL when not known yet.  */
-char *docker_image_cache_root(struct docker_image_cache *c);
+/* Docker's root directory (caller frees), asked of /info the first time
+ * only; NULL with *ERR when dockerd cannot be asked.  */
+char *docker_image_cache_root(struct docker_image_cache *c, crimp_error_t *err);
 
 #endif

@@ -391,14 +391,8 @@ int docker_image_fs_info(struct crimp_backend *self, struct crimp_rpc *rpc,
 {
     struct docker_backend *d = docker_of(self);
     json_auto_t *images = NULL;
-    cleanup_free char *root = docker_image_cache_root(d->images);
-    if (root == NULL) {
-        json_auto_t *info = NULL;
-        if (docker_get_json(d->client, "/info", NULL, NULL, &info, err) < 0)
-            return -1;
-        root = xstrdup(json_string_value(json_object_get(info, "DockerRootDir")) ?: "/var/lib/docker");
-    }
-    if (all_images(d, &images, err) < 0)
+    cleanup_free char *root = docker_image_cache_root(d->images, err);
+    if (root == NULL || all_images(d, &images, err) < 0)
         return -1;
     uint64_t used = 0;
     size_t i;

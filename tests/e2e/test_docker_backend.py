@@ -36,7 +36,10 @@ def docker_backend(state_dir, conf_dir=None):
     cfg = {"backends": [{"name": "docker", "type": "docker", "endpoint": "unix://" + DOCKER_SOCK,
                          "options": {"pause_image": BED["CRIMP_BED_PAUSE_IMAGE"],
                                      "cni_conf_dir": conf_dir or BED["CRIMP_BED_CNI_CONF_DIR"],
-                                     "cni_bin_dirs": "/usr/lib/cni"}}]}
+                                     "cni_bin_dirs": "/usr/lib/cni",
+                                     # not the host's /var/lib/cri-dockerd: other
+                                     # crimpds' pods are checkpointed there
+                                     "cri_dockerd_root": os.path.join(state_dir, "cri-dockerd")}}]}
     path = os.path.join(state_dir, "crimpd.json")
     with open(path, "w") as f:
         json.dump(cfg, f)

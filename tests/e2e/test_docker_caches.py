@@ -25,7 +25,8 @@ class DockerCaches(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.state = tempfile.mkdtemp(prefix="crimp-docker-caches.")
-        cls.crimpd = crimpd_for_docker(cls.state).start()
+        cls.crimpd = crimpd_for_docker(cls.state, {
+            "cri_dockerd_root": os.path.join(cls.state, "cri-dockerd")}).start()
         cls.c = cls.crimpd.client
         cls.pod_cfg = PB.PodSandboxConfig(
             metadata=PB.PodSandboxMetadata(name="cached", namespace="e2e", uid=str(uuid.uuid4())),
