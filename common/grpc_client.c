@@ -318,6 +318,8 @@ static struct crimp_grpc_stream *open_stream(grpc_channel *ch, grpc_call *parent
         ops[n].op = GRPC_OP_SEND_MESSAGE;
         ops[n++].data.send_message.send_message = bb;
         ops[n++].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    }
+    if (req != NULL && !(opts && opts->defer_initial_md)) {
         ops[n].op = GRPC_OP_RECV_INITIAL_METADATA;
         ops[n++].data.recv_initial_metadata.recv_initial_metadata = &s->initial_md;
         s->got_initial_md = true;
@@ -383,11 +385,17 @@ static int finish_stream(struct crimp_grpc_stream *s, crimp_error_t *err)
 static grpc_byte_buffer *recv_message(struct crimp_grpc_stream *s)
 {
     grpc_byte_buffer *bb = NULL;
-    grpc_op op;
-    memset(&op, 0, sizeof(op));
-    op.op = GRPC_OP_RECV_MESSAGE;
-    op.data.recv_message.recv_message = &bb;
-    if (grpc_call_start_batch(s->call, &op, 1, &bb, NULL) == GRPC_CALL_OK)
+    grpc_op ops[2];
+    size_t n = 0;
+    memset(ops, 0, sizeof(ops));
+    if (!s->got_initial_md) { /* a deferred start: the headers come with the first message */
+        ops[n].op = GRPC_OP_RECV_INITIAL_METADATA;
+        ops[n++].data.recv_initial_metadata.recv_initial_metadata = &s->initial_md;
+        s->got_initial_md = true;
+    }
+    ops[n].op = GRPC_OP_RECV_MESSAGE;
+    ops[n++].data.recv_message.recv_message = &bb;
+    if (grpc_call_start_batch(s->call, ops, n, &bb, NULL) == GRPC_CALL_OK)
         pluck(s->cq, &bb);
     return bb;
 }

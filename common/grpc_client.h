@@ -6,6 +6,7 @@
 
 #include <grpc/grpc.h>
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -30,6 +31,11 @@ struct crimp_grpc_call_opts {
     const grpc_metadata *md;
     size_t n_md;
     uint32_t flags; /* GRPC_INITIAL_METADATA_*, e.g. WAIT_FOR_READY */
+    /* Server streams: the start returns once the request is sent, and the
+     * first next waits for the server's headers too.  For a stream the
+     * server may keep silent (an events subscription sends nothing before
+     * the first event), so that its owner can cancel it meanwhile.  */
+    bool defer_initial_md;
 };
 
 /* "/runtime.v1.RuntimeService/Version" → "RuntimeService/Version": the

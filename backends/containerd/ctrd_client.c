@@ -127,7 +127,9 @@ static void call_setup(struct ctrd_conn *c, const struct ctrd_opts *o, struct ca
     set_metadata(&s->md[n++], "containerd-namespace", c->ns);
     if (!str_empty(o->lease))
         set_metadata(&s->md[n++], "containerd-lease", o->lease);
-    s->opts = (struct crimp_grpc_call_opts){.md = s->md, .n_md = n, .flags = CTRD_CALL_FLAGS};
+    s->opts = (struct crimp_grpc_call_opts){.md = s->md, .n_md = n,
+                                            .flags = o->quiet_start ? 0 : CTRD_CALL_FLAGS,
+                                            .defer_initial_md = o->quiet_start};
     s->parent = o->rpc ? o->rpc->call : NULL;
     s->deadline = grpc_deadline(ctrd_deadline_mono_ns(o));
 }

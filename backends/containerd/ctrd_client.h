@@ -61,6 +61,10 @@ struct ctrd_opts {
     struct crimp_rpc *rpc; /* the CRI call this is made for, or NULL */
     const char *lease;     /* lease ID or NULL */
     double timeout_s;      /* 0: 30 s; < 0: no deadline (Wait, Subscribe) */
+    /* Streams that may stay silent (Events/Subscribe): the start neither
+     * waits for containerd to be reachable nor for its first word, so the
+     * stream can be cancelled (ctrd_stream_cancel) while it waits.  */
+    bool quiet_start;
 };
 
 /* Unary call of METHOD (CTRD_TASKS "Create"); *RESP unpacked as RESP_DESC.  */

@@ -88,7 +88,7 @@ static void clear_locked(struct ctrd_image_store *s)
 
 void ctrd_image_store_put(struct ctrd_image_store *s, const ctrd_record *rec)
 {
-    if (rec == NULL || rec->name == NULL || rec->target == NULL)
+    if (s == NULL || rec == NULL || rec->name == NULL || rec->target == NULL)
         return;
     ctrd_record *copy = record_copy(rec);
     pthread_rwlock_wrlock(&s->lock);
@@ -98,6 +98,8 @@ void ctrd_image_store_put(struct ctrd_image_store *s, const ctrd_record *rec)
 
 void ctrd_image_store_forget(struct ctrd_image_store *s, const char *name)
 {
+    if (s == NULL)
+        return;
     pthread_rwlock_wrlock(&s->lock);
     forget_locked(s, name);
     pthread_rwlock_unlock(&s->lock);
@@ -107,7 +109,7 @@ void ctrd_image_store_forget(struct ctrd_image_store *s, const char *name)
 
 int ctrd_image_store_get(struct ctrd_image_store *s, const char *name, ctrd_record **rec)
 {
-    if (!atomic_load(&s->current))
+    if (s == NULL || !atomic_load(&s->current))
         return -1;
     pthread_rwlock_rdlock(&s->lock);
     ssize_t i = find_locked(s, name);
@@ -118,7 +120,7 @@ int ctrd_image_store_get(struct ctrd_image_store *s, const char *name, ctrd_reco
 
 ctrd_record_list *ctrd_image_store_list(struct ctrd_image_store *s, const char *digest)
 {
-    if (!atomic_load(&s->current))
+    if (s == NULL || !atomic_load(&s->current))
         return NULL;
     ctrd_record_list *list = xmalloc(sizeof(*list));
     containerd__services__images__v1__list_images_response__init(list);
@@ -133,7 +135,7 @@ ctrd_record_list *ctrd_image_store_list(struct ctrd_image_store *s, const char *
 
 bool ctrd_image_store_unpacked(struct ctrd_image_store *s, const char *chain_id)
 {
-    if (!atomic_load(&s->current) || chain_id == NULL)
+    if (s == NULL || !atomic_load(&s->current) || chain_id == NULL)
         return false;
     bool known = false;
     pthread_rwlock_rdlock(&s->lock);
@@ -145,7 +147,7 @@ bool ctrd_image_store_unpacked(struct ctrd_image_store *s, const char *chain_id)
 
 void ctrd_image_store_set_unpacked(struct ctrd_image_store *s, const char *chain_id)
 {
-    if (chain_id == NULL || ctrd_image_store_unpacked(s, chain_id))
+    if (s == NULL || chain_id == NULL || ctrd_image_store_unpacked(s, chain_id))
         return;
     pthread_rwlock_wrlock(&s->lock);
     if (s->n_unpacked == s->cap_unpacked) {
@@ -249,7 +251,7 @@ static struct ctrd_stream *subscribe(struct ctrd_image_store *s, crimp_error_t *
         CONTAINERD__SERVICES__EVENTS__V1__SUBSCRIBE_REQUEST__INIT;
     req.filters = filters;
     req.n_filters = 2;
-    struct ctrd_opts o = {.timeout_s = -1};
+    struct ctrd_opts o = {.timeout_s = -1, .quiet_start = true}; /* cancellable at once */
     return ctrd_stream_start(s->b->conn, &o, CTRD_EVENTS "Subscribe", &req.base, err);
 }
 

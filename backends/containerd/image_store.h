@@ -8,7 +8,8 @@
  * goes).  It subscribes first and then lists every record (Images/List),
  * at start and after every reconnect, so nothing falls between the two.
  * crimp's own pulls and removals update it before they return.  While the
- * subscription is down the store does not answer: callers ask containerd.  */
+ * subscription is down the store does not answer: callers ask containerd.
+ * A NULL store (a backend without one, as in unit tests) never answers.  */
 #ifndef CRIMP_CTRD_IMAGE_STORE_H
 #define CRIMP_CTRD_IMAGE_STORE_H
 

@@ -1,6 +1,7 @@
 """The cutover (issue 5): docker and containerd behind one crimpd, the
 default switched while pods run, ownership and the choice surviving a crimpd
 restart, on one client channel throughout."""
+import atexit
 import json
 import os
 import shutil
@@ -21,9 +22,14 @@ CTR = "unix://" + BED["CRIMP_BED_CONTAINERD_SOCK"]
 BUSYBOX = BED["CRIMP_BED_BUSYBOX_IMAGE"]
 
 
+# cri-dockerd checkpoints in a directory of this run's own: the host's
+# /var/lib/cri-dockerd holds other crimpds' pods, which ListPodSandbox lists.
+CRI_DOCKERD_ROOT = tempfile.mkdtemp(prefix="crimp-cutover-cri-dockerd.")
+atexit.register(shutil.rmtree, CRI_DOCKERD_ROOT, True)
 DOCKER_BACKEND = {"name": "docker", "type": "docker", "endpoint": "unix://" + DOCKER_SOCK,
                   "options": {"pause_image": BED["CRIMP_BED_PAUSE_IMAGE"],
-                              "cni_conf_dir": BED["CRIMP_BED_CNI_CONF_DIR"]}}
+                              "cni_conf_dir": BED["CRIMP_BED_CNI_CONF_DIR"],
+                              "cri_dockerd_root": CRI_DOCKERD_ROOT}}
 
 
 def docker_has(container_id):
