@@ -7,12 +7,18 @@
 #   sudo bench/run-cri-bench.sh [--stats] BUILD_DIR [ROUNDS]
 #
 # --stats runs stats_bench.py instead (ROUNDS = calls per figure), as
-# bench/run-stats-bench.sh does.
+# bench/run-stats-bench.sh does; --lists runs list_bench.py (ROUNDS = calls
+# per figure), as bench/run-list-bench.sh does.
+# With CRIMP_BENCH_CRI_DOCKERD=/path/to/cri-dockerd, a cri-dockerd on the
+# bed's dockerd is measured too (never built or fetched here).
 # Uses $CRIMP_BED when set (tests/bed/up.sh), else starts and stops a bed.
 set -euo pipefail
 workload=cri_bench.py count_flag=--rounds
 if [ "${1:-}" = --stats ]; then
     workload=stats_bench.py count_flag=--calls
+    shift
+elif [ "${1:-}" = --lists ]; then
+    workload=list_bench.py count_flag=--calls
     shift
 fi
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,6 +34,7 @@ tmp=$(mktemp -d /tmp/crimp-cribench.XXXX)
 cleanup() {
     [ -n "${pid:-}" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
     [ -n "${pid_ctr:-}" ] && kill -TERM "$pid_ctr" 2>/dev/null && wait "$pid_ctr" 2>/dev/null
+    [ -n "${pid_cd:-}" ] && kill -TERM "$pid_cd" 2>/dev/null && wait "$pid_cd" 2>/dev/null
     rm -rf "$tmp"
     [ $own_bed = 1 ] && "$root/tests/bed/down.sh" "$CRIMP_BED" >/dev/null
     return 0
@@ -51,7 +58,20 @@ J
     --state-dir "$tmp/state-ctr" --log-level warn >"$tmp/crimpd-ctr.log" 2>&1 &
 pid_ctr=$!
 endpoints+=("crimp-containerd=unix://$tmp/crimp-ctr.sock")
-for _ in $(seq 100); do [ -S "$tmp/crimp.sock" ] && [ -S "$tmp/crimp-ctr.sock" ] && break; sleep 0.05; done
+if [ -n "${CRIMP_BENCH_CRI_DOCKERD:-}" ]; then
+    "$CRIMP_BENCH_CRI_DOCKERD" --container-runtime-endpoint "unix://$tmp/cri-dockerd.sock" \
+        --docker-endpoint "unix://$CRIMP_BED_DOCKER_SOCK" --cri-dockerd-root-directory "$tmp/cri-dockerd" \
+        --network-plugin cni --cni-conf-dir "$CRIMP_BED_CNI_CONF_DIR" --cni-bin-dir /usr/lib/cni \
+        --cni-cache-dir "$tmp/cri-dockerd-cni" --pod-infra-container-image "$CRIMP_BED_PAUSE_IMAGE" \
+        --streaming-bind-addr 127.0.0.1:0 --log-level error >"$tmp/cri-dockerd.log" 2>&1 &
+    pid_cd=$!
+    endpoints+=("cri-dockerd=unix://$tmp/cri-dockerd.sock")
+fi
+for _ in $(seq 200); do
+    [ -S "$tmp/crimp.sock" ] && [ -S "$tmp/crimp-ctr.sock" ] &&
+        { [ -z "${pid_cd:-}" ] || [ -S "$tmp/cri-dockerd.sock" ]; } && break
+    sleep 0.05
+done
 echo "# machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "# docker $(curl -s --unix-socket "$CRIMP_BED_DOCKER_SOCK" http://d/version | python3 -c 'import json,sys; print(json.load(sys.stdin)["Version"])'), containerd $(containerd --version | awk '{print $3}')"
 PYTHONPATH=$build/tests/py:$root/tests/e2e:$root/contrib/demo /usr/bin/python3 "$root/bench/$workload" \

@@ -307,6 +307,8 @@ static struct crimp_grpc_stream *open_stream(grpc_channel *ch, grpc_call *parent
         ops[n].op = GRPC_OP_SEND_MESSAGE;
         ops[n++].data.send_message.send_message = bb;
         ops[n++].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    }
+    if (req != NULL && !(opts && opts->defer_initial_md)) {
         ops[n].op = GRPC_OP_RECV_INITIAL_METADATA;
         ops[n++].data.recv_initial_metadata.recv_initial_metadata = &s->initial_md;
         s->got_initial_md = true;
@@ -369,14 +371,28 @@ static int finish_stream(struct crimp_grpc_stream *s, crimp_error_t *err)
 }
 
 /* The next message the peer sent, or NULL at the end of its side.  */
+/* Fills OP to receive the server's headers unless asked already; returns
+ * how many ops it filled (0 or 1).  */
+static size_t recv_initial_md_op(struct crimp_grpc_stream *s, grpc_op *op)
+{
+    if (s->got_initial_md)
+        return 0;
+    op->op = GRPC_OP_RECV_INITIAL_METADATA;
+    op->data.recv_initial_metadata.recv_initial_metadata = &s->initial_md;
+    s->got_initial_md = true;
+    return 1;
+}
+
 static grpc_byte_buffer *recv_message(struct crimp_grpc_stream *s)
 {
     grpc_byte_buffer *bb = NULL;
-    grpc_op op;
-    memset(&op, 0, sizeof(op));
-    op.op = GRPC_OP_RECV_MESSAGE;
-    op.data.recv_message.recv_message = &bb;
-    if (grpc_call_start_batch(s->call, &op, 1, &bb, NULL) == GRPC_CALL_OK)
+    grpc_op ops[2];
+    size_t n = 0;
+    memset(ops, 0, sizeof(ops));
+    n += recv_initial_md_op(s, &ops[n]); /* a deferred start: headers come with the first message */
+    ops[n].op = GRPC_OP_RECV_MESSAGE;
+    ops[n++].data.recv_message.recv_message = &bb;
+    if (grpc_call_start_batch(s->call, ops, n, &bb, NULL) == GRPC_CALL_OK)
         pluck(s->cq, &bb);
     return bb;
 }
@@ -406,11 +422,7 @@ int crimp_grpc_bidi_exchange(struct crimp_grpc_stream *s, const ProtobufCMessage
     memset(ops, 0, sizeof(ops));
     ops[n].op = GRPC_OP_SEND_MESSAGE;
     ops[n++].data.send_message.send_message = bb;
-    if (!s->got_initial_md) {
-        ops[n].op = GRPC_OP_RECV_INITIAL_METADATA;
-        ops[n++].data.recv_initial_metadata.recv_initial_metadata = &s->initial_md;
-        s->got_initial_md = true;
-    }
+    n += recv_initial_md_op(s, &ops[n]);
     ops[n].op = GRPC_OP_RECV_MESSAGE;
     ops[n++].data.recv_message.recv_message = &reply;
     /* A failed send (the peer ended the call) shows as no reply.  */
@@ -441,6 +453,11 @@ int crimp_grpc_bidi_close(struct crimp_grpc_stream *s, crimp_error_t *err)
     while ((bb = recv_message(s)) != NULL)
         grpc_byte_buffer_destroy(bb);
     return finish_stream(s, err);
+}
+
+void crimp_grpc_stream_cancel(struct crimp_grpc_stream *s)
+{
+    grpc_call_cancel(s->call, NULL); /* thread-safe in grpc core */
 }
 
 void crimp_grpc_stream_free(struct crimp_grpc_stream *s)

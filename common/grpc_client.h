@@ -6,6 +6,7 @@
 
 #include <grpc/grpc.h>
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -30,6 +31,11 @@ struct crimp_grpc_call_opts {
     const grpc_metadata *md;
     size_t n_md;
     uint32_t flags; /* GRPC_INITIAL_METADATA_*, e.g. WAIT_FOR_READY */
+    /* Server streams: the start returns once the request is sent, and the
+     * first next waits for the server's headers too.  For a stream the
+     * server may keep silent (an events subscription sends nothing before
+     * the first event), so that its owner can cancel it meanwhile.  */
+    bool defer_initial_md;
 };
 
 /* "/runtime.v1.RuntimeService/Version" → "RuntimeService/Version": the
@@ -124,6 +130,10 @@ int crimp_grpc_bidi_exchange(struct crimp_grpc_stream *s, const ProtobufCMessage
 /* Half-closes, discards what the peer still sends (a status is not
  * delivered while messages are unread) and returns the final status.  */
 int crimp_grpc_bidi_close(struct crimp_grpc_stream *s, crimp_error_t *err);
+
+/* Cancels the call from any thread (a waiting next then fails); the owner
+ * still frees it.  */
+void crimp_grpc_stream_cancel(struct crimp_grpc_stream *s);
 
 /* Cancels the call if it is still open and frees everything.  NULL-safe.  */
 void crimp_grpc_stream_free(struct crimp_grpc_stream *s);

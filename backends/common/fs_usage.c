@@ -18,6 +18,7 @@ struct fs_entry {
     char *dir;
     struct crimp_fs_usage usage;
     int64_t asked_ns; /* monotonic: last crimp_fs_usage_get */
+    bool watched;     /* crimp_fs_usage_watch: never dropped as idle */
 };
 
 struct crimp_fs_usage_cache {
@@ -71,7 +72,7 @@ static char **due_dirs(struct crimp_fs_usage_cache *c, size_t *n_due)
     *n_due = 0;
     for (size_t i = 0; i < c->n;) {
         struct fs_entry *e = &c->entries[i];
-        if (mono - e->asked_ns > IDLE_PERIODS * c->period_ns) {
+        if (!e->watched && mono - e->asked_ns > IDLE_PERIODS * c->period_ns) {
             drop(c, i);
             continue;
         }
@@ -178,4 +179,34 @@ void crimp_fs_usage_forget(struct crimp_fs_usage_cache *c, const char *dir)
     if (i >= 0)
         drop(c, (size_t)i);
     pthread_mutex_unlock(&c->lock);
+}
+
+void crimp_fs_usage_watch(struct crimp_fs_usage_cache *c, const char *dir)
+{
+    pthread_mutex_lock(&c->lock);
+    ssize_t i = find(c, dir);
+    if (i < 0) {
+        if (c->n == c->cap) {
+            c->cap = c->cap ? c->cap * 2 : 64;
+            c->entries = xrealloc(c->entries, c->cap * sizeof(*c->entries));
+        }
+        /* at_ns 0: due at once, walked by the refresh thread */
+        c->entries[c->n] = (struct fs_entry){.dir = xstrdup(dir), .asked_ns = crimp_now_mono_ns()};
+        i = (ssize_t)c->n++;
+        pthread_cond_signal(&c->wake);
+    }
+    c->entries[i].watched = true;
+    pthread_mutex_unlock(&c->lock);
+}
+
+bool crimp_fs_usage_peek(struct crimp_fs_usage_cache *c, const char *dir,
+                         struct crimp_fs_usage *out)
+{
+    pthread_mutex_lock(&c->lock);
+    ssize_t i = find(c, dir);
+    bool known = i >= 0 && c->entries[i].usage.at_ns != 0;
+    if (known)
+        *out = c->entries[i].usage;
+    pthread_mutex_unlock(&c->lock);
+    return known;
 }

@@ -9,6 +9,7 @@
 #ifndef CRIMP_FS_USAGE_H
 #define CRIMP_FS_USAGE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct crimp_fs_usage {
@@ -31,6 +32,14 @@ void crimp_fs_usage_cache_free(struct crimp_fs_usage_cache *c);
  * Thread-safe.  */
 void crimp_fs_usage_get(struct crimp_fs_usage_cache *c, const char *dir,
                         struct crimp_fs_usage *out);
+
+/* Keeps DIR measured by the refresh thread from now on, asked or not (a
+ * figure a call must answer without walking: the image filesystem).  */
+void crimp_fs_usage_watch(struct crimp_fs_usage_cache *c, const char *dir);
+
+/* The cached figure of DIR, never walking: false when there is none yet.  */
+bool crimp_fs_usage_peek(struct crimp_fs_usage_cache *c, const char *dir,
+                         struct crimp_fs_usage *out);
 
 /* Forgets DIR (its container is gone).  */
 void crimp_fs_usage_forget(struct crimp_fs_usage_cache *c, const char *dir);

@@ -14,6 +14,7 @@
 #include "common/cgroup.h"
 #include "common/cgroup_driver.h"
 #include "common/cri_events.h"
+#include "image_store.h"
 #include "common/fs_usage.h"
 #include "ctrd_client.h"
 #include "ctrd_io.h"
@@ -50,6 +51,7 @@ struct ctrd_backend {
     struct ctrd_logger *logger;
     struct ctrd_pulls *pulls;
     struct ctrd_image_cache *image_cache;
+    struct ctrd_image_store *image_store; /* image records, followed by events */
     struct crimp_event_hub *events; /* GetContainerEvents: fed by container.c, monitor.c */
     struct crimp_fs_usage_cache *fs_usage; /* writable layers' usage, walked in the background */
     struct crimp_cpu_rates *cpu_rates;     /* the last CPU sample per container */
@@ -59,6 +61,7 @@ struct ctrd_backend {
     json_t *stale_intents; /* intents left by the last run, until recovered */
     pthread_mutex_t intents_mu;
     json_t *live_intents;  /* IDs of this crimpd's intents (a set): recover.c */
+    _Atomic(char *) snapshotter_root; /* asked once by ImageFsInfo, then walked in the background */
 };
 
 static inline struct ctrd_backend *ctrd_of(struct crimp_backend *b)
@@ -104,6 +107,15 @@ enum {
  * absent or (with CTRD_IMAGE_CHECK_UNPACKED) not unpacked.  */
 int ctrd_image_get(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *ref, int what,
                    struct ctrd_image *img, crimp_error_t *err);
+
+/* Images.Get of NAME and Images.List with FILTER (NULL: all), asking
+ * containerd (not the image store): 1 with *REC (caller frees), 0 when
+ * there is none; the list, or NULL with *ERR.  */
+int ctrd_image_record_fetch(struct ctrd_backend *b, const struct ctrd_opts *o, const char *name,
+                            Containerd__Services__Images__V1__Image **rec, crimp_error_t *err);
+Containerd__Services__Images__V1__ListImagesResponse *
+ctrd_image_records_fetch(struct ctrd_backend *b, const struct ctrd_opts *o, const char *filter,
+                         crimp_error_t *err);
 
 /* The image content cache (image_cache.c): ID, config, chain ID and size
  * of an image by its record's target digest.  A hit fills IMG's content

@@ -42,11 +42,13 @@ static void ctrd_close(struct crimp_backend *self)
      * monitor it hands stdin closes to.  */
     if (b->monitor)
         ctrd_monitor_stop(b->monitor);
+    ctrd_image_store_free(b->image_store); /* its subscription before the connection */
     ctrd_conn_free(b->conn);
     ctrd_logger_free(b->logger);
     ctrd_monitor_free(b->monitor);
     crimp_event_hub_free(b->events);
     crimp_fs_usage_cache_free(b->fs_usage);
+    free(atomic_load(&b->snapshotter_root));
     crimp_cpu_rates_free(b->cpu_rates);
     ctrd_store_free(b);
     ctrd_pulls_free(b->pulls);
@@ -133,6 +135,7 @@ static struct crimp_backend *ctrd_open(const struct crimp_backend_config *cfg, c
      * keeps asking when containerd comes up after crimpd.  */
     ctrd_recover_local(b);
     b->monitor = ctrd_monitor_new(b);
+    b->image_store = ctrd_image_store_new(b);
     ctrd_monitor_recover(b);
     ctrd_monitor_resync(b);
     return &b->base;

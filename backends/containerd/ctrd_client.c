@@ -134,7 +134,9 @@ static void call_setup(struct ctrd_conn *c, const struct ctrd_opts *o, struct ca
     set_metadata(&s->md[n++], "containerd-namespace", c->ns);
     if (!str_empty(o->lease))
         set_metadata(&s->md[n++], "containerd-lease", o->lease);
-    s->opts = (struct crimp_grpc_call_opts){.md = s->md, .n_md = n, .flags = CTRD_CALL_FLAGS};
+    s->opts = (struct crimp_grpc_call_opts){.md = s->md, .n_md = n,
+                                            .flags = o->quiet_start ? 0 : CTRD_CALL_FLAGS,
+                                            .defer_initial_md = o->quiet_start};
     s->parent = o->rpc ? o->rpc->call : NULL;
     s->deadline = grpc_deadline(ctrd_deadline_mono_ns(o));
 }
@@ -258,6 +260,11 @@ int ctrd_stream_close(struct ctrd_stream *s, crimp_error_t *err)
     if (ret == 0)
         s->code = GRPC_STATUS_OK;
     return stream_result(s, ret, err);
+}
+
+void ctrd_stream_cancel(struct ctrd_stream *s)
+{
+    crimp_grpc_stream_cancel(s->g);
 }
 
 void ctrd_stream_free(struct ctrd_stream *s)

@@ -61,6 +61,10 @@ struct ctrd_opts {
     struct crimp_rpc *rpc; /* the CRI call this is made for, or NULL */
     const char *lease;     /* lease ID or NULL */
     double timeout_s;      /* 0: 30 s; < 0: no deadline (Wait, Subscribe) */
+    /* Streams that may stay silent (Events/Subscribe): the start neither
+     * waits for containerd to be reachable nor for its first word, so the
+     * stream can be cancelled (ctrd_stream_cancel) while it waits.  */
+    bool quiet_start;
 };
 
 /* Unary call of METHOD (CTRD_TASKS "Create"); *RESP unpacked as RESP_DESC.  */
@@ -76,6 +80,8 @@ struct ctrd_stream *ctrd_stream_start(struct ctrd_conn *c, const struct ctrd_opt
 /* 1 with *MSG (caller frees), 0 at the end (status OK), < 0 with *err.  */
 int ctrd_stream_next(struct ctrd_stream *s, const ProtobufCMessageDescriptor *desc,
                      ProtobufCMessage **msg, crimp_error_t *err);
+/* Cancels S from another thread: its pending next returns CANCELLED.  */
+void ctrd_stream_cancel(struct ctrd_stream *s);
 /* Cancels if still open; ends the span; NULL-safe.  */
 void ctrd_stream_free(struct ctrd_stream *s);
 

@@ -3,10 +3,13 @@
  * (Snapshots).  An image, as the CRI sees it, is every record whose target
  * is one descriptor: the tag(s), the repo digest and the ID record
  * "sha256:<config digest>" that PullImage creates (pull.c).  */
+#include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/cri_image.h"
 #include "common/distribution.h"
+#include "common/fs_usage.h"
 #include "containerd-internal.h"
 #include "github.com/containerd/containerd/api/services/images/v1/images.pb-c.h"
 #include "github.com/containerd/containerd/api/services/introspection/v1/introspection.pb-c.h"
@@ -97,9 +100,8 @@ void ctrd_image_clear(struct ctrd_image *img)
 
 /* ---- records ------------------------------------------------------------- */
 
-/* Images.Get of NAME: 1 with *REC (caller frees), 0 when there is none.  */
-static int record_get(struct ctrd_backend *b, const struct ctrd_opts *o, const char *name,
-                      ctrd_record **rec, crimp_error_t *err)
+int ctrd_image_record_fetch(struct ctrd_backend *b, const struct ctrd_opts *o, const char *name,
+                            ctrd_record **rec, crimp_error_t *err)
 {
     Containerd__Services__Images__V1__GetImageRequest req =
         CONTAINERD__SERVICES__IMAGES__V1__GET_IMAGE_REQUEST__INIT;
@@ -115,9 +117,8 @@ static int record_get(struct ctrd_backend *b, const struct ctrd_opts *o, const c
     return *rec && (*rec)->target ? 1 : 0;
 }
 
-/* Images.List with FILTER (NULL: every record).  */
-static ctrd_record_list *record_list(struct ctrd_backend *b, const struct ctrd_opts *o,
-                                     const char *filter, crimp_error_t *err)
+ctrd_record_list *ctrd_image_records_fetch(struct ctrd_backend *b, const struct ctrd_opts *o,
+                                           const char *filter, crimp_error_t *err)
 {
     Containerd__Services__Images__V1__ListImagesRequest req =
         CONTAINERD__SERVICES__IMAGES__V1__LIST_IMAGES_REQUEST__INIT;
@@ -132,12 +133,33 @@ static ctrd_record_list *record_list(struct ctrd_backend *b, const struct ctrd_o
     return resp;
 }
 
+/* The record NAME: from the image store while it is current, else by
+ * Images.Get.  1 with *REC (caller frees), 0 when there is none.  */
+static int record_get(struct ctrd_backend *b, const struct ctrd_opts *o, const char *name,
+                      ctrd_record **rec, crimp_error_t *err)
+{
+    int found = ctrd_image_store_get(b->image_store, name, rec);
+    return found >= 0 ? found : ctrd_image_record_fetch(b, o, name, rec, err);
+}
+
+/* Every record: from the image store while it is current, else by
+ * Images.List.  */
+static ctrd_record_list *record_list(struct ctrd_backend *b, const struct ctrd_opts *o,
+                                     crimp_error_t *err)
+{
+    ctrd_record_list *all = ctrd_image_store_list(b->image_store, NULL);
+    return all ? all : ctrd_image_records_fetch(b, o, NULL, err);
+}
+
 /* Every record pointing at DIGEST: the names of one image.  */
 static ctrd_record_list *records_of_target(struct ctrd_backend *b, const struct ctrd_opts *o,
                                            const char *digest, crimp_error_t *err)
 {
+    ctrd_record_list *names = ctrd_image_store_list(b->image_store, digest);
+    if (names)
+        return names;
     cleanup_free char *filter = xasprintf("target.digest==\"%s\"", digest);
-    return record_list(b, o, filter, err);
+    return ctrd_image_records_fetch(b, o, filter, err);
 }
 
 static bool is_lower_hex(const char *s)
@@ -150,7 +172,7 @@ static bool is_lower_hex(const char *s)
 static int record_by_id_prefix(struct ctrd_backend *b, const struct ctrd_opts *o, const char *hex,
                                ctrd_record **rec, crimp_error_t *err)
 {
-    ctrd_record_list *all = record_list(b, o, NULL, err);
+    ctrd_record_list *all = record_list(b, o, err);
     if (all == NULL)
         return -1;
     cleanup_free char *prefix = xasprintf("sha256:%s", hex);
@@ -265,8 +287,11 @@ static int image_load(struct ctrd_backend *b, const struct ctrd_opts *o, const c
             r = 1;
         }
     }
-    if (r == 1 && check_unpacked)
+    if (r == 1 && check_unpacked && !ctrd_image_store_unpacked(b->image_store, img->chain_id)) {
         r = ctrd_snapshot_exists(b, o, img->chain_id, err);
+        if (r == 1) /* stays so until a /snapshot/remove of it */
+            ctrd_image_store_set_unpacked(b->image_store, img->chain_id);
+    }
     if (r == 0)
         crimp_make_error(err, GRPC_STATUS_NOT_FOUND, 0, "image %s is not unpacked in %s",
                          rec->name, b->snapshotter);
@@ -450,7 +475,7 @@ static int list_add(struct ctrd_backend *b, const struct ctrd_opts *o, ctrd_reco
 static int list_all(struct ctrd_backend *b, const struct ctrd_opts *o,
                     Runtime__V1__ListImagesResponse *resp, crimp_error_t *err)
 {
-    ctrd_record_list *all = record_list(b, o, NULL, err);
+    ctrd_record_list *all = record_list(b, o, err);
     if (all == NULL)
         return -1;
     size_t n = 0;
@@ -521,6 +546,7 @@ static int record_delete(struct ctrd_backend *b, const struct ctrd_opts *o, cons
     if (ctrd_call_lookup(b->conn, o, CTRD_IMAGES "Delete", &req.base,
                          &google__protobuf__empty__descriptor, &resp, err) < 0)
         return crimp_error_wrap(err, "remove image %s", name);
+    ctrd_image_store_forget(b->image_store, name); /* a status right after sees it gone */
     if (resp)
         protobuf_c_message_free_unpacked(resp, NULL);
     return 0;
@@ -583,54 +609,27 @@ static char *snapshotter_root(struct ctrd_backend *b, const struct ctrd_opts *o,
     return root;
 }
 
-struct usage_sum {
-    uint64_t bytes, inodes;
-};
-
-static int add_usage(struct ctrd_backend *b, const struct ctrd_opts *o, const char *key,
-                     struct usage_sum *sum, crimp_error_t *err)
+/* The snapshotter's root, asked once (it does not move while containerd
+ * runs) and from then on measured by the background usage walk.  */
+static const char *known_snapshotter_root(struct ctrd_backend *b, const struct ctrd_opts *o,
+                                          crimp_error_t *err)
 {
-    Containerd__Services__Snapshots__V1__UsageRequest req =
-        CONTAINERD__SERVICES__SNAPSHOTS__V1__USAGE_REQUEST__INIT;
-    req.snapshotter = b->snapshotter;
-    req.key = (char *)key;
-    Containerd__Services__Snapshots__V1__UsageResponse *u = NULL;
-    int found = ctrd_call_lookup(b->conn, o, CTRD_SNAPSHOTS "Usage", &req.base,
-                                 &containerd__services__snapshots__v1__usage_response__descriptor,
-                                 (ProtobufCMessage **)&u, err);
-    if (found <= 0) /* 0: removed meanwhile */
-        return found;
-    sum->bytes += u->size > 0 ? (uint64_t)u->size : 0;
-    sum->inodes += u->inodes > 0 ? (uint64_t)u->inodes : 0;
-    protobuf_c_message_free_unpacked(&u->base, NULL);
-    return 0;
-}
-
-/* The usage of every snapshot of the namespace (image layers and
- * containers' writable layers: containerd's CRI counts both).  */
-static int snapshots_usage(struct ctrd_backend *b, const struct ctrd_opts *o,
-                           struct usage_sum *sum, crimp_error_t *err)
-{
-    Containerd__Services__Snapshots__V1__ListSnapshotsRequest req =
-        CONTAINERD__SERVICES__SNAPSHOTS__V1__LIST_SNAPSHOTS_REQUEST__INIT;
-    req.snapshotter = b->snapshotter;
-    struct ctrd_stream *s = ctrd_stream_start(b->conn, o, CTRD_SNAPSHOTS "List", &req.base, err);
-    if (s == NULL)
-        return -1;
-    int r;
-    Containerd__Services__Snapshots__V1__ListSnapshotsResponse *page = NULL;
-    while ((r = ctrd_stream_next(s, &containerd__services__snapshots__v1__list_snapshots_response__descriptor,
-                                 (ProtobufCMessage **)&page, err)) > 0) {
-        for (size_t i = 0; r > 0 && i < page->n_info; i++)
-            if (add_usage(b, o, page->info[i]->name, sum, err) < 0)
-                r = -1;
-        protobuf_c_message_free_unpacked(&page->base, NULL);
-        if (r < 0)
-            break;
+    char *root = atomic_load(&b->snapshotter_root);
+    if (root)
+        return root;
+    char *fresh = snapshotter_root(b, o, err);
+    if (fresh == NULL)
+        return NULL;
+    if (!atomic_compare_exchange_strong(&b->snapshotter_root, &root, fresh)) {
+        free(fresh); /* another call got there first */
+        return root;
     }
-    ctrd_stream_free(s);
-    return r;
+    crimp_fs_usage_watch(b->fs_usage, fresh);
+    return fresh;
 }
+
+/* The first walk may still run just after start: wait for it a little.  */
+#define FIRST_WALK_WAIT_MS 5000
 
 int ctrd_image_fs_info(struct crimp_backend *self, struct crimp_rpc *rpc,
                        const Runtime__V1__ImageFsInfoRequest *req,
@@ -638,12 +637,21 @@ int ctrd_image_fs_info(struct crimp_backend *self, struct crimp_rpc *rpc,
 {
     struct ctrd_backend *b = ctrd_of(self);
     struct ctrd_opts o = ctrd_opts_for(rpc);
-    cleanup_free char *root = snapshotter_root(b, &o, err);
-    struct usage_sum sum = {0};
-    if (root == NULL || snapshots_usage(b, &o, &sum, err) < 0)
+    const char *root = known_snapshotter_root(b, &o, err);
+    if (root == NULL)
         return crimp_error_wrap(err, "image filesystem");
+    /* containerd's CRI sums the snapshots' usage in the background too:
+     * the figure is at most one refresh period old, never measured here.  */
+    struct crimp_fs_usage sum = {0};
+    for (int waited = 0; !crimp_fs_usage_peek(b->fs_usage, root, &sum); waited += 20) {
+        if (waited >= FIRST_WALK_WAIT_MS || (rpc && crimp_rpc_cancelled(rpc)))
+            return crimp_make_error(err, GRPC_STATUS_UNAVAILABLE, 0,
+                                    "image filesystem %s: not measured yet", root);
+        usleep(20000);
+    }
     resp->image_filesystems = xcalloc(1, sizeof(*resp->image_filesystems));
     resp->image_filesystems[0] = crimp_fs_usage_new(root, sum.bytes, sum.inodes);
+    resp->image_filesystems[0]->timestamp = sum.at_ns;
     resp->n_image_filesystems = 1;
     return 0;
 }

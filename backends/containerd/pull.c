@@ -484,6 +484,8 @@ static int put_image_record(struct pull *p, const char *name, const struct dist_
     }
     if (resp)
         protobuf_c_message_free_unpacked(resp, NULL);
+    if (r == 0) /* a status right after the pull sees it */
+        ctrd_image_store_put(p->b->image_store, &img);
     ctrd_map_entries_free(img.n_labels, img.labels);
     return r < 0 ? crimp_error_wrap(err, "image record %s", name) : 0;
 }

@@ -278,7 +278,7 @@ static int inspect_container(struct docker_backend *d, const char *id, json_t **
                              struct docker_cri_meta *meta, crimp_error_t *err)
 {
     cleanup_free char *full = docker_resolve(d, id, false, err);
-    if (full == NULL || docker_inspect(d, full, inspect, err) < 0)
+    if (full == NULL || docker_inspect_known(d, full, inspect, err) < 0)
         return crimp_error_wrap(err, "container status");
     if (docker_meta_of_inspect(*inspect, false, meta, err) < 0) {
         json_decref(*inspect);
@@ -469,7 +469,9 @@ int docker_update_container_resources(struct crimp_backend *self, struct crimp_r
         json_object_set_new(body, "CpusetCpus", json_string(r->cpuset_cpus));
     if (!str_empty(r->cpuset_mems))
         json_object_set_new(body, "CpusetMems", json_string(r->cpuset_mems));
-    if (docker_post(d->client, "/containers/{id}/update", id, NULL, body, NULL, err) < 0)
+    int rc = docker_post(d->client, "/containers/{id}/update", id, NULL, body, NULL, err);
+    docker_inventory_touch(d->inventory, id); /* its status shows the resources */
+    if (rc < 0)
         return crimp_error_wrap(err, "update container %.12s", id);
     return 0;
 }

@@ -12,6 +12,7 @@
 #include "common/cni.h"
 #include "common/cri_stats.h"
 #include "common/fs_usage.h"
+#include "image_cache.h"
 #include "inventory.h"
 #include "spec.h"
 
@@ -31,6 +32,7 @@ struct docker_backend {
     struct crimp_cpu_rates *cpu_rates; /* previous CPU samples, for usage_nano_cores */
     struct crimp_fs_usage_cache *fs_usage; /* writable layers, walked off the stats path */
     struct docker_inventory *inventory;    /* what the stats calls read (inventory.h) */
+    struct docker_image_cache *images;     /* what the image calls read (image_cache.h) */
 
     pthread_mutex_t lock; /* guards the cached engine version */
     char *engine_version;
@@ -47,6 +49,12 @@ int docker_engine_version(struct docker_backend *d, char **version, crimp_error_
 
 /* Inspects a container by ID or unique prefix; NOT_FOUND when absent.  */
 int docker_inspect(struct docker_backend *d, const char *id, json_t **out, crimp_error_t *err);
+
+/* The inspect of full ID ID as the inventory last saw it when that is
+ * current (a status right after crimp's own calls or another client's
+ * event), else from Docker.  */
+int docker_inspect_known(struct docker_backend *d, const char *id, json_t **out,
+                         crimp_error_t *err);
 
 /* The full Docker ID of the pod sandbox (SANDBOX) or container that a CRI
  * request names by CRI_ID (whole or a unique prefix), looked up among the
@@ -108,7 +116,9 @@ struct docker_cri_meta;
 int docker_meta_of_inspect(json_t *inspect, bool sandbox, struct docker_cri_meta *meta,
                            crimp_error_t *err);
 
-/* Calls FN for each served container of TYPE with its CRI metadata.  */
+/* Calls FN for each served container of TYPE with its CRI metadata, ENTRY
+ * in the shape of a /containers/json entry; from the inventory, so no call
+ * to Docker while nothing changed.  */
 int docker_list_each(struct docker_backend *d, const char *type,
                      void (*fn)(void *ctx, json_t *entry, const struct docker_cri_meta *meta),
                      void *ctx, crimp_error_t *err);

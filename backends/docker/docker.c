@@ -72,6 +72,7 @@ static void docker_close(struct crimp_backend *self)
 {
     struct docker_backend *d = docker_of(self);
     docker_inventory_free(d->inventory);
+    docker_image_cache_free(d->images);
     crimp_fs_usage_cache_free(d->fs_usage);
     docker_logs_free(d->logs);
     crimp_cpu_rates_free(d->cpu_rates);
@@ -136,6 +137,7 @@ static struct crimp_backend *docker_open(const struct crimp_backend_config *cfg,
     d->fs_usage =
         crimp_fs_usage_cache_new((int)crimp_option_int(opts, "fs_usage_refresh_seconds", 0));
     d->inventory = docker_inventory_new(d);
+    d->images = docker_image_cache_new(d);
     /* dockerd may start after crimpd: only log here, Status shows it.  A
      * dockerd that hangs holds up the start for OPEN_PROBE_NS at most.  */
     crimp_error_t verr = NULL;
@@ -357,11 +359,21 @@ int docker_list_each(struct docker_backend *d, const char *type,
                      void (*fn)(void *ctx, json_t *entry, const struct docker_cri_meta *meta),
                      void *ctx, crimp_error_t *err)
 {
-    json_auto_t *all = NULL;
-    if (list_labelled(d, type, NULL, &all, err) < 0)
+    if (docker_inventory_ready(d->inventory, err) < 0)
         return -1;
-    each_served(all, fn, ctx);
+    struct docker_inv_record *r = NULL;
+    size_t n = docker_inventory_records(d->inventory, strcmp(type, DOCKER_TYPE_SANDBOX) == 0, &r);
+    for (size_t i = 0; i < n; i++)
+        fn(ctx, r[i].summary, &r[i].meta);
+    docker_inv_records_free(r, n);
     return 0;
+}
+
+int docker_inspect_known(struct docker_backend *d, const char *id, json_t **out,
+                         crimp_error_t *err)
+{
+    *out = docker_inventory_inspect(d->inventory, id);
+    return *out ? 0 : docker_inspect(d, id, out, err);
 }
 
 const struct crimp_backend_ops crimp_backend_docker = {

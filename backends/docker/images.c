@@ -74,9 +74,26 @@ static bool image_matches(json_t *img, const char *ref)
     return json_array_has_string(json_object_get(img, "RepoTags"), n);
 }
 
-/* Inspects REF; *IMG is NULL (and 0 returned) when there is no such image.  */
+/* The cached image REF names (new reference), the first match; NULL.  */
+static json_t *cached_image(json_t *images, const char *ref)
+{
+    size_t i;
+    json_t *img;
+    json_array_foreach (images, i, img)
+        if (image_matches(img, ref))
+            return json_incref(img);
+    return NULL;
+}
+
+/* The image REF names; *IMG is NULL (and 0 returned) when there is no such
+ * image.  From the image cache while it is current, else from Docker.  */
 static int find_image(struct docker_backend *d, const char *ref, json_t **img, crimp_error_t *err)
 {
+    json_auto_t *cached = docker_image_cache_list(d->images);
+    if (cached) {
+        *img = cached_image(cached, ref);
+        return 0;
+    }
     *img = NULL;
     json_t *found = NULL;
     cleanup_error crimp_error_t ierr = NULL;
@@ -91,6 +108,23 @@ static int find_image(struct docker_backend *d, const char *ref, json_t **img, c
     else
         json_decref(found);
     return 0;
+}
+
+/* Every image, from the cache while it is current, else from Docker.  */
+static int all_images(struct docker_backend *d, json_t **out, crimp_error_t *err)
+{
+    *out = docker_image_cache_list(d->images);
+    if (*out)
+        return 0;
+    return docker_get_json(d->client, "/images/json", NULL, NULL, out, err);
+}
+
+/* After crimp's own pull or removal: a status right after it sees it.  */
+static void refresh_cache(struct docker_backend *d)
+{
+    cleanup_error crimp_error_t err = NULL;
+    if (docker_image_cache_refresh(d->images, &err) < 0)
+        log_debug("docker: images: refresh: %s", err->msg);
 }
 
 static char **string_array(json_t *arr, size_t *n, bool skip_none)
@@ -151,7 +185,7 @@ int docker_list_images(struct crimp_backend *self, struct crimp_rpc *rpc,
         return 0;
     }
     json_auto_t *list = NULL;
-    if (docker_get_json(d->client, "/images/json", NULL, NULL, &list, err) < 0)
+    if (all_images(d, &list, err) < 0)
         return -1;
     resp->images = xcalloc(json_array_size(list) + 1, sizeof(*resp->images));
     size_t i;
@@ -264,6 +298,7 @@ int docker_pull(struct docker_backend *d, struct crimp_rpc *rpc, const char *ima
         return crimp_error_wrap(err, "pull %s", image);
     if (perr)
         return crimp_make_error(err, pull_error_code(perr), 0, "pull %s: %s", image, perr);
+    refresh_cache(d);
     json_t *img = NULL;
     if (find_image(d, image, &img, err) < 0)
         return -1;
@@ -332,7 +367,9 @@ int docker_remove_image(struct crimp_backend *self, struct crimp_rpc *rpc,
                 delete_image(d, json_string_value(v), err) < 0)
                 return -1;
     }
-    return delete_image(d, json_string_value(json_object_get(img, "Id")), err);
+    int rc = delete_image(d, json_string_value(json_object_get(img, "Id")), err);
+    refresh_cache(d);
+    return rc;
 }
 
 int docker_image_fs_info(struct crimp_backend *self, struct crimp_rpc *rpc,
@@ -340,17 +377,15 @@ int docker_image_fs_info(struct crimp_backend *self, struct crimp_rpc *rpc,
                          Runtime__V1__ImageFsInfoResponse *resp, crimp_error_t *err)
 {
     struct docker_backend *d = docker_of(self);
-    json_auto_t *info = NULL, *images = NULL;
-    if (docker_get_json(d->client, "/info", NULL, NULL, &info, err) < 0)
-        return -1;
-    if (docker_get_json(d->client, "/images/json", NULL, NULL, &images, err) < 0)
+    json_auto_t *images = NULL;
+    cleanup_free char *root = docker_image_cache_root(d->images, err);
+    if (root == NULL || all_images(d, &images, err) < 0)
         return -1;
     uint64_t used = 0;
     size_t i;
     json_t *img;
     json_array_foreach (images, i, img)
         used += (uint64_t)json_integer_value(json_object_get(img, "Size"));
-    const char *root = json_string_value(json_object_get(info, "DockerRootDir")) ?: "/var/lib/docker";
     struct statvfs st;
     uint64_t inodes = 0;
     if (statvfs(root, &st) == 0)

@@ -9,6 +9,7 @@
 
 #include "deadline.h"
 #include "docker-internal.h"
+#include "follow.h"
 #include "log.h"
 #include "utils.h"
 
@@ -23,6 +24,8 @@ struct inv_entry {
     struct crimp_cgroup_dirs cgroup;
     char *upper_dir;
     char *image;
+    json_t *inspect; /* the whole inspect, for status calls */
+    json_t *summary; /* the same in /containers/json's shape, for lists */
     unsigned gen, fresh_gen; /* stale while they differ */
     unsigned long touched;   /* inventory epoch of the last touch */
 };
@@ -48,6 +51,8 @@ static void entry_release(struct docker_inventory *inv, struct inv_entry *e)
     free(e->pod_id);
     free(e->upper_dir);
     free(e->image);
+    json_decref(e->inspect);
+    json_decref(e->summary);
     if (e->known)
         docker_cri_meta_free(&e->meta);
     crimp_cgroup_dirs_release(&e->cgroup);
@@ -113,7 +118,27 @@ struct inspected {
     pid_t pid;
     struct docker_cri_meta meta;
     struct crimp_cgroup_dirs cgroup;
+    json_t *inspect, *summary;
 };
+
+/* An inspect in the shape of a /containers/json entry, the fields the
+ * lists read: what `docker ps` would have said at the time of the inspect.  */
+static json_t *summary_of_inspect(json_t *inspect)
+{
+    json_t *config = json_object_get(inspect, "Config");
+    json_t *state = json_object_get(inspect, "State");
+    json_t *labels = json_object_get(config, "Labels");
+    const char *name = json_string_value(json_object_get(inspect, "Name")) ?: "";
+    cleanup_free char *slashed = name[0] == '/' ? xstrdup(name) : xasprintf("/%s", name);
+    int64_t created = docker_parse_time(json_string_value(json_object_get(inspect, "Created")));
+    return json_pack("{s:s, s:[s], s:O, s:s, s:s, s:s, s:I}", "Id",
+                     json_string_value(json_object_get(inspect, "Id")) ?: "", "Names", slashed,
+                     "Labels", labels ? labels : json_object(), "Image",
+                     json_string_value(json_object_get(config, "Image")) ?: "", "ImageID",
+                     json_string_value(json_object_get(inspect, "Image")) ?: "", "State",
+                     json_string_value(json_object_get(state, "Status")) ?: "", "Created",
+                     (json_int_t)(created / 1000000000LL));
+}
 
 static void inspected_parse(json_t *inspect, struct inspected *x)
 {
@@ -128,6 +153,8 @@ static void inspected_parse(json_t *inspect, struct inspected *x)
     if (!x->ours)
         return;
     x->sandbox = strcmp(type, DOCKER_TYPE_SANDBOX) == 0;
+    x->inspect = json_incref(inspect);
+    x->summary = summary_of_inspect(inspect);
     x->pod_id = xstrdup_or_null(json_string_value(json_object_get(labels, DOCKER_LABEL_SANDBOX_ID)));
     x->upper_dir = xstrdup_or_null(json_string_value(json_object_get(
         json_object_get(json_object_get(inspect, "GraphDriver"), "Data"), "UpperDir")));
@@ -149,6 +176,8 @@ static void inspected_release(struct inspected *x)
     free(x->pod_id);
     free(x->upper_dir);
     free(x->image);
+    json_decref(x->inspect);
+    json_decref(x->summary);
     if (x->ours)
         docker_cri_meta_free(&x->meta);
     crimp_cgroup_dirs_release(&x->cgroup);
@@ -175,7 +204,8 @@ static void entry_fill(struct docker_inventory *inv, size_t i, struct inspected 
                             .pod_id = steal_ptr(&x->pod_id), .meta = x->meta,
                             .running = x->running, .pid = x->pid, .cgroup = x->cgroup,
                             .upper_dir = steal_ptr(&x->upper_dir),
-                            .image = steal_ptr(&x->image), .gen = egen,
+                            .image = steal_ptr(&x->image), .inspect = steal_ptr(&x->inspect),
+                            .summary = steal_ptr(&x->summary), .gen = egen,
                             .fresh_gen = gen, .touched = touched};
     x->ours = false; /* meta moved */
     memset(&x->cgroup, 0, sizeof(x->cgroup));
@@ -260,9 +290,9 @@ static void resync_apply(struct docker_inventory *inv, json_t *list, unsigned lo
             entry_drop(inv, i);
             continue;
         }
-        bool running = seen && strcmp(json_string_value(json_object_get(seen, "State")) ?: "",
-                                      "running") == 0;
-        if (seen && running != e->running)
+        const char *state = json_string_value(json_object_get(seen, "State")) ?: "";
+        const char *known = json_string_value(json_object_get(e->summary, "State")) ?: "";
+        if (seen && strcmp(state, known) != 0)
             e->gen++;
         i++;
     }
@@ -319,6 +349,48 @@ size_t docker_inventory_each(struct docker_inventory *inv,
     }
     pthread_rwlock_unlock(&inv->lock);
     return n;
+}
+
+size_t docker_inventory_records(struct docker_inventory *inv, bool sandbox,
+                                struct docker_inv_record **out)
+{
+    pthread_rwlock_rdlock(&inv->lock);
+    struct docker_inv_record *r = xcalloc(inv->n + 1, sizeof(*r));
+    size_t n = 0;
+    for (size_t i = 0; i < inv->n; i++) {
+        const struct inv_entry *e = &inv->entries[i];
+        if (!e->known || e->sandbox != sandbox)
+            continue;
+        r[n].summary = json_incref(e->summary);
+        r[n].meta = e->meta;
+        json_incref(r[n].meta.doc); /* the copy shares the document */
+        n++;
+    }
+    pthread_rwlock_unlock(&inv->lock);
+    *out = r;
+    return n;
+}
+
+void docker_inv_records_free(struct docker_inv_record *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        json_decref(r[i].summary);
+        docker_cri_meta_free(&r[i].meta);
+    }
+    free(r);
+}
+
+json_t *docker_inventory_inspect(struct docker_inventory *inv, const char *id)
+{
+    if (!atomic_load(&inv->following))
+        return NULL; /* only the last list's view: not enough for a status */
+    json_t *out = NULL;
+    pthread_rwlock_rdlock(&inv->lock);
+    ssize_t i = entry_find(inv, id, false);
+    if (i >= 0 && inv->entries[i].known && inv->entries[i].gen == inv->entries[i].fresh_gen)
+        out = json_incref(inv->entries[i].inspect);
+    pthread_rwlock_unlock(&inv->lock);
+    return out;
 }
 
 int docker_inventory_find(struct docker_inventory *inv, const char *id, bool sandbox, char **full)
@@ -385,11 +457,12 @@ void docker_lines_release(struct docker_lines *l)
     l->len = l->cap = 0;
 }
 
-/* Actions that change what the stats show; exec_* and the rest do not.  */
+/* Actions that change what the stats, lists or statuses show; exec_* and
+ * the rest do not.  */
 static bool changes_state(const char *action)
 {
-    static const char *const actions[] = {"create", "start", "die", "destroy", "pause",
-                                          "unpause", "oom"};
+    static const char *const actions[] = {"create", "start", "die",    "destroy", "pause",
+                                          "unpause", "oom",   "update", "rename"};
     for (size_t i = 0; i < CRIMP_ARRAY_SIZE(actions); i++)
         if (strcmp(action, actions[i]) == 0)
             return true;
@@ -411,61 +484,20 @@ static bool on_event_line(void *ctx, char *line)
     return !atomic_load(&inv->stopping);
 }
 
-struct follow_ctx {
-    struct docker_inventory *inv;
-    struct docker_lines lines;
-};
-
-static bool on_events_data(void *ctx, const char *data, size_t len)
+static int resync_cb(void *ctx, crimp_error_t *err)
 {
-    struct follow_ctx *f = ctx;
-    return docker_lines_feed(&f->lines, data, len, on_event_line, f->inv);
+    return resync(ctx, err);
 }
 
-/* Resyncs, then follows /events from before the list until the stream ends.  */
-static int follow_once(struct docker_inventory *inv, crimp_error_t *err)
-{
-    int64_t since = crimp_now_real_ns() - 1000000000LL; /* a second of clock slack */
-    if (resync(inv, err) < 0)
-        return -1;
-    atomic_store(&inv->following, true);
-    json_auto_t *filters = json_pack("{s:[s], s:[s]}", "type", "container", "label",
-                                     DOCKER_LABEL_TYPE);
-    cleanup_free char *fq = docker_filters_query(filters);
-    cleanup_free char *query = xasprintf("%s&since=%lld.%09lld", fq,
-                                         (long long)(since / 1000000000),
-                                         (long long)(since % 1000000000));
-    struct follow_ctx f = {.inv = inv};
-    struct docker_request r = {.method = "GET", .path = "/events", .query = query,
-                               .timeout_ms = DOCKER_TIMEOUT_NONE, .cancelled = &inv->stopping,
-                               .on_data = on_events_data, .ctx = &f};
-    int rc = docker_do(inv->d->client, &r, NULL, err);
-    atomic_store(&inv->following, false);
-    docker_lines_release(&f.lines);
-    return rc;
-}
-
-static void *follow_loop(void *arg)
+static void *follow_main(void *arg)
 {
     struct docker_inventory *inv = arg;
-    int backoff_ms = 100;
-    /* Every request of this thread (the resync's lists, inspects) ends at
-     * once when the inventory stops: a hung dockerd must not hold up
-     * crimpd's exit for Docker's 2 minute default.  */
-    struct crimp_budget budget = {.deadline_ns = CRIMP_NO_DEADLINE, .cancelled = &inv->stopping};
-    crimp_budget_set_current(&budget);
-    while (!atomic_load(&inv->stopping)) {
-        crimp_error_t err = NULL;
-        int64_t began = crimp_now_mono_ns();
-        if (follow_once(inv, &err) < 0 && !atomic_load(&inv->stopping))
-            log_debug("docker: inventory: events: %s; again in %d ms", err->msg, backoff_ms);
-        crimp_error_release(&err);
-        if (crimp_now_mono_ns() - began > 10 * 1000000000LL)
-            backoff_ms = 100; /* it ran a while: a fresh failure */
-        for (int waited = 0; waited < backoff_ms && !atomic_load(&inv->stopping); waited += 50)
-            usleep(50000);
-        backoff_ms = backoff_ms < 5000 ? backoff_ms * 2 : 5000;
-    }
+    json_auto_t *filters = json_pack("{s:[s], s:[s]}", "type", "container", "label",
+                                     DOCKER_LABEL_TYPE);
+    struct docker_follower f = {.what = "inventory", .filters = filters, .resync = resync_cb,
+                                .on_line = on_event_line, .ctx = inv,
+                                .following = &inv->following, .stopping = &inv->stopping};
+    docker_follow_events(inv->d, &f);
     return NULL;
 }
 
@@ -474,7 +506,7 @@ struct docker_inventory *docker_inventory_new(struct docker_backend *d)
     struct docker_inventory *inv = xcalloc(1, sizeof(*inv));
     inv->d = d;
     pthread_rwlock_init(&inv->lock, NULL);
-    if (pthread_create(&inv->thread, NULL, follow_loop, inv) != 0)
+    if (pthread_create(&inv->thread, NULL, follow_main, inv) != 0)
         abort();
     return inv;
 }

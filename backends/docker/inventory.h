@@ -1,4 +1,4 @@
-/* What the stats calls need to know about crimp's Docker containers and
+/* What the stats, list and status calls need to know about crimp's Docker containers and
  * sandboxes, kept in memory: CRI metadata, pod, running pid, cgroup
  * directories and writable layer — what one inspect tells, asked once per
  * container and again only when the container changed.
@@ -10,7 +10,10 @@
  *     the time before that list, so nothing falls between the two;
  *   - crimp's own create/start/stop/remove calls (docker_inventory_touch),
  *     so a stats call right after them never sees the old state.
- * While the stream is down, a stats call resyncs by listing itself.  */
+ * While the stream is down, a stats call resyncs by listing itself.
+ *
+ * The lists (ListContainers, ListPodSandbox) and statuses read it too, so
+ * they cost no call to Docker while nothing changed.  */
 #ifndef CRIMP_DOCKER_INVENTORY_H
 #define CRIMP_DOCKER_INVENTORY_H
 
@@ -54,6 +57,25 @@ int docker_inventory_ready(struct docker_inventory *inv, crimp_error_t *err);
 size_t docker_inventory_each(struct docker_inventory *inv,
                              void (*fn)(void *ctx, const struct docker_inv_item *item),
                              void *ctx);
+
+/* One known sandbox or container as the lists read it, copied out of the
+ * inventory: SUMMARY in the shape of a /containers/json entry (new
+ * reference), META sharing the inventory's document (freed by
+ * docker_inv_records_free).  */
+struct docker_inv_record {
+    json_t *summary;
+    struct docker_cri_meta meta;
+};
+
+/* The known sandboxes (SANDBOX) or containers, in *OUT; returns how many.  */
+size_t docker_inventory_records(struct docker_inventory *inv, bool sandbox,
+                                struct docker_inv_record **out);
+void docker_inv_records_free(struct docker_inv_record *r, size_t n);
+
+/* The last inspect of the known item with full ID ID (new reference), or
+ * NULL when it is unknown, stale, or the events stream is not followed
+ * (then the caller inspects itself).  */
+json_t *docker_inventory_inspect(struct docker_inventory *inv, const char *id);
 
 /* The full ID of the known sandbox (SANDBOX) or container whose ID is ID or
  * starts with it, in *FULL (caller frees).  Returns the number of matches:

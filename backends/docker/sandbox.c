@@ -432,7 +432,7 @@ int docker_pod_sandbox_status(struct crimp_backend *self, struct crimp_rpc *rpc,
     struct docker_backend *d = docker_of(self);
     cleanup_free char *full = docker_resolve(d, req->pod_sandbox_id, true, err);
     json_auto_t *inspect = NULL;
-    if (full == NULL || docker_inspect(d, full, &inspect, err) < 0)
+    if (full == NULL || docker_inspect_known(d, full, &inspect, err) < 0)
         return crimp_error_wrap(err, "pod sandbox status");
     struct docker_cri_meta meta;
     if (docker_meta_of_inspect(inspect, true, &meta, err) < 0)

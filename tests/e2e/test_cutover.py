@@ -1,6 +1,7 @@
 """The cutover (issue 5): docker and containerd behind one crimpd, the
 default switched while pods run, ownership and the choice surviving a crimpd
 restart, on one client channel throughout."""
+import atexit
 import json
 import os
 import shutil

@@ -69,6 +69,7 @@ static int bed_open(void)
     B->snapshotter = xstrdup("overlayfs");
     B->pulls = ctrd_pulls_new();
     B->image_cache = ctrd_image_cache_new(16);
+    B->fs_usage = crimp_fs_usage_cache_new(1); /* ImageFsInfo reads its walk */
     Google__Protobuf__Empty empty = GOOGLE__PROTOBUF__EMPTY__INIT;
     ProtobufCMessage *v = NULL;
     struct ctrd_opts o = {.timeout_s = 5};
@@ -93,6 +94,8 @@ static void bed_close(void)
     ctrd_conn_free(B->conn);
     ctrd_pulls_free(B->pulls);
     ctrd_image_cache_free(B->image_cache);
+    crimp_fs_usage_cache_free(B->fs_usage);
+    free(atomic_load(&B->snapshotter_root));
     free(B->snapshotter);
     free(B);
 }
