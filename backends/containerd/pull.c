@@ -595,7 +595,9 @@ static int pull_uncoalesced(struct ctrd_backend *b, struct crimp_rpc *rpc,
     if (p.session != NULL && ctrd_lease_create(b->conn, &p.o, &lease, err) == 0) {
         p.o.lease = p.o_stream.lease = lease;
         p.source_key = source_label_key(p.ref.domain);
-        p.progress = crimp_pull_progress_begin(b->base.config->name, p.ref.normalized);
+        /* A bare backend (unit tests) has no config: "containerd".  */
+        p.progress = crimp_pull_progress_begin(b->base.config ? b->base.config->name : "containerd",
+                                               p.ref.normalized);
         ret = pull_image(&p, image_id, err);
         crimp_pull_progress_end(p.progress, ret == 0);
         cleanup_error crimp_error_t lerr = NULL;

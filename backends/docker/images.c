@@ -278,7 +278,7 @@ int docker_pull(struct docker_backend *d, struct crimp_rpc *rpc, const char *ima
     cleanup_free char *query = xasprintf("fromImage=%s&tag=%s", erepo, etag);
     cleanup_free char *header = registry_auth_header(auth);
     struct pull_progress progress = {
-        .shown = crimp_pull_progress_begin(d->base.config->name, image)};
+        .shown = crimp_pull_progress_begin(d->base.config ? d->base.config->name : "docker", image)};
     struct docker_request r = {.method = "POST", .path = "/images/create", .query = query,
                                .timeout_ms = DOCKER_TIMEOUT_NONE, .stall_seconds = 60,
                                .cancelled = rpc ? &rpc->cancelled : NULL,
