@@ -78,10 +78,10 @@ enum { PART_DOWN = -2, PART_BUSY = -3 };
  * waiting for a slot would hold a worker.  */
 static int call_one(struct crimp_router *r, size_t i, const struct crimp_method *m,
                     struct crimp_rpc *rpc, const ProtobufCMessage *req, ProtobufCMessage *part,
-                    crimp_error_t *err)
+                    bool skip_down, crimp_error_t *err)
 {
     struct crimp_backend *b = r->backends[i];
-    if (crimp_router_down(r, i)) {
+    if (skip_down && crimp_router_down(r, i)) {
         struct crimp_backend_health h;
         crimp_health_get(r->health, i, &h);
         crimp_make_error(err, GRPC_STATUS_UNAVAILABLE, 0, "not answering its health probe (%s)",
@@ -113,6 +113,13 @@ int crimp_router_call_all(struct crimp_router *r, const struct crimp_method *m,
     size_t ok = 0, tried = 0;
     int last_tried = -1;
     cleanup_error crimp_error_t last = NULL;
+    /* Down backends are left out only when another one can answer: with
+     * none up, the probe may just lag a runtime that came back (a restart),
+     * and trying costs no more than the call's own deadline.  */
+    bool any_up = false;
+    for (size_t i = 0; i < r->n && !any_up; i++)
+        any_up = crimp_router_live(r, i) && crimp_method_supported(m, r->backends[i]) &&
+                 !crimp_router_down(r, i);
     for (size_t i = 0; i < r->n; i++) {
         struct crimp_backend *b = r->backends[i];
         if (!crimp_router_live(r, i) || !crimp_method_supported(m, b))
@@ -122,7 +129,7 @@ int crimp_router_call_all(struct crimp_router *r, const struct crimp_method *m,
         ProtobufCMessage *part = crimp_pb_new(m->resp_desc);
         crimp_error_t e = NULL;
         crimp_trace_set_backend((int)i);
-        int rc = call_one(r, i, m, rpc, req, part, &e);
+        int rc = call_one(r, i, m, rpc, req, part, any_up, &e);
         crimp_trace_set_backend(-1);
         if (rc == PART_BUSY) {
             protobuf_c_message_free_unpacked(part, NULL);

@@ -100,6 +100,10 @@ int docker_recover(struct docker_backend *d, crimp_error_t *err);
  * did not live to finish), so that kubelet removes them and their network
  * is released.  */
 json_t *docker_checkpoint_ids(struct docker_backend *d);
+/* Whether Docker itself says the pause container ID is gone (NOT_FOUND),
+ * asked before a pod is listed from its checkpoint alone: the inventory
+ * the lists come from may lag a container another client just made.  */
+bool docker_pause_gone(struct docker_backend *d, const char *id);
 void docker_list_checkpoint_only(struct docker_backend *d, json_t *ids,
                                  const Runtime__V1__PodSandboxFilter *f,
                                  Runtime__V1__ListPodSandboxResponse *resp);

@@ -12,7 +12,9 @@
  * (an intent, a pending checkpoint, or a pause container without a
  * checkpoint), checkpoints whose pause container is gone (CNI DEL if still
  * attached), app containers whose pod is gone, and CNI cache entries that
- * no checkpoint explains.  */
+ * no checkpoint explains.  cri-dockerd's containers (adopted: no
+ * io.crimp.cri label) are never torn down by this sweep: crimp did not make
+ * them, and a node taken over from cri-dockerd keeps its pods running.  */
 #include <string.h>
 #include <unistd.h>
 
@@ -49,7 +51,13 @@ void docker_intent_end(struct docker_backend *d, const char *name)
 struct inventory {
     json_t *sandboxes;  /* id → name */
     json_t *containers; /* id → sandbox id */
+    json_t *adopted;    /* ids of cri-dockerd's (not crimp's): never swept */
 };
+
+static bool made_by_crimp(json_t *entry)
+{
+    return json_object_get(json_object_get(entry, "Labels"), DOCKER_LABEL_CRI) != NULL;
+}
 
 static const char *first_name(json_t *entry)
 {
@@ -68,16 +76,22 @@ static int take_inventory(struct docker_backend *d, struct inventory *inv, crimp
     }
     inv->sandboxes = json_object();
     inv->containers = json_object();
+    inv->adopted = json_object();
     size_t i;
     json_t *e;
-    json_array_foreach (pods, i, e)
-        json_object_set_new(inv->sandboxes, json_string_value(json_object_get(e, "Id")) ?: "",
-                            json_string(first_name(e) ?: ""));
+    json_array_foreach (pods, i, e) {
+        const char *id = json_string_value(json_object_get(e, "Id")) ?: "";
+        json_object_set_new(inv->sandboxes, id, json_string(first_name(e) ?: ""));
+        if (!made_by_crimp(e))
+            json_object_set_new(inv->adopted, id, json_true());
+    }
     json_array_foreach (ctrs, i, e) {
+        const char *id = json_string_value(json_object_get(e, "Id")) ?: "";
         const char *sb = json_string_value(
             json_object_get(json_object_get(e, "Labels"), DOCKER_LABEL_SANDBOX_ID));
-        json_object_set_new(inv->containers, json_string_value(json_object_get(e, "Id")) ?: "",
-                            json_string(sb ?: ""));
+        json_object_set_new(inv->containers, id, json_string(sb ?: ""));
+        if (!made_by_crimp(e))
+            json_object_set_new(inv->adopted, id, json_true());
     }
     json_decref(pods);
     json_decref(ctrs);
@@ -150,6 +164,10 @@ static void recover_unrecorded_pods(struct docker_backend *d, struct inventory *
     json_t *name;
     void *tmp;
     json_object_foreach_safe (inv->sandboxes, tmp, id, name) {
+        /* cri-dockerd's pods have no crimp checkpoint until crimp serves
+         * them: adopted, never half-made by crimp.  */
+        if (json_object_get(inv->adopted, id) != NULL)
+            continue;
         cleanup_free char *path = xasprintf("%s/%s", d->sandbox_dir, id);
         if (access(path, F_OK) == 0)
             continue;
@@ -180,7 +198,8 @@ static void recover_orphan_containers(struct docker_backend *d, struct inventory
     const char *id;
     json_t *sb;
     json_object_foreach (inv->containers, id, sb)
-        if (json_object_get(inv->sandboxes, json_string_value(sb)) == NULL) {
+        if (json_object_get(inv->adopted, id) == NULL &&
+            json_object_get(inv->sandboxes, json_string_value(sb)) == NULL) {
             docker_logs_forget(d->logs, id);
             remove_logged(d, id, "a container whose pod is gone");
         }
@@ -225,6 +244,7 @@ int docker_recover(struct docker_backend *d, crimp_error_t *err)
     recover_cni(d);
     json_decref(inv.sandboxes);
     json_decref(inv.containers);
+    json_decref(inv.adopted);
     return 0;
 }
 
@@ -234,6 +254,19 @@ static bool listed(const Runtime__V1__ListPodSandboxResponse *resp, const char *
         if (strcmp(resp->items[i]->id, id) == 0)
             return true;
     return false;
+}
+
+bool docker_pause_gone(struct docker_backend *d, const char *id)
+{
+    json_auto_t *inspect = NULL;
+    cleanup_error crimp_error_t err = NULL;
+    if (docker_inspect(d, id, &inspect, &err) == 0) {
+        /* There after all: the lists come from the inventory, which may
+         * not have had this container's event yet.  */
+        docker_inventory_touch(d->inventory, id);
+        return false;
+    }
+    return err->code == GRPC_STATUS_NOT_FOUND;
 }
 
 static Runtime__V1__PodSandbox *checkpoint_only_pod(const char *id, json_t *ckpt)
@@ -268,7 +301,8 @@ void docker_list_checkpoint_only(struct docker_backend *d, json_t *ids,
     json_t *v;
     json_array_foreach (ids, i, v) {
         const char *id = json_string_value(v);
-        if ((f && !str_empty(f->id) && !has_prefix(id, f->id)) || listed(resp, id))
+        if ((f && !str_empty(f->id) && !has_prefix(id, f->id)) || listed(resp, id) ||
+            !docker_pause_gone(d, id))
             continue;
         json_auto_t *ckpt = NULL;
         cleanup_error crimp_error_t err = NULL;

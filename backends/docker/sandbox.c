@@ -545,6 +545,7 @@ int docker_list_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
     const char *id;
     json_t *ck;
     json_object_foreach (checkpointed, id, ck)
-        add_checkpoint_only(&x, id, ck);
+        if (docker_pause_gone(d, id))
+            add_checkpoint_only(&x, id, ck);
     return 0;
 }
