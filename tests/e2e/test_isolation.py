@@ -189,11 +189,13 @@ class Isolation(unittest.TestCase):
         return time.monotonic() - t, body.decode()
 
     def docker_call(self, timeout, client=None):
-        """ImageStatus goes to the default backend (docker): (code, details,
-        seconds)."""
+        """PullImage goes to the default backend (docker) and always to
+        dockerd itself (lists and statuses are answered from crimp's caches,
+        which a hung dockerd does not stall): (code, details, seconds)."""
         t = time.monotonic()
         try:
-            (client or self.c).call("ImageStatus", image=PB.ImageSpec(image=BUSYBOX),
+            (client or self.c).call("PullImage",
+                                    PB.PullImageRequest(image=PB.ImageSpec(image=BUSYBOX)),
                                     timeout=timeout)
             return grpc.StatusCode.OK, "", time.monotonic() - t
         except grpc.RpcError as e:
@@ -282,7 +284,7 @@ class Isolation(unittest.TestCase):
         threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
         for t in threads:
             t.start()
-        wait_for(lambda: 'crimp_backend_calls_waiting{backend="docker",lane="fast"} %d'
+        wait_for(lambda: 'crimp_backend_calls_waiting{backend="docker",lane="slow"} %d'
                  % MAX_QUEUED in self.metrics()[1], 5, "calls parked behind docker")
         t = time.monotonic()
         rc = self.crimpd.stop()
@@ -322,9 +324,9 @@ class Isolation(unittest.TestCase):
         during = median_ms(lambda: self.containerd_round(cid))
         took, text = self.metrics()
         self.assertLess(took, 1.0, "/metrics must not wait for docker")
-        self.assertIn('crimp_backend_calls_running{backend="docker",lane="fast"} %d' % MAX_CALLS,
+        self.assertIn('crimp_backend_calls_running{backend="docker",lane="slow"} %d' % MAX_CALLS,
                       text)
-        self.assertIn('crimp_backend_calls_waiting{backend="docker",lane="fast"} %d' % MAX_QUEUED,
+        self.assertIn('crimp_backend_calls_waiting{backend="docker",lane="slow"} %d' % MAX_QUEUED,
                       text)
         for t in threads:
             t.join(10)
@@ -349,12 +351,10 @@ class Isolation(unittest.TestCase):
         self.assertLess(during, before * 3 + 20,
                         f"containerd calls slowed down: {before:.1f} -> {during:.1f} ms")
 
-        # Without a kubelet deadline, docker's call_timeout (3 s) ends it.
-        code, details, secs = self.docker_call(None)
-        print(f"docker call without a deadline: {code.name} after {secs:.2f} s: {details}")
-        self.assertEqual(code, grpc.StatusCode.DEADLINE_EXCEEDED, details)
-        self.assertIn("backend `docker`", details)
-        self.assertLess(secs, 4.5)
+        # A call without a kubelet deadline ends by the backend's
+        # call_timeout: unit-tested (test_deadline).  No docker call here
+        # is both live and without its own limit any more (lists and
+        # statuses come from caches; a pull has its own stall timer).
 
         self.assertIsNotNone(self.not_ready_at, "RuntimeReady stayed true")
         print(f"RuntimeReady false {self.not_ready_at - hung_at:.1f} s after docker hung")
@@ -377,7 +377,7 @@ class Isolation(unittest.TestCase):
         self.assertEqual(code, grpc.StatusCode.OK, details)
         _, text = self.metrics()
         self.assertIn('crimp_backend_up{backend="docker"} 1', text)
-        self.assertIn('crimp_backend_calls_running{backend="docker",lane="fast"} 0', text)
+        self.assertIn('crimp_backend_calls_running{backend="docker",lane="slow"} 0', text)
 
 
 if __name__ == "__main__":
