@@ -14,7 +14,9 @@ failures=0
 for p in "$prefix/sbin/crimpd" "$prefix/bin/crimpctl" "$sysconf/crimp/crimpd.json" \
     "$prefix/lib/systemd/system/crimpd.service" "$prefix/lib/systemd/system/crimpd.socket" \
     "$prefix/share/doc/crimp/README.md" "$prefix/share/doc/crimp/teaching.md" \
-    "$prefix/share/doc/crimp/examples/kubelet-crimp.conf"; do
+    "$prefix/share/doc/crimp/examples/kubelet-crimp.conf" "$prefix/share/man/man8/crimpd.8" \
+    "$prefix/share/man/man1/crimpctl.1" "$prefix/share/man/man5/crimpd.json.5" \
+    "$prefix/share/bash-completion/completions/crimpctl"; do
     [ -e "$dest$p" ] || { echo "FAIL: $p not installed"; failures=$((failures + 1)); }
 done
 grep -qx "ExecStart=$prefix/sbin/crimpd --config $sysconf/crimp/crimpd.json" \
