@@ -2,6 +2,7 @@
 #include "pbjson.h"
 
 #include <ctype.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -70,13 +71,21 @@ static json_t *value_json(const ProtobufCFieldDescriptor *f, const void *p)
     case PROTOBUF_C_TYPE_UINT32:
     case PROTOBUF_C_TYPE_FIXED32:
         return json_integer(*(const uint32_t *)p);
+    /* 64-bit integers as decimal strings, as protobuf's JSON mapping (and
+     * crictl) print them: JSON numbers lose precision past 2^53.  */
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-        return json_integer(*(const int64_t *)p);
+    case PROTOBUF_C_TYPE_SFIXED64: {
+        char text[24];
+        snprintf(text, sizeof(text), "%" PRId64, *(const int64_t *)p);
+        return json_string(text);
+    }
     case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        return json_integer((json_int_t) * (const uint64_t *)p);
+    case PROTOBUF_C_TYPE_FIXED64: {
+        char text[24];
+        snprintf(text, sizeof(text), "%" PRIu64, *(const uint64_t *)p);
+        return json_string(text);
+    }
     case PROTOBUF_C_TYPE_FLOAT:
         return json_real(*(const float *)p);
     case PROTOBUF_C_TYPE_DOUBLE:
