@@ -49,7 +49,10 @@ bed_stop_pidfile() {
 # one, and shows under "# netns" and as its own mount).
 bed_snapshot() {
     echo "# processes"
-    { pgrep -a -f 'containerd-shim|dockerd|docker-registry|crimpd' || true; } | awk '{ $1=""; print }' | sort
+    # A zombie ("<defunct>": a shim that exited after its containerd, not
+    # yet reaped by init) holds nothing but its PID: not a leak of the run.
+    { pgrep -a -f 'containerd-shim|dockerd|docker-registry|crimpd' || true; } |
+        { grep -v '<defunct>' || true; } | awk '{ $1=""; print }' | sort
     echo "# mounts"
     local netns_dir_empty=0
     [ -z "$(ls -A /run/netns 2>/dev/null)" ] && netns_dir_empty=1
