@@ -160,6 +160,19 @@ def follow_events(client, timeout=120):
     return stream, events
 
 
+def end_suite(client, pod, crimpd, *cleanups):
+    """A suite's one POD stopped and removed through CLIENT (a failure is the
+    suite's error: a leak is reported), then CRIMPD stopped and CLEANUPS run
+    whatever happened."""
+    try:
+        client.call("StopPodSandbox", pod_sandbox_id=pod, timeout=60)
+        client.call("RemovePodSandbox", pod_sandbox_id=pod, timeout=60)
+    finally:
+        crimpd.cleanup()
+        for fn in cleanups:
+            fn()
+
+
 def remove_pods(client, pods):
     """Stops and removes PODS through CLIENT, reporting (not raising) what
     fails: for teardowns, which must go on."""

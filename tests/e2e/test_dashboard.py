@@ -14,7 +14,7 @@ import uuid
 
 import grpc
 
-from crimpe2e import PB, Crimpd, SlowBackend, bed_env, main
+from crimpe2e import PB, Crimpd, SlowBackend, bed_env, end_suite, main
 from test_metrics import Prometheus, free_port
 
 BED = bed_env()
@@ -50,13 +50,8 @@ class Dashboards(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            cls.c.call("StopPodSandbox", pod_sandbox_id=cls.pod, timeout=60)
-            cls.c.call("RemovePodSandbox", pod_sandbox_id=cls.pod, timeout=60)
-        finally:
-            cls.crimpd.cleanup()
-            cls.slow.__exit__(None, None, None)
-            shutil.rmtree(cls.tmp, ignore_errors=True)
+        end_suite(cls.c, cls.pod, cls.crimpd, lambda: cls.slow.__exit__(None, None, None),
+                  lambda: shutil.rmtree(cls.tmp, ignore_errors=True))
 
     def test_cluster_scrape_config_is_valid(self):
         path = os.path.join(HERE, "..", "..", "contrib", "prometheus", "crimp-scrape.yml")

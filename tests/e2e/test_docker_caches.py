@@ -12,7 +12,7 @@ import tempfile
 import unittest
 import uuid
 
-from crimpe2e import PB, bed_env, main, wait_for
+from crimpe2e import PB, bed_env, end_suite, main, wait_for
 from test_docker_adopt import crimpd_for_docker, docker
 
 BED = bed_env()
@@ -36,12 +36,7 @@ class DockerCaches(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            cls.c.call("StopPodSandbox", pod_sandbox_id=cls.pod, timeout=60)
-            cls.c.call("RemovePodSandbox", pod_sandbox_id=cls.pod, timeout=60)
-        finally:
-            cls.crimpd.cleanup()
-            shutil.rmtree(cls.state, ignore_errors=True)
+        end_suite(cls.c, cls.pod, cls.crimpd, lambda: shutil.rmtree(cls.state, ignore_errors=True))
 
     def create(self, name):
         cfg = PB.ContainerConfig(metadata=PB.ContainerMetadata(name=name),

@@ -16,7 +16,7 @@ import urllib.parse
 import uuid
 
 import spdyclient
-from crimpe2e import PB, Crimpd, bed_env, main, wait_for
+from crimpe2e import PB, Crimpd, bed_env, end_suite, main, wait_for
 
 BED = bed_env()
 BUSYBOX = BED["CRIMP_BED_BUSYBOX_IMAGE"]
@@ -80,12 +80,7 @@ class Limits:
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            cls.c.call("StopPodSandbox", pod_sandbox_id=cls.pod, timeout=60)
-            cls.c.call("RemovePodSandbox", pod_sandbox_id=cls.pod, timeout=60)
-        finally:
-            cls.crimpd.cleanup()
-            shutil.rmtree(cls.state, ignore_errors=True)
+        end_suite(cls.c, cls.pod, cls.crimpd, lambda: shutil.rmtree(cls.state, ignore_errors=True))
 
     def exec_url(self, cmd, **kw):
         return self.c.call("Exec", PB.ExecRequest(container_id=self.ctr, cmd=cmd, **kw)).url
