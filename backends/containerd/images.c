@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "common/cri_image.h"
-#include "common/distribution.h"
+#include "common/registry/distribution.h"
 #include "common/fs_usage.h"
 #include "containerd-internal.h"
 #include "github.com/containerd/containerd/api/services/images/v1/images.pb-c.h"

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/distribution.h"
+#include "common/registry/distribution.h"
 #include "common/pull_progress.h"
 #include "digest.h"
 #include "containerd-internal.h"

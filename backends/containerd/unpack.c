@@ -5,7 +5,7 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "common/distribution.h"
+#include "common/registry/distribution.h"
 #include "digest.h"
 #include "containerd-internal.h"
 #include "github.com/containerd/containerd/api/services/diff/v1/diff.pb-c.h"

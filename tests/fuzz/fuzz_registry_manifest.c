@@ -1,5 +1,5 @@
 /* libFuzzer target for registry manifests and indexes as the registry
- * client and the containerd backend read them (backends/common/
+ * client and the containerd backend read them (backends/common/registry/
  * distribution.c; backends/containerd/images.c and pull.c call the same
  * functions on content they fetched or stored): the input is a manifest
  * or index body.  An index is asked for each platform crimp may run on,
@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/distribution-internal.h"
-#include "common/distribution.h"
+#include "common/registry/distribution-internal.h"
+#include "common/registry/distribution.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

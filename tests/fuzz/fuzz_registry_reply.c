@@ -1,5 +1,5 @@
 /* libFuzzer target for what a registry or token server answers, as the
- * registry client reads it (backends/common/distribution_reply.c,
+ * registry client reads it (backends/common/registry/distribution_reply.c,
  * distribution.c): header lines (status, Docker-Content-Digest,
  * Content-Type, WWW-Authenticate challenges), error bodies, token replies,
  * a manifest body's media type, and digests.  The input is the reply, head
@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/distribution-internal.h"
-#include "common/distribution.h"
+#include "common/registry/distribution-internal.h"
+#include "common/registry/distribution.h"
 #include "utils.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

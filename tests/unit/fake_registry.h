@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/distribution.h"
+#include "common/registry/distribution.h"
 #include "digest.h"
 #include "utils.h"
 

@@ -16,8 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/distribution-internal.h"
-#include "common/distribution.h"
+#include "common/registry/distribution-internal.h"
+#include "common/registry/distribution.h"
 #include "digest.h"
 #include "fake_registry.h"
 #include "trace.h"

@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "common/distribution.h"
-#include "common/registry_hosts.h"
+#include "common/registry/distribution.h"
+#include "common/registry/registry_hosts.h"
 #include "fake_registry.h"
 #include "unit.h"
 #include "utils.h"
