@@ -34,8 +34,40 @@
  * with crimp_rpc_send() and return when the stream ends; shim/ then sends
  * the final status.
  *
- * No backend includes another backend's headers; shared code lives in
- * backends/common and common/.  */
+ * Where each RPC group lives: the same file name in each backend folder
+ * (backends/docker/, backends/containerd/), so that one RPC is found in the
+ * same place in both:
+ *
+ *   <type>.c            open, close, Version, Status, UpdateRuntimeConfig;
+ *                       the ops table (docker.c, containerd.c)
+ *   sandbox.c           RunPodSandbox, StopPodSandbox, RemovePodSandbox
+ *   sandbox_status.c    PodSandboxStatus, ListPodSandbox
+ *   container.c         CreateContainer, StartContainer, StopContainer,
+ *                       RemoveContainer, UpdateContainerResources,
+ *                       ReopenContainerLog
+ *   container_status.c  ContainerStatus, ListContainers
+ *   exec.c              ExecSync
+ *   stream.c            Exec, Attach, PortForward (the sessions stream/ serves)
+ *   images.c            ListImages, ImageStatus, PullImage, RemoveImage,
+ *                       ImageFsInfo
+ *   stats.c             ContainerStats, ListContainerStats, PodSandboxStats,
+ *                       ListPodSandboxStats
+ *   metrics.c           ListMetricDescriptors, ListPodSandboxMetrics
+ *   events.c            GetContainerEvents
+ *   recover.c           no RPC: at open, sweeps what a crimpd killed
+ *                       mid-call left behind
+ *
+ * Other files in a backend folder are its own helpers (the Docker client,
+ * containerd's records and tasks, log copiers...).  backends/cri/cri.c
+ * forwards every RPC as it is.  Adding an RPC: its row in proto/cri_rpcs.h
+ * (and its messages in proto/cri.proto), its op in struct crimp_backend_ops
+ * below, and in each backend a function in the file of its group plus its
+ * line in the ops table; shim/ and stream/ follow the table unchanged.
+ *
+ * No backend includes another backend's headers.  backends/common holds
+ * what every backend may use (CNI, OCI spec, CRI logs, checkpoints, cgroup
+ * stats, netns); backends/common/registry the registry client (today only
+ * the containerd backend pulls with it); common/ the daemon-wide helpers.  */
 #ifndef CRIMP_BACKEND_H
 #define CRIMP_BACKEND_H
 

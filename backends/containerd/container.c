@@ -2,7 +2,9 @@
  * Create = rootfs snapshot of the image + OCI spec + container record;
  * Start = stdio FIFOs + Tasks/Create + the log copier + Tasks/Start;
  * Stop = stop signal, grace period, SIGKILL, exit handled by monitor.c;
- * Remove = task, record, snapshot, FIFOs, checkpoint.  */
+ * Remove = task, record, snapshot, FIFOs, checkpoint;
+ * UpdateContainerResources = Tasks/Update, then the record keeps them.
+ * ContainerStatus and ListContainers: container_status.c.  */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include "common/oom.h"
 #include "containerd-internal.h"
 #include "github.com/containerd/containerd/api/services/snapshots/v1/snapshots.pb-c.h"
+#include "github.com/containerd/containerd/api/services/tasks/v1/tasks.pb-c.h"
 #include "log.h"
 #include "pbutil.h"
 #include "utils.h"
@@ -448,4 +451,48 @@ int ctrd_reopen_container_log(struct crimp_backend *self, struct crimp_rpc *rpc,
         return crimp_make_error(err, GRPC_STATUS_FAILED_PRECONDITION, 0,
                                 "container %.12s is not running", req->container_id);
     return ctrd_logger_reopen(b->logger, req->container_id, err);
+}
+
+/* Tasks/Update with the new resources, then the record keeps them.  */
+int ctrd_update_container_resources(struct crimp_backend *self, struct crimp_rpc *rpc,
+                                    const Runtime__V1__UpdateContainerResourcesRequest *req,
+                                    Runtime__V1__UpdateContainerResourcesResponse *resp,
+                                    crimp_error_t *err)
+{
+    struct ctrd_backend *b = ctrd_of(self);
+    if (req->linux == NULL)
+        return 0;
+    struct ctrd_container *c = ctrd_container_get(b, req->container_id, err);
+    if (c == NULL)
+        return -1;
+    int ret = 0;
+    pthread_mutex_lock(&c->mu);
+    if (c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING) {
+        json_auto_t *res = oci_linux_resources(req->linux);
+        Containerd__Services__Tasks__V1__UpdateTaskRequest ureq =
+            CONTAINERD__SERVICES__TASKS__V1__UPDATE_TASK_REQUEST__INIT;
+        ureq.container_id = c->id;
+        ureq.resources = ctrd_any_json(CTRD_TYPE_RESOURCES, res);
+        ProtobufCMessage *uresp = NULL;
+        struct ctrd_opts o = {.rpc = rpc};
+        ret = ctrd_call(b->conn, &o, CTRD_TASKS "Update", &ureq.base,
+                        &google__protobuf__empty__descriptor, &uresp, err);
+        if (uresp)
+            protobuf_c_message_free_unpacked(uresp, NULL);
+        protobuf_c_message_free_unpacked(&ureq.resources->base, NULL);
+    }
+    if (ret == 0) {
+        if (c->config->linux == NULL) {
+            c->config->linux = xmalloc(sizeof(*c->config->linux));
+            runtime__v1__linux_container_config__init(c->config->linux);
+        }
+        if (c->config->linux->resources)
+            protobuf_c_message_free_unpacked(&c->config->linux->resources->base, NULL);
+        c->config->linux->resources =
+            (Runtime__V1__LinuxContainerResources *)ctrd_pb_clone(&req->linux->base);
+        ret = ctrd_container_save(b, c, err);
+    }
+    pthread_mutex_unlock(&c->mu);
+    ctrd_container_put(c);
+    return ret;
 }

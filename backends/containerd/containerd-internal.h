@@ -1,8 +1,9 @@
 /* The containerd backend's shared state and the functions its files share.
- * One file per concern: containerd.c (open, options, Version, Status),
- * images.c (ImageService), pull.c (PullImage's registry → content →
- * snapshots pipeline), image_cache.c (image content by digest), sandbox.c,
- * container.c, exec.c, monitor.c (exits).  */
+ * Which file serves which RPCs: the map at the top of backends/backend.h;
+ * the containerd-only helpers: pull.c (PullImage's registry → content →
+ * snapshots pipeline), image_cache.c (image content by digest), ctrd_task.c
+ * (snapshots, container records, tasks), store.c (crimp's records),
+ * monitor.c (exits).  */
 #ifndef CRIMP_CONTAINERD_INTERNAL_H
 #define CRIMP_CONTAINERD_INTERNAL_H
 
@@ -200,7 +201,8 @@ int ctrd_image_fs_info(struct crimp_backend *self, struct crimp_rpc *rpc,
                        const Runtime__V1__ImageFsInfoRequest *req,
                        Runtime__V1__ImageFsInfoResponse *resp, crimp_error_t *err);
 
-/* ---- the RuntimeService operations (sandbox*.c, container*.c, exec.c) --- */
+/* ---- the RuntimeService operations (sandbox*.c, container*.c, exec.c,
+ * events.c) ---------------------------------------------------------- */
 #define CTRD_OP(op, Req, Resp)                                                                      \
     int ctrd_##op(struct crimp_backend *self, struct crimp_rpc *rpc,                               \
                   const Runtime__V1__##Req *req, Runtime__V1__##Resp *resp, crimp_error_t *err)
@@ -220,7 +222,8 @@ CTRD_OP(update_container_resources, UpdateContainerResourcesRequest,
 CTRD_OP(reopen_container_log, ReopenContainerLogRequest, ReopenContainerLogResponse);
 CTRD_OP(exec_sync, ExecSyncRequest, ExecSyncResponse);
 #undef CTRD_OP
-
+int ctrd_get_container_events(struct crimp_backend *self, struct crimp_rpc *rpc,
+                              const Runtime__V1__GetEventsRequest *req, crimp_error_t *err);
 
 /* ---- store.c: what crimp knows of its pods and containers --------------
  * containerd keeps containers and tasks but nothing CRI-specific (configs,
@@ -304,7 +307,7 @@ ProtobufCMessage *ctrd_pb_clone(const ProtobufCMessage *m);
 /* A random 64-hex-digit ID; NULL when the random source failed.  */
 char *ctrd_new_id(crimp_error_t *err);
 
-/* ---- sandbox.c, sandbox_state.c, container.c: shared steps ------------ */
+/* ---- sandbox.c, container.c: shared steps (ctrd_task.c) ---------------- */
 struct Containerd__Services__Snapshots__V1__PrepareSnapshotResponse;
 struct Containerd__Types__Mount;
 
@@ -409,7 +412,7 @@ bool ctrd_wait_flag(pthread_mutex_t *mu, pthread_cond_t *cv, const bool *flag,
                     int64_t deadline_mono_ns);
 
 /* One call whose reply is not needed, where NOT_FOUND (the thing is gone
- * already) counts as done: kills and deletes (sandbox.c).  */
+ * already) counts as done: kills and deletes (ctrd_task.c).  */
 int ctrd_call_gone_ok(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *method,
                       const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
                       crimp_error_t *err);
@@ -432,7 +435,15 @@ int ctrd_recover_containerd(struct ctrd_backend *b, crimp_error_t *err);
 /* Polls Tasks/Get until ID's task is stopped or gone (10 s at most).  */
 void ctrd_wait_task_stopped(struct ctrd_backend *b, const char *id);
 
-/* Stats and metrics (stats.c).  */
+/* Stats (stats.c) and metrics (metrics.c).  */
+struct crimp_pod_facts;
+/* Learns the upper directory of running container C when a crimpd restart
+ * lost it: one Snapshots/Mounts, outside C's lock.  */
+void ctrd_learn_upper_dir(struct ctrd_backend *b, struct crimp_rpc *rpc,
+                          struct ctrd_container *c);
+/* What names S in stats and metrics (S locked); labels and annotations are
+ * the caller's to free.  */
+struct crimp_pod_facts ctrd_pod_facts(struct ctrd_sandbox *s);
 int ctrd_container_stats(struct crimp_backend *self, struct crimp_rpc *rpc,
                          const Runtime__V1__ContainerStatsRequest *req,
                          Runtime__V1__ContainerStatsResponse *resp, crimp_error_t *err);

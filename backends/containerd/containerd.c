@@ -2,9 +2,8 @@
  * images, snapshots, containers, tasks), doing in C what containerd's CRI
  * plugin does in Go.  This file opens it (options, the connection, the CNI
  * runner, the log copier, the records and the exit monitor), answers
- * Version and Status, and holds the ops table.  The rest, one concern a
- * file: images.c/pull.c, sandbox.c/sandbox_state.c, container.c/
- * container_state.c, exec.c, monitor.c, store.c.  */
+ * Version, Status and UpdateRuntimeConfig, and holds the ops table.  The
+ * other RPCs, one group a file, as backends/backend.h maps them.  */
 #include "containerd.h"
 
 #include <string.h>
@@ -187,15 +186,6 @@ static int ctrd_runtime_config(struct crimp_backend *self, struct crimp_rpc *rpc
 {
     crimp_cgroup_driver_reply(resp, ctrd_of(self)->cgroup_driver);
     return 0;
-}
-
-/* Every lifecycle change goes through crimp (container.c) or is an exit
- * crimp's monitor sees (monitor.c): both publish to the hub.  */
-static int ctrd_get_container_events(struct crimp_backend *self, struct crimp_rpc *rpc,
-                                     const Runtime__V1__GetEventsRequest *req, crimp_error_t *err)
-{
-    (void)req;
-    return crimp_event_hub_follow(ctrd_of(self)->events, self, rpc, err);
 }
 
 const struct crimp_backend_ops crimp_backend_containerd = {

@@ -1,6 +1,5 @@
 /* The docker backend's shared state and the functions its files share.
- * One file per concern: docker.c (open, options, Version, Status),
- * images.c, sandbox.c, container.c, exec.c, logs.c.  */
+ * Which file serves which RPCs: the map at the top of backends/backend.h.  */
 #ifndef CRIMP_DOCKER_INTERNAL_H
 #define CRIMP_DOCKER_INTERNAL_H
 
@@ -87,6 +86,11 @@ int docker_force_remove(struct docker_backend *d, const char *id, crimp_error_t 
 /* Undoes a half-made sandbox ID (CNI DEL by its checkpoint CKPT, the pause
  * container, the checkpoint) so a failed RunPodSandbox leaks nothing.  */
 void docker_sandbox_undo(struct docker_backend *d, const char *id, json_t *ckpt);
+/* The checkpoint of sandbox ID (full) in *CKPT: crimp's own, else one
+ * adopted from cri-dockerd or rebuilt from INSPECT (may be NULL); *CKPT is
+ * NULL when there is none.  -1 when it exists but cannot be read now.  */
+int docker_sandbox_checkpoint(struct docker_backend *d, const char *id, json_t *inspect,
+                              json_t **ckpt, crimp_error_t *err);
 
 /* recover.c: an intent named after the pause container NAME, written
  * before it is created and removed once its checkpoint exists; and the
@@ -235,7 +239,7 @@ struct docker_event {
 };
 int docker_event_decode(json_t *e, struct docker_event *out);
 
-/* Stats (container_stats.c): what the common stats and metrics builders
+/* Stats (stats.c): what the common stats and metrics builders
  * take, from an inventory item; LAYER receives the layer's usage.  */
 struct crimp_container_facts docker_container_facts(struct docker_backend *d,
                                                     const struct docker_inv_item *it,

@@ -216,3 +216,9 @@ bool docker_labels_match(json_t *labels, void *const *selector, size_t n_selecto
     }
     return true;
 }
+
+const char *docker_label_of(json_t *inspect, const char *key)
+{
+    return json_string_value(
+        json_object_get(json_object_get(json_object_get(inspect, "Config"), "Labels"), key));
+}

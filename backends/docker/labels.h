@@ -69,5 +69,7 @@ void docker_cri_meta_free(struct docker_cri_meta *meta);
 /* Whether LABELS (a JSON object) holds every key=value of the selector
  * entries (any CRI map entry type: {base, key, value}).  */
 bool docker_labels_match(json_t *labels, void *const *selector, size_t n_selector);
+/* The value of label KEY of an inspected container; NULL when unset.  */
+const char *docker_label_of(json_t *inspect, const char *key);
 
 #endif

@@ -1,5 +1,5 @@
-/* StopPodSandbox, RemovePodSandbox, PodSandboxStatus and ListPodSandbox on
- * the containerd backend, from crimp's records (store.c).  */
+/* PodSandboxStatus and ListPodSandbox on the containerd backend, from
+ * crimp's records (store.c).  */
 #include <signal.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -10,100 +10,6 @@
 #include "log.h"
 #include "pbutil.h"
 #include "utils.h"
-
-#define PAUSE_EXIT_WAIT_NS (10LL * 1000 * 1000 * 1000)
-
-/* Kills the pause task and waits for the reaper to record its exit.  */
-static int stop_pause(struct ctrd_backend *b, struct crimp_rpc *rpc, struct ctrd_sandbox *s,
-                      crimp_error_t *err)
-{
-    if (s->task_exited)
-        return 0;
-    if (ctrd_kill(b, rpc, s->id, NULL, SIGKILL, err) < 0)
-        return -1;
-    if (!ctrd_wait_flag(&s->mu, &s->exited, &s->task_exited,
-                        crimp_now_mono_ns() + PAUSE_EXIT_WAIT_NS))
-        ctrd_monitor_reap(b, s->id, 137, 0); /* the wait was lost: reap it here */
-    return 0;
-}
-
-int ctrd_sandbox_stop(struct ctrd_backend *b, struct crimp_rpc *rpc, struct ctrd_sandbox *s,
-                      crimp_error_t *err)
-{
-    size_t n = 0;
-    struct ctrd_container **cs = ctrd_containers(b, s->id, &n);
-    int ret = 0;
-    for (size_t i = 0; i < n && ret == 0; i++)
-        ret = ctrd_container_stop(b, rpc, cs[i], 0, err);
-    ctrd_containers_put_all(cs, n);
-    if (ret == 0)
-        ret = stop_pause(b, rpc, s, err);
-    if (ret < 0)
-        return -1;
-    pthread_mutex_lock(&s->mu);
-    ret = ctrd_sandbox_teardown_network(b, s, err);
-    s->state = RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
-    cleanup_error crimp_error_t serr = NULL;
-    if (ctrd_sandbox_save(b, s, &serr) < 0)
-        log_warn("containerd: %s", serr->msg);
-    pthread_mutex_unlock(&s->mu);
-    cleanup_free char *shm = xasprintf("%s/pods/%s/shm", b->state_dir, s->id);
-    umount2(shm, MNT_DETACH);
-    return ret;
-}
-
-/* Stop and Remove of a pod that is gone succeed (kubelet retries them):
- * 1 with *S when ID is known, 0 when it is not, < 0 on another error.  */
-static int existing_sandbox(struct ctrd_backend *b, const char *id, struct ctrd_sandbox **s,
-                            crimp_error_t *err)
-{
-    *s = ctrd_sandbox_get(b, id, err);
-    if (*s)
-        return 1;
-    if ((*err)->code != GRPC_STATUS_NOT_FOUND)
-        return -1;
-    crimp_error_release(err);
-    return 0;
-}
-
-int ctrd_stop_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
-                          const Runtime__V1__StopPodSandboxRequest *req,
-                          Runtime__V1__StopPodSandboxResponse *resp, crimp_error_t *err)
-{
-    struct ctrd_backend *b = ctrd_of(self);
-    struct ctrd_sandbox *s = NULL;
-    if (existing_sandbox(b, req->pod_sandbox_id, &s, err) <= 0)
-        return *err ? -1 : 0;
-    int ret = ctrd_sandbox_stop(b, rpc, s, err);
-    ctrd_sandbox_put(s);
-    return ret;
-}
-
-int ctrd_remove_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
-                            const Runtime__V1__RemovePodSandboxRequest *req,
-                            Runtime__V1__RemovePodSandboxResponse *resp, crimp_error_t *err)
-{
-    struct ctrd_backend *b = ctrd_of(self);
-    struct ctrd_sandbox *s = NULL;
-    if (existing_sandbox(b, req->pod_sandbox_id, &s, err) <= 0)
-        return *err ? -1 : 0;
-    int ret = ctrd_sandbox_stop(b, rpc, s, err);
-    size_t n = 0;
-    struct ctrd_container **cs = ctrd_containers(b, s->id, &n);
-    for (size_t i = 0; i < n && ret == 0; i++)
-        ret = ctrd_container_remove(b, rpc, cs[i], err);
-    ctrd_containers_put_all(cs, n);
-    if (ret == 0)
-        ret = ctrd_delete_record(b, rpc, s->id, err);
-    if (ret == 0) {
-        ctrd_remove_pod_files(b, s->id);
-        ctrd_sandbox_forget(b, s);
-    }
-    ctrd_sandbox_put(s);
-    return ret;
-}
-
-/* ---- status and list ---------------------------------------------------- */
 
 static Runtime__V1__PodSandboxNetworkStatus *network_status(struct ctrd_sandbox *s)
 {

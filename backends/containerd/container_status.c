@@ -1,11 +1,10 @@
-/* ContainerStatus, ListContainers and UpdateContainerResources on the
- * containerd backend, from crimp's records (store.c).  */
+/* ContainerStatus and ListContainers on the containerd backend, from
+ * crimp's records (store.c).  */
 #include <string.h>
 
 #include "common/oci_spec.h"
 #include "common/pod.h"
 #include "containerd-internal.h"
-#include "github.com/containerd/containerd/api/services/tasks/v1/tasks.pb-c.h"
 #include "log.h"
 #include "pbutil.h"
 #include "utils.h"
@@ -142,48 +141,4 @@ int ctrd_list_containers(struct crimp_backend *self, struct crimp_rpc *rpc,
     }
     ctrd_containers_put_all(v, n);
     return 0;
-}
-
-/* Tasks/Update with the new resources, then the record keeps them.  */
-int ctrd_update_container_resources(struct crimp_backend *self, struct crimp_rpc *rpc,
-                                    const Runtime__V1__UpdateContainerResourcesRequest *req,
-                                    Runtime__V1__UpdateContainerResourcesResponse *resp,
-                                    crimp_error_t *err)
-{
-    struct ctrd_backend *b = ctrd_of(self);
-    if (req->linux == NULL)
-        return 0;
-    struct ctrd_container *c = ctrd_container_get(b, req->container_id, err);
-    if (c == NULL)
-        return -1;
-    int ret = 0;
-    pthread_mutex_lock(&c->mu);
-    if (c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING) {
-        json_auto_t *res = oci_linux_resources(req->linux);
-        Containerd__Services__Tasks__V1__UpdateTaskRequest ureq =
-            CONTAINERD__SERVICES__TASKS__V1__UPDATE_TASK_REQUEST__INIT;
-        ureq.container_id = c->id;
-        ureq.resources = ctrd_any_json(CTRD_TYPE_RESOURCES, res);
-        ProtobufCMessage *uresp = NULL;
-        struct ctrd_opts o = {.rpc = rpc};
-        ret = ctrd_call(b->conn, &o, CTRD_TASKS "Update", &ureq.base,
-                        &google__protobuf__empty__descriptor, &uresp, err);
-        if (uresp)
-            protobuf_c_message_free_unpacked(uresp, NULL);
-        protobuf_c_message_free_unpacked(&ureq.resources->base, NULL);
-    }
-    if (ret == 0) {
-        if (c->config->linux == NULL) {
-            c->config->linux = xmalloc(sizeof(*c->config->linux));
-            runtime__v1__linux_container_config__init(c->config->linux);
-        }
-        if (c->config->linux->resources)
-            protobuf_c_message_free_unpacked(&c->config->linux->resources->base, NULL);
-        c->config->linux->resources =
-            (Runtime__V1__LinuxContainerResources *)ctrd_pb_clone(&req->linux->base);
-        ret = ctrd_container_save(b, c, err);
-    }
-    pthread_mutex_unlock(&c->mu);
-    ctrd_container_put(c);
-    return ret;
 }
