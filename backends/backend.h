@@ -77,6 +77,7 @@
 #include <stdbool.h>
 
 #include "cri.pb-c.h"
+#include "cri_rpcs.h"
 #include "error.h"
 
 /* One CRI call in flight, as a backend sees it.  Filled by shim/.  */
@@ -244,6 +245,26 @@ struct crimp_backend_ops {
     CRIMP_UNARY_OP(remove_image, RemoveImageRequest, RemoveImageResponse);
     CRIMP_UNARY_OP(image_fs_info, ImageFsInfoRequest, ImageFsInfoResponse);
 };
+
+/* A backend's functions for its ops, declared from proto/cri_rpcs.h, one
+ * per RPC with the signature of its op above: a backend's internal header
+ * says
+ *     #define CRIMP_OPS_PREFIX docker
+ *     CRIMP_DECLARE_OPS
+ * and has `int docker_<op>(...)` declared for every RPC, so that a new RPC
+ * needs no declaration of its own.  What a backend does not define stays an
+ * unused declaration.  */
+#define CRIMP_OP_FN_(prefix, op) prefix##_##op
+#define CRIMP_OP_FN(prefix, op)  CRIMP_OP_FN_(prefix, op)
+#define CRIMP_DECLARE_OP_UNARY(fn, Req, Resp)                                                      \
+    int fn(struct crimp_backend *self, struct crimp_rpc *rpc, const Runtime__V1__##Req *req,     \
+           Runtime__V1__##Resp *resp, crimp_error_t *err);
+#define CRIMP_DECLARE_OP_STREAM(fn, Req, Resp)                                                     \
+    int fn(struct crimp_backend *self, struct crimp_rpc *rpc, const Runtime__V1__##Req *req,     \
+           crimp_error_t *err);
+#define CRIMP_DECLARE_OP(service_, Rpc_, op_, Req_, req_, Resp_, resp_, kind_, ...)                \
+    CRIMP_DECLARE_OP_##kind_(CRIMP_OP_FN(CRIMP_OPS_PREFIX, op_), Req_, Resp_)
+#define CRIMP_DECLARE_OPS CRIMP_CRI_RPCS(CRIMP_DECLARE_OP)
 
 /* The backend implementations linked into crimpd, NULL-terminated.  */
 extern const struct crimp_backend_ops *const crimp_backend_types[];

@@ -23,6 +23,7 @@
 
 #include "cri.pb-c.h"
 #include "error.h"
+#include "signal_pipe.h"
 #include "grpc_client.h"
 #include "utils.h"
 
@@ -60,39 +61,21 @@ struct echo_server {
     int npollers;
 };
 
-static int signal_pipe[2] = {-1, -1};
+/* Signals as bytes on a pipe that main reads, as crimpd does
+ * (signal_pipe.h).  */
+static int signal_fd = -1;
 
-static void on_signal(int sig)
-{
-    int saved = errno;
-    unsigned char b = (unsigned char)sig;
-    if (write(signal_pipe[1], &b, 1) < 0) {
-        /* The pipe is full of signals already.  */
-    }
-    errno = saved;
-}
-
-/* A handler writing to a pipe, as crimpd does: signals may land on any of
- * gRPC's threads, and main only has to read.  */
 static int install_signal_handlers(crimp_error_t *err)
 {
-    struct sigaction sa;
-    if (pipe2(signal_pipe, O_CLOEXEC) < 0)
-        return crimp_make_errno_error(err, errno, "pipe");
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    return 0;
+    static const int signals[] = {SIGTERM, SIGINT};
+    signal_fd = crimp_signal_pipe(signals, sizeof(signals) / sizeof(signals[0]), err);
+    return signal_fd < 0 ? -1 : 0;
 }
 
 static void wait_for_signal(void)
 {
     unsigned char b;
-    while (read(signal_pipe[0], &b, 1) < 0 && errno == EINTR)
+    while (read(signal_fd, &b, 1) < 0 && errno == EINTR)
         ;
 }
 

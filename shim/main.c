@@ -15,38 +15,18 @@
 #include "router.h"
 #include "sd_notify.h"
 #include "server.h"
+#include "signal_pipe.h"
 #include "utils.h"
 
-/* SIGTERM, SIGINT and SIGHUP are turned into bytes on a pipe that main
- * reads.  A handler, not sigwait: threads that start before main (the
- * sanitizers' own) would otherwise take the signal with its default action.  */
-static int signal_pipe[2] = {-1, -1};
-
-static void on_signal(int sig)
-{
-    int saved = errno;
-    unsigned char b = (unsigned char)sig;
-    if (write(signal_pipe[1], &b, 1) < 0) {
-        /* Nothing to do: the pipe is full of signals already.  */
-    }
-    errno = saved;
-}
+/* SIGTERM, SIGINT and SIGHUP arrive as bytes on this pipe (signal_pipe.h),
+ * read by main.  */
+static int signal_fd = -1;
 
 static int install_signal_handlers(crimp_error_t *err)
 {
-    struct sigaction sa;
-    if (pipe2(signal_pipe, O_CLOEXEC) < 0)
-        return crimp_make_errno_error(err, errno, "pipe");
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    /* A client that closes its end mid-write must not kill the daemon.  */
-    signal(SIGPIPE, SIG_IGN);
-    return 0;
+    static const int signals[] = {SIGTERM, SIGINT, SIGHUP};
+    signal_fd = crimp_signal_pipe(signals, sizeof(signals) / sizeof(signals[0]), err);
+    return signal_fd < 0 ? -1 : 0;
 }
 
 /* The log settings of CFG: level, format, call lines.  */
@@ -102,14 +82,14 @@ static int wait_for_stop(int argc, char **argv, struct crimp_router *router,
     if (watchdog_us > 0)
         notify("WATCHDOG=1");
     for (;;) {
-        struct pollfd p = {.fd = signal_pipe[0], .events = POLLIN};
+        struct pollfd p = {.fd = signal_fd, .events = POLLIN};
         int ready = poll(&p, 1, timeout_ms);
         if (ready == 0) {
             notify("WATCHDOG=1");
             continue;
         }
         unsigned char b;
-        ssize_t n = ready > 0 ? read(signal_pipe[0], &b, 1) : -1;
+        ssize_t n = ready > 0 ? read(signal_fd, &b, 1) : -1;
         if (n < 0 && errno == EINTR)
             continue;
         if (n != 1)

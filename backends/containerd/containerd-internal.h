@@ -184,46 +184,10 @@ int ctrd_unpack(struct ctrd_backend *b, const struct ctrd_opts *o,
                 const struct dist_descriptor *layers, size_t n, json_t *diff_ids,
                 char *const *chains, crimp_error_t *err);
 
-/* ImageService operations (images.c).  */
-int ctrd_list_images(struct crimp_backend *self, struct crimp_rpc *rpc,
-                     const Runtime__V1__ListImagesRequest *req, Runtime__V1__ListImagesResponse *resp,
-                     crimp_error_t *err);
-int ctrd_image_status(struct crimp_backend *self, struct crimp_rpc *rpc,
-                      const Runtime__V1__ImageStatusRequest *req,
-                      Runtime__V1__ImageStatusResponse *resp, crimp_error_t *err);
-int ctrd_pull_image(struct crimp_backend *self, struct crimp_rpc *rpc,
-                    const Runtime__V1__PullImageRequest *req, Runtime__V1__PullImageResponse *resp,
-                    crimp_error_t *err);
-int ctrd_remove_image(struct crimp_backend *self, struct crimp_rpc *rpc,
-                      const Runtime__V1__RemoveImageRequest *req,
-                      Runtime__V1__RemoveImageResponse *resp, crimp_error_t *err);
-int ctrd_image_fs_info(struct crimp_backend *self, struct crimp_rpc *rpc,
-                       const Runtime__V1__ImageFsInfoRequest *req,
-                       Runtime__V1__ImageFsInfoResponse *resp, crimp_error_t *err);
-
-/* ---- the RuntimeService operations (sandbox*.c, container*.c, exec.c,
- * events.c) ---------------------------------------------------------- */
-#define CTRD_OP(op, Req, Resp)                                                                      \
-    int ctrd_##op(struct crimp_backend *self, struct crimp_rpc *rpc,                               \
-                  const Runtime__V1__##Req *req, Runtime__V1__##Resp *resp, crimp_error_t *err)
-CTRD_OP(run_pod_sandbox, RunPodSandboxRequest, RunPodSandboxResponse);
-CTRD_OP(stop_pod_sandbox, StopPodSandboxRequest, StopPodSandboxResponse);
-CTRD_OP(remove_pod_sandbox, RemovePodSandboxRequest, RemovePodSandboxResponse);
-CTRD_OP(pod_sandbox_status, PodSandboxStatusRequest, PodSandboxStatusResponse);
-CTRD_OP(list_pod_sandbox, ListPodSandboxRequest, ListPodSandboxResponse);
-CTRD_OP(create_container, CreateContainerRequest, CreateContainerResponse);
-CTRD_OP(start_container, StartContainerRequest, StartContainerResponse);
-CTRD_OP(stop_container, StopContainerRequest, StopContainerResponse);
-CTRD_OP(remove_container, RemoveContainerRequest, RemoveContainerResponse);
-CTRD_OP(container_status, ContainerStatusRequest, ContainerStatusResponse);
-CTRD_OP(list_containers, ListContainersRequest, ListContainersResponse);
-CTRD_OP(update_container_resources, UpdateContainerResourcesRequest,
-        UpdateContainerResourcesResponse);
-CTRD_OP(reopen_container_log, ReopenContainerLogRequest, ReopenContainerLogResponse);
-CTRD_OP(exec_sync, ExecSyncRequest, ExecSyncResponse);
-#undef CTRD_OP
-int ctrd_get_container_events(struct crimp_backend *self, struct crimp_rpc *rpc,
-                              const Runtime__V1__GetEventsRequest *req, crimp_error_t *err);
+/* ---- the operations: ctrd_<op> for every RPC (backends/backend.h), each
+ * in the file of its group ------------------------------------------------ */
+#define CRIMP_OPS_PREFIX ctrd
+CRIMP_DECLARE_OPS
 
 /* ---- store.c: what crimp knows of its pods and containers --------------
  * containerd keeps containers and tasks but nothing CRI-specific (configs,
@@ -444,26 +408,6 @@ void ctrd_learn_upper_dir(struct ctrd_backend *b, struct crimp_rpc *rpc,
 /* What names S in stats and metrics (S locked); labels and annotations are
  * the caller's to free.  */
 struct crimp_pod_facts ctrd_pod_facts(struct ctrd_sandbox *s);
-int ctrd_container_stats(struct crimp_backend *self, struct crimp_rpc *rpc,
-                         const Runtime__V1__ContainerStatsRequest *req,
-                         Runtime__V1__ContainerStatsResponse *resp, crimp_error_t *err);
-int ctrd_list_container_stats(struct crimp_backend *self, struct crimp_rpc *rpc,
-                              const Runtime__V1__ListContainerStatsRequest *req,
-                              Runtime__V1__ListContainerStatsResponse *resp, crimp_error_t *err);
-int ctrd_pod_sandbox_stats(struct crimp_backend *self, struct crimp_rpc *rpc,
-                           const Runtime__V1__PodSandboxStatsRequest *req,
-                           Runtime__V1__PodSandboxStatsResponse *resp, crimp_error_t *err);
-int ctrd_list_pod_sandbox_stats(struct crimp_backend *self, struct crimp_rpc *rpc,
-                                const Runtime__V1__ListPodSandboxStatsRequest *req,
-                                Runtime__V1__ListPodSandboxStatsResponse *resp, crimp_error_t *err);
-int ctrd_list_metric_descriptors(struct crimp_backend *self, struct crimp_rpc *rpc,
-                                 const Runtime__V1__ListMetricDescriptorsRequest *req,
-                                 Runtime__V1__ListMetricDescriptorsResponse *resp,
-                                 crimp_error_t *err);
-int ctrd_list_pod_sandbox_metrics(struct crimp_backend *self, struct crimp_rpc *rpc,
-                                  const Runtime__V1__ListPodSandboxMetricsRequest *req,
-                                  Runtime__V1__ListPodSandboxMetricsResponse *resp,
-                                  crimp_error_t *err);
 
 /* The overlay upper directory of snapshot KEY (a container's writable
  * layer), NULL with *err when containerd cannot say (container.c).  */

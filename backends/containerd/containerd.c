@@ -140,9 +140,9 @@ static struct crimp_backend *ctrd_open(const struct crimp_backend_config *cfg, c
     return &b->base;
 }
 
-static int ctrd_version(struct crimp_backend *self, struct crimp_rpc *rpc,
-                        const Runtime__V1__VersionRequest *req, Runtime__V1__VersionResponse *resp,
-                        crimp_error_t *err)
+int ctrd_version(struct crimp_backend *self, struct crimp_rpc *rpc,
+                 const Runtime__V1__VersionRequest *req, Runtime__V1__VersionResponse *resp,
+                 crimp_error_t *err)
 {
     struct ctrd_backend *b = ctrd_of(self);
     Google__Protobuf__Empty empty = GOOGLE__PROTOBUF__EMPTY__INIT;
@@ -160,9 +160,9 @@ static int ctrd_version(struct crimp_backend *self, struct crimp_rpc *rpc,
     return 0;
 }
 
-static int ctrd_status(struct crimp_backend *self, struct crimp_rpc *rpc,
-                       const Runtime__V1__StatusRequest *req, Runtime__V1__StatusResponse *resp,
-                       crimp_error_t *err)
+int ctrd_status(struct crimp_backend *self, struct crimp_rpc *rpc,
+                const Runtime__V1__StatusRequest *req, Runtime__V1__StatusResponse *resp,
+                crimp_error_t *err)
 {
     struct ctrd_backend *b = ctrd_of(self);
     Runtime__V1__VersionResponse v = RUNTIME__V1__VERSION_RESPONSE__INIT;
@@ -180,9 +180,9 @@ static int ctrd_status(struct crimp_backend *self, struct crimp_rpc *rpc,
 
 /* crimp creates the cgroups itself (through runc): its own driver is the
  * answer, whatever containerd's CRI plugin would say.  */
-static int ctrd_runtime_config(struct crimp_backend *self, struct crimp_rpc *rpc,
-                               const Runtime__V1__RuntimeConfigRequest *req,
-                               Runtime__V1__RuntimeConfigResponse *resp, crimp_error_t *err)
+int ctrd_runtime_config(struct crimp_backend *self, struct crimp_rpc *rpc,
+                        const Runtime__V1__RuntimeConfigRequest *req,
+                        Runtime__V1__RuntimeConfigResponse *resp, crimp_error_t *err)
 {
     crimp_cgroup_driver_reply(resp, ctrd_of(self)->cgroup_driver);
     return 0;

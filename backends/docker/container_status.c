@@ -185,17 +185,14 @@ bool docker_container_passes(const Runtime__V1__ContainerFilter *f, json_t *c,
 {
     if (f == NULL)
         return true;
-    const char *id = json_string_value(json_object_get(c, "Id")) ?: "";
-    if (!str_empty(f->id) && !has_prefix(id, f->id))
-        return false;
     const char *pod = json_string_value(
         json_object_get(json_object_get(c, "Labels"), DOCKER_LABEL_SANDBOX_ID)) ?: "";
     if (!str_empty(f->pod_sandbox_id) && !has_prefix(pod, f->pod_sandbox_id))
         return false;
     if (f->state && f->state->state != state_of_list_entry(c))
         return false;
-    return docker_labels_match(meta->labels, (void *const *)f->label_selector,
-                               f->n_label_selector);
+    return docker_entry_matches(c, meta, f->id, (void *const *)f->label_selector,
+                                f->n_label_selector);
 }
 
 Runtime__V1__Container *docker_container_of_list_entry(json_t *c, const struct docker_cri_meta *meta)

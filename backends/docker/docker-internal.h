@@ -176,37 +176,10 @@ bool docker_logs_wait_drained(struct docker_logs *l, const char *id, int64_t dea
 /* Now plus the configured wait (the log_drain_ms option).  */
 int64_t docker_logs_drain_deadline(const struct docker_logs *l);
 
-/* The operations, by file.  */
-#define DOCKER_OP(op, Req, Resp)                                                                   \
-    int docker_##op(struct crimp_backend *self, struct crimp_rpc *rpc,                             \
-                    const Runtime__V1__##Req *req, Runtime__V1__##Resp *resp, crimp_error_t *err)
-
-DOCKER_OP(pull_image, PullImageRequest, PullImageResponse);
-DOCKER_OP(image_status, ImageStatusRequest, ImageStatusResponse);
-DOCKER_OP(list_images, ListImagesRequest, ListImagesResponse);
-DOCKER_OP(remove_image, RemoveImageRequest, RemoveImageResponse);
-DOCKER_OP(image_fs_info, ImageFsInfoRequest, ImageFsInfoResponse);
-
-DOCKER_OP(run_pod_sandbox, RunPodSandboxRequest, RunPodSandboxResponse);
-DOCKER_OP(stop_pod_sandbox, StopPodSandboxRequest, StopPodSandboxResponse);
-DOCKER_OP(remove_pod_sandbox, RemovePodSandboxRequest, RemovePodSandboxResponse);
-DOCKER_OP(pod_sandbox_status, PodSandboxStatusRequest, PodSandboxStatusResponse);
-DOCKER_OP(list_pod_sandbox, ListPodSandboxRequest, ListPodSandboxResponse);
-
-DOCKER_OP(create_container, CreateContainerRequest, CreateContainerResponse);
-DOCKER_OP(start_container, StartContainerRequest, StartContainerResponse);
-DOCKER_OP(stop_container, StopContainerRequest, StopContainerResponse);
-DOCKER_OP(remove_container, RemoveContainerRequest, RemoveContainerResponse);
-DOCKER_OP(container_status, ContainerStatusRequest, ContainerStatusResponse);
-DOCKER_OP(list_containers, ListContainersRequest, ListContainersResponse);
-DOCKER_OP(update_container_resources, UpdateContainerResourcesRequest,
-          UpdateContainerResourcesResponse);
-DOCKER_OP(reopen_container_log, ReopenContainerLogRequest, ReopenContainerLogResponse);
-
-DOCKER_OP(exec_sync, ExecSyncRequest, ExecSyncResponse);
-
-int docker_get_container_events(struct crimp_backend *self, struct crimp_rpc *rpc,
-                                const Runtime__V1__GetEventsRequest *req, crimp_error_t *err);
+/* The operations: docker_<op> for every RPC (backends/backend.h), each in
+ * the file of its group.  */
+#define CRIMP_OPS_PREFIX docker
+CRIMP_DECLARE_OPS
 
 /* Readers of Docker's JSON (pure: no daemon, fuzzed by tests/fuzz/).  */
 
@@ -246,11 +219,5 @@ struct crimp_container_facts docker_container_facts(struct docker_backend *d,
                                                     struct crimp_fs_usage *layer);
 struct crimp_pod_facts docker_pod_facts(const struct docker_inv_item *it);
 
-DOCKER_OP(container_stats, ContainerStatsRequest, ContainerStatsResponse);
-DOCKER_OP(list_container_stats, ListContainerStatsRequest, ListContainerStatsResponse);
-DOCKER_OP(pod_sandbox_stats, PodSandboxStatsRequest, PodSandboxStatsResponse);
-DOCKER_OP(list_pod_sandbox_stats, ListPodSandboxStatsRequest, ListPodSandboxStatsResponse);
-DOCKER_OP(list_metric_descriptors, ListMetricDescriptorsRequest, ListMetricDescriptorsResponse);
-DOCKER_OP(list_pod_sandbox_metrics, ListPodSandboxMetricsRequest, ListPodSandboxMetricsResponse);
 
 #endif

@@ -188,9 +188,9 @@ int docker_engine_version(struct docker_backend *d, char **version, crimp_error_
     return 0;
 }
 
-static int docker_version(struct crimp_backend *self, struct crimp_rpc *rpc,
-                          const Runtime__V1__VersionRequest *req,
-                          Runtime__V1__VersionResponse *resp, crimp_error_t *err)
+int docker_version(struct crimp_backend *self, struct crimp_rpc *rpc,
+                   const Runtime__V1__VersionRequest *req,
+                   Runtime__V1__VersionResponse *resp, crimp_error_t *err)
 {
     char *v = NULL;
     if (docker_engine_version(docker_of(self), &v, err) < 0)
@@ -202,9 +202,9 @@ static int docker_version(struct crimp_backend *self, struct crimp_rpc *rpc,
     return 0;
 }
 
-static int docker_status(struct crimp_backend *self, struct crimp_rpc *rpc,
-                         const Runtime__V1__StatusRequest *req, Runtime__V1__StatusResponse *resp,
-                         crimp_error_t *err)
+int docker_status(struct crimp_backend *self, struct crimp_rpc *rpc,
+                  const Runtime__V1__StatusRequest *req, Runtime__V1__StatusResponse *resp,
+                  crimp_error_t *err)
 {
     struct docker_backend *d = docker_of(self);
     struct docker_request ping = {.method = "GET", .path = "/_ping", .timeout_ms = 5000};
@@ -224,9 +224,9 @@ static int docker_status(struct crimp_backend *self, struct crimp_rpc *rpc,
 /* Docker creates the cgroups of its containers: its driver (GET /info
  * CgroupDriver, set by dockerd's native.cgroupdriver) is the answer.
  * "none" (rootless without cgroup v2 delegation) has no CRI value.  */
-static int docker_runtime_config(struct crimp_backend *self, struct crimp_rpc *rpc,
-                                 const Runtime__V1__RuntimeConfigRequest *req,
-                                 Runtime__V1__RuntimeConfigResponse *resp, crimp_error_t *err)
+int docker_runtime_config(struct crimp_backend *self, struct crimp_rpc *rpc,
+                          const Runtime__V1__RuntimeConfigRequest *req,
+                          Runtime__V1__RuntimeConfigResponse *resp, crimp_error_t *err)
 {
     json_auto_t *info = NULL;
     if (docker_get_json(docker_of(self)->client, "/info", NULL, NULL, &info, err) < 0)

@@ -222,3 +222,11 @@ const char *docker_label_of(json_t *inspect, const char *key)
     return json_string_value(
         json_object_get(json_object_get(json_object_get(inspect, "Config"), "Labels"), key));
 }
+
+bool docker_entry_matches(json_t *c, const struct docker_cri_meta *meta, const char *id_prefix,
+                          void *const *selector, size_t n_selector)
+{
+    const char *id = json_string_value(json_object_get(c, "Id")) ?: "";
+    return (str_empty(id_prefix) || has_prefix(id, id_prefix)) &&
+           docker_labels_match(meta->labels, selector, n_selector);
+}

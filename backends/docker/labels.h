@@ -69,6 +69,11 @@ void docker_cri_meta_free(struct docker_cri_meta *meta);
 /* Whether LABELS (a JSON object) holds every key=value of the selector
  * entries (any CRI map entry type: {base, key, value}).  */
 bool docker_labels_match(json_t *labels, void *const *selector, size_t n_selector);
+/* Whether the /containers/json entry C, whose labels gave META, has an ID
+ * starting with ID_PREFIX (NULL or "": any) and labels that match the
+ * SELECTOR: the part of a CRI list filter pods and containers share.  */
+bool docker_entry_matches(json_t *c, const struct docker_cri_meta *meta, const char *id_prefix,
+                          void *const *selector, size_t n_selector);
 /* The value of label KEY of an inspected container; NULL when unset.  */
 const char *docker_label_of(json_t *inspect, const char *key);
 

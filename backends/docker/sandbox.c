@@ -311,43 +311,44 @@ static int find_sandbox(struct docker_backend *d, const char *id, char **full, j
     return 0;
 }
 
+/* Stop (REMOVE false) or Remove of pod POD_ID: its containers stopped or
+ * removed, its network released, then the pause container stopped, or
+ * removed with the checkpoints.  Unlike dockershim, Remove releases the
+ * network when Stop did not, so an IP never leaks.  A pod that is gone
+ * already is done.  */
+static int end_sandbox(struct docker_backend *d, const char *pod_id, bool remove,
+                       crimp_error_t *err)
+{
+    cleanup_free char *id = NULL;
+    json_auto_t *inspect = NULL, *ckpt = NULL;
+    int found = find_sandbox(d, pod_id, &id, &inspect, &ckpt, err);
+    if (found != 0)
+        return found < 0 ? -1 : 0; /* 1: already removed */
+    const char *what = remove ? "remove" : "stop";
+    if (for_pod_containers(d, id, remove, err) < 0 || teardown_network(d, id, inspect, ckpt, err) < 0)
+        return crimp_error_wrap(err, "%s pod sandbox %.12s", what, id);
+    if (!remove) {
+        if (inspect && stop_container_now(d, id, SANDBOX_STOP_SECONDS, err) < 0)
+            return crimp_error_wrap(err, "%s pod sandbox %.12s", what, id);
+        return 0;
+    }
+    if (inspect && docker_force_remove(d, id, err) < 0)
+        return crimp_error_wrap(err, "%s pod sandbox %.12s", what, id);
+    cri_dockerd_checkpoint_remove(d, id);
+    return crimp_checkpoint_remove(d->sandbox_dir, id, err);
+}
+
 int docker_stop_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
                             const Runtime__V1__StopPodSandboxRequest *req,
                             Runtime__V1__StopPodSandboxResponse *resp, crimp_error_t *err)
 {
-    struct docker_backend *d = docker_of(self);
-    cleanup_free char *id = NULL;
-    json_auto_t *inspect = NULL, *ckpt = NULL;
-    int found = find_sandbox(d, req->pod_sandbox_id, &id, &inspect, &ckpt, err);
-    if (found < 0)
-        return -1;
-    if (found == 1)
-        return 0; /* already removed: stopping it is done */
-    if (for_pod_containers(d, id, false, err) < 0 || teardown_network(d, id, inspect, ckpt, err) < 0)
-        return crimp_error_wrap(err, "stop pod sandbox %.12s", id);
-    if (inspect && stop_container_now(d, id, SANDBOX_STOP_SECONDS, err) < 0)
-        return crimp_error_wrap(err, "stop pod sandbox %.12s", id);
-    return 0;
+    return end_sandbox(docker_of(self), req->pod_sandbox_id, false, err);
 }
 
 int docker_remove_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
                               const Runtime__V1__RemovePodSandboxRequest *req,
                               Runtime__V1__RemovePodSandboxResponse *resp, crimp_error_t *err)
 {
-    struct docker_backend *d = docker_of(self);
-    cleanup_free char *id = NULL;
-    json_auto_t *inspect = NULL, *ckpt = NULL;
-    int found = find_sandbox(d, req->pod_sandbox_id, &id, &inspect, &ckpt, err);
-    if (found < 0)
-        return -1;
-    if (found == 1)
-        return 0;
-    /* Unlike dockershim, Remove releases the network when Stop did not, so
-     * an IP never leaks.  */
-    if (for_pod_containers(d, id, true, err) < 0 || teardown_network(d, id, inspect, ckpt, err) < 0 ||
-        (inspect && docker_force_remove(d, id, err) < 0))
-        return crimp_error_wrap(err, "remove pod sandbox %.12s", id);
-    cri_dockerd_checkpoint_remove(d, id);
-    return crimp_checkpoint_remove(d->sandbox_dir, id, err);
+    return end_sandbox(docker_of(self), req->pod_sandbox_id, true, err);
 }
 

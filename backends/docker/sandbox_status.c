@@ -112,14 +112,11 @@ bool docker_sandbox_passes(const Runtime__V1__PodSandboxFilter *f, json_t *c,
 {
     if (f == NULL)
         return true;
-    const char *id = json_string_value(json_object_get(c, "Id")) ?: "";
-    if (!str_empty(f->id) && !has_prefix(id, f->id))
-        return false;
     bool running = strcmp(json_string_value(json_object_get(c, "State")) ?: "", "running") == 0;
     if (f->state && (f->state->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY) != running)
         return false;
-    return docker_labels_match(meta->labels, (void *const *)f->label_selector,
-                               f->n_label_selector);
+    return docker_entry_matches(c, meta, f->id, (void *const *)f->label_selector,
+                                f->n_label_selector);
 }
 
 Runtime__V1__PodSandbox *docker_sandbox_of_list_entry(json_t *c, const struct docker_cri_meta *meta)

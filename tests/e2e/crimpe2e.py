@@ -237,6 +237,36 @@ class PodTests:
 
     RUNP_TIMEOUT = 120
 
+    @classmethod
+    def start_suite(cls, prefix, config):
+        """A state dir named PREFIX..., and crimpd serving the backend whose
+        --config CONFIG(state_dir) writes (again at each restart)."""
+        cls.state = tempfile.mkdtemp(prefix=prefix)
+        cls.logdir = os.path.join(cls.state, "logs")
+        cls.write_config = staticmethod(config)
+        cls.crimpd = cls.start_crimpd()
+        cls.c = cls.crimpd.client
+
+    @classmethod
+    def start_crimpd(cls):
+        d = Crimpd(extra=["--config", cls.write_config(cls.state),
+                          "--state-dir", os.path.join(cls.state, "crimp")])
+        return d.start()
+
+    def restart_crimpd(self):
+        self.assertEqual(self.crimpd.stop(), 0)
+        self.crimpd.cleanup()
+        type(self).crimpd = self.start_crimpd()
+        type(self).c = self.crimpd.client
+
+    @classmethod
+    def remove_all_pods(cls):
+        """Every pod crimpd lists, stopped and removed (a failure raises)."""
+        c = cls.crimpd.client
+        for p in c.call("ListPodSandbox").items:
+            c.call("StopPodSandbox", pod_sandbox_id=p.id, timeout=60)
+            c.call("RemovePodSandbox", pod_sandbox_id=p.id, timeout=60)
+
     def prepare_image(self):
         pass
 

@@ -10,14 +10,13 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 import unittest
 
 import grpc
 
 import spdyclient
-from crimpe2e import (PB, Crimpd, PodTests, bed_env, leased_ips, main, pod_net_prefix, read_text,
+from crimpe2e import (PB, PodTests, bed_env, leased_ips, main, pod_net_prefix, read_text,
                       wait_for, wait_for_socket)
 
 BED = bed_env()
@@ -75,24 +74,13 @@ class ContainerdBackend(PodTests, unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.state = tempfile.mkdtemp(prefix="crimp-ctrd-e2e.")
-        cls.logdir = os.path.join(cls.state, "logs")
         cls.ips_before = leased_ips(BED)
-        cls.crimpd = cls.start_crimpd()
-        cls.c = cls.crimpd.client
-
-    @classmethod
-    def start_crimpd(cls):
-        d = Crimpd(extra=["--config", containerd_backend(cls.state),
-                          "--state-dir", os.path.join(cls.state, "crimp")])
-        return d.start()
+        cls.start_suite("crimp-ctrd-e2e.", containerd_backend)
 
     @classmethod
     def tearDownClass(cls):
+        cls.remove_all_pods()
         c = cls.crimpd.client
-        for p in c.call("ListPodSandbox").items:
-            c.call("StopPodSandbox", pod_sandbox_id=p.id, timeout=60)
-            c.call("RemovePodSandbox", pod_sandbox_id=p.id, timeout=60)
         for img in c.call("ListImages").images:
             c.call("RemoveImage", image=PB.ImageSpec(image=img.id), timeout=60)
         cls.crimpd.cleanup()
@@ -102,12 +90,6 @@ class ContainerdBackend(PodTests, unittest.TestCase):
             assert leased_ips(BED) == cls.ips_before, "IPs left leased"
         finally:
             shutil.rmtree(cls.state, ignore_errors=True)
-
-    def restart_crimpd(self):
-        self.assertEqual(self.crimpd.stop(), 0)
-        self.crimpd.cleanup()
-        type(self).crimpd = self.start_crimpd()
-        type(self).c = self.crimpd.client
 
     def pull(self, image):
         return self.c.call("PullImage", PB.PullImageRequest(image=PB.ImageSpec(image=image)),

@@ -58,32 +58,14 @@ class DockerBackend(PodTests, unittest.TestCase):
     IMAGE = BUSYBOX
     @classmethod
     def setUpClass(cls):
-        cls.state = tempfile.mkdtemp(prefix="crimp-docker-e2e.")
-        cls.logdir = os.path.join(cls.state, "logs")
-        cls.crimpd = cls.start_crimpd()
-        cls.c = cls.crimpd.client
+        cls.start_suite("crimp-docker-e2e.", docker_backend)
         cls.c.call("PullImage", PB.PullImageRequest(image=PB.ImageSpec(image=BUSYBOX)), timeout=120)
 
     @classmethod
-    def start_crimpd(cls):
-        d = Crimpd(extra=["--config", docker_backend(cls.state),
-                          "--state-dir", os.path.join(cls.state, "crimp")])
-        return d.start()
-
-    @classmethod
     def tearDownClass(cls):
-        c = cls.crimpd.client
-        for p in c.call("ListPodSandbox").items:
-            c.call("StopPodSandbox", pod_sandbox_id=p.id, timeout=60)
-            c.call("RemovePodSandbox", pod_sandbox_id=p.id, timeout=60)
+        cls.remove_all_pods()
         cls.crimpd.cleanup()
         shutil.rmtree(cls.state, ignore_errors=True)
-
-    def restart_crimpd(self):
-        self.assertEqual(self.crimpd.stop(), 0)
-        self.crimpd.cleanup()
-        type(self).crimpd = self.start_crimpd()
-        type(self).c = self.crimpd.client
 
     def test_pod_lifecycle_networking_logs_exec(self):
         before = leased_ips(BED)
