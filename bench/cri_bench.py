@@ -15,8 +15,8 @@ import sys
 import time
 import uuid
 
-from crimpe2e import PB, Client
-from pod_lifecycle import STEPS, one_round
+from crimpe2e import PB
+from pod_lifecycle import STEPS, endpoints_with_image, one_round
 
 # cri-dockerd v0.3.7 on Docker 20.10: medians (ms) measured once on a
 # machine of this class, not in this run.
@@ -56,15 +56,9 @@ def list_at_100(c, image, samples):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--image", required=True)
     ap.add_argument("--rounds", type=int, default=30)
-    ap.add_argument("endpoints", nargs="+", metavar="NAME=ENDPOINT")
-    args = ap.parse_args()
-    targets = [e.split("=", 1) for e in args.endpoints]
-    clients = {n: Client(ep) for n, ep in targets}
-    samples = {n: {} for n, _ in targets}
-    for n, c in clients.items():
-        c.call("PullImage", PB.PullImageRequest(image=PB.ImageSpec(image=args.image)), timeout=120)
+    args, clients = endpoints_with_image(ap)
+    samples = {n: {} for n in clients}
     for i in range(args.rounds):
         for n, c in clients.items():
             one_round(c, args.image, "/tmp/crimp-bench-logs", samples[n])
@@ -74,7 +68,7 @@ def main():
         print(f"  {n}: 100 containers for ListContainers", file=sys.stderr)
         list_at_100(c, args.image, samples[n])
 
-    names = [n for n, _ in targets]
+    names = list(clients)
     rows = [s for s in STEPS if s not in ("ExecSync", "ListContainers")]
     rows += ["ListContainers@100", "ListImages"]
     cols = [f"{n} ms" for n in names] + [f"{n}/{names[0]}" for n in names[1:]]

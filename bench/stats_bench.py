@@ -16,7 +16,8 @@ import sys
 import time
 import uuid
 
-from crimpe2e import PB, Client
+from crimpe2e import PB
+from pod_lifecycle import endpoints_with_image
 
 LEVELS = (10, 100)
 CALLS_MEASURED = ("ListContainerStats", "ListPodSandboxStats")
@@ -57,15 +58,9 @@ def remove_pod(c, pod):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--image", required=True)
     ap.add_argument("--calls", type=int, default=30)
-    ap.add_argument("endpoints", nargs="+", metavar="NAME=ENDPOINT")
-    args = ap.parse_args()
-    targets = [e.split("=", 1) for e in args.endpoints]
-    clients = {n: Client(ep) for n, ep in targets}
+    args, clients = endpoints_with_image(ap)
     results = {}  # (level, call, name) -> (median, max)
-    for n, c in clients.items():
-        c.call("PullImage", PB.PullImageRequest(image=PB.ImageSpec(image=args.image)), timeout=120)
     for level in LEVELS:
         for n, c in clients.items():
             print(f"  {n}: starting {level} containers", file=sys.stderr)
@@ -80,7 +75,7 @@ def main():
             finally:
                 remove_pod(c, pod)
 
-    names = [n for n, _ in targets]
+    names = list(clients)
     print(f"\nmedian (max) of {args.calls} calls, ms; ratio = endpoint / {names[0]}\n")
     head = f"{'call':<28}" + "".join(f"{n:>22}" for n in names)
     head += "".join(f"  {n + '/' + names[0]:>24}" for n in names[1:])

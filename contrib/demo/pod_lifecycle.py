@@ -58,24 +58,31 @@ def one_round(c, image, logdir, samples):
     timed(samples, "RemovePodSandbox", c.call, "RemovePodSandbox", pod_sandbox_id=pod, timeout=60)
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def endpoints_with_image(ap):
+    """Parses AP's options plus --image IMG and NAME=ENDPOINT...: the
+    options and a client per endpoint (in the order given), IMG pulled on
+    each.  What the demo and the benchmarks start with."""
     ap.add_argument("--image", required=True)
-    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("endpoints", nargs="+", metavar="NAME=ENDPOINT")
     args = ap.parse_args()
-    targets = [e.split("=", 1) for e in args.endpoints]
-    clients = {name: Client(ep) for name, ep in targets}
-    samples = {name: {} for name, _ in targets}
-    logdir = tempfile.mkdtemp(prefix="crimp-demo-logs.")
-    for name, c in clients.items():
+    clients = {name: Client(ep) for name, ep in (e.split("=", 1) for e in args.endpoints)}
+    for c in clients.values():
         c.call("PullImage", PB.PullImageRequest(image=PB.ImageSpec(image=args.image)), timeout=120)
+    return args, clients
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=5)
+    args, clients = endpoints_with_image(ap)
+    samples = {name: {} for name in clients}
+    logdir = tempfile.mkdtemp(prefix="crimp-demo-logs.")
     for i in range(args.rounds):
         for name, c in clients.items():
             one_round(c, args.image, logdir, samples[name])
         print(f"  round {i + 1}/{args.rounds} done", file=sys.stderr)
 
-    names = [n for n, _ in targets]
+    names = list(clients)
     cols = [f"{n} ms" for n in names] + [f"{n}/{names[0]}" for n in names[1:]]
     widths = [max(len(c) + 2, 12) for c in cols]
     print(f"\nmedian latency over {args.rounds} pod lifecycles (ms; ratio to {names[0]})\n")

@@ -40,18 +40,32 @@ write_cni_config() {
 J
 }
 
-start_containerd() {
-    local d=$BED/containerd
+# A containerd on D, WHAT in messages: its config.toml keeps root, state,
+# sockets and opt dir under D, with TOP (top-level keys) and TABLES (plugin
+# settings) added; its log is D/containerd.log.
+run_containerd() {
+    local d=$1 what=$2 top=$3 tables=$4
     cat > "$d/config.toml" <<T
 version = 2
 root = "$d/root"
 state = "$d/state"
+$top
 [grpc]
   address = "$d/containerd.sock"
 [ttrpc]
   address = "$d/containerd.sock.ttrpc"
 [plugins."io.containerd.internal.v1.opt"]
   path = "$d/opt"
+$tables
+T
+    containerd --config "$d/config.toml" >"$d/containerd.log" 2>&1 &
+    echo $! > "$d/containerd.pid"
+    bed_wait_socket "$d/containerd.sock" 30 || bed_die "$what did not start; see $d/containerd.log"
+}
+
+start_containerd() {
+    local cri
+    cri=$(cat <<T
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$PAUSE_IMAGE"
   restrict_oom_score_adj = true
@@ -61,31 +75,16 @@ state = "$d/state"
   [plugins."io.containerd.grpc.v1.cri".registry.mirrors."$REGISTRY"]
     endpoint = ["http://$REGISTRY"]
 T
-    containerd --config "$d/config.toml" >"$d/containerd.log" 2>&1 &
-    echo $! > "$d/containerd.pid"
-    bed_wait_socket "$d/containerd.sock" 30 || bed_die "containerd did not start; see $d/containerd.log"
+)
+    run_containerd "$BED/containerd" containerd "" "$cri"
 }
 
 # A second containerd with its CRI plugin disabled: what crimp's containerd
 # backend drives through the native API (nothing else competes for it).
 start_containerd_native() {
-    local d=$BED/containerd-native
-    mkdir -p "$d"
-    cat > "$d/config.toml" <<T
-version = 2
-root = "$d/root"
-state = "$d/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$d/containerd.sock"
-[ttrpc]
-  address = "$d/containerd.sock.ttrpc"
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$d/opt"
-T
-    containerd --config "$d/config.toml" >"$d/containerd.log" 2>&1 &
-    echo $! > "$d/containerd.pid"
-    bed_wait_socket "$d/containerd.sock" 30 || bed_die "containerd (native) did not start; see $d/containerd.log"
+    mkdir -p "$BED/containerd-native"
+    run_containerd "$BED/containerd-native" "containerd (native)" \
+        'disabled_plugins = ["io.containerd.grpc.v1.cri"]' ""
 }
 
 start_dockerd() {
