@@ -401,6 +401,13 @@ void ctrd_wait_task_stopped(struct ctrd_backend *b, const char *id);
 
 /* Stats (stats.c) and metrics (metrics.c).  */
 struct crimp_pod_facts;
+struct crimp_container_facts;
+struct crimp_fs_usage;
+/* What names and measures C in stats and metrics (C locked), without its
+ * labels and annotations; LAYER receives its writable layer's usage.  */
+struct crimp_container_facts ctrd_container_facts(struct ctrd_backend *b,
+                                                  struct ctrd_container *c,
+                                                  struct crimp_fs_usage *layer);
 /* Learns the upper directory of running container C when a crimpd restart
  * lost it: one Snapshots/Mounts, outside C's lock.  */
 void ctrd_learn_upper_dir(struct ctrd_backend *b, struct crimp_rpc *rpc,

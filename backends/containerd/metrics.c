@@ -26,15 +26,7 @@ static void add_container_metrics(struct ctrd_backend *b, struct crimp_rpc *rpc,
     ctrd_learn_upper_dir(b, rpc, c);
     struct crimp_fs_usage layer = {0};
     pthread_mutex_lock(&c->mu);
-    if (c->upper_dir)
-        crimp_fs_usage_get(b->fs_usage, c->upper_dir, &layer);
-    bool running = c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
-    struct crimp_container_facts f = {
-        .id = c->id, .name = c->config->metadata->name,
-        .attempt = c->config->metadata->attempt,
-        .cgroup = running ? c->cgroup : NULL, .layer_dir = c->upper_dir,
-        .layer_usage = c->upper_dir ? &layer : NULL,
-    };
+    struct crimp_container_facts f = ctrd_container_facts(b, c, &layer);
     struct crimp_metric_names names = {.id = c->id, .name = c->config->metadata->name,
                                        .image = c->image_name, .container = c->config->metadata->name,
                                        .pod = pod->name, .namespace_ = pod->namespace_};

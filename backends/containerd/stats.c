@@ -34,25 +34,34 @@ void ctrd_learn_upper_dir(struct ctrd_backend *b, struct crimp_rpc *rpc,
     free(dir);
 }
 
+struct crimp_container_facts ctrd_container_facts(struct ctrd_backend *b,
+                                                  struct ctrd_container *c,
+                                                  struct crimp_fs_usage *layer)
+{
+    bool running = c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+    if (c->upper_dir)
+        crimp_fs_usage_get(b->fs_usage, c->upper_dir, layer);
+    return (struct crimp_container_facts){
+        .id = c->id, .name = c->config->metadata->name,
+        .attempt = c->config->metadata->attempt,
+        .cgroup = running ? c->cgroup : NULL, .layer_dir = c->upper_dir,
+        .layer_usage = c->upper_dir ? layer : NULL,
+    };
+}
+
 /* C's stats, read now.  */
 static Runtime__V1__ContainerStats *container_stats(struct ctrd_backend *b,
                                                     struct ctrd_container *c)
 {
     struct crimp_fs_usage layer = {0};
     pthread_mutex_lock(&c->mu);
-    bool running = c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
-    if (c->upper_dir)
-        crimp_fs_usage_get(b->fs_usage, c->upper_dir, &layer);
+    struct crimp_container_facts f = ctrd_container_facts(b, c, &layer);
     json_auto_t *labels = crimp_pb_map_to_json((void *const *)c->config->labels,
                                                c->config->n_labels);
     json_auto_t *annotations = crimp_pb_map_to_json((void *const *)c->config->annotations,
                                                     c->config->n_annotations);
-    struct crimp_container_facts f = {
-        .id = c->id, .name = c->config->metadata->name,
-        .attempt = c->config->metadata->attempt, .labels = labels, .annotations = annotations,
-        .cgroup = running ? c->cgroup : NULL, .layer_dir = c->upper_dir,
-        .layer_usage = c->upper_dir ? &layer : NULL,
-    };
+    f.labels = labels;
+    f.annotations = annotations;
     Runtime__V1__ContainerStats *st = crimp_container_stats_new(&f, b->cpu_rates);
     pthread_mutex_unlock(&c->mu);
     return st;

@@ -298,6 +298,19 @@ class PodTests:
         self.c.call("StopPodSandbox", pod_sandbox_id=pod, timeout=60)
         self.c.call("RemovePodSandbox", pod_sandbox_id=pod, timeout=60)
 
+    def stop_and_remove_twice(self, pod, ips_before):
+        """Stop releases POD's IP (the bed's leases are IPS_BEFORE again);
+        Stop and Remove again succeed (kubelet retries them); then the pod
+        is NOT_FOUND."""
+        self.c.call("StopPodSandbox", pod_sandbox_id=pod, timeout=60)
+        self.assertEqual(leased_ips(bed_env()), ips_before, "StopPodSandbox did not release the IP")
+        self.c.call("StopPodSandbox", pod_sandbox_id=pod, timeout=60)
+        self.c.call("RemovePodSandbox", pod_sandbox_id=pod, timeout=60)
+        self.c.call("RemovePodSandbox", pod_sandbox_id=pod, timeout=60)
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.c.call("PodSandboxStatus", pod_sandbox_id=pod)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND)
+
     def follow_events(self, timeout=120):
         return follow_events(self.c, timeout)
 

@@ -179,14 +179,7 @@ class ContainerdBackend(PodTests, unittest.TestCase):
         self.c.call("RemoveContainer", container_id=cid)  # gone is fine
         self.assertNotIn(cid, ctr("containers", "ls", "-q").split())
 
-        self.c.call("StopPodSandbox", pod_sandbox_id=pod, timeout=60)
-        self.assertEqual(leased_ips(BED), before, "StopPodSandbox did not release the IP")
-        self.c.call("StopPodSandbox", pod_sandbox_id=pod, timeout=60)
-        self.c.call("RemovePodSandbox", pod_sandbox_id=pod, timeout=60)
-        self.c.call("RemovePodSandbox", pod_sandbox_id=pod, timeout=60)
-        with self.assertRaises(grpc.RpcError) as cm:
-            self.c.call("PodSandboxStatus", pod_sandbox_id=pod)
-        self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND)
+        self.stop_and_remove_twice(pod, ips_before=before)
         self.assertNotIn(pod, ctr("containers", "ls", "-q").split())
 
     def test_exit_code_reason_and_sigterm_ignored(self):

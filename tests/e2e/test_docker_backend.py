@@ -97,14 +97,7 @@ class DockerBackend(PodTests, unittest.TestCase):
         self.c.call("RemoveContainer", container_id=cid)
         self.c.call("RemoveContainer", container_id=cid)  # gone is fine
 
-        self.c.call("StopPodSandbox", pod_sandbox_id=pod, timeout=60)
-        self.assertEqual(leased_ips(BED), before, "StopPodSandbox did not release the IP")
-        self.c.call("StopPodSandbox", pod_sandbox_id=pod, timeout=60)
-        self.c.call("RemovePodSandbox", pod_sandbox_id=pod, timeout=60)
-        self.c.call("RemovePodSandbox", pod_sandbox_id=pod, timeout=60)
-        with self.assertRaises(grpc.RpcError) as cm:
-            self.c.call("PodSandboxStatus", pod_sandbox_id=pod)
-        self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND)
+        self.stop_and_remove_twice(pod, ips_before=before)
         self.assertEqual(docker_api(f"/containers/json?all=1&filters=" + urllib.parse.quote(
             json.dumps({"label": {"io.kubernetes.sandbox.id=" + pod: True}}))), [])
 
