@@ -26,6 +26,10 @@ void docker_image_cache_free(struct docker_image_cache *c);
 /* Lists and inspects what is new now (after crimp's own pull or remove).  */
 int docker_image_cache_refresh(struct docker_image_cache *c, crimp_error_t *err);
 
+/* Drops image ID (removed by crimp), so a status right after the removal
+ * does not find it; the removal's events resync the rest.  */
+void docker_image_cache_forget(struct docker_image_cache *c, const char *id);
+
 /* Whether the cache is current (its events stream is followed).  */
 bool docker_image_cache_current(struct docker_image_cache *c);
 
