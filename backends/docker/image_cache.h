@@ -5,9 +5,10 @@
  * Kept current by a thread that follows Docker's image events (pull, tag,
  * untag, delete, import, load, ...): after every (re)connect and after each
  * event it lists the images again and inspects only the IDs it has not seen
- * (an ID's config never changes).  crimp's own pulls and removals refresh it
- * before they return, so a status right after them reflects them.  While
- * the stream is down the cache does not answer and the callers ask Docker.  */
+ * (an ID's config never changes).  crimp's own pulls refresh it and its
+ * removals drop the image before they return, so a status right after them
+ * reflects them.  While the stream is down the cache does not answer and
+ * the callers ask Docker.  */
 #ifndef CRIMP_DOCKER_IMAGE_CACHE_H
 #define CRIMP_DOCKER_IMAGE_CACHE_H
 
