@@ -8,7 +8,9 @@
 #
 # --stats runs stats_bench.py instead (ROUNDS = calls per figure), as
 # bench/run-stats-bench.sh does; --lists runs list_bench.py (ROUNDS = calls
-# per figure), as bench/run-list-bench.sh does.
+# per figure), as bench/run-list-bench.sh does; --containers runs
+# container_calls_bench.py (issue 21: Create/Start/Stop/RemoveContainer and
+# RemoveImage) on the endpoints that share the bed's dockerd only.
 # With CRIMP_BENCH_CRI_DOCKERD=/path/to/cri-dockerd, a cri-dockerd on the
 # bed's dockerd is measured too (never built or fetched here).
 # Uses $CRIMP_BED when set (tests/bed/up.sh), else starts and stops a bed.
@@ -19,6 +21,9 @@ if [ "${1:-}" = --stats ]; then
     shift
 elif [ "${1:-}" = --lists ]; then
     workload=list_bench.py count_flag=--calls
+    shift
+elif [ "${1:-}" = --containers ]; then
+    workload=container_calls_bench.py count_flag=--rounds
     shift
 fi
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -72,8 +77,13 @@ for _ in $(seq 200); do
         { [ -z "${pid_cd:-}" ] || [ -S "$tmp/cri-dockerd.sock" ]; } && break
     sleep 0.05
 done
+extra=()
+if [ $workload = container_calls_bench.py ]; then
+    extra=(--docker-socket "$CRIMP_BED_DOCKER_SOCK")
+    endpoints=("${endpoints[@]:1:1}" "${endpoints[@]:3}") # crimp-docker [cri-dockerd]
+fi
 echo "# machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "# docker $(curl -s --unix-socket "$CRIMP_BED_DOCKER_SOCK" http://d/version | python3 -c 'import json,sys; print(json.load(sys.stdin)["Version"])'), containerd $(containerd --version | awk '{print $3}')"
 PYTHONPATH=$build/tests/py:$root/tests/e2e:$root/contrib/demo /usr/bin/python3 "$root/bench/$workload" \
-    --image "$CRIMP_BED_BUSYBOX_IMAGE" "$count_flag" "$rounds" \
+    --image "$CRIMP_BED_BUSYBOX_IMAGE" "$count_flag" "$rounds" "${extra[@]}" \
     "${endpoints[@]}"

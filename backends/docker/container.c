@@ -115,7 +115,9 @@ int docker_start_container(struct crimp_backend *self, struct crimp_rpc *rpc,
     struct docker_backend *d = docker_of(self);
     cleanup_free char *id = docker_resolve(d, req->container_id, false, err);
     json_auto_t *inspect = NULL;
-    if (id == NULL || docker_inspect(d, id, &inspect, err) < 0)
+    /* Only labels and Tty are read, which never change: the inventory's
+     * copy (fresh from the resolve) serves.  */
+    if (id == NULL || docker_inspect_known(d, id, &inspect, err) < 0)
         return crimp_error_wrap(err, "start container");
     cleanup_docker_response struct docker_response r = {0};
     int rc = docker_post(d->client, "/containers/{id}/start", id, NULL, NULL, &r, err);
@@ -165,7 +167,7 @@ static void unlink_adopted_log(struct docker_backend *d, const char *id)
 {
     json_t *inspect = NULL;
     crimp_error_t e = NULL;
-    if (docker_inspect(d, id, &inspect, &e) < 0) {
+    if (docker_inspect_known(d, id, &inspect, &e) < 0) {
         crimp_error_release(&e);
         return;
     }

@@ -117,6 +117,17 @@ int docker_image_cache_refresh(struct docker_image_cache *c, crimp_error_t *err)
     return rc;
 }
 
+void docker_image_cache_forget(struct docker_image_cache *c, const char *id)
+{
+    /* Under the resync lock: a resync whose list predates the removal has
+     * applied it already, a later one lists without the image.  */
+    pthread_mutex_lock(&c->sync);
+    pthread_rwlock_wrlock(&c->lock);
+    json_object_del(c->images, id);
+    pthread_rwlock_unlock(&c->lock);
+    pthread_mutex_unlock(&c->sync);
+}
+
 bool docker_image_cache_current(struct docker_image_cache *c)
 {
     return atomic_load(&c->following);

@@ -335,19 +335,36 @@ int docker_pull_image(struct crimp_backend *self, struct crimp_rpc *rpc,
     return 0;
 }
 
-static int delete_image(struct docker_backend *d, const char *ref, crimp_error_t *err)
+/* DELETE /images/REF.  *GONE is set when Docker's answer says the image
+ * ID itself was deleted (its last reference went with REF): the other
+ * references went with it.  Not found is no error.  */
+static int delete_image(struct docker_backend *d, const char *ref, const char *id, bool *gone,
+                        crimp_error_t *err)
 {
     struct docker_request r = {.method = "DELETE", .path = "/images/{id}", .id = ref};
+    cleanup_docker_response struct docker_response resp = {0};
     cleanup_error crimp_error_t derr = NULL;
-    if (docker_do(d->client, &r, NULL, &derr) < 0 && derr->code != GRPC_STATUS_NOT_FOUND) {
-        *err = steal_ptr(&derr);
-        return -1;
+    if (docker_do(d->client, &r, &resp, &derr) < 0) {
+        if (derr->code != GRPC_STATUS_NOT_FOUND) {
+            *err = steal_ptr(&derr);
+            return -1;
+        }
+        return 0;
+    }
+    size_t i;
+    json_t *rec;
+    json_array_foreach (resp.json, i, rec) {
+        const char *deleted = json_string_value(json_object_get(rec, "Deleted"));
+        if (deleted && strcmp(deleted, id) == 0)
+            *gone = true;
     }
     return 0;
 }
 
 /* Removes the image REF names, whatever REF is (ID, tag or digest): every
- * tag and digest of it, then the ID.  An absent image is a success.  */
+ * tag and digest of it, then the ID, stopping once Docker says the image
+ * is deleted (removing its last tag usually takes the digests and the
+ * image along).  An absent image is a success.  */
 int docker_remove_image(struct crimp_backend *self, struct crimp_rpc *rpc,
                         const Runtime__V1__RemoveImageRequest *req,
                         Runtime__V1__RemoveImageResponse *resp, crimp_error_t *err)
@@ -358,17 +375,30 @@ int docker_remove_image(struct crimp_backend *self, struct crimp_rpc *rpc,
         return -1;
     if (img == NULL)
         return 0;
+    const char *id = json_string_value(json_object_get(img, "Id"));
+    if (id == NULL)
+        return crimp_make_error(err, GRPC_STATUS_INTERNAL, 0, "docker: image %s has no Id",
+                                req->image->image);
+    bool gone = false;
     const char *lists[] = {"RepoTags", "RepoDigests"};
-    for (size_t l = 0; l < 2; l++) {
+    for (size_t l = 0; l < 2 && !gone; l++) {
         size_t i;
         json_t *v;
-        json_array_foreach (json_object_get(img, lists[l]), i, v)
-            if (json_string_value(v) && !has_prefix(json_string_value(v), "<none>") &&
-                delete_image(d, json_string_value(v), err) < 0)
+        json_array_foreach (json_object_get(img, lists[l]), i, v) {
+            const char *ref = json_string_value(v);
+            if (ref && !has_prefix(ref, "<none>") && delete_image(d, ref, id, &gone, err) < 0)
                 return -1;
+            if (gone)
+                break;
+        }
     }
-    int rc = delete_image(d, json_string_value(json_object_get(img, "Id")), err);
-    refresh_cache(d);
+    int rc = gone ? 0 : delete_image(d, id, id, &gone, err);
+    /* A status right after the removal must not find it: drop it from
+     * the cache now rather than list every image again.  */
+    if (rc == 0)
+        docker_image_cache_forget(d->images, id);
+    else
+        refresh_cache(d);
     return rc;
 }
 

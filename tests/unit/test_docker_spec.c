@@ -351,6 +351,14 @@ static int test_seccomp(void)
     CHECK(err->code == GRPC_STATUS_INVALID_ARGUMENT);
     crimp_error_release(&err);
 
+    /* No security context at all: no profile either.  */
+    c.lin.security_context = NULL;
+    b = docker_container_spec(&c.cfg, "sbx", NULL, &opts, &err);
+    CHECK(array_has(json_object_get(json_object_get(b, "HostConfig"), "SecurityOpt"),
+                    "seccomp=unconfined"));
+    json_decref(b);
+    c.lin.security_context = &c.sc;
+
     /* The newer field wins over the deprecated path.  */
     Runtime__V1__SecurityProfile sp = RUNTIME__V1__SECURITY_PROFILE__INIT;
     sp.profile_type = RUNTIME__V1__SECURITY_PROFILE__PROFILE_TYPE__RuntimeDefault;
