@@ -248,6 +248,8 @@ void ctrd_container_find_cgroup(struct ctrd_container *c)
     c->cgroup = dirs;
 }
 
+static void remove_fifos(const struct ctrd_container *c);
+
 static int start_task(struct ctrd_backend *b, struct crimp_rpc *rpc, struct ctrd_container *c,
                       crimp_error_t *err)
 {
@@ -284,6 +286,8 @@ static int start_task(struct ctrd_backend *b, struct crimp_rpc *rpc, struct ctrd
         ctrd_fifos_cleanup(&f);
         return -1;
     }
+    remove_fifos(c); /* of a start that crimpd died in (adopted by its recovery) */
+    free(c->fifo_dir);
     c->fifo_dir = steal_ptr(&f.dir);
     free(f.stdin_path);
     free(f.stdout_path);

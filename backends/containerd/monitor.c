@@ -274,11 +274,19 @@ static void check_task(struct ctrd_monitor *m, const char *id)
                           ctrd_timestamp_ns(resp->process->exited_at));
     } else if (started_mid_call(b, id)) {
         /* crimpd died inside StartContainer after Tasks/Create: the record
-         * still says created and has no FIFOs; the task goes, and its
-         * reaped exit lets the container be started again or removed.  */
+         * still says created; the task goes, and its reaped exit lets the
+         * container be started again or removed.  What the process printed
+         * meanwhile is copied first (the recovery adopted its FIFOs), and
+         * the exit waits for the rest as any exit does.  */
         log_warn("containerd: container %.12s was being started when crimpd stopped: its task "
                  "is killed",
                  id);
+        struct ctrd_container *c = ctrd_container_get(b, id, &err);
+        if (c) {
+            reattach_log(b, c);
+            ctrd_container_put(c);
+        }
+        crimp_error_release(&err);
         cleanup_error crimp_error_t kerr = NULL;
         if (ctrd_kill(b, NULL, id, NULL, SIGKILL, &kerr) < 0 || ctrd_monitor_watch(b, id, &kerr) < 0)
             enqueue(m, id, REAP_CHECK, 0, 0, RETRY_NS);

@@ -227,10 +227,34 @@ static void sweep_pod_dir(struct ctrd_backend *b, const char *dir, const char *n
              name);
 }
 
+/* The FIFOs at PATH of a container crimpd died starting: its record
+ * (still "created") gets the directory only once a start is done, but the
+ * shim holds them with what the process printed before the monitor kills
+ * it (monitor.c).  Whether PATH was taken for such a container.  */
+static bool adopt_fifo_dir(struct ctrd_backend *b, const char *path)
+{
+    bool adopted = false;
+    size_t n = 0;
+    struct ctrd_container **cv = ctrd_containers(b, NULL, &n);
+    for (size_t i = 0; i < n && !adopted; i++) {
+        struct ctrd_container *c = cv[i];
+        cleanup_free char *out = xasprintf("%s/%s-stdout", path, c->id);
+        pthread_mutex_lock(&c->mu);
+        if (c->fifo_dir == NULL && c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED &&
+            access(out, F_OK) == 0) {
+            c->fifo_dir = xstrdup(path);
+            adopted = true;
+        }
+        pthread_mutex_unlock(&c->mu);
+    }
+    ctrd_containers_put_all(cv, n);
+    return adopted;
+}
+
 static void sweep_fifo_dir(struct ctrd_backend *b, const char *dir, const char *name)
 {
     cleanup_free char *path = xasprintf("%s/%s", dir, name);
-    if (fifo_dir_on_record(b, path))
+    if (fifo_dir_on_record(b, path) || adopt_fifo_dir(b, path))
         return;
     DIR *d = opendir(path);
     struct dirent *e;

@@ -18,6 +18,7 @@
  * copy of the output, so after a crimpd restart a copier resumes after the
  * last line it wrote, once dockerd answers, also for a container that
  * exited meanwhile.  */
+#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -58,6 +59,7 @@ struct docker_logs {
     /* Resuming after a crimpd restart while dockerd did not answer.  */
     pthread_t recover_thread;
     bool recovering;
+    bool resumed; /* the first pass, in the backend's start, succeeded */
     atomic_bool stop;
 };
 
@@ -348,6 +350,27 @@ static int64_t last_logged(const char *path)
     return docker_parse_time(last);
 }
 
+/* Whether kubelet rotated the CRI log at PATH: it renames the file to
+ * PATH.<timestamp> (compressed later to PATH.<timestamp>.gz).  */
+static bool rotated(const char *path)
+{
+    cleanup_free char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        return false;
+    *slash = '\0';
+    const char *base = slash + 1;
+    size_t n = strlen(base);
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return false;
+    bool found = false;
+    for (struct dirent *e; !found && (e = readdir(d)) != NULL;)
+        found = strncmp(e->d_name, base, n) == 0 && e->d_name[n] == '.';
+    closedir(d);
+    return found;
+}
+
 static bool has_copier(struct docker_logs *l, const char *id)
 {
     pthread_mutex_lock(&l->lock);
@@ -360,8 +383,11 @@ static bool has_copier(struct docker_logs *l, const char *id)
  * meanwhile (by StartContainer): a running one, and one that exited after
  * the last line its log file holds (crimpd was down when it printed its
  * last lines; the copier takes them and ends).  An exited container with
- * an empty file is left alone: after a rotation the lines before may be in
- * the renamed file, and copying them again would double them.  */
+ * an empty file is left alone once kubelet rotated it: the lines before
+ * are in the renamed file, and copying them again would double them.
+ * Without a rotation an empty file means nothing was copied yet (crimpd
+ * died before its copier wrote the container's first lines, and the
+ * container exited meanwhile): everything is copied.  */
 static void resume_one(struct docker_logs *l, json_t *c)
 {
     const char *path = json_string_value(
@@ -375,7 +401,7 @@ static void resume_one(struct docker_logs *l, json_t *c)
         (!running && strcmp(state, "exited") != 0))
         return;
     int64_t last = last_logged(path);
-    if (!running && last == 0)
+    if (!running && last == 0 && rotated(path))
         return;
     json_auto_t *inspect = NULL;
     cleanup_error crimp_error_t err = NULL;
@@ -401,6 +427,12 @@ static int recover_once(struct docker_logs *l, crimp_error_t *err)
     return 0;
 }
 
+/* A second pass this long after the first: a start the killed crimpd had
+ * in flight may finish in dockerd after the first pass listed the container
+ * as created; it runs (and prints) with no copier unless it is looked at
+ * again.  */
+#define RESUME_AGAIN_MS 5000
+
 static void *recover_main(void *arg)
 {
     struct docker_logs *l = arg;
@@ -408,7 +440,7 @@ static void *recover_main(void *arg)
      * up crimpd's exit.  */
     struct crimp_budget budget = {.deadline_ns = CRIMP_NO_DEADLINE, .cancelled = &l->stop};
     crimp_budget_set_current(&budget);
-    for (int backoff = BACKOFF_MIN_MS; !atomic_load(&l->stop);) {
+    for (int backoff = BACKOFF_MIN_MS; !l->resumed && !atomic_load(&l->stop);) {
         cleanup_error crimp_error_t err = NULL;
         if (recover_once(l, &err) == 0) {
             log_info("docker: dockerd answers; container logs resumed");
@@ -417,6 +449,10 @@ static void *recover_main(void *arg)
         nap(&l->stop, backoff);
         backoff = backoff * 2 < BACKOFF_MAX_MS ? backoff * 2 : BACKOFF_MAX_MS;
     }
+    nap(&l->stop, RESUME_AGAIN_MS);
+    cleanup_error crimp_error_t err = NULL;
+    if (!atomic_load(&l->stop) && recover_once(l, &err) < 0)
+        log_warn("docker: second pass over container logs: %s", err->msg);
     return NULL;
 }
 
@@ -424,10 +460,11 @@ void docker_logs_recover(struct docker_logs *l)
 {
     cleanup_error crimp_error_t err = NULL;
     /* The first try is bounded by the caller's budget (the backend's
-     * start); a dockerd that does not answer is retried in the background.  */
-    if (recover_once(l, &err) == 0)
-        return;
-    log_warn("docker: resuming container logs: %s; retrying until dockerd answers", err->msg);
+     * start); a dockerd that does not answer is retried in the background,
+     * where the second pass runs too.  */
+    l->resumed = recover_once(l, &err) == 0;
+    if (!l->resumed)
+        log_warn("docker: resuming container logs: %s; retrying until dockerd answers", err->msg);
     l->recovering = pthread_create(&l->recover_thread, NULL, recover_main, l) == 0;
     if (l->recovering)
         pthread_setname_np(l->recover_thread, "crimp-log-resume");

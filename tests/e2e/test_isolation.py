@@ -23,6 +23,7 @@ import unittest
 import grpc
 
 from crimpe2e import PB, Client, Crimpd, bed_env, main, wait_for, wait_for_socket
+from hangproxy import HangingProxy
 
 BED = bed_env()
 NATIVE = BED.get("CRIMP_BED_CONTAINERD_NATIVE_SOCK", "")
@@ -30,75 +31,6 @@ BUSYBOX = BED["CRIMP_BED_BUSYBOX_IMAGE"]
 NS = "crimp-isolation"
 MAX_CALLS = 3
 MAX_QUEUED = 2
-
-
-class HangingProxy:
-    """A unix socket in front of dockerd.  While `hung`, it reads nothing
-    from its clients (requests stay unanswered) and leaves new connections
-    accepted but silent: dockerd as it looks when it hangs.  `resume()`
-    lets everything through again."""
-
-    def __init__(self, target):
-        self.target = target
-        self.dir = tempfile.mkdtemp(prefix="ci.", dir="/tmp")
-        self.path = os.path.join(self.dir, "docker.sock")
-        self.open = threading.Event()
-        self.open.set()
-        self.stopping = False
-        self.srv = socket.socket(socket.AF_UNIX)
-        self.srv.bind(self.path)
-        self.srv.listen(64)
-        self.conns = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while not self.stopping:
-            try:
-                client, _ = self.srv.accept()
-            except OSError:
-                return
-            upstream = socket.socket(socket.AF_UNIX)
-            upstream.connect(self.target)
-            self.conns += [client, upstream]
-            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
-
-    def _pump(self, src, dst, gated):
-        try:
-            while True:
-                if gated:
-                    self.open.wait()
-                data = src.recv(65536)
-                if not data:
-                    break
-                if gated:
-                    self.open.wait()
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def hang(self):
-        self.open.clear()
-
-    def resume(self):
-        self.open.set()
-
-    def close(self):
-        self.stopping = True
-        self.open.set()
-        self.srv.close()
-        for s in self.conns:
-            try:
-                s.close()
-            except OSError:
-                pass
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def median_ms(fn, n=15):

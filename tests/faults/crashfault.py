@@ -36,6 +36,7 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 from crimpe2e import PB, Crimpd, bed_env, wait_for_socket  # noqa: E402
+from hangproxy import HangingProxy  # noqa: E402
 
 import grpc  # noqa: E402
 
@@ -83,7 +84,8 @@ class Backend:
     def bstate(self):
         return os.path.join(self.state, "crimp", "backends", self.name)
 
-    def config(self):
+    def config(self, sock):
+        """crimpd's backend entry, the runtime reached at SOCK."""
         raise NotImplementedError
 
     def restart_runtime(self):
@@ -129,8 +131,8 @@ class Containerd(Backend):
     SOCK = BED.get("CRIMP_BED_CONTAINERD_NATIVE_SOCK", "")
     NS = "crimp-faults"
 
-    def config(self):
-        return {"name": self.name, "type": "containerd", "endpoint": "unix://" + self.SOCK,
+    def config(self, sock):
+        return {"name": self.name, "type": "containerd", "endpoint": "unix://" + sock,
                 "options": {"namespace": self.NS, "pause_image": BED["CRIMP_BED_PAUSE_IMAGE"],
                             "cni_conf_dir": BED["CRIMP_BED_CNI_CONF_DIR"],
                             "cni_bin_dirs": "/usr/lib/cni"}}
@@ -163,8 +165,8 @@ class Docker(Backend):
     IP_OCTET = 201
     SOCK = BED["CRIMP_BED_DOCKER_SOCK"]
 
-    def config(self):
-        return {"name": self.name, "type": "docker", "endpoint": "unix://" + self.SOCK,
+    def config(self, sock):
+        return {"name": self.name, "type": "docker", "endpoint": "unix://" + sock,
                 "options": {"pause_image": BED["CRIMP_BED_PAUSE_IMAGE"],
                             "cni_conf_dir": BED["CRIMP_BED_CNI_CONF_DIR"],
                             "cni_bin_dirs": "/usr/lib/cni"}}
@@ -212,13 +214,16 @@ def private_cni_conf(state, octet):
 
 
 class Harness:
-    def __init__(self, backend, parallel, rng):
+    def __init__(self, backend, parallel, rng, hung_rounds):
         self.b = backend
         self.parallel = parallel
         self.rng = rng
         self.logdir = os.path.join(backend.state, "logs")
         conf_dir, self.ipam_dir = private_cni_conf(backend.state, backend.IP_OCTET)
-        cfg = {"backends": [backend.config()]}
+        # With hung rounds crimpd reaches the runtime through a proxy that
+        # can stop answering; without, directly.
+        self.proxy = HangingProxy(backend.SOCK) if hung_rounds else None
+        cfg = {"backends": [backend.config(self.proxy.path if self.proxy else backend.SOCK)]}
         cfg["backends"][0]["options"]["cni_conf_dir"] = conf_dir
         self.cfg_path = os.path.join(backend.state, "crimpd.json")
         with open(self.cfg_path, "w") as f:
@@ -232,7 +237,12 @@ class Harness:
         return self.crimpd.client
 
     def start(self):
-        self.crimpd.start()
+        """Starts crimpd and waits for its socket: the recovery of what a
+        killed crimpd left runs before it serves, which takes seconds per
+        pod on a loaded machine (more than crimpe2e's default wait)."""
+        self.crimpd.start(wait=False)
+        if not wait_for_socket(self.crimpd.sock, 90):
+            raise RuntimeError(f"crimpd did not serve within 90 s:\n{self.crimpd.read_log()[-3000:]}")
 
     def kill9(self):
         if self.crimpd.proc.poll() is None:
@@ -249,18 +259,29 @@ class Harness:
             hostname=name, log_directory=os.path.join(self.logdir, name),
             linux=PB.LinuxPodSandboxConfig())
 
-    def lifecycle(self, name, made, before_call=None):
+    def lifecycle(self, name, made, before_call=None, printed=None):
         """RunPodSandbox … RemovePodSandbox; MADE holds the pod ID from when
-        crimp reported it until RemovePodSandbox is asked for."""
+        crimp reported it until RemovePodSandbox is asked for.  The container
+        prints a line, then touches a marker in a host directory: PRINTED
+        maps each container's log file to (marker, line)."""
         hook = before_call or (lambda method: None)
         cfg = self.pod_config(name)
         hook("RunPodSandbox")
         pod = self.c.call("RunPodSandbox", config=cfg, timeout=120).pod_sandbox_id
         made.add(pod)
+        marks = os.path.join(self.b.state, "marks", name)
+        os.makedirs(marks, exist_ok=True)
+        line = f"{name} is up"
         ccfg = PB.ContainerConfig(metadata=PB.ContainerMetadata(name="app"),
                                   image=PB.ImageSpec(image=BED["CRIMP_BED_BUSYBOX_IMAGE"]),
-                                  command=["sleep", "3600"], log_path="app.log",
+                                  command=["sh", "-c", f"echo {line}; touch /marks/printed; "
+                                           "exec sleep 3600"],
+                                  mounts=[PB.Mount(container_path="/marks", host_path=marks)],
+                                  log_path="app.log",
                                   linux=PB.LinuxContainerConfig())
+        if printed is not None:
+            printed[os.path.join(cfg.log_directory, "app.log")] = \
+                (os.path.join(marks, "printed"), line)
         hook("CreateContainer")
         cid = self.c.call("CreateContainer", pod_sandbox_id=pod, config=ccfg, sandbox_config=cfg,
                           timeout=60).container_id
@@ -353,10 +374,28 @@ class Harness:
             left = self.leaks()
         return left
 
-    def round(self, rno, method, label, offset_us, runtime_restart):
-        """One round; returns (problems, hit) where HIT says whether the kill
-        landed while the victim's call was in flight."""
+    def hang_runtime(self, fired, kill):
+        """The runtime stops answering for a few seconds while the
+        lifecycles run; with KILL, crimpd is SIGKILLed while it waits on the
+        hung runtime (what it wrote is delivered late, after its death)."""
+        time.sleep(self.rng.uniform(0.05, 1.0))
+        self.proxy.hang()
+        try:
+            time.sleep(self.rng.uniform(1.0, 4.0))
+            if kill:
+                self._fire(fired)
+        finally:
+            self.proxy.resume()
+
+    def round(self, rno, method, label, offset_us, fault):
+        """One round; FAULT is "kill" (SIGKILL at OFFSET_US into the victim's
+        METHOD call), "runtime" (the runtime daemon restarted), "hung" or
+        "hung-kill" (the runtime stops answering; crimpd killed meanwhile
+        for the latter).  Returns (problems, hit) where HIT says whether the
+        kill landed while the victim's call was in flight."""
+        runtime_restart = fault == "runtime"
         made = set()
+        printed = {}
         fired = threading.Event()
         in_flight = {"method": None}
         errors = []
@@ -364,7 +403,7 @@ class Harness:
 
         def victim_hook(m):
             in_flight["method"] = m
-            if m == method and not runtime_restart and not fired.is_set():
+            if m == method and fault == "kill" and not fired.is_set():
                 delay = max(0.0, offset_us / 1e6 * self.rng.uniform(0.8, 1.2))
                 t = threading.Timer(delay, self._fire, (fired,))
                 t.daemon = True
@@ -373,9 +412,12 @@ class Harness:
 
         def worker(i):
             try:
-                self.lifecycle(f"r{rno}-p{i}", made, victim_hook if i == 0 else None)
+                self.lifecycle(f"r{rno}-p{i}", made, victim_hook if i == 0 else None, printed)
             except grpc.RpcError as e:
                 if not fired.is_set() and not runtime_restart:
+                    # a call cut by the runtime's restart fails as it would
+                    # for kubelet; one that only waited on a hung runtime
+                    # must succeed once it answers again
                     errors.append(f"pod {i}: {e.code()} {e.details()}")
 
         threads = [threading.Thread(target=worker, args=(i,)) for i in range(self.parallel)]
@@ -384,12 +426,14 @@ class Harness:
         if runtime_restart:
             time.sleep(self.rng.uniform(0.05, 1.0))
             self.b.restart_runtime()
+        elif fault.startswith("hung"):
+            self.hang_runtime(fired, fault == "hung-kill")
         for t in threads:
             t.join(timeout=300)
         for t in timers:  # a kill due after the lifecycle ended must not hit the next round
             t.cancel()
             t.join()
-        hit = in_flight["method"] == method and fired.is_set()
+        hit = fault == "kill" and in_flight["method"] == method and fired.is_set()
         problems = list(errors)
         if fired.is_set():
             self.kill9()
@@ -403,6 +447,9 @@ class Harness:
         lost = made - listed
         if lost:
             problems.append(f"pods crimp reported made but does not list: {sorted(lost)}")
+        short = logs_incomplete(printed)
+        if short:
+            problems.append(f"output a container printed is missing from its CRI log: {short}")
         try:
             for e in self.cleanup_via_cri():
                 log(f"{self.b.name} round {rno}: CRI cleanup retried after: {e}")
@@ -419,6 +466,30 @@ class Harness:
             self.crimpd.proc.send_signal(signal.SIGKILL)
 
 
+def logs_incomplete(printed, timeout=15):
+    """The log files (of PRINTED: path -> (marker, line)) still without
+    their line after TIMEOUT though the marker says the container printed
+    it (a container killed before it got to its echo printed nothing): what
+    a container printed must reach its CRI log, whatever crimpd went
+    through since, even while it was down."""
+    deadline = time.monotonic() + timeout
+    while True:
+        missing = []
+        for path, (marker, line) in printed.items():
+            if not os.path.exists(marker):
+                continue
+            try:
+                with open(path, errors="replace") as f:
+                    if line in f.read():
+                        continue
+            except OSError:
+                pass
+            missing.append(path)
+        if not missing or time.monotonic() > deadline:
+            return sorted(missing)
+        time.sleep(0.5)
+
+
 def run_rounds(h, backend, args):
     """The calibration and the rounds; the number of rounds with problems."""
     h.pull()
@@ -433,13 +504,15 @@ def run_rounds(h, backend, args):
         plan = [p for p in plan if p[1].startswith("after")]
     rounds = args.rounds or (len(plan) if args.short else max(200, len(plan)))
     seen = set()
-    failed = hits = restarts = 0
+    failed = hits = 0
+    faults = {"kill": 0, "runtime": 0, "hung": 0, "hung-kill": 0}
     for r in range(rounds):
-        runtime_restart = args.runtime_every > 0 and r % args.runtime_every == args.runtime_every - 1
+        fault = round_fault(r, args)
         m, lbl, off = plan[r % len(plan)]
-        problems, hit = h.round(r, m, lbl, off, runtime_restart)
-        kind = "runtime restart" if runtime_restart else f"kill -9 in {m} at {lbl}"
-        restarts += runtime_restart
+        problems, hit = h.round(r, m, lbl, off, fault)
+        kind = {"kill": f"kill -9 in {m} at {lbl}", "runtime": "runtime restart",
+                "hung": "hung runtime", "hung-kill": "hung runtime, kill -9"}[fault]
+        faults[fault] += 1
         if hit:
             hits += 1
             seen.add((m, lbl))
@@ -447,17 +520,31 @@ def run_rounds(h, backend, args):
             failed += 1
             log(f"{backend.name} round {r} ({kind}): FAIL: " + " | ".join(problems))
         elif args.verbose:
-            log(f"{backend.name} round {r} ({kind}): ok{'' if hit or runtime_restart else ' (missed)'}")
-    log(f"{backend.name}: {rounds} rounds, {rounds - restarts} kills of which {hits} landed "
-        f"inside the chosen call ({len(seen)} of {len(plan)} distinct points), {restarts} "
-        f"runtime restarts, {failed} rounds with problems")
+            log(f"{backend.name} round {r} ({kind}): ok{' (missed)' if fault == 'kill' and not hit else ''}")
+    log(f"{backend.name}: {rounds} rounds, {faults['kill']} kills of which {hits} landed "
+        f"inside the chosen call ({len(seen)} of {len(plan)} distinct points), "
+        f"{faults['runtime']} runtime restarts, {faults['hung'] + faults['hung-kill']} hung "
+        f"runtime rounds ({faults['hung-kill']} with a kill), {failed} rounds with problems")
     return failed
+
+
+def round_fault(r, args):
+    """The fault of round R: a runtime restart every --runtime-every th
+    round, a hung runtime every --hung-every th (half of them with a kill
+    of crimpd while it waits), a kill at a trace point otherwise."""
+    def every(n, at):
+        return n > 0 and r % n == at % n
+    if every(args.runtime_every, args.runtime_every - 1):
+        return "runtime"
+    if every(args.hung_every, args.hung_every // 2):
+        return "hung-kill" if (r // args.hung_every) % 2 else "hung"
+    return "kill"
 
 
 def finish(h, backend, failed):
     """Cleans up, checks crimpd's exit and log; the updated failure count."""
     try:
-        if h.crimpd.proc.poll() is None:
+        if h.crimpd.proc.poll() is None and h.crimpd.client:
             h.cleanup_via_cri()
     except grpc.RpcError:
         pass
@@ -484,13 +571,15 @@ def finish(h, backend, failed):
 
 
 def run_backend(backend, args, rng):
-    h = Harness(backend, args.parallel, rng)
+    h = Harness(backend, args.parallel, rng, args.hung_every > 0)
     h.start()
     failed = 1  # unless the rounds ran to the end
     try:
         failed = run_rounds(h, backend, args)
     finally:
         failed = finish(h, backend, failed)
+        if h.proxy:
+            h.proxy.close()
     return 1 if failed else 0
 
 
@@ -503,6 +592,9 @@ def main():
     ap.add_argument("--parallel", type=int, default=3)
     ap.add_argument("--runtime-every", type=int, default=10,
                     help="every Nth round restarts the runtime daemon instead (0: never)")
+    ap.add_argument("--hung-every", type=int, default=10,
+                    help="every Nth round the runtime stops answering for a while instead "
+                    "(0: never; crimpd then talks to the runtime without a proxy)")
     ap.add_argument("--seed", type=int, default=int(time.time()))
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
