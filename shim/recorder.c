@@ -97,10 +97,10 @@ void crimp_recorder_free(struct crimp_recorder *r)
         return;
     for (int sh = 0; sh < RECORDER_SHARDS; sh++) {
         for (size_t i = 0; i < r->n_series; i++)
-            free(atomic_load(&r->shards[sh].series[i]));
+            crimp_hist_free(atomic_load(&r->shards[sh].series[i]));
         free(r->shards[sh].series);
         for (size_t i = 0; i < SUBCALL_SLOTS; i++)
-            free(atomic_load(&r->subcalls[i].hist[sh]));
+            crimp_hist_free(atomic_load(&r->subcalls[i].hist[sh]));
     }
     for (size_t i = 0; i < r->n_backends; i++)
         free(atomic_load(&r->backend_names[i]));
@@ -120,10 +120,10 @@ static struct crimp_histogram *get_or_create(_Atomic(struct crimp_histogram *) *
     struct crimp_histogram *h = atomic_load_explicit(slot, memory_order_acquire);
     if (h)
         return h;
-    struct crimp_histogram *fresh = xcalloc(1, sizeof(*fresh));
+    struct crimp_histogram *fresh = crimp_hist_new();
     if (atomic_compare_exchange_strong(slot, &h, fresh))
         return fresh;
-    free(fresh);
+    crimp_hist_free(fresh);
     return h;
 }
 
@@ -310,7 +310,7 @@ static bool merge_shards(_Atomic(struct crimp_histogram *) *const per_shard[RECO
         if (h == NULL || atomic_load(&h->count) == 0)
             continue;
         if (!any)
-            memset(merged, 0, sizeof(*merged));
+            crimp_hist_clear(merged);
         crimp_hist_merge(merged, h);
         any = true;
     }
@@ -323,7 +323,7 @@ void crimp_recorder_each_call_series(struct crimp_recorder *r,
                                                 const struct crimp_histogram *h),
                                      void *ctx)
 {
-    struct crimp_histogram *merged = xcalloc(1, sizeof(*merged));
+    struct crimp_histogram *merged = crimp_hist_new();
     _Atomic(struct crimp_histogram *) *per_shard[RECORDER_SHARDS];
     for (size_t m = 0; m < r->n_methods; m++)
         for (int b = -1; b < (int)r->n_backends; b++)
@@ -334,7 +334,7 @@ void crimp_recorder_each_call_series(struct crimp_recorder *r,
                 if (merge_shards(per_shard, merged))
                     fn(ctx, (int)m, b, (grpc_status_code)c, merged);
             }
-    free(merged);
+    crimp_hist_free(merged);
 }
 
 void crimp_recorder_each_subcall_series(struct crimp_recorder *r,
@@ -343,7 +343,7 @@ void crimp_recorder_each_subcall_series(struct crimp_recorder *r,
                                                    const struct crimp_histogram *h),
                                         void *ctx)
 {
-    struct crimp_histogram *merged = xcalloc(1, sizeof(*merged));
+    struct crimp_histogram *merged = crimp_hist_new();
     _Atomic(struct crimp_histogram *) *per_shard[RECORDER_SHARDS];
     for (size_t i = 0; i < SUBCALL_SLOTS; i++) {
         struct subcall_slot *s = &r->subcalls[i];
@@ -354,7 +354,7 @@ void crimp_recorder_each_subcall_series(struct crimp_recorder *r,
         if (merge_shards(per_shard, merged))
             fn(ctx, s->backend, s->kind, s->name, merged);
     }
-    free(merged);
+    crimp_hist_free(merged);
 }
 
 void crimp_recorder_each_session_bytes(struct crimp_recorder *r,
