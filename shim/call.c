@@ -388,6 +388,9 @@ static void handle_unary(struct crimp_call *c)
         protobuf_c_message_free_unpacked(resp, NULL);
         return;
     }
+    /* What is left is the reply: a parked call given the slot now takes
+     * this worker after it rather than starting one.  */
+    crimp_pool_job_ending(lane_pool(c->srv, c->method));
     release_slot(c);
     if (ret < 0) {
         protobuf_c_message_free_unpacked(resp, NULL);

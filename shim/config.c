@@ -67,9 +67,13 @@ static const struct opt_def opt_defs[] = {
     {"socket_mode", OPT_MODE, OFF(socket_mode), 0, 0777, "MODE", "CRI socket permissions (octal)"},
     {"state_dir", OPT_STR, OFF(state_dir), 0, 0, "DIR", "state directory"},
     {"default_backend", OPT_STR, OFF(default_backend), 0, 0, "NAME", "backend new pods go to; empty: the first one listed"},
-    {"workers", OPT_INT, OFF(workers), 1, 1024, "N", "threads for fast calls"},
+    {"workers", OPT_INT, OFF(workers), 1, 1024, "N",
+     "most threads for fast calls (started when calls wait, ended when idle)"},
     {"slow_workers", OPT_INT, OFF(slow_workers), 1, 1024, "N",
-     "threads for slow calls (pull, stop, exec)"},
+     "most threads for slow calls (pull, stop, exec)"},
+    {"worker_idle_timeout", OPT_SECONDS, OFF(worker_idle_timeout), 0, 24 * 3600, "SECONDS",
+     "a worker without a call for this long ends, and malloc's free memory goes back to the "
+     "system"},
     {"max_queued", OPT_INT, OFF(max_queued), 1, 1000000, "N",
      "calls waiting in each lane (fast, slow) before new ones are refused"},
     {"backend_max_calls", OPT_INT, OFF(backend_max_calls), 1, 1024, "N",
@@ -132,6 +136,7 @@ void crimp_config_init(struct crimp_config *cfg)
     cfg->state_dir = xstrdup("/var/lib/crimp");
     cfg->workers = 16;
     cfg->slow_workers = 16;
+    cfg->worker_idle_timeout = 10;
     cfg->max_queued = 4096;
     cfg->backend_max_calls = 8;
     cfg->backend_max_queued = 32;

@@ -25,6 +25,7 @@ struct crimp_config {
     char *state_dir;        /* checkpoints, default-backend choice */
     int workers;            /* fast lane threads */
     int slow_workers;       /* slow lane threads */
+    double worker_idle_timeout; /* seconds a worker waits for a call before it ends */
     int max_queued;         /* calls waiting in each lane before any is refused */
     int backend_max_calls;  /* default: one backend's calls running at once, per lane */
     int backend_max_queued; /* default: one backend's calls waiting for a turn, per lane */

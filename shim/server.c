@@ -282,8 +282,10 @@ struct crimp_server *crimp_server_start(const struct crimp_config *cfg,
         }
     }
     warn_unbounded(cfg);
-    srv->fast = crimp_pool_new("crimp-fast", cfg->workers, cfg->max_queued);
-    srv->slow = crimp_pool_new("crimp-slow", cfg->slow_workers, cfg->max_queued);
+    srv->fast = crimp_pool_new("crimp-fast", cfg->workers, cfg->max_queued,
+                               cfg->worker_idle_timeout);
+    srv->slow = crimp_pool_new("crimp-slow", cfg->slow_workers, cfg->max_queued,
+                               cfg->worker_idle_timeout);
     srv->expirer_started = pthread_create(&srv->expirer, NULL, expirer_main, srv) == 0;
     if (srv->expirer_started)
         pthread_setname_np(srv->expirer, "crimp-expire");
@@ -294,7 +296,7 @@ struct crimp_server *crimp_server_start(const struct crimp_config *cfg,
         pthread_create(&srv->pollers[i], NULL, poller_main, srv);
         pthread_setname_np(srv->pollers[i], "crimp-poll");
     }
-    log_info("serving CRI v1 on %s (mode %04o, %d pollers, %d fast + %d slow workers, "
+    log_info("serving CRI v1 on %s (mode %04o, %d pollers, up to %d fast + %d slow workers, "
              "per backend and lane %d running + %d waiting by default)",
              cfg->listen, cfg->socket_mode, cfg->pollers, cfg->workers, cfg->slow_workers,
              cfg->backend_max_calls, cfg->backend_max_queued);

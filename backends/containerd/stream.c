@@ -36,6 +36,10 @@ struct session {
     pthread_cond_t cv;
     bool finished;
     int exit_code;
+    /* The relay thread's read buffer for output, the frame header's 8
+     * bytes first.  Here rather than thread-local: every thread of the
+     * process would carry (and touch) a static TLS block that size.  */
+    char out[RELAY_BUF + 8];
 };
 
 static pthread_mutex_t sessions_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -93,7 +97,7 @@ static bool send_all(int fd, const void *buf, size_t n)
 
 static bool forward_output(struct session *s, int fd, int stream, bool *eof)
 {
-    static _Thread_local char buf[RELAY_BUF + 8];
+    char *buf = s->out;
     ssize_t n = read(fd, buf + 8, RELAY_BUF);
     if (n < 0)
         return errno == EAGAIN || errno == EINTR;

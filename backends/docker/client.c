@@ -13,6 +13,12 @@
 
 #define DOCKER_MIN_API "1.41"
 
+/* Idle handles kept for reuse.  A burst needs as many handles as calls
+ * run at once; past it, a handle (its buffers, its connection to dockerd)
+ * kept idle is memory held for nothing: kubelet's steady polling reuses
+ * a few.  */
+#define DOCKER_IDLE_HANDLES 4
+
 struct handle {
     CURL *curl;
     struct handle *next;
@@ -23,6 +29,7 @@ struct docker_client {
     char api_prefix[16]; /* "/v1.41", set at creation and never changed */
     pthread_mutex_t lock;
     struct handle *free_handles;
+    int n_free;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -71,8 +78,10 @@ static struct handle *take_handle(struct docker_client *c)
 {
     pthread_mutex_lock(&c->lock);
     struct handle *h = c->free_handles;
-    if (h)
+    if (h) {
         c->free_handles = h->next;
+        c->n_free--;
+    }
     pthread_mutex_unlock(&c->lock);
     if (h == NULL) {
         h = xcalloc(1, sizeof(*h));
@@ -89,9 +98,17 @@ static void give_handle(struct docker_client *c, struct handle *h)
 {
     curl_easy_reset(h->curl); /* options go, the connection cache stays */
     pthread_mutex_lock(&c->lock);
-    h->next = c->free_handles;
-    c->free_handles = h;
+    bool keep = c->n_free < DOCKER_IDLE_HANDLES;
+    if (keep) {
+        h->next = c->free_handles;
+        c->free_handles = h;
+        c->n_free++;
+    }
     pthread_mutex_unlock(&c->lock);
+    if (!keep) {
+        curl_easy_cleanup(h->curl);
+        free(h);
+    }
 }
 
 void docker_response_release(struct docker_response *r)

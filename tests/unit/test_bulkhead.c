@@ -68,7 +68,7 @@ static void reset(void)
 static int test_pool_queue_is_bounded(void)
 {
     reset();
-    struct crimp_pool *pool = crimp_pool_new("t-pool", 1, 2);
+    struct crimp_pool *pool = crimp_pool_new("t-pool", 1, 2, 10);
     struct crimp_job jobs[5];
     for (int i = 0; i < 5; i++)
         jobs[i] = (struct crimp_job){.run = blocking_run};
@@ -91,7 +91,7 @@ static int test_pool_queue_is_bounded(void)
 static int test_slots_queue_and_refusal(void)
 {
     reset();
-    struct crimp_pool *pool = crimp_pool_new("t-home", 1, 0);
+    struct crimp_pool *pool = crimp_pool_new("t-home", 1, 0, 10);
     struct crimp_bulkhead *bh = crimp_bulkhead_new(2, 1);
     struct crimp_job parked = {.run = quick_run, .home = pool};
     struct crimp_job refused = {.run = quick_run, .home = pool};
@@ -130,7 +130,7 @@ static bool is_odd_job(struct crimp_job *job, void *arg)
 static int test_take_due_keeps_the_rest_in_order(void)
 {
     reset();
-    struct crimp_pool *pool = crimp_pool_new("t-home", 1, 0);
+    struct crimp_pool *pool = crimp_pool_new("t-home", 1, 0, 10);
     struct crimp_bulkhead *bh = crimp_bulkhead_new(1, 8);
     struct crimp_job jobs[6];
     CHECK(crimp_bulkhead_enter(bh, NULL) == CRIMP_ADMIT_RUN);
@@ -195,7 +195,7 @@ static int test_hung_backend_holds_only_its_slots(void)
 {
     reset();
     atomic_store(&refused_calls, 0);
-    struct crimp_pool *pool = crimp_pool_new("t-lane", 4, 0);
+    struct crimp_pool *pool = crimp_pool_new("t-lane", 4, 0, 10);
     struct crimp_bulkhead *hung = crimp_bulkhead_new(2, 3), *fine = crimp_bulkhead_new(2, 3);
     struct call calls[30];
     for (int i = 0; i < 10; i++) {

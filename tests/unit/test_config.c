@@ -44,12 +44,14 @@ static int test_json_sets_values(void)
     crimp_config_init(&cfg);
     CHECK(apply(&cfg,
                 "{\"workers\": 3, \"socket_mode\": \"0600\", \"drain_timeout\": 2.5,"
+                " \"worker_idle_timeout\": 0.25,"
                 " \"backends\": [{\"name\": \"a\", \"type\": \"cri\", \"endpoint\": \"/x.sock\"}],"
                 " \"default_backend\": \"a\"}",
                 &err) == 0);
     CHECK(cfg.workers == 3);
     CHECK(cfg.socket_mode == 0600);
     CHECK(cfg.drain_timeout == 2.5);
+    CHECK(cfg.worker_idle_timeout == 0.25);
     CHECK(cfg.n_backends == 1 && strcmp(cfg.backends[0].endpoint, "/x.sock") == 0);
     CHECK(crimp_config_validate(&cfg, &err) == 0);
     crimp_config_free(&cfg);
@@ -79,6 +81,7 @@ static int test_refusals_name_the_key(void)
 {
     CHECK(expect_refusal("{\"workers\": \"many\"}", "workers") == 0);
     CHECK(expect_refusal("{\"workers\": 0}", "workers") == 0);
+    CHECK(expect_refusal("{\"worker_idle_timeout\": -1}", "worker_idle_timeout") == 0);
     CHECK(expect_refusal("{\"wrokers\": 4}", "wrokers") == 0);
     CHECK(expect_refusal("{\"socket_mode\": \"999\"}", "socket_mode") == 0);
     CHECK(expect_refusal("{\"log_level\": \"loud\"}", "log_level") == 0);

@@ -31,7 +31,7 @@ static int test_relative_error_bound(void)
 
 static int test_quantiles(void)
 {
-    struct crimp_histogram *h = calloc(1, sizeof(*h));
+    struct crimp_histogram *h = crimp_hist_new();
     for (uint64_t i = 1; i <= 1000; i++)
         crimp_hist_record(h, i * 1000); /* 1 µs .. 1 ms */
     CHECK(h->count == 1000);
@@ -42,20 +42,41 @@ static int test_quantiles(void)
     CHECK(fabs(p99 - 990000) / 990000 < 0.02);
     CHECK(crimp_hist_quantile(h, 1.0) <= 1000000);
     CHECK(crimp_hist_count_le(h, 2000000) == 1000);
-    free(h);
+    crimp_hist_free(h);
     return 0;
 }
 
 static int test_merge(void)
 {
-    struct crimp_histogram *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+    struct crimp_histogram *a = crimp_hist_new(), *b = crimp_hist_new();
     crimp_hist_record(a, 5000);
     crimp_hist_record(b, 7000000);
     crimp_hist_merge(a, b);
     CHECK(a->count == 2 && a->max_ns == 7000000 && a->sum_ns == 7005000);
     CHECK(crimp_hist_quantile(a, 0.0) < 6000);
-    free(a);
-    free(b);
+    crimp_hist_free(a);
+    crimp_hist_free(b);
+    return 0;
+}
+
+/* Only the powers of two values fall in hold buckets; merging and
+ * clearing keep the counts right.  */
+static int test_blocks_only_where_used(void)
+{
+    struct crimp_histogram *h = crimp_hist_new(), *m = crimp_hist_new();
+    for (uint64_t v = 300000; v < 1200000; v += 1000) /* 0.3-1.2 ms: 2^18 .. 2^20 */
+        crimp_hist_record(h, v);
+    int used = 0;
+    for (int b = 0; b < HIST_BLOCKS; b++)
+        used += atomic_load(&h->blocks[b]) != NULL;
+    CHECK(used == 3);
+    crimp_hist_merge(m, h);
+    CHECK(crimp_hist_count_le(m, 2000000) == 900 && m->count == 900);
+    crimp_hist_clear(m);
+    CHECK(m->count == 0 && crimp_hist_count_le(m, 2000000) == 0);
+    CHECK(crimp_hist_quantile(m, 0.5) == 0);
+    crimp_hist_free(h);
+    crimp_hist_free(m);
     return 0;
 }
 
@@ -66,6 +87,7 @@ int main(void)
         UNIT_TEST(test_relative_error_bound),
         UNIT_TEST(test_quantiles),
         UNIT_TEST(test_merge),
+        UNIT_TEST(test_blocks_only_where_used),
     };
     return unit_run(tests, sizeof(tests) / sizeof(tests[0]));
 }
