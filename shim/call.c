@@ -261,12 +261,14 @@ static int take_slot(struct crimp_call *c, int idx, const struct crimp_backend *
         c->held_slot = idx;
         return 0;
     }
+    struct crimp_server *srv = c->srv; /* C is not ours once parked */
     switch (crimp_bulkhead_enter(bh, &c->job)) {
     case CRIMP_ADMIT_RUN:
         c->parked_slot = -1;
         c->held_slot = idx;
         return 0;
     case CRIMP_ADMIT_QUEUED:
+        crimp_server_note_parked(srv);
         return PARKED;
     case CRIMP_ADMIT_FULL:
         break;

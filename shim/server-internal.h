@@ -27,10 +27,14 @@ struct crimp_server {
     void **registered; /* one handle per crimp_methods[] entry */
 
     atomic_bool stopping;
-    /* Answers parked calls whose deadline nears (crimp_call_expire_parked).  */
+    /* Answers parked calls whose deadline nears (crimp_call_expire_parked);
+     * asleep on expirer_wake while no call is parked, so an idle crimpd
+     * has no thread waking for nothing.  */
     pthread_t expirer;
     bool expirer_started;
     atomic_bool expirer_stop;
+    pthread_mutex_t expirer_lock;
+    pthread_cond_t expirer_wake;
     atomic_int unary_in_flight;
     atomic_int streams_in_flight;
 
@@ -46,5 +50,8 @@ struct crimp_server {
     int activated_fd;
     struct crimp_sd_acceptor *acceptor;
 };
+
+/* Wakes the expirer: a call was just parked on SRV's backend queues.  */
+void crimp_server_note_parked(struct crimp_server *srv);
 
 #endif

@@ -9,6 +9,7 @@
 #include <grpc/grpc_security.h>
 #include <sys/stat.h>
 
+#include "bulkhead.h"
 #include "log.h"
 #include "server-internal.h"
 #include "socket.h"
@@ -174,13 +175,46 @@ static void session_finish(void *recorder, const struct crimp_stream_report *s)
 /* How often parked calls are checked for their deadline.  */
 #define EXPIRE_TICK_US 50000
 
+static bool any_parked(struct crimp_server *srv)
+{
+    size_t n = crimp_router_count(srv->router);
+    for (size_t i = 0; i < n; i++)
+        for (int slow = 0; slow < 2; slow++) {
+            struct crimp_bulkhead *bh = crimp_router_bulkhead(srv->router, i, slow);
+            struct crimp_bulkhead_counts c = {0};
+            if (bh)
+                crimp_bulkhead_counts(bh, &c);
+            if (c.queued > 0)
+                return true;
+        }
+    return false;
+}
+
+void crimp_server_note_parked(struct crimp_server *srv)
+{
+    pthread_mutex_lock(&srv->expirer_lock);
+    pthread_cond_signal(&srv->expirer_wake);
+    pthread_mutex_unlock(&srv->expirer_lock);
+}
+
+/* Ticks while calls are parked, sleeps otherwise: a call parks before it
+ * signals under expirer_lock, and the check below runs under that lock, so
+ * no parking goes unseen.  */
 static void *expirer_main(void *arg)
 {
     struct crimp_server *srv = arg;
+    pthread_mutex_lock(&srv->expirer_lock);
     while (!atomic_load(&srv->expirer_stop)) {
+        if (!any_parked(srv)) {
+            pthread_cond_wait(&srv->expirer_wake, &srv->expirer_lock);
+            continue;
+        }
+        pthread_mutex_unlock(&srv->expirer_lock);
         crimp_call_expire_parked(srv, false);
         usleep(EXPIRE_TICK_US);
+        pthread_mutex_lock(&srv->expirer_lock);
     }
+    pthread_mutex_unlock(&srv->expirer_lock);
     return NULL;
 }
 
@@ -188,7 +222,10 @@ static void stop_expirer(struct crimp_server *srv)
 {
     if (!srv->expirer_started)
         return;
+    pthread_mutex_lock(&srv->expirer_lock);
     atomic_store(&srv->expirer_stop, true);
+    pthread_cond_signal(&srv->expirer_wake);
+    pthread_mutex_unlock(&srv->expirer_lock);
     pthread_join(srv->expirer, NULL);
     srv->expirer_started = false;
 }
@@ -216,6 +253,8 @@ static void free_server(struct crimp_server *srv)
     }
     pthread_mutex_destroy(&srv->shutdown_lock);
     pthread_cond_destroy(&srv->shutdown_cond);
+    pthread_mutex_destroy(&srv->expirer_lock);
+    pthread_cond_destroy(&srv->expirer_wake);
     crimp_stream_stop(srv->stream);
     crimp_recorder_free(srv->recorder);
     free(srv->pollers);
@@ -245,6 +284,8 @@ struct crimp_server *crimp_server_start(const struct crimp_config *cfg,
     srv->shutdown_tag.done = on_shutdown;
     pthread_mutex_init(&srv->shutdown_lock, NULL);
     pthread_cond_init(&srv->shutdown_cond, NULL);
+    pthread_mutex_init(&srv->expirer_lock, NULL);
+    pthread_cond_init(&srv->expirer_wake, NULL);
 
     srv->server = create_grpc_server(cfg);
     srv->cq = grpc_completion_queue_create_for_next(NULL);

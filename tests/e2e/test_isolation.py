@@ -230,6 +230,27 @@ class Isolation(unittest.TestCase):
         self.assertTrue(all(r is not None and r[0] != grpc.StatusCode.OK for r in results), results)
         self.assertTrue(all(r[2] < 15 for r in results), results)
 
+    def test_parked_call_answered_before_its_deadline(self):
+        """A call parked behind calls that outlive its deadline is answered
+        by crimp (naming the backend and the wait) before the client's own
+        timer fires: the expirer, asleep while nothing was parked, wakes
+        for it."""
+        self.proxy.hang()
+        self.start_crimpd()
+        time.sleep(0.5)  # the expirer is asleep by now
+        running = [threading.Thread(target=self.docker_call, args=(10,)) for _ in range(MAX_CALLS)]
+        for t in running:
+            t.start()
+        wait_for(lambda: 'crimp_backend_calls_running{backend="docker",lane="slow"} %d'
+                 % MAX_CALLS in self.metrics()[1], 5, "docker's slots taken")
+        code, details, secs = self.docker_call(2)
+        for t in running:
+            t.join(15)
+        self.assertEqual(code, grpc.StatusCode.DEADLINE_EXCEEDED, details)
+        self.assertIn("backend `docker`", details)
+        self.assertIn("for a turn", details)
+        self.assertLess(secs, 2.0)
+
     def test_hung_docker_leaves_containerd_metrics_and_status_alone(self):
         self.start_crimpd()
         self.assertTrue(self.runtime_ready())
