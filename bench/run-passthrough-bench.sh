@@ -2,9 +2,15 @@
 # The cri backend's overhead: Version, ListContainers and ContainerStatus
 # through crimpd (cri backend) against containerd's CRI plugin called
 # directly, interleaved in one run.  Goal: <= 1.05x the direct call.
+# First, crimp-bench-hop: what the hop adds (crimpd - direct) for
+# ListContainers, ListImages and Version, against a bare grpc C-core round
+# trip to crimp-echo-server measured in the same run.  Goal: <= 1.5x.
+# (crimpd answers Version itself: that row is no hop.)
 #
 #   sudo bench/run-passthrough-bench.sh BUILD_DIR [SECONDS]
 #
+# HOP_ROUNDS (default 3000) sets crimp-bench-hop's rounds; HOP_ONLY=1 runs
+# only it.
 # Uses $CRIMP_BED when set (tests/bed/up.sh), else starts and stops a bed.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,6 +29,7 @@ from crimpe2e import Client
 c = Client('unix://$CRIMP_BED_CONTAINERD_SOCK')
 c.call('StopPodSandbox', pod_sandbox_id='$pod'); c.call('RemovePodSandbox', pod_sandbox_id='$pod')" || true
     [ -n "${pid:-}" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    [ -n "${echo_pid:-}" ] && kill -TERM "$echo_pid" 2>/dev/null && wait "$echo_pid" 2>/dev/null
     rm -rf "$tmp"
     [ $own_bed = 1 ] && "$root/tests/bed/down.sh" "$CRIMP_BED" >/dev/null
     return 0
@@ -31,7 +38,9 @@ trap cleanup EXIT
 "$build/shim/crimpd" --listen "$tmp/crimp.sock" --state-dir "$tmp/state" --log-level warn \
     --backend "containerd=cri:unix://$CRIMP_BED_CONTAINERD_SOCK" >"$tmp/crimpd.log" 2>&1 &
 pid=$!
-for _ in $(seq 100); do [ -S "$tmp/crimp.sock" ] && break; sleep 0.05; done
+"$build/bench/crimp-echo-server" --listen "unix://$tmp/echo.sock" --pollers 2 2>"$tmp/echo.log" &
+echo_pid=$!
+for _ in $(seq 100); do [ -S "$tmp/crimp.sock" ] && [ -S "$tmp/echo.sock" ] && break; sleep 0.05; done
 # One pod with 10 containers, so ListContainers returns something real.
 read -r pod ctr < <(PYTHONPATH=$build/tests/py:$root/tests/e2e /usr/bin/python3 - <<PY
 from crimpe2e import PB, Client
@@ -48,6 +57,11 @@ print(pod, ids[0])
 PY
 )
 echo "# machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo
+"$build/bench/crimp-bench-hop" --echo "unix://$tmp/echo.sock" \
+    --direct "unix://$CRIMP_BED_CONTAINERD_SOCK" --crimpd "unix://$tmp/crimp.sock" \
+    --rounds "${HOP_ROUNDS:-3000}"
+[ "${HOP_ONLY:-0}" = 1 ] && exit 0
 for method in Version ListContainers ContainerStatus; do
     echo
     "$build/bench/crimp-bench-version" --method "$method" --container-id "$ctr" \

@@ -23,6 +23,7 @@
 #include "cri.pb-c.h"
 #include "error.h"
 #include "grpc_client.h"
+#include "unary_call.h"
 #include "utils.h"
 
 #define VERSION_METHOD "/runtime.v1.RuntimeService/Version"
@@ -81,87 +82,20 @@ struct result {
 
 /* The request, VersionRequest{version: "v1"} as kubelet sends it, packed
  * once: the benchmark measures the server, not the client's encoder.  */
-static grpc_slice pack_slice(const ProtobufCMessage *m)
-{
-    grpc_slice s = grpc_slice_malloc(protobuf_c_message_get_packed_size(m));
-    protobuf_c_message_pack(m, GRPC_SLICE_START_PTR(s));
-    return s;
-}
-
 static grpc_slice request_bytes(void)
 {
     if (strcmp(bench_method, "ListContainers") == 0) {
         Runtime__V1__ListContainersRequest req = RUNTIME__V1__LIST_CONTAINERS_REQUEST__INIT;
-        return pack_slice(&req.base);
+        return bench_pack_slice(&req.base);
     }
     if (strcmp(bench_method, "ContainerStatus") == 0) {
         Runtime__V1__ContainerStatusRequest req = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
         req.container_id = (char *)bench_container_id;
-        return pack_slice(&req.base);
+        return bench_pack_slice(&req.base);
     }
     Runtime__V1__VersionRequest req = RUNTIME__V1__VERSION_REQUEST__INIT;
     req.version = (char *)"v1";
-    return pack_slice(&req.base);
-}
-
-/* One synchronous unary Version call: crimp_grpc_unary minus what does not
- * belong in a tight loop (packing, unpacking the reply, trace spans), plus
- * a pre-registered method.  Returns 0 or -1 with *ERROR set (caller frees).  */
-static int version_call(const struct endpoint *ep, grpc_completion_queue *cq, grpc_slice req,
-                        char **error)
-{
-    /* kubelet always sends a deadline; so do we (it costs a timer).  */
-    gpr_timespec deadline = crimp_grpc_deadline_in(10);
-    grpc_call *call =
-        grpc_channel_create_registered_call(ep->ch, NULL, 0, cq, ep->method, deadline, NULL);
-    grpc_byte_buffer *req_bb = grpc_raw_byte_buffer_create(&req, 1);
-    grpc_metadata_array initial_md, trailing_md;
-    grpc_metadata_array_init(&initial_md);
-    grpc_metadata_array_init(&trailing_md);
-    grpc_byte_buffer *resp_bb = NULL;
-    grpc_status_code status = GRPC_STATUS_UNKNOWN;
-    grpc_slice details = grpc_empty_slice();
-
-    grpc_op ops[6];
-    memset(ops, 0, sizeof(ops));
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = req_bb;
-    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &initial_md;
-    ops[4].op = GRPC_OP_RECV_MESSAGE;
-    ops[4].data.recv_message.recv_message = &resp_bb;
-    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-    ops[5].data.recv_status_on_client.status = &status;
-    ops[5].data.recv_status_on_client.status_details = &details;
-    ops[5].data.recv_status_on_client.trailing_metadata = &trailing_md;
-
-    int ret = 0;
-    grpc_call_error ce = grpc_call_start_batch(call, ops, 6, &status, NULL);
-    grpc_event ev = {.type = GRPC_QUEUE_TIMEOUT};
-    if (ce == GRPC_CALL_OK)
-        ev = grpc_completion_queue_pluck(cq, &status, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-    if (ce != GRPC_CALL_OK || ev.type != GRPC_OP_COMPLETE || !ev.success) {
-        *error = xasprintf("grpc batch failed (%s)", grpc_call_error_to_string(ce));
-        ret = -1;
-    } else if (status != GRPC_STATUS_OK) {
-        char *text = grpc_slice_to_c_string(details);
-        *error = xasprintf("%s: %s", crimp_status_name(status), text);
-        gpr_free(text);
-        ret = -1;
-    } else if (resp_bb == NULL) {
-        *error = xstrdup("the reply carried no message");
-        ret = -1;
-    }
-    if (resp_bb)
-        grpc_byte_buffer_destroy(resp_bb);
-    grpc_byte_buffer_destroy(req_bb);
-    grpc_slice_unref(details);
-    grpc_metadata_array_destroy(&initial_md);
-    grpc_metadata_array_destroy(&trailing_md);
-    grpc_call_unref(call);
-    return ret;
+    return bench_pack_slice(&req.base);
 }
 
 /* ---- threads and slices ---- */
@@ -186,7 +120,7 @@ static void *worker_main(void *arg)
     int64_t now = crimp_now_mono_ns();
     while (now < deadline) {
         int64_t t0 = now;
-        if (version_call(w->ep, cq, req, &w->error) < 0)
+        if (bench_unary_call(w->ep->ch, w->ep->method, cq, req, &w->error) < 0)
             break; /* a broken endpoint would only spin: report it instead */
         now = crimp_now_mono_ns();
         push_latency(&w->lat_ns, &w->n, &w->cap, now - t0);
