@@ -155,16 +155,11 @@ int stream_flush(struct stream_conn *c, struct spdy_buf *out);
 int stream_read_client(struct stream_conn *c, int timeout_ms);
 
 /* stdio.c: what exec/attach sessions share over SPDY and WebSocket.  */
-struct stdio_demux {
-    bool multiplexed; /* Docker's 8-byte stdout/stderr frames */
-    uint8_t header[8];
-    size_t have;
-    uint32_t left;
-    bool is_stderr;
-};
-void stdio_demux_feed(struct stdio_demux *d, const uint8_t *p, size_t n,
-                      void (*out)(void *ctx, bool is_stderr, const uint8_t *p, size_t n),
-                      void *ctx);
+/* Hands N bytes read from IO's fd to EMIT, through the backend's decoder
+ * of its output (all stdout without one).  < 0 when the decoder refused
+ * them (logged; *ERR says why): the session must end.  */
+int stdio_output_feed(const struct crimp_stream_io *io, const uint8_t *p, size_t n,
+                      crimp_stdio_emit_fn *emit, void *ctx, crimp_error_t *err);
 
 /* The longest resize object accepted: {"Width":65535,"Height":65535} is
  * 30 bytes, so this leaves room for blanks and other fields.  */
@@ -203,6 +198,9 @@ int stdio_write_stdin(struct stream_conn *c, int fd, const uint8_t *p, size_t n)
  * session gave up on it) is killed instead.  */
 int stdio_end(struct stream_request *r, struct crimp_stream_io *io, bool process_done,
               bool client_gone);
+/* Frees what the backend put in IO besides its fd (decoder, early bytes,
+ * handle); for a session that ended, or one whose start failed.  */
+void stdio_io_free(struct crimp_stream_io *io);
 
 /* pod_dial.c: port-forward's connections to the pod.  */
 struct pod_dialer {

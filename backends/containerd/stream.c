@@ -4,7 +4,7 @@
  * For exec, the server speaks to a process through one socket, the
  * way Docker hands out a hijacked connection: here a socketpair whose other
  * end a relay thread joins to the exec's FIFOs — client bytes into stdin,
- * stdout and stderr out in Docker's 8-byte frames (raw for a tty).  The
+ * stdout and stderr out as frames (common/mux_frames.h; raw for a tty).  The
  * relay also cleans up: when the output ends or the client leaves, it
  * makes sure the process is gone, deletes it and removes the FIFOs, then
  * records the exit status for exit_code().  */
@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/mux_frames.h"
 #include "containerd-internal.h"
 #include "github.com/containerd/containerd/api/services/tasks/v1/tasks.pb-c.h"
 #include "log.h"
@@ -93,8 +94,8 @@ static bool send_all(int fd, const void *buf, size_t n)
 
 static bool forward_output(struct session *s, int fd, int stream, bool *eof)
 {
-    static _Thread_local char buf[RELAY_BUF + 8];
-    ssize_t n = read(fd, buf + 8, RELAY_BUF);
+    static _Thread_local char buf[RELAY_BUF + MUX_FRAME_HEADER];
+    ssize_t n = read(fd, buf + MUX_FRAME_HEADER, RELAY_BUF);
     if (n < 0)
         return errno == EAGAIN || errno == EINTR;
     if (n == 0) {
@@ -104,9 +105,9 @@ static bool forward_output(struct session *s, int fd, int stream, bool *eof)
     if (stream == 2 && !s->want_stderr)
         return true;
     if (s->tty)
-        return send_all(s->sock, buf + 8, (size_t)n);
-    ctrd_mux_header((unsigned char *)buf, stream, (uint32_t)n);
-    return send_all(s->sock, buf, (size_t)n + 8);
+        return send_all(s->sock, buf + MUX_FRAME_HEADER, (size_t)n);
+    mux_frame_header((uint8_t *)buf, stream == 2, (uint32_t)n);
+    return send_all(s->sock, buf, (size_t)n + MUX_FRAME_HEADER);
 }
 
 /* Client bytes into stdin; its EOF closes stdin.  False: client gone.  */
@@ -244,7 +245,7 @@ static int stream_exec_start(struct crimp_backend *self, const Runtime__V1__Exec
         return crimp_make_errno_error(err, rc, "start the exec relay");
     }
     io->fd = sv[0];
-    io->multiplexed = !req->tty;
+    io->output = req->tty ? NULL : mux_demux_output_new();
     io->handle = xstrdup(s->exec_id);
     io->is_exec = true;
     return 0;
@@ -279,7 +280,7 @@ static int stream_attach_start(struct crimp_backend *self, const Runtime__V1__At
         return -1;
     }
     io->fd = sv[0];
-    io->multiplexed = !o.tty;
+    io->output = o.tty ? NULL : mux_demux_output_new();
     io->handle = steal_ptr(&id);
     io->is_exec = false;
     return 0;

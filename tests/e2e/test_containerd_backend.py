@@ -426,6 +426,46 @@ class ContainerdBackend(PodTests, unittest.TestCase):
         finally:
             self.remove_pod(pod)
 
+    def test_exec_and_attach_keep_stdout_and_stderr_apart(self):
+        # Without a tty both streams share the relay's socket: each byte
+        # must reach the client on the stream the process wrote it to.
+        cfg, pod = self.run_pod("split")
+        try:
+            cid, _ = self.run_container(
+                pod, cfg, "split", ["sh", "-c", "while read l; do echo o:$l; echo e:$l >&2; done"],
+                stdin=True)
+            url = self.c.call("Exec", PB.ExecRequest(
+                container_id=cid, cmd=["sh", "-c", "echo to-out; echo to-err >&2; "
+                                       "head -c 100000 /dev/zero | tr '\\0' e >&2; exit 3"],
+                stdout=True, stderr=True)).url
+            s = spdyclient.Client(url, V4)
+            try:
+                ids = s.open_streams(["error", "stdout", "stderr"])
+                out = s.collect(ids)
+            finally:
+                s.close()
+            self.assertEqual(out["stdout"], b"to-out\n")
+            self.assertEqual(out["stderr"], b"to-err\n" + b"e" * 100000)
+            self.assertEqual(spdyclient.exit_code_of(out["error"]), 3)
+
+            s = spdyclient.Client(self.attach_url(cid, stdin=True, stdout=True, stderr=True), V4)
+            try:
+                ids = s.open_streams(["error", "stdin", "stdout", "stderr"])
+                s.data(ids["stdin"], b"a\nb\n")
+                got = {ids["stdout"]: bytearray(), ids["stderr"]: bytearray()}
+                deadline = time.monotonic() + 10
+                while (not got[ids["stdout"]].endswith(b"o:b\n")
+                       or not got[ids["stderr"]].endswith(b"e:b\n")) and time.monotonic() < deadline:
+                    f = s.read_frame()
+                    if f.ctype == 0 and f.stream_id in got:
+                        got[f.stream_id] += f.data
+                self.assertEqual(bytes(got[ids["stdout"]]), b"o:a\no:b\n")
+                self.assertEqual(bytes(got[ids["stderr"]]), b"e:a\ne:b\n")
+            finally:
+                s.close()
+        finally:
+            self.remove_pod(pod)
+
     def test_attach_tty_is_raw_and_resizes(self):
         cfg, pod = self.run_pod("attach-tty")
         try:
