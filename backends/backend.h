@@ -91,7 +91,22 @@ struct crimp_backend_config {
 struct crimp_backend {
     const struct crimp_backend_ops *ops;
     const struct crimp_backend_config *config; /* owned by crimpd's config */
+    /* Streaming sessions, and the threads that finish them, still using
+     * the backend after the call that made their URL returned
+     * (crimp_backend_hold/release).  crimp_router_free closes the backend
+     * only once none is left.  */
+    atomic_int stream_users;
 };
+
+static inline void crimp_backend_hold(struct crimp_backend *b)
+{
+    atomic_fetch_add(&b->stream_users, 1);
+}
+
+static inline void crimp_backend_release(struct crimp_backend *b)
+{
+    atomic_fetch_sub(&b->stream_users, 1);
+}
 
 /* The process's output, separated: IS_STDERR says which stream P's N bytes
  * belong to.  */

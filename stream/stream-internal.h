@@ -32,6 +32,8 @@ char *stream_tokens_add(struct stream_tokens *t, struct stream_request *r, crimp
  * single use, so it is removed either way.  */
 struct stream_request *stream_tokens_take(struct stream_tokens *t, const char *token,
                                           enum crimp_stream_kind kind);
+/* After this no token is taken any more (crimp_stream_stop).  */
+void stream_tokens_close(struct stream_tokens *t);
 
 /* http_head.c: a request head.  */
 #define HTTP_HEAD_MAX       (16 * 1024)
@@ -68,6 +70,7 @@ struct admission_slot {
 struct stream_admission {
     pthread_mutex_t mu;
     struct admission_slot *pending; /* max_pending connections reading their head */
+    int *session_fds;               /* max_sessions client sockets of sessions, -1 free */
     int max_pending, max_sessions, sessions;
     uint64_t seq, evicted;
 };
@@ -80,8 +83,12 @@ int admission_wait_begin(struct stream_admission *a, int fd);
  * already.  Call it before closing FD.  */
 void admission_wait_end(struct stream_admission *a, int slot, int fd);
 /* A valid token was presented: false when max_sessions already run.  */
-bool admission_session_begin(struct stream_admission *a);
-void admission_session_end(struct stream_admission *a);
+bool admission_session_begin(struct stream_admission *a, int fd);
+void admission_session_end(struct stream_admission *a, int fd);
+/* Shuts down every connection, pending or in a session, so that its
+ * thread sees its client gone and ends (crimp_stream_stop).  Returns how
+ * many sessions were cut.  */
+int admission_cut_all(struct stream_admission *a);
 
 /* httpd.c: serves one accepted connection FD on this thread, head to
  * session end (what each connection's thread runs; fuzzers call it).  FD

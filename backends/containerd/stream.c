@@ -27,6 +27,7 @@
 
 struct session {
     struct session *next;
+    struct crimp_backend *owner; /* held until the relay is done with it */
     atomic_int refs;
     char *exec_id;
     struct ctrd_exec *x;
@@ -195,7 +196,9 @@ static void *relay_main(void *arg)
     while (recv(s->sock, drain, sizeof(drain), 0) > 0)
         ;
     close(s->sock);
+    struct crimp_backend *owner = s->owner;
     session_unlink(s);
+    crimp_backend_release(owner);
     return NULL;
 }
 
@@ -221,6 +224,7 @@ static int stream_exec_start(struct crimp_backend *self, const Runtime__V1__Exec
     struct session *s = xcalloc(1, sizeof(*s));
     atomic_init(&s->refs, 1); /* the table's, dropped by the relay */
     s->exec_id = xstrdup(x->exec_id);
+    s->owner = self;
     s->x = x;
     s->sock = sv[1];
     s->tty = req->tty;
@@ -235,9 +239,13 @@ static int stream_exec_start(struct crimp_backend *self, const Runtime__V1__Exec
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    /* The relay outlives the session that started it (it deletes the
+     * exec afterwards): it holds the backend like a session.  */
+    crimp_backend_hold(self);
     int rc = pthread_create(&t, &attr, relay_main, s);
     pthread_attr_destroy(&attr);
     if (rc != 0) {
+        crimp_backend_release(self);
         close(sv[1]);
         close(sv[0]);
         ctrd_exec_end(x);
