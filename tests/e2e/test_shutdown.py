@@ -72,6 +72,20 @@ class Shutdown(unittest.TestCase):
             d.cleanup()
             shutil.rmtree(cls.state, ignore_errors=True)
 
+    def exec_session(self, d, seconds):
+        """An exec of `sleep SECONDS` streaming on D, once its first output
+        arrived."""
+        url = d.client.call("Exec", PB.ExecRequest(
+            container_id=self.ctr, cmd=["sh", "-c", f"echo up; exec sleep {seconds}"],
+            stdout=True, stderr=True)).url
+        session = spdyclient.Client(url, V4)
+        ids = session.open_streams(["error", "stdout", "stderr"])
+        frame = session.read_frame()
+        while not (frame.stream_id == ids["stdout"] and frame.data):
+            frame = session.read_frame()
+        self.assertEqual(frame.data, b"up\n")
+        return session
+
     def busy_then_sigterm(self, n):
         d = self.crimpd()
         trace = subprocess.Popen([CRIMPCTL, "-e", d.endpoint, "trace"],
@@ -79,15 +93,7 @@ class Shutdown(unittest.TestCase):
         session = None
         try:
             self.assertIn("following", trace.stdout.readline())
-            url = d.client.call("Exec", PB.ExecRequest(
-                container_id=self.ctr, cmd=["sh", "-c", "echo up; exec sleep 60"],
-                stdout=True, stderr=True)).url
-            session = spdyclient.Client(url, V4)
-            ids = session.open_streams(["error", "stdout", "stderr"])
-            frame = session.read_frame()
-            while not (frame.stream_id == ids["stdout"] and frame.data):
-                frame = session.read_frame()
-            self.assertEqual(frame.data, b"up\n")
+            session = self.exec_session(d, 60)
             d.client.call("ListContainers")  # something for the follower to send
             time.sleep(0.3)
             start = time.monotonic()
@@ -163,14 +169,7 @@ class Shutdown(unittest.TestCase):
         d = self.crimpd()
         session = None
         try:
-            url = d.client.call("Exec", PB.ExecRequest(
-                container_id=self.ctr, cmd=["sh", "-c", "echo up; exec sleep 61"],
-                stdout=True, stderr=True)).url
-            session = spdyclient.Client(url, V4)
-            ids = session.open_streams(["error", "stdout", "stderr"])
-            frame = session.read_frame()
-            while not (frame.stream_id == ids["stdout"] and frame.data):
-                frame = session.read_frame()
+            session = self.exec_session(d, 61)
             code = d.stop(timeout=40)
             # The server closed the session (the client did not).
             session.sock.settimeout(10)
