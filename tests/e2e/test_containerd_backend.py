@@ -285,6 +285,38 @@ class ContainerdBackend(PodTests, unittest.TestCase):
         finally:
             self.remove_pod(pod)
 
+    def test_sigterm_ends_an_exec_session_first(self):
+        # The session is cut at shutdown; it and the exec relay let go of
+        # the backend (the relay killed and deleted the exec) before the
+        # backend is freed.
+        cfg, pod = self.run_pod("shutdown")
+        try:
+            cid, _ = self.run_container(pod, cfg, "app", ["sleep", "300"])
+            url = self.c.call("Exec", PB.ExecRequest(
+                container_id=cid, cmd=["sh", "-c", "echo up; exec sleep 62"], stdout=True,
+                stderr=True)).url
+            s = spdyclient.Client(url, V4)
+            try:
+                ids = s.open_streams(["error", "stdout", "stderr"])
+                self.assertEqual(self.read_until(s, ids["stdout"], b"up\n"), b"up\n")
+                code = self.crimpd.stop(timeout=40)
+            finally:
+                s.close()
+            log = self.crimpd.read_log()
+            self.crimpd.cleanup()
+            type(self).crimpd = self.start_crimpd()
+            type(self).c = self.crimpd.client
+            self.assertEqual(code, 0, log[-2000:])
+            self.assertIn("stream: shutting down: ending 1 streaming session", log)
+            self.assertNotIn("did not end in", log)
+            for mark in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+                self.assertNotIn(mark, log)
+            ps = self.c.call("ExecSync", container_id=cid, cmd=["ps", "-o", "args"],
+                             timeout=30).stdout.decode()
+            self.assertNotIn("sleep 62", ps)
+        finally:
+            self.remove_pod(pod)
+
     def test_reopen_after_rotation(self):
         cfg, pod = self.run_pod("rotate")
         try:
