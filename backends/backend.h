@@ -75,6 +75,8 @@
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "cri.pb-c.h"
 #include "cri_rpcs.h"
@@ -122,6 +124,37 @@ struct crimp_backend_config {
 struct crimp_backend {
     const struct crimp_backend_ops *ops;
     const struct crimp_backend_config *config; /* owned by crimpd's config */
+    /* Streaming sessions, and the threads that finish them, still using
+     * the backend after the call that made their URL returned
+     * (crimp_backend_hold/release).  crimp_router_free closes the backend
+     * only once none is left.  */
+    atomic_int stream_users;
+};
+
+static inline void crimp_backend_hold(struct crimp_backend *b)
+{
+    atomic_fetch_add(&b->stream_users, 1);
+}
+
+static inline void crimp_backend_release(struct crimp_backend *b)
+{
+    atomic_fetch_sub(&b->stream_users, 1);
+}
+
+/* The process's output, separated: IS_STDERR says which stream P's N bytes
+ * belong to.  */
+typedef void crimp_stdio_emit_fn(void *ctx, bool is_stderr, const uint8_t *p, size_t n);
+
+/* How a backend's connection to a process carries its output.  stream/
+ * reads the bytes and hands them here; the backend alone knows their
+ * format (one decoder per format, owned by the backend that speaks it).  */
+struct crimp_stream_output {
+    /* Takes the next N bytes read from io->fd, split anywhere, and emits
+     * their payload.  < 0 with *err when they are not what the backend's
+     * format allows: the session ends with ERR as its status.  */
+    int (*feed)(struct crimp_stream_output *self, const uint8_t *p, size_t n,
+                crimp_stdio_emit_fn *emit, void *ctx, crimp_error_t *err);
+    void (*free)(struct crimp_stream_output *self);
 };
 
 /* Exec, Attach and PortForward on runtimes that have no streaming server of
@@ -129,7 +162,9 @@ struct crimp_backend {
  * connects it asks the backend for the process's stdio with these.  */
 struct crimp_stream_io {
     int fd;            /* bidirectional byte stream; closing it detaches */
-    bool multiplexed;  /* output carries Docker's 8-byte stdout/stderr frames */
+    /* Decodes what fd carries into stdout and stderr; NULL: fd carries the
+     * raw output of a single stream (a tty), all of it stdout.  */
+    struct crimp_stream_output *output;
     char *early;       /* output bytes that arrived with the handshake */
     size_t n_early;
     char *handle;      /* the backend's name for the session (exec ID, container ID) */

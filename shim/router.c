@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "router-internal.h"
 
@@ -16,6 +17,8 @@
 #include "log.h"
 #include "pbutil.h"
 #include "utils.h"
+
+#define STREAM_USERS_WAIT_MS 10000
 
 static int index_by_name(const struct crimp_router *r, const char *name)
 {
@@ -240,12 +243,35 @@ struct crimp_router *crimp_router_new(const struct crimp_config *cfg, crimp_erro
     return r;
 }
 
+/* Whether every backend's streaming sessions let go of it, waiting up to
+ * STREAM_USERS_WAIT_MS in all (crimp_stream_stop cut them already).  */
+static bool wait_for_stream_users(struct crimp_router *r)
+{
+    int64_t deadline = crimp_now_mono_ns() + STREAM_USERS_WAIT_MS * 1000000LL;
+    for (size_t i = 0; i < r->n; i++)
+        while (atomic_load(&r->backends[i]->stream_users) > 0) {
+            if (crimp_now_mono_ns() >= deadline)
+                return false;
+            usleep(10000);
+        }
+    return true;
+}
+
 void crimp_router_free(struct crimp_router *r)
 {
     if (r == NULL)
         return;
+    wait_for_stream_users(r);
     for (size_t i = 0; i < r->n; i++) {
-        r->backends[i]->ops->close(r->backends[i]);
+        int users = atomic_load(&r->backends[i]->stream_users);
+        if (users > 0)
+            /* Freed under a session still inside it would crash crimpd
+             * on its way out; left to the process exit instead.  */
+            log_warn("backend `%s`: %d streaming session%s did not end in %d ms: not closed",
+                     r->backends[i]->config->name, users, users == 1 ? "" : "s",
+                     STREAM_USERS_WAIT_MS);
+        else
+            r->backends[i]->ops->close(r->backends[i]);
         free(r->versions[i]);
         crimp_bulkhead_free(r->bulkheads[i][0]);
         crimp_bulkhead_free(r->bulkheads[i][1]);

@@ -18,6 +18,9 @@ void admission_init(struct stream_admission *a, int max_pending, int max_session
     a->pending = xcalloc((size_t)a->max_pending, sizeof(*a->pending));
     for (int i = 0; i < a->max_pending; i++)
         a->pending[i].fd = -1;
+    a->session_fds = xcalloc((size_t)a->max_sessions, sizeof(*a->session_fds));
+    for (int i = 0; i < a->max_sessions; i++)
+        a->session_fds[i] = -1;
 }
 
 void admission_free(struct stream_admission *a)
@@ -25,6 +28,8 @@ void admission_free(struct stream_admission *a)
     pthread_mutex_destroy(&a->mu);
     free(a->pending);
     a->pending = NULL;
+    free(a->session_fds);
+    a->session_fds = NULL;
 }
 
 int admission_wait_begin(struct stream_admission *a, int fd)
@@ -61,18 +66,44 @@ void admission_wait_end(struct stream_admission *a, int slot, int fd)
     pthread_mutex_unlock(&a->mu);
 }
 
-bool admission_session_begin(struct stream_admission *a)
+bool admission_session_begin(struct stream_admission *a, int fd)
 {
     pthread_mutex_lock(&a->mu);
     bool ok = a->sessions < a->max_sessions;
-    a->sessions += ok;
+    for (int i = 0; ok && i < a->max_sessions; i++)
+        if (a->session_fds[i] < 0) {
+            a->session_fds[i] = fd;
+            a->sessions++;
+            break;
+        }
     pthread_mutex_unlock(&a->mu);
     return ok;
 }
 
-void admission_session_end(struct stream_admission *a)
+void admission_session_end(struct stream_admission *a, int fd)
 {
     pthread_mutex_lock(&a->mu);
-    a->sessions--;
+    for (int i = 0; i < a->max_sessions; i++)
+        if (a->session_fds[i] == fd) {
+            a->session_fds[i] = -1;
+            a->sessions--;
+            break;
+        }
     pthread_mutex_unlock(&a->mu);
+}
+
+int admission_cut_all(struct stream_admission *a)
+{
+    pthread_mutex_lock(&a->mu);
+    /* Their threads close the descriptors only after leaving their slots,
+     * so none of these is a reused one.  */
+    for (int i = 0; i < a->max_pending; i++)
+        if (a->pending[i].fd >= 0)
+            shutdown(a->pending[i].fd, SHUT_RDWR);
+    for (int i = 0; i < a->max_sessions; i++)
+        if (a->session_fds[i] >= 0)
+            shutdown(a->session_fds[i], SHUT_RDWR);
+    int cut = a->sessions;
+    pthread_mutex_unlock(&a->mu);
+    return cut;
 }

@@ -22,6 +22,7 @@
 
 #define REPLY_TIMEOUT_MS 1000 /* for an error answer: the client may not read */
 #define STREAM_SNDBUF    (256 * 1024) /* per session; the kernel doubles it */
+#define STOP_WAIT_MS     3000         /* for cut sessions to end at shutdown */
 
 struct crimp_stream_server {
     int listen_fd;
@@ -225,6 +226,7 @@ static void run_session(struct crimp_stream_server *s, int fd, struct http_head 
     else
         serve_spdy(&c, h, r);
     stream_report_end(&s->reporter, &c, r);
+    crimp_backend_release(r->backend); /* held since stream_tokens_take */
     stream_request_free(r);
 }
 
@@ -245,19 +247,19 @@ static void serve(struct crimp_stream_server *s, int fd, int slot)
         return;
     }
     /* Checked before the token is taken, so that the client may retry.  */
-    if (!admission_session_begin(&s->admission)) {
+    if (!admission_session_begin(&s->admission, fd)) {
         log_warn("stream: %d sessions already run: refusing another", s->limits.max_sessions);
         send_plain(fd, 503, "Service Unavailable", NULL, "too many streaming sessions\n");
         return;
     }
     struct stream_request *r = stream_tokens_take(s->tokens, token, kind);
     if (r == NULL) { /* unknown, used, expired: all look the same */
-        admission_session_end(&s->admission);
+        admission_session_end(&s->admission, fd);
         send_plain(fd, 404, "Not Found", NULL, "404 page not found\n");
         return;
     }
     run_session(s, fd, &h, r);
-    admission_session_end(&s->admission);
+    admission_session_end(&s->admission, fd);
 }
 
 
@@ -405,10 +407,17 @@ void crimp_stream_stop(struct crimp_stream_server *s)
     stream_reporter_stop(&s->reporter);
     close(s->wake[0]);
     close(s->wake[1]);
-    /* Sessions still running end with their clients; they hold no pointer
-     * to the server but its tokens, which outlive them here.  */
-    for (int i = 0; i < 50 && atomic_load(&s->connections) > 0; i++)
+    /* No session starts any more, and the running ones are cut: each sees
+     * its client gone, kills its exec and lets go of its backend, which
+     * crimp_router_free waits for.  */
+    stream_tokens_close(s->tokens);
+    int cut = admission_cut_all(&s->admission);
+    if (cut > 0)
+        log_info("stream: shutting down: ending %d streaming session%s", cut, cut == 1 ? "" : "s");
+    for (int i = 0; i < STOP_WAIT_MS / 20 && atomic_load(&s->connections) > 0; i++)
         usleep(20000);
+    /* A thread still running (stuck in a backend call) holds the server's
+     * tokens and admission: those stay.  */
     if (atomic_load(&s->connections) == 0) {
         stream_tokens_free(s->tokens);
         admission_free(&s->admission);

@@ -32,12 +32,12 @@ struct rc_session {
     bool started;
     struct spdy_buf out;
     struct stdio_resize resize;
-    struct stdio_demux demux;
     bool output_done, client_gone;
     /* Why crimp ends the session early because of the client (a message
      * over a limit, bad SPDY); NULL while all is well.  */
     char *refusal;
     const char *failure; /* crimp gave up on the process (idle, stdin stalled) */
+    crimp_error_t broken; /* the process's output was not what its backend sends */
 };
 
 static const char *kind_name(const struct rc_session *s)
@@ -204,6 +204,12 @@ static void on_output(void *ctx, bool is_stderr, const uint8_t *p, size_t n)
     send_output(ctx, is_stderr ? RC_STDERR : RC_STDOUT, p, n);
 }
 
+static void feed_output(struct rc_session *s, const uint8_t *p, size_t n)
+{
+    if (!s->broken && stdio_output_feed(&s->io, p, n, on_output, s, &s->broken) < 0)
+        s->failure = s->broken->msg;
+}
+
 static void pump_output(struct rc_session *s)
 {
     uint8_t buf[SPDY_MAX_DATA];
@@ -214,15 +220,14 @@ static void pump_output(struct rc_session *s)
         s->output_done = true;
         return;
     }
-    stdio_demux_feed(&s->demux, buf, (size_t)n, on_output, s);
+    feed_output(s, buf, (size_t)n);
 }
 
 static void run(struct rc_session *s)
 {
     int64_t idle_ns = (int64_t)s->c->idle_seconds * 1000000000LL, last = crimp_now_mono_ns();
-    s->demux.multiplexed = s->io.multiplexed;
     if (s->io.n_early)
-        stdio_demux_feed(&s->demux, (uint8_t *)s->io.early, s->io.n_early, on_output, s);
+        feed_output(s, (const uint8_t *)s->io.early, s->io.n_early);
     while (!s->output_done && !s->client_gone && !s->refusal && !s->failure) {
         if (stream_flush(s->c, &s->out) < 0) {
             s->client_gone = true;
@@ -298,18 +303,16 @@ void stream_run_remotecommand(struct stream_conn *c, struct stream_request *r,
     if (stdio_start(r, &s.io, &err) < 0) {
         cleanup_free char *msg = stdio_start_failure(c, r, err);
         finish(&s, msg, 0);
-        free(s.refusal);
-        spdy_buf_free(&s.out);
-        return;
+    } else {
+        s.started = true;
+        run(&s);
+        int code = stdio_end(r, &s.io, s.output_done, s.client_gone);
+        if (s.failure)
+            c->code = s.broken ? s.broken->code : GRPC_STATUS_DEADLINE_EXCEEDED;
+        finish(&s, s.failure, code);
     }
-    s.started = true;
-    run(&s);
-    int code = stdio_end(r, &s.io, s.output_done, s.client_gone);
-    if (s.failure)
-        c->code = GRPC_STATUS_DEADLINE_EXCEEDED;
-    finish(&s, s.failure, code);
+    crimp_error_release(&s.broken);
+    stdio_io_free(&s.io);
     free(s.refusal);
-    free(s.io.early);
-    free(s.io.handle);
     spdy_buf_free(&s.out);
 }

@@ -11,36 +11,18 @@
 #include "stream-internal.h"
 #include "utils.h"
 
-void stdio_demux_feed(struct stdio_demux *d, const uint8_t *p, size_t n,
-                      void (*out)(void *ctx, bool is_stderr, const uint8_t *p, size_t n),
-                      void *ctx)
+int stdio_output_feed(const struct crimp_stream_io *io, const uint8_t *p, size_t n,
+                      crimp_stdio_emit_fn *emit, void *ctx, crimp_error_t *err)
 {
-    if (!d->multiplexed) {
-        out(ctx, false, p, n);
-        return;
+    if (io->output == NULL) {
+        emit(ctx, false, p, n);
+        return 0;
     }
-    /* Docker multiplexes stdout and stderr as [stream,0,0,0,size BE32].  */
-    while (n > 0) {
-        if (d->left == 0) {
-            size_t take = 8 - d->have < n ? 8 - d->have : n;
-            memcpy(d->header + d->have, p, take);
-            d->have += take;
-            p += take;
-            n -= take;
-            if (d->have < 8)
-                return;
-            d->have = 0;
-            d->is_stderr = d->header[0] == 2;
-            d->left = (uint32_t)d->header[4] << 24 | (uint32_t)d->header[5] << 16 |
-                      (uint32_t)d->header[6] << 8 | d->header[7];
-            continue;
-        }
-        size_t take = d->left < n ? d->left : n;
-        out(ctx, d->is_stderr, p, take);
-        d->left -= (uint32_t)take;
-        p += take;
-        n -= take;
+    if (io->output->feed(io->output, p, n, emit, ctx, err) < 0) {
+        log_warn("stream: ending the session: %s", (*err)->msg);
+        return -1;
     }
+    return 0;
 }
 
 /* One complete resize object: applied when it names a usable size, else
@@ -181,4 +163,15 @@ int stdio_end(struct stream_request *r, struct crimp_stream_io *io, bool process
     close(io->fd);
     io->fd = -1;
     return code;
+}
+
+void stdio_io_free(struct crimp_stream_io *io)
+{
+    if (io->output)
+        io->output->free(io->output);
+    io->output = NULL;
+    free(io->early);
+    io->early = NULL;
+    free(io->handle);
+    io->handle = NULL;
 }

@@ -32,6 +32,8 @@ char *stream_tokens_add(struct stream_tokens *t, struct stream_request *r, crimp
  * single use, so it is removed either way.  */
 struct stream_request *stream_tokens_take(struct stream_tokens *t, const char *token,
                                           enum crimp_stream_kind kind);
+/* After this no token is taken any more (crimp_stream_stop).  */
+void stream_tokens_close(struct stream_tokens *t);
 
 /* http_head.c: a request head.  */
 #define HTTP_HEAD_MAX       (16 * 1024)
@@ -68,6 +70,7 @@ struct admission_slot {
 struct stream_admission {
     pthread_mutex_t mu;
     struct admission_slot *pending; /* max_pending connections reading their head */
+    int *session_fds;               /* max_sessions client sockets of sessions, -1 free */
     int max_pending, max_sessions, sessions;
     uint64_t seq, evicted;
 };
@@ -80,8 +83,12 @@ int admission_wait_begin(struct stream_admission *a, int fd);
  * already.  Call it before closing FD.  */
 void admission_wait_end(struct stream_admission *a, int slot, int fd);
 /* A valid token was presented: false when max_sessions already run.  */
-bool admission_session_begin(struct stream_admission *a);
-void admission_session_end(struct stream_admission *a);
+bool admission_session_begin(struct stream_admission *a, int fd);
+void admission_session_end(struct stream_admission *a, int fd);
+/* Shuts down every connection, pending or in a session, so that its
+ * thread sees its client gone and ends (crimp_stream_stop).  Returns how
+ * many sessions were cut.  */
+int admission_cut_all(struct stream_admission *a);
 
 /* httpd.c: serves one accepted connection FD on this thread, head to
  * session end (what each connection's thread runs; fuzzers call it).  FD
@@ -155,16 +162,11 @@ int stream_flush(struct stream_conn *c, struct spdy_buf *out);
 int stream_read_client(struct stream_conn *c, int timeout_ms);
 
 /* stdio.c: what exec/attach sessions share over SPDY and WebSocket.  */
-struct stdio_demux {
-    bool multiplexed; /* Docker's 8-byte stdout/stderr frames */
-    uint8_t header[8];
-    size_t have;
-    uint32_t left;
-    bool is_stderr;
-};
-void stdio_demux_feed(struct stdio_demux *d, const uint8_t *p, size_t n,
-                      void (*out)(void *ctx, bool is_stderr, const uint8_t *p, size_t n),
-                      void *ctx);
+/* Hands N bytes read from IO's fd to EMIT, through the backend's decoder
+ * of its output (all stdout without one).  < 0 when the decoder refused
+ * them (logged; *ERR says why): the session must end.  */
+int stdio_output_feed(const struct crimp_stream_io *io, const uint8_t *p, size_t n,
+                      crimp_stdio_emit_fn *emit, void *ctx, crimp_error_t *err);
 
 /* The longest resize object accepted: {"Width":65535,"Height":65535} is
  * 30 bytes, so this leaves room for blanks and other fields.  */
@@ -203,6 +205,9 @@ int stdio_write_stdin(struct stream_conn *c, int fd, const uint8_t *p, size_t n)
  * session gave up on it) is killed instead.  */
 int stdio_end(struct stream_request *r, struct crimp_stream_io *io, bool process_done,
               bool client_gone);
+/* Frees what the backend put in IO besides its fd (decoder, early bytes,
+ * handle); for a session that ended, or one whose start failed.  */
+void stdio_io_free(struct crimp_stream_io *io);
 
 /* pod_dial.c: port-forward's connections to the pod.  */
 struct pod_dialer {

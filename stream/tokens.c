@@ -21,6 +21,7 @@ struct stream_tokens {
     pthread_mutex_t lock;
     struct token *head;
     size_t n;
+    bool closed; /* stream_tokens_close: no more takes */
 };
 
 void stream_request_free(struct stream_request *r)
@@ -115,7 +116,7 @@ struct stream_request *stream_tokens_take(struct stream_tokens *t, const char *t
 {
     struct stream_request *r = NULL;
     pthread_mutex_lock(&t->lock);
-    for (struct token **p = &t->head; *p; p = &(*p)->next) {
+    for (struct token **p = t->closed ? NULL : &t->head; p && *p; p = &(*p)->next) {
         if (strcmp((*p)->id, token) != 0)
             continue;
         struct token *k = *p;
@@ -125,10 +126,21 @@ struct stream_request *stream_tokens_take(struct stream_tokens *t, const char *t
         free(k);
         break;
     }
-    pthread_mutex_unlock(&t->lock);
     if (r && (r->kind != kind || r->expires_mono_ns < crimp_now_mono_ns())) {
         stream_request_free(r);
         r = NULL;
     }
+    /* Held under the lock: once stream_tokens_close returned, no new
+     * session can hold a backend the router is about to close.  */
+    if (r)
+        crimp_backend_hold(r->backend);
+    pthread_mutex_unlock(&t->lock);
     return r;
+}
+
+void stream_tokens_close(struct stream_tokens *t)
+{
+    pthread_mutex_lock(&t->lock);
+    t->closed = true;
+    pthread_mutex_unlock(&t->lock);
 }

@@ -20,10 +20,10 @@ struct ws_session {
     struct stream_request *r;
     struct ws_link link;
     struct crimp_stream_io io;
-    struct stdio_demux demux;
     struct stdio_resize resize;
     bool started, output_done;
     const char *failure; /* crimp gave up on the process (idle, stdin stalled) */
+    crimp_error_t broken; /* the process's output was not what its backend sends */
 };
 
 static void on_output(void *ctx, bool is_stderr, const uint8_t *p, size_t n)
@@ -31,6 +31,12 @@ static void on_output(void *ctx, bool is_stderr, const uint8_t *p, size_t n)
     struct ws_session *s = ctx;
     stream_conn_out(s->c, n);
     ws_link_put(&s->link, is_stderr ? WS_CHAN_STDERR : WS_CHAN_STDOUT, p, n);
+}
+
+static void feed_output(struct ws_session *s, const uint8_t *p, size_t n)
+{
+    if (!s->broken && stdio_output_feed(&s->io, p, n, on_output, s, &s->broken) < 0)
+        s->failure = s->broken->msg;
 }
 
 static void on_channel(void *ctx, const struct ws_chan_msg *m)
@@ -74,7 +80,7 @@ static void pump(struct ws_session *s)
             if (n <= 0 && !(n < 0 && (errno == EINTR || errno == EAGAIN)))
                 s->output_done = true;
             else if (n > 0)
-                stdio_demux_feed(&s->demux, buf, (size_t)n, on_output, s);
+                feed_output(s, buf, (size_t)n);
             last = crimp_now_mono_ns();
         }
         if (idle_ns > 0 && crimp_now_mono_ns() - last > idle_ns) {
@@ -115,16 +121,15 @@ void stream_run_ws_remotecommand(struct stream_conn *c, struct stream_request *r
         finish(&s, msg, 0);
     } else {
         s.started = true;
-        s.demux.multiplexed = s.io.multiplexed;
         if (s.io.n_early)
-            stdio_demux_feed(&s.demux, (uint8_t *)s.io.early, s.io.n_early, on_output, &s);
+            feed_output(&s, (const uint8_t *)s.io.early, s.io.n_early);
         pump(&s);
         int code = stdio_end(r, &s.io, s.output_done, s.link.gone);
         if (s.failure)
-            c->code = GRPC_STATUS_DEADLINE_EXCEEDED;
+            c->code = s.broken ? s.broken->code : GRPC_STATUS_DEADLINE_EXCEEDED;
         finish(&s, s.failure, code);
     }
-    free(s.io.early);
-    free(s.io.handle);
+    crimp_error_release(&s.broken);
+    stdio_io_free(&s.io);
     ws_link_free(&s.link);
 }

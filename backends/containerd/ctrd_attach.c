@@ -1,8 +1,9 @@
 /* Attach on the log copier's thread (ctrd_logger.c).  While a client is
  * attached to a container, each chunk of output the logger reads goes to
- * the CRI log file first and then to the session's socket (Docker's 8-byte
- * frames unless the container has a tty), and the client's bytes go to the
- * container's stdin FIFO, whose write end the logger holds.
+ * the CRI log file first and then to the session's socket (as stdout/stderr
+ * frames, common/mux_frames.h, unless the container has a tty), and the
+ * client's bytes go to the container's stdin FIFO, whose write end the
+ * logger holds.
  *
  * Nothing here may block the logger: sockets and the stdin FIFO are used
  * non-blocking.  Output a client does not take at once waits in a buffer
@@ -26,6 +27,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "common/mux_frames.h"
 #include "ctrd_logger-internal.h"
 #include "log.h"
 #include "utils.h"
@@ -334,11 +336,11 @@ static void sink_output(struct attach_set *a, struct attach_sink *s, enum crilog
 {
     if (!(which == CRILOG_STDOUT ? s->o.want_stdout : s->o.want_stderr))
         return;
-    unsigned char h[8];
+    uint8_t h[MUX_FRAME_HEADER];
     struct iovec v[2];
     int nv = 0;
     if (!s->o.tty) {
-        ctrd_mux_header(h, which == CRILOG_STDOUT ? 1 : 2, (uint32_t)n);
+        mux_frame_header(h, which != CRILOG_STDOUT, (uint32_t)n);
         v[nv++] = (struct iovec){h, sizeof(h)};
     }
     v[nv++] = (struct iovec){(void *)data, n};

@@ -53,7 +53,7 @@ int ctrd_logger_add(struct ctrd_logger *l, const char *id, int fd_out, int fd_er
 
 /* What an attach session asks for.  */
 struct ctrd_attach_opts {
-    bool tty; /* the container's: raw output, else Docker's 8-byte frames */
+    bool tty; /* the container's: raw output, else stdout/stderr frames (mux_frames.h) */
     bool want_stdout, want_stderr, want_stdin;
 };
 /* Attaches SOCK (taken over) to container ID: from now on its output also
@@ -74,18 +74,6 @@ int ctrd_logger_reopen(struct ctrd_logger *l, const char *id, crimp_error_t *err
 int ctrd_logger_finish(struct ctrd_logger *l, const char *id, int timeout_ms);
 /* Whether ID is being copied.  */
 bool ctrd_logger_has(struct ctrd_logger *l, const char *id);
-
-/* Docker's stream frame header: [stream,0,0,0,size BE32]; STREAM 1 is
- * stdout, 2 stderr.  Exec and attach output without a tty use it.  */
-static inline void ctrd_mux_header(unsigned char h[8], int stream, uint32_t n)
-{
-    h[0] = (unsigned char)stream;
-    h[1] = h[2] = h[3] = 0;
-    h[4] = (unsigned char)(n >> 24);
-    h[5] = (unsigned char)(n >> 16);
-    h[6] = (unsigned char)(n >> 8);
-    h[7] = (unsigned char)n;
-}
 
 /* ExecSync: reads FD_OUT and FD_ERR (either -1) until both reach EOF,
  * keeping at most CAP bytes of each (the rest is read and dropped), or

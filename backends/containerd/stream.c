@@ -4,7 +4,7 @@
  * For exec, the server speaks to a process through one socket, the
  * way Docker hands out a hijacked connection: here a socketpair whose other
  * end a relay thread joins to the exec's FIFOs — client bytes into stdin,
- * stdout and stderr out in Docker's 8-byte frames (raw for a tty).  The
+ * stdout and stderr out as frames (common/mux_frames.h; raw for a tty).  The
  * relay also cleans up: when the output ends or the client leaves, it
  * makes sure the process is gone, deletes it and removes the FIFOs, then
  * records the exit status for exit_code().  */
@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/mux_frames.h"
 #include "containerd-internal.h"
 #include "github.com/containerd/containerd/api/services/tasks/v1/tasks.pb-c.h"
 #include "log.h"
@@ -26,6 +27,7 @@
 
 struct session {
     struct session *next;
+    struct crimp_backend *owner; /* held until the relay is done with it */
     atomic_int refs;
     char *exec_id;
     struct ctrd_exec *x;
@@ -39,7 +41,7 @@ struct session {
     /* The relay thread's read buffer for output, the frame header's 8
      * bytes first.  Here rather than thread-local: every thread of the
      * process would carry (and touch) a static TLS block that size.  */
-    char out[RELAY_BUF + 8];
+    char out[RELAY_BUF + MUX_FRAME_HEADER];
 };
 
 static pthread_mutex_t sessions_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -98,7 +100,7 @@ static bool send_all(int fd, const void *buf, size_t n)
 static bool forward_output(struct session *s, int fd, int stream, bool *eof)
 {
     char *buf = s->out;
-    ssize_t n = read(fd, buf + 8, RELAY_BUF);
+    ssize_t n = read(fd, buf + MUX_FRAME_HEADER, RELAY_BUF);
     if (n < 0)
         return errno == EAGAIN || errno == EINTR;
     if (n == 0) {
@@ -108,9 +110,9 @@ static bool forward_output(struct session *s, int fd, int stream, bool *eof)
     if (stream == 2 && !s->want_stderr)
         return true;
     if (s->tty)
-        return send_all(s->sock, buf + 8, (size_t)n);
-    ctrd_mux_header((unsigned char *)buf, stream, (uint32_t)n);
-    return send_all(s->sock, buf, (size_t)n + 8);
+        return send_all(s->sock, buf + MUX_FRAME_HEADER, (size_t)n);
+    mux_frame_header((uint8_t *)buf, stream == 2, (uint32_t)n);
+    return send_all(s->sock, buf, (size_t)n + MUX_FRAME_HEADER);
 }
 
 /* Client bytes into stdin; its EOF closes stdin.  False: client gone.  */
@@ -198,7 +200,9 @@ static void *relay_main(void *arg)
     while (recv(s->sock, drain, sizeof(drain), 0) > 0)
         ;
     close(s->sock);
+    struct crimp_backend *owner = s->owner;
     session_unlink(s);
+    crimp_backend_release(owner);
     return NULL;
 }
 
@@ -224,6 +228,7 @@ static int stream_exec_start(struct crimp_backend *self, const Runtime__V1__Exec
     struct session *s = xcalloc(1, sizeof(*s));
     atomic_init(&s->refs, 1); /* the table's, dropped by the relay */
     s->exec_id = xstrdup(x->exec_id);
+    s->owner = self;
     s->x = x;
     s->sock = sv[1];
     s->tty = req->tty;
@@ -238,9 +243,13 @@ static int stream_exec_start(struct crimp_backend *self, const Runtime__V1__Exec
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    /* The relay outlives the session that started it (it deletes the
+     * exec afterwards): it holds the backend like a session.  */
+    crimp_backend_hold(self);
     int rc = pthread_create(&t, &attr, relay_main, s);
     pthread_attr_destroy(&attr);
     if (rc != 0) {
+        crimp_backend_release(self);
         close(sv[1]);
         close(sv[0]);
         ctrd_exec_end(x);
@@ -248,7 +257,7 @@ static int stream_exec_start(struct crimp_backend *self, const Runtime__V1__Exec
         return crimp_make_errno_error(err, rc, "start the exec relay");
     }
     io->fd = sv[0];
-    io->multiplexed = !req->tty;
+    io->output = req->tty ? NULL : mux_demux_output_new();
     io->handle = xstrdup(s->exec_id);
     io->is_exec = true;
     return 0;
@@ -283,7 +292,7 @@ static int stream_attach_start(struct crimp_backend *self, const Runtime__V1__At
         return -1;
     }
     io->fd = sv[0];
-    io->multiplexed = !o.tty;
+    io->output = o.tty ? NULL : mux_demux_output_new();
     io->handle = steal_ptr(&id);
     io->is_exec = false;
     return 0;

@@ -11,6 +11,7 @@
 #include "docker-internal.h"
 #include "hijack.h"
 #include "log.h"
+#include "common/mux_frames.h"
 #include "trace.h"
 #include "utils.h"
 
@@ -22,10 +23,10 @@ struct exec_output {
     bool truncated;
 };
 
-static void on_exec_data(void *ctx, enum docker_stream stream, const char *data, size_t len)
+static void on_exec_data(void *ctx, bool is_stderr, const uint8_t *data, size_t len)
 {
     struct exec_output *o = ctx;
-    int i = stream == DOCKER_STDERR ? 1 : 0;
+    int i = is_stderr ? 1 : 0;
     if (o->len[i] + len > EXEC_OUTPUT_CAP) {
         o->truncated = true;
         len = EXEC_OUTPUT_CAP - o->len[i];
@@ -63,9 +64,8 @@ int docker_exec_create(struct docker_backend *d, const char *container, char *co
 static int read_stream(int fd, const char *early, size_t n_early, int64_t deadline,
                        struct exec_output *out, const atomic_bool *cancelled, crimp_error_t *err)
 {
-    struct docker_demux demux;
-    docker_demux_init(&demux, on_exec_data, out);
-    if (n_early && docker_demux_feed(&demux, early, n_early, err) < 0)
+    struct mux_demux demux = {0};
+    if (n_early && mux_demux_feed(&demux, (const uint8_t *)early, n_early, on_exec_data, out, err) < 0)
         return -1;
     char buf[65536];
     for (;;) {
@@ -91,7 +91,7 @@ static int read_stream(int fd, const char *early, size_t n_early, int64_t deadli
             return crimp_make_errno_error(err, errno, "exec: read");
         if (n == 0)
             return 0;
-        if (docker_demux_feed(&demux, buf, (size_t)n, err) < 0)
+        if (mux_demux_feed(&demux, (const uint8_t *)buf, (size_t)n, on_exec_data, out, err) < 0)
             return -1;
     }
 }

@@ -1,4 +1,4 @@
-/* Hijacked HTTP connections to dockerd, and the stdout/stderr demuxer.  */
+/* Hijacked HTTP connections to dockerd.  */
 #include "hijack.h"
 
 #include <errno.h>
@@ -127,42 +127,4 @@ int docker_hijack(const char *socket_path, const char *method, const char *path,
         docker_hijack_reply(fd, method, path, timeout_ms, early, n_early, err) < 0)
         return -1;
     return steal_fd(&fd);
-}
-
-void docker_demux_init(struct docker_demux *d,
-                       void (*on_data)(void *ctx, enum docker_stream, const char *, size_t),
-                       void *ctx)
-{
-    memset(d, 0, sizeof(*d));
-    d->on_data = on_data;
-    d->ctx = ctx;
-}
-
-int docker_demux_feed(struct docker_demux *d, const char *buf, size_t len, crimp_error_t *err)
-{
-    while (len > 0) {
-        if (d->remaining == 0) {
-            size_t take = 8 - d->header_len < len ? 8 - d->header_len : len;
-            memcpy(d->header + d->header_len, buf, take);
-            d->header_len += take;
-            buf += take;
-            len -= take;
-            if (d->header_len < 8)
-                return 0;
-            d->header_len = 0;
-            if (d->header[0] > DOCKER_STDERR || d->header[1] || d->header[2] || d->header[3])
-                return crimp_make_error(err, GRPC_STATUS_DATA_LOSS, 0,
-                                        "docker: bad stream frame header");
-            d->stream = (enum docker_stream)d->header[0];
-            d->remaining = (uint32_t)d->header[4] << 24 | (uint32_t)d->header[5] << 16 |
-                           (uint32_t)d->header[6] << 8 | d->header[7];
-            continue;
-        }
-        size_t take = d->remaining < len ? d->remaining : len;
-        d->on_data(d->ctx, d->stream, buf, take);
-        d->remaining -= (uint32_t)take;
-        buf += take;
-        len -= take;
-    }
-    return 0;
 }

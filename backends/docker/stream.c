@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/mux_frames.h"
 #include "docker-internal.h"
 #include "hijack.h"
 #include "trace.h"
@@ -37,7 +38,7 @@ static int stream_exec_start(struct crimp_backend *self, const Runtime__V1__Exec
         return -1;
     io->handle = exec_id;
     io->is_exec = true;
-    io->multiplexed = !req->tty; /* a tty has one raw stream */
+    io->output = req->tty ? NULL : mux_demux_output_new(); /* a tty has one raw stream */
     cleanup_free char *body = xasprintf("{\"Detach\":false,\"Tty\":%s}", req->tty ? "true" : "false");
     cleanup_free char *end = xasprintf("%s/start", exec_id);
     return hijack(d, "POST /exec/{id}/start", "/exec/", end, NULL, body, io, err);
@@ -56,7 +57,8 @@ static int stream_attach_start(struct crimp_backend *self, const Runtime__V1__At
                                 "container %.12s is not running", id);
     io->handle = xstrdup(id);
     /* The container's own tty decides the framing, not the request's.  */
-    io->multiplexed = !json_is_true(json_object_get(json_object_get(inspect, "Config"), "Tty"));
+    if (!json_is_true(json_object_get(json_object_get(inspect, "Config"), "Tty")))
+        io->output = mux_demux_output_new();
     cleanup_free char *query = xasprintf("stream=1&stdin=%d&stdout=%d&stderr=%d", req->stdin,
                                          req->stdout, req->stderr);
     cleanup_free char *end = xasprintf("%s/attach", id);

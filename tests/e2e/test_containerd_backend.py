@@ -260,6 +260,38 @@ class ContainerdBackend(PodTests, unittest.TestCase):
         finally:
             self.remove_pod(pod)
 
+    def test_sigterm_ends_an_exec_session_first(self):
+        # The session is cut at shutdown; it and the exec relay let go of
+        # the backend (the relay killed and deleted the exec) before the
+        # backend is freed.
+        cfg, pod = self.run_pod("shutdown")
+        try:
+            cid, _ = self.run_container(pod, cfg, "app", ["sleep", "300"])
+            url = self.c.call("Exec", PB.ExecRequest(
+                container_id=cid, cmd=["sh", "-c", "echo up; exec sleep 62"], stdout=True,
+                stderr=True)).url
+            s = spdyclient.Client(url, V4)
+            try:
+                ids = s.open_streams(["error", "stdout", "stderr"])
+                self.assertEqual(self.read_until(s, ids["stdout"], b"up\n"), b"up\n")
+                code = self.crimpd.stop(timeout=40)
+            finally:
+                s.close()
+            log = self.crimpd.read_log()
+            self.crimpd.cleanup()
+            type(self).crimpd = self.start_crimpd()
+            type(self).c = self.crimpd.client
+            self.assertEqual(code, 0, log[-2000:])
+            self.assertIn("stream: shutting down: ending 1 streaming session", log)
+            self.assertNotIn("did not end in", log)
+            for mark in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+                self.assertNotIn(mark, log)
+            ps = self.c.call("ExecSync", container_id=cid, cmd=["ps", "-o", "args"],
+                             timeout=30).stdout.decode()
+            self.assertNotIn("sleep 62", ps)
+        finally:
+            self.remove_pod(pod)
+
     def test_reopen_after_rotation(self):
         cfg, pod = self.run_pod("rotate")
         try:
@@ -398,6 +430,46 @@ class ContainerdBackend(PodTests, unittest.TestCase):
                 s.close()
             self.assertEqual(out["stdout"], b"through cat\n")
             self.assertEqual(spdyclient.exit_code_of(out["error"]), 0)
+        finally:
+            self.remove_pod(pod)
+
+    def test_exec_and_attach_keep_stdout_and_stderr_apart(self):
+        # Without a tty both streams share the relay's socket: each byte
+        # must reach the client on the stream the process wrote it to.
+        cfg, pod = self.run_pod("split")
+        try:
+            cid, _ = self.run_container(
+                pod, cfg, "split", ["sh", "-c", "while read l; do echo o:$l; echo e:$l >&2; done"],
+                stdin=True)
+            url = self.c.call("Exec", PB.ExecRequest(
+                container_id=cid, cmd=["sh", "-c", "echo to-out; echo to-err >&2; "
+                                       "head -c 100000 /dev/zero | tr '\\0' e >&2; exit 3"],
+                stdout=True, stderr=True)).url
+            s = spdyclient.Client(url, V4)
+            try:
+                ids = s.open_streams(["error", "stdout", "stderr"])
+                out = s.collect(ids)
+            finally:
+                s.close()
+            self.assertEqual(out["stdout"], b"to-out\n")
+            self.assertEqual(out["stderr"], b"to-err\n" + b"e" * 100000)
+            self.assertEqual(spdyclient.exit_code_of(out["error"]), 3)
+
+            s = spdyclient.Client(self.attach_url(cid, stdin=True, stdout=True, stderr=True), V4)
+            try:
+                ids = s.open_streams(["error", "stdin", "stdout", "stderr"])
+                s.data(ids["stdin"], b"a\nb\n")
+                got = {ids["stdout"]: bytearray(), ids["stderr"]: bytearray()}
+                deadline = time.monotonic() + 10
+                while (not got[ids["stdout"]].endswith(b"o:b\n")
+                       or not got[ids["stderr"]].endswith(b"e:b\n")) and time.monotonic() < deadline:
+                    f = s.read_frame()
+                    if f.ctype == 0 and f.stream_id in got:
+                        got[f.stream_id] += f.data
+                self.assertEqual(bytes(got[ids["stdout"]]), b"o:a\no:b\n")
+                self.assertEqual(bytes(got[ids["stderr"]]), b"e:a\ne:b\n")
+            finally:
+                s.close()
         finally:
             self.remove_pod(pod)
 

@@ -72,6 +72,20 @@ class Shutdown(unittest.TestCase):
             d.cleanup()
             shutil.rmtree(cls.state, ignore_errors=True)
 
+    def exec_session(self, d, seconds):
+        """An exec of `sleep SECONDS` streaming on D, once its first output
+        arrived."""
+        url = d.client.call("Exec", PB.ExecRequest(
+            container_id=self.ctr, cmd=["sh", "-c", f"echo up; exec sleep {seconds}"],
+            stdout=True, stderr=True)).url
+        session = spdyclient.Client(url, V4)
+        ids = session.open_streams(["error", "stdout", "stderr"])
+        frame = session.read_frame()
+        while not (frame.stream_id == ids["stdout"] and frame.data):
+            frame = session.read_frame()
+        self.assertEqual(frame.data, b"up\n")
+        return session
+
     def busy_then_sigterm(self, n):
         d = self.crimpd()
         trace = subprocess.Popen([CRIMPCTL, "-e", d.endpoint, "trace"],
@@ -79,15 +93,7 @@ class Shutdown(unittest.TestCase):
         session = None
         try:
             self.assertIn("following", trace.stdout.readline())
-            url = d.client.call("Exec", PB.ExecRequest(
-                container_id=self.ctr, cmd=["sh", "-c", "echo up; exec sleep 60"],
-                stdout=True, stderr=True)).url
-            session = spdyclient.Client(url, V4)
-            ids = session.open_streams(["error", "stdout", "stderr"])
-            frame = session.read_frame()
-            while not (frame.stream_id == ids["stdout"] and frame.data):
-                frame = session.read_frame()
-            self.assertEqual(frame.data, b"up\n")
+            session = self.exec_session(d, 60)
             d.client.call("ListContainers")  # something for the follower to send
             time.sleep(0.3)
             start = time.monotonic()
@@ -154,6 +160,39 @@ class Shutdown(unittest.TestCase):
         self.assertGreaterEqual(log.count("backend `spare` back in service"), 10)
         self.assertEqual([m for m in SANITIZER_MARKS if m in log], [], log[-4000:])
         self.assertEqual(code, 0, log[-2000:])
+
+    def test_sigterm_ends_streaming_sessions_before_freeing_backends(self):
+        # A session whose client stays must not outlive its backend: crimpd
+        # cuts it at shutdown, the session kills its exec through the
+        # backend (still alive: the router waits for the session to let go
+        # of it), and only then is the backend freed.
+        d = self.crimpd()
+        session = None
+        try:
+            session = self.exec_session(d, 61)
+            code = d.stop(timeout=40)
+            # The server closed the session (the client did not).
+            session.sock.settimeout(10)
+            with self.assertRaises(EOFError):
+                for _ in range(100):
+                    session.read_frame()
+        finally:
+            if session:
+                session.close()
+            log = d.read_log()
+            d.cleanup()
+        self.assertEqual([m for m in SANITIZER_MARKS if m in log], [], log[-4000:])
+        self.assertEqual(code, 0, log[-2000:])
+        self.assertIn("stream: shutting down: ending 1 streaming session", log)
+        self.assertIn("exec session ended before its process: killing it", log)
+        self.assertNotIn("did not end in", log)
+        d = self.crimpd()
+        try:
+            ps = d.client.call("ExecSync", container_id=self.ctr, cmd=["ps", "-o", "args"],
+                               timeout=30).stdout.decode()
+        finally:
+            d.cleanup()
+        self.assertNotIn("sleep 61", ps, "the session's exec outlived crimpd")
 
     def test_sigterm_with_trace_and_exec_attached(self):
         times = [self.busy_then_sigterm(n) for n in range(ROUNDS)]

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/mux_frames.h"
 #include "log.h"
 #include "utils.h"
 
@@ -42,7 +43,7 @@ static int fuzz_start(struct crimp_stream_io *io, bool exec, crimp_error_t *err)
     send_then_eof(sv[1], fuzz_proc.output + early, fuzz_proc.n_output - early);
     fuzz_proc.peer = sv[1];
     io->fd = sv[0];
-    io->multiplexed = fuzz_proc.multiplexed;
+    io->output = fuzz_proc.framed ? mux_demux_output_new() : NULL;
     io->handle = xstrdup("fuzz");
     io->is_exec = exec;
     return 0;
@@ -196,7 +197,7 @@ struct stream_request *fuzz_prepare(const uint8_t *data, size_t size, enum crimp
     const uint8_t *client;
     size_t n_client;
     fuzz_split(data + 1, size - 1, &client, &n_client);
-    fuzz_proc.multiplexed = f->multiplexed;
+    fuzz_proc.framed = f->framed;
     fuzz_proc.n_early = fuzz_proc.n_output > 0 ? fuzz_proc.output[0] % 16 : 0;
     fuzz_proc.exit_code = (int)(size % 300) - 1; /* -1: unknown */
     fuzz_proc.fail_start = size % 17 == 0;

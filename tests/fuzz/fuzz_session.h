@@ -16,7 +16,7 @@ struct fuzz_process {
     const uint8_t *output; /* what it writes before its EOF */
     size_t n_output;
     size_t n_early;   /* of which this many come with the handshake */
-    bool multiplexed; /* Docker's 8-byte frames */
+    bool framed; /* stdout/stderr frames (mux_frames.h), decoded by the backends' decoder */
     bool fail_start;
     int exit_code;
     int peer; /* its end of the socketpair, -1 when none */
@@ -31,7 +31,7 @@ void fuzz_process_end(void);
 
 /* The flags byte that starts every session fuzzer's input.  */
 struct fuzz_flags {
-    bool tty, stdin, stderr_, multiplexed;
+    bool tty, stdin, stderr_, framed;
 };
 /* A request of KIND (an exec of `sh`, an attach, a port-forward of ports 80
  * and 8080), owned by the caller (stream_request_free).  */

@@ -72,11 +72,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_process_end();
     /* Tokens the request did not use go back, so they never pile up.  */
     for (size_t k = 0; k < 3; k++) {
-        if (tokens[k])
-            stream_request_free(
-                stream_tokens_take(stream_server_tokens(server), tokens[k], marks[k].kind));
+        struct stream_request *r =
+            tokens[k] ? stream_tokens_take(stream_server_tokens(server), tokens[k], marks[k].kind)
+                      : NULL;
+        if (r)
+            crimp_backend_release(r->backend);
+        stream_request_free(r);
         free(tokens[k]);
     }
+    /* Every session let go of the backend it held.  */
+    if (atomic_load(&fuzz_backend.stream_users) != 0)
+        __builtin_trap();
     free(buf);
     return 0;
 }

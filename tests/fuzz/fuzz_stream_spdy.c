@@ -3,7 +3,7 @@
  * status) and port-forward (portforward.c: stream pairing, dial failures) —
  * driven through a socketpair like a real connection.
  * Input: a flags byte (bits 0-1 kind: exec, attach, port-forward, exec;
- * bit 2 tty, 3 stdin, 4 stderr, 5 multiplexed output; bits 6-7 the
+ * bit 2 tty, 3 stdin, 4 stderr, 5 framed output; bits 6-7 the
  * protocol v1..v4), a 16-bit length and that much process output, then
  * the client's bytes (SPDY frames).  */
 #include <unistd.h>
@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     uint8_t flags = data[0];
     const struct fuzz_flags f = {
-        .tty = flags & 4, .stdin = flags & 8, .stderr_ = flags & 16, .multiplexed = flags & 32};
+        .tty = flags & 4, .stdin = flags & 8, .stderr_ = flags & 16, .framed = flags & 32};
     static const enum crimp_stream_kind kinds[] = {CRIMP_STREAM_EXEC, CRIMP_STREAM_ATTACH,
                                                    CRIMP_STREAM_PORTFORWARD, CRIMP_STREAM_EXEC};
     enum crimp_stream_kind kind = kinds[flags & 3];

@@ -5,7 +5,7 @@
  * through a socketpair like a real connection.
  * Input: a flags byte (bits 0-2 the channel protocol, 3-4 the session:
  * exec, attach, port-forward, SPDY tunnel; bit 5 tty, 6 stdin, 7
- * multiplexed output), a 16-bit length and that much process output, then
+ * framed output), a 16-bit length and that much process output, then
  * the client's bytes (masked WebSocket frames).  */
 #include <unistd.h>
 
@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     enum ws_chan_proto proto = (enum ws_chan_proto)((flags & 7) % WS_CHAN_N_PROTOS);
     int mode = (flags >> 3) & 3;
     const struct fuzz_flags f = {
-        .tty = flags & 32, .stdin = flags & 64, .stderr_ = true, .multiplexed = flags & 128};
+        .tty = flags & 32, .stdin = flags & 64, .stderr_ = true, .framed = flags & 128};
     static const enum crimp_stream_kind kinds[] = {
         CRIMP_STREAM_EXEC, CRIMP_STREAM_ATTACH, CRIMP_STREAM_PORTFORWARD, CRIMP_STREAM_PORTFORWARD};
     struct stream_conn c;
