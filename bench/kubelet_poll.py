@@ -25,7 +25,9 @@ period, all on one thread here:
         (PodAndContainerStatsFromCRI; on UNIMPLEMENTED kubelet falls back to
         ListContainerStats, and so does this) and ImageFsInfo
   30 s  image manager's cache: ListImages
-  60 s  container GC: ListPodSandbox and ListContainers
+  60 s  container GC: ListContainers (evictable containers), then
+        ListContainers and ListPodSandbox (evictable sandboxes)
+The 5 min loop (image GC's detectImages) falls outside the minute.
 --stats partial makes the 10 s loop call ListContainerStats instead of
 ListPodSandboxStats (kubelet without that feature gate).
 """
@@ -157,13 +159,22 @@ class Poller:
         if k % 30 == 7:
             self.call("ListImages")
         if k % 60 == 33:
-            self.call("ListPodSandbox")
             self.call("ListContainers")
+            self.call("ListContainers")
+            self.call("ListPodSandbox")
 
 
 def start_pods(c, image, n):
+    """N pods started 4 at a time; when one fails, those started are
+    removed before the error goes up (the bed keeps no leftovers)."""
     with concurrent.futures.ThreadPoolExecutor(4) as ex:
-        return list(ex.map(lambda _: run_pod(c, image, 1), range(n)))
+        futures = [ex.submit(run_pod, c, image, 1) for _ in range(n)]
+    pods = [f.result() for f in futures if f.exception() is None]
+    failed = [f.exception() for f in futures if f.exception() is not None]
+    if failed:
+        remove_pods(c, pods)
+        raise failed[0]
+    return pods
 
 
 def remove_pods(c, pods):

@@ -41,13 +41,17 @@ def run_pod(c, image, n):
                               # containerd's CRI plugin has no pod stats without it
                               linux=PB.LinuxPodSandboxConfig(cgroup_parent="/crimp-bench"))
     pod = c.call("RunPodSandbox", config=cfg, timeout=120).pod_sandbox_id
-    for i in range(n):
-        ccfg = PB.ContainerConfig(metadata=PB.ContainerMetadata(name=f"c{i}"),
-                                  image=PB.ImageSpec(image=image), command=["sleep", "3600"],
-                                  linux=PB.LinuxContainerConfig())
-        cid = c.call("CreateContainer", pod_sandbox_id=pod, config=ccfg, sandbox_config=cfg,
-                     timeout=60).container_id
-        c.call("StartContainer", container_id=cid, timeout=60)
+    try:
+        for i in range(n):
+            ccfg = PB.ContainerConfig(metadata=PB.ContainerMetadata(name=f"c{i}"),
+                                      image=PB.ImageSpec(image=image), command=["sleep", "3600"],
+                                      linux=PB.LinuxContainerConfig())
+            cid = c.call("CreateContainer", pod_sandbox_id=pod, config=ccfg, sandbox_config=cfg,
+                         timeout=60).container_id
+            c.call("StartContainer", container_id=cid, timeout=60)
+    except BaseException:
+        remove_pod(c, pod)  # a half-made pod is no bench's leftover
+        raise
     return pod
 
 
