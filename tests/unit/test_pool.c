@@ -79,6 +79,17 @@ static bool all_retired(struct crimp_pool *pool)
     return counts(pool).live == 0;
 }
 
+/* Queues N blocking jobs; false when the pool refused one.  */
+static bool submit_blocking(struct crimp_pool *pool, struct crimp_job *jobs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        jobs[i] = (struct crimp_job){.run = blocking_run};
+        if (!crimp_pool_try_submit(pool, &jobs[i]))
+            return false;
+    }
+    return true;
+}
+
 static int test_no_thread_before_a_job(void)
 {
     int before = process_threads();
@@ -95,10 +106,7 @@ static int test_grows_to_the_waiting_jobs_and_no_further(void)
     int before = process_threads();
     struct crimp_pool *pool = crimp_pool_new("t-grow", 3, 0, 10);
     struct crimp_job jobs[5];
-    for (int i = 0; i < 5; i++) {
-        jobs[i] = (struct crimp_job){.run = blocking_run};
-        CHECK(crimp_pool_try_submit(pool, &jobs[i]));
-    }
+    CHECK(submit_blocking(pool, jobs, 5));
     CHECK(reaches(&started, 3));
     usleep(20000);
     struct crimp_pool_counts c = counts(pool);
@@ -141,10 +149,7 @@ static int test_idle_workers_retire_and_come_back(void)
     int before = process_threads();
     struct crimp_pool *pool = crimp_pool_new("t-retire", 4, 0, 0.05);
     struct crimp_job jobs[4];
-    for (int i = 0; i < 4; i++) {
-        jobs[i] = (struct crimp_job){.run = blocking_run};
-        CHECK(crimp_pool_try_submit(pool, &jobs[i]));
-    }
+    CHECK(submit_blocking(pool, jobs, 4));
     CHECK(reaches(&started, 4));
     CHECK(process_threads() == before + 4);
     gate_set(true);
@@ -168,10 +173,7 @@ static int test_free_runs_the_queued_jobs(void)
     reset();
     struct crimp_pool *pool = crimp_pool_new("t-drain", 1, 0, 10);
     struct crimp_job jobs[6];
-    for (int i = 0; i < 6; i++) {
-        jobs[i] = (struct crimp_job){.run = blocking_run};
-        CHECK(crimp_pool_try_submit(pool, &jobs[i]));
-    }
+    CHECK(submit_blocking(pool, jobs, 6));
     CHECK(reaches(&started, 1));
     CHECK(counts(pool).queued == 5);
     gate_set(true);
