@@ -1,4 +1,5 @@
-"""What in crimp's container config costs Docker time at start (issue 21).
+"""What in crimp's container config costs Docker time at start and removal
+(issue 21).
 
     docker_start_bench.py --socket DOCKER_SOCK --image IMG --pause IMG [--rounds 15]
 
@@ -6,10 +7,13 @@ Makes one pause container (as crimp's docker backend makes a sandbox), then
 per round one app container for each variant: crimp's create body as
 backends/docker/container_spec.c builds it for the pod lifecycle benchmark's
 request, that body with one difference from cri-dockerd's (docker inspect of
-a container each made for the same request) reverted at a time, and the body
-before issue 21 (Docker's default seccomp profile).  Times
-POST /containers/{id}/start, interleaved across the variants (each round in
-a new order), and prints the medians with the ratio to crimp's.  Python's standard library only: it talks to Docker's socket.
+a container each made for the same request) reverted at a time, and what
+issue 21 changed undone one at a time (Docker's default seccomp profile, a
+PID namespace of its own).  Times POST /containers/{id}/start and, once
+stopped, DELETE /containers/{id},
+interleaved across the variants (each round in a new order), and prints the
+medians with the ratio to crimp's.  Python's standard library only: it
+talks to Docker's socket.
 """
 import argparse
 import http.client
@@ -65,6 +69,7 @@ def crimp_body(image, pause_id):
             "RestartPolicy": {"Name": "no"},
             "LogConfig": {"Type": "local", "Config": {"max-size": "20m", "max-file": "2"}},
             "NetworkMode": f"container:{pause_id}", "IpcMode": f"container:{pause_id}",
+            "PidMode": f"container:{pause_id}",
             "SecurityOpt": ["seccomp=unconfined"],
         },
     }
@@ -85,9 +90,9 @@ VARIANTS = {
     "log json-file": variant(lambda b, h: h.update(LogConfig={"Type": "json-file", "Config": {}})),
     "log json-file, bounded": variant(lambda b, h: h["LogConfig"].update(Type="json-file")),
     "log local, unbounded": variant(lambda b, h: h.update(LogConfig={"Type": "local", "Config": {}})),
-    "PidMode of the pod": variant(lambda b, h: h.update(PidMode=h["IpcMode"])),
+    "own PID namespace": variant(lambda b, h: h.pop("PidMode")),
     "cri-dockerd's body": variant(lambda b, h: h.update(
-        LogConfig={"Type": "json-file", "Config": {}}, PidMode=h["IpcMode"])),
+        LogConfig={"Type": "json-file", "Config": {}})),
 }
 
 
@@ -112,6 +117,7 @@ def main():
     pause = d.create(pause_body(args.pause), f"startbench-pause-{tag}")
     d.call("POST", f"/containers/{pause}/start")
     samples = {n: [] for n in names}
+    removes = {n: [] for n in names}
     try:
         for r in range(args.rounds):
             order = names[:]
@@ -122,16 +128,25 @@ def main():
                     t0 = time.perf_counter()
                     d.call("POST", f"/containers/{cid}/start")
                     samples[n].append((time.perf_counter() - t0) * 1000)
+                    time.sleep(0.1)  # the shell sets its trap
+                    d.call("POST", f"/containers/{cid}/stop?t=10")
                 finally:
+                    t0 = time.perf_counter()
                     d.remove(cid)
+                    removes[n].append((time.perf_counter() - t0) * 1000)
     finally:
         d.remove(pause)
     base = statistics.median(samples[names[0]])
-    print(f"\nPOST /containers/{{id}}/start, medians over {args.rounds} interleaved rounds\n")
-    print(f"{'variant':<28}{'median ms':>11}{'min ms':>9}{'vs crimp':>10}")
+    rbase = statistics.median(removes[names[0]])
+    print(f"\nPOST /containers/{{id}}/start and DELETE /containers/{{id}} (stopped), medians "
+          f"over {args.rounds} interleaved rounds\n")
+    print(f"{'variant':<28}{'start ms':>10}{'min':>8}{'vs crimp':>10}"
+          f"{'remove ms':>11}{'vs crimp':>10}")
     for n in names:
         m = statistics.median(samples[n])
-        print(f"{n:<28}{m:>11.1f}{min(samples[n]):>9.1f}{m / base:>9.2f}x")
+        r = statistics.median(removes[n])
+        print(f"{n:<28}{m:>10.1f}{min(samples[n]):>8.1f}{m / base:>9.2f}x"
+              f"{r:>11.1f}{r / rbase:>9.2f}x")
 
 
 if __name__ == "__main__":

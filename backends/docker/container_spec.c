@@ -101,8 +101,12 @@ static void set_namespaces(json_t *hc, const char *sandbox_id,
     cleanup_free char *pod = xasprintf("container:%s", sandbox_id);
     json_object_set_new(hc, "NetworkMode", json_string(pod));
     json_object_set_new(hc, "IpcMode", json_string(pod));
-    if (ns == NULL)
+    if (ns == NULL) {
+        /* Absent options are the proto's defaults: every namespace the
+         * pod's, the PID one included (as on the containerd backend).  */
+        json_object_set_new(hc, "PidMode", json_string(pod));
         return;
+    }
     if (ns->network == RUNTIME__V1__NAMESPACE_MODE__NODE)
         json_object_set_new(hc, "UTSMode", json_string("host"));
     switch (ns->pid) {

@@ -16,6 +16,10 @@ struct docker_image_cache {
     pthread_mutex_t sync;  /* one resync at a time */
     pthread_rwlock_t lock; /* guards images and root */
     json_t *images;        /* Id -> image object */
+    /* IDs crimp removed -> the epoch of their removal: a resync whose list
+     * began before that epoch must not bring them back.  */
+    json_t *forgotten;
+    json_int_t epoch;
     char *root;
     atomic_bool following;
     atomic_bool stopping;
@@ -79,10 +83,28 @@ static int learn_root(struct docker_image_cache *c, crimp_error_t *err)
     return 0;
 }
 
+/* Removes from FRESH (listed at epoch LISTED_AT) what crimp removed
+ * after the list began; removals before it are in every later list and
+ * need no record any more.  Write lock held.  */
+static void drop_forgotten(struct docker_image_cache *c, json_t *fresh, json_int_t listed_at)
+{
+    const char *id;
+    json_t *at, *tmp;
+    json_object_foreach_safe (c->forgotten, tmp, id, at) {
+        if (json_integer_value(at) > listed_at)
+            json_object_del(fresh, id);
+        else
+            json_object_del(c->forgotten, id);
+    }
+}
+
 static int resync_locked(struct docker_image_cache *c, crimp_error_t *err)
 {
     if (learn_root(c, err) < 0)
         return -1;
+    pthread_rwlock_rdlock(&c->lock);
+    json_int_t listed_at = c->epoch;
+    pthread_rwlock_unlock(&c->lock);
     json_auto_t *list = NULL;
     if (docker_get_json(c->d->client, "/images/json", NULL, NULL, &list, err) < 0)
         return -1;
@@ -103,6 +125,7 @@ static int resync_locked(struct docker_image_cache *c, crimp_error_t *err)
             json_object_set_new(fresh, id, img);
     }
     pthread_rwlock_wrlock(&c->lock);
+    drop_forgotten(c, fresh, listed_at);
     json_decref(c->images);
     c->images = fresh;
     pthread_rwlock_unlock(&c->lock);
@@ -119,13 +142,12 @@ int docker_image_cache_refresh(struct docker_image_cache *c, crimp_error_t *err)
 
 void docker_image_cache_forget(struct docker_image_cache *c, const char *id)
 {
-    /* Under the resync lock: a resync whose list predates the removal has
-     * applied it already, a later one lists without the image.  */
-    pthread_mutex_lock(&c->sync);
+    /* Not behind a resync under way (the removal's own events start one):
+     * the record keeps that resync from bringing the image back.  */
     pthread_rwlock_wrlock(&c->lock);
     json_object_del(c->images, id);
+    json_object_set_new(c->forgotten, id, json_integer(++c->epoch));
     pthread_rwlock_unlock(&c->lock);
-    pthread_mutex_unlock(&c->sync);
 }
 
 bool docker_image_cache_current(struct docker_image_cache *c)
@@ -194,6 +216,7 @@ struct docker_image_cache *docker_image_cache_new(struct docker_backend *d)
     struct docker_image_cache *c = xcalloc(1, sizeof(*c));
     c->d = d;
     c->images = json_object();
+    c->forgotten = json_object();
     pthread_mutex_init(&c->sync, NULL);
     pthread_rwlock_init(&c->lock, NULL);
     if (pthread_create(&c->thread, NULL, follow_main, c) != 0)
@@ -208,6 +231,7 @@ void docker_image_cache_free(struct docker_image_cache *c)
     atomic_store(&c->stopping, true);
     pthread_join(c->thread, NULL);
     json_decref(c->images);
+    json_decref(c->forgotten);
     free(c->root);
     pthread_rwlock_destroy(&c->lock);
     pthread_mutex_destroy(&c->sync);

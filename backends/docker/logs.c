@@ -48,6 +48,8 @@ struct copier {
     struct docker_log_stream stream; /* the copier thread's own */
     bool drained;                    /* guarded by the owner's lock */
     bool overdue; /* a wait ran out: later ones do not wait (owner's lock) */
+    bool finished; /* its thread is ending (owner's lock) */
+    bool orphan;   /* forgotten while running: frees itself (owner's lock) */
 };
 
 struct docker_logs {
@@ -56,6 +58,7 @@ struct docker_logs {
     pthread_mutex_t lock; /* guards copiers and every copier's drained */
     pthread_cond_t drained_cv;
     struct copier *copiers;
+    unsigned orphans; /* forgotten copiers still running (guarded by lock) */
     /* Resuming after a crimpd restart while dockerd did not answer.  */
     pthread_t recover_thread;
     bool recovering;
@@ -152,12 +155,34 @@ static enum run_state run_state_of(struct copier *c, bool *answered_at_once)
     return RUN_CANCELLED;
 }
 
-static void mark_drained(struct copier *c)
+static void copier_release(struct copier *c)
 {
-    pthread_mutex_lock(&c->owner->lock);
+    pthread_mutex_destroy(&c->lock);
+    docker_log_stream_release(&c->stream);
+    free(c->id);
+    free(c->path);
+    free(c);
+}
+
+/* Marks C drained; one forgotten meanwhile (its container is being
+ * removed) frees itself, as nobody waits for it.  */
+static void copier_finish(struct copier *c)
+{
+    struct docker_logs *l = c->owner;
+    pthread_mutex_lock(&l->lock);
     c->drained = true;
-    pthread_cond_broadcast(&c->owner->drained_cv);
-    pthread_mutex_unlock(&c->owner->lock);
+    c->finished = true;
+    bool orphan = c->orphan;
+    pthread_cond_broadcast(&l->drained_cv);
+    pthread_mutex_unlock(&l->lock);
+    if (!orphan)
+        return;
+    pthread_detach(pthread_self());
+    copier_release(c);
+    pthread_mutex_lock(&l->lock);
+    l->orphans--;
+    pthread_cond_broadcast(&l->drained_cv);
+    pthread_mutex_unlock(&l->lock);
 }
 
 static void *copier_main(void *arg)
@@ -193,7 +218,7 @@ static void *copier_main(void *arg)
     crilog_close(c->log); /* flushes a last partial line */
     c->log = NULL;
     pthread_mutex_unlock(&c->lock);
-    mark_drained(c);
+    copier_finish(c);
     return NULL;
 }
 
@@ -201,11 +226,7 @@ static void copier_free(struct copier *c)
 {
     atomic_store(&c->stop, true);
     pthread_join(c->thread, NULL);
-    pthread_mutex_destroy(&c->lock);
-    docker_log_stream_release(&c->stream);
-    free(c->id);
-    free(c->path);
-    free(c);
+    copier_release(c);
 }
 
 static struct copier *find_copier(struct docker_logs *l, const char *id)
@@ -278,9 +299,18 @@ void docker_logs_forget(struct docker_logs *l, const char *id)
 {
     pthread_mutex_lock(&l->lock);
     struct copier *c = unlink_copier(l, id);
+    /* A copier still at work (its stream not yet ended, or asking whether
+     * the container runs) is told to stop and left to end on its own:
+     * RemoveContainer does not wait for it.  */
+    bool ended = c && c->finished;
+    if (c && !ended) {
+        atomic_store(&c->stop, true);
+        c->orphan = true;
+        l->orphans++;
+    }
     pthread_cond_broadcast(&l->drained_cv);
     pthread_mutex_unlock(&l->lock);
-    if (c)
+    if (ended)
         copier_free(c);
 }
 
@@ -482,6 +512,10 @@ void docker_logs_free(struct docker_logs *l)
         l->copiers = c->next;
         copier_free(c);
     }
+    pthread_mutex_lock(&l->lock);
+    while (l->orphans > 0) /* told to stop when forgotten */
+        pthread_cond_wait(&l->drained_cv, &l->lock);
+    pthread_mutex_unlock(&l->lock);
     pthread_cond_destroy(&l->drained_cv);
     pthread_mutex_destroy(&l->lock);
     free(l);
