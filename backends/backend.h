@@ -62,7 +62,8 @@
  * forwards every RPC as it is.  Adding an RPC: its row in proto/cri_rpcs.h
  * (and its messages in proto/cri.proto), its op in struct crimp_backend_ops
  * below, and in each backend a function in the file of its group plus its
- * line in the ops table; shim/ and stream/ follow the table unchanged.
+ * line in the ops table (CRIMP_DECLARE_OPS below declares the function);
+ * shim/ and stream/ follow the table unchanged.
  *
  * No backend includes another backend's headers.  backends/common holds
  * what every backend may use (CNI, OCI spec, CRI logs, checkpoints, cgroup

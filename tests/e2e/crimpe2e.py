@@ -469,8 +469,11 @@ class PodTests:
         self.assertEqual(descs["container_network_receive_bytes_total"][-1], "interface")
         cfg, pod = self.run_pod("metrics")
         try:
+            # The shell must outlive `sleep` to keep its 3 MB: busybox sh
+            # execs a last command, which would free it within a second.
             cid, _ = self.run_container(
-                pod, cfg, "hog", ["sh", "-c", "x=$(head -c 3000000 /dev/zero | tr '\\0' a); sleep 300"],
+                pod, cfg, "hog",
+                ["sh", "-c", "x=$(head -c 3000000 /dev/zero | tr '\\0' a); sleep 300; echo ${#x}"],
                 linux=PB.LinuxContainerConfig(resources=PB.LinuxContainerResources(
                     memory_limit_in_bytes=64 << 20)))
 
