@@ -146,9 +146,38 @@ int crimp_ownership_get(struct crimp_ownership *o, const char *id)
         return -1;
     pthread_mutex_lock(&o->lock);
     struct entry *e = find_locked(o, id);
-    if (e == NULL && strlen(id) < 64)
+    if (e == NULL && strlen(id) < CRIMP_FULL_ID_LEN)
         e = find_prefix_locked(o, id);
     int backend = e ? e->backend : -1;
+    pthread_mutex_unlock(&o->lock);
+    return backend;
+}
+
+/* The owner of the one pod or container (POD) whose ID starts with PREFIX,
+ * -1 for none, CRIMP_OWNERSHIP_AMBIGUOUS for several (lock held).  */
+static int owner_by_prefix_locked(struct crimp_ownership *o, const char *prefix, bool pod)
+{
+    int backend = -1;
+    size_t n = strlen(prefix);
+    for (size_t b = 0; b < BUCKETS; b++)
+        for (struct entry *e = o->buckets[b]; e; e = e->next) {
+            /* Aliases ("pod-uid/...") are no pod's or container's ID.  */
+            if (e->is_pod != pod || strncmp(e->id, prefix, n) != 0 || strchr(e->id, '/'))
+                continue;
+            if (backend >= 0)
+                return CRIMP_OWNERSHIP_AMBIGUOUS;
+            backend = e->backend;
+        }
+    return backend;
+}
+
+int crimp_ownership_get_kind(struct crimp_ownership *o, const char *id, bool pod)
+{
+    if (str_empty(id))
+        return -1;
+    pthread_mutex_lock(&o->lock);
+    struct entry *e = find_locked(o, id);
+    int backend = e ? (e->is_pod == pod ? e->backend : -1) : owner_by_prefix_locked(o, id, pod);
     pthread_mutex_unlock(&o->lock);
     return backend;
 }
