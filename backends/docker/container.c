@@ -147,6 +147,14 @@ int docker_start_container(struct crimp_backend *self, struct crimp_rpc *rpc,
     json_auto_t *inspect = NULL;
     if (id == NULL || docker_inspect(d, id, &inspect, err) < 0)
         return crimp_error_wrap(err, "start container");
+    /* A CRI container runs once: Docker would restart an exited one (its
+     * log file appended to, EXITED undone), which no CRI runtime does.  */
+    const char *state = json_string_value(json_object_get(json_object_get(inspect, "State"),
+                                                          "Status"));
+    if (state && strcmp(state, "created") != 0)
+        return crimp_make_error(err, GRPC_STATUS_FAILED_PRECONDITION, 0,
+                                "container %.12s is not in the created state (it is %s)", id,
+                                state);
     cleanup_docker_response struct docker_response r = {0};
     int rc = docker_post(d->client, "/containers/{id}/start", id, NULL, NULL, &r, err);
     docker_inventory_touch(d->inventory, id);

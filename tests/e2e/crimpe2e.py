@@ -271,6 +271,24 @@ class PodTests:
     def follow_events(self, timeout=120):
         return follow_events(self.c, timeout)
 
+    def test_exited_container_is_not_started_again(self):
+        """`crictl start` of an exited (or running) container: a CRI
+        container runs once, so FAILED_PRECONDITION, and it stays EXITED
+        with its exit code (Docker alone would have run it again)."""
+        cfg, pod = self.run_pod("once")
+        try:
+            cid, _ = self.run_container(pod, cfg, "once", ["sh", "-c", "exit 4"])
+            wait_for(lambda: self.c.call("ContainerStatus", container_id=cid).status.state ==
+                     PB.CONTAINER_EXITED, 30, "the exit")
+            with self.assertRaises(grpc.RpcError) as cm:
+                self.c.call("StartContainer", container_id=cid, timeout=60)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.FAILED_PRECONDITION)
+            self.assertIn(cid[:12], cm.exception.details())
+            st = self.c.call("ContainerStatus", container_id=cid).status
+            self.assertEqual((st.state, st.exit_code), (PB.CONTAINER_EXITED, 4))
+        finally:
+            self.remove_pod(pod)
+
     def test_names_taken_until_removed(self):
         """A pod's (name, namespace, uid, attempt) and a container's (name,
         attempt) in its pod are refused a second time, even while the first
