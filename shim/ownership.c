@@ -125,29 +125,12 @@ void crimp_ownership_remove_pod(struct crimp_ownership *o, const char *pod_id)
     pthread_mutex_unlock(&o->lock);
 }
 
-/* A unique entry whose ID starts with PREFIX (lock held).  */
-static struct entry *find_prefix_locked(struct crimp_ownership *o, const char *prefix)
-{
-    struct entry *found = NULL;
-    size_t n = strlen(prefix);
-    for (size_t b = 0; b < BUCKETS; b++)
-        for (struct entry *e = o->buckets[b]; e; e = e->next)
-            if (strncmp(e->id, prefix, n) == 0) {
-                if (found)
-                    return NULL;
-                found = e;
-            }
-    return found;
-}
-
 int crimp_ownership_get(struct crimp_ownership *o, const char *id)
 {
     if (str_empty(id))
         return -1;
     pthread_mutex_lock(&o->lock);
     struct entry *e = find_locked(o, id);
-    if (e == NULL && strlen(id) < CRIMP_FULL_ID_LEN)
-        e = find_prefix_locked(o, id);
     int backend = e ? e->backend : -1;
     pthread_mutex_unlock(&o->lock);
     return backend;

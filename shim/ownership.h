@@ -25,8 +25,7 @@ void crimp_ownership_remove(struct crimp_ownership *o, const char *id);
 /* Forgets a pod and every container recorded under it.  */
 void crimp_ownership_remove_pod(struct crimp_ownership *o, const char *pod_id);
 
-/* The owner of ID, or of the one ID that starts with it (crictl takes
- * prefixes); -1 when unknown or ambiguous.  */
+/* The owner of ID or alias key exactly; -1 when unknown.  */
 int crimp_ownership_get(struct crimp_ownership *o, const char *id);
 
 /* The owner of pod (POD) or container ID, or of the one pod or container
