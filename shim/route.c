@@ -56,11 +56,22 @@ static size_t ask_order(size_t def, size_t k)
     return k == 0 ? def : (k <= def ? k - 1 : k);
 }
 
+static int ambiguous_prefix(struct crimp_router *r, const char *prefix, bool pod, int a, int b,
+                            crimp_error_t *err)
+{
+    return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
+                            "%s ID prefix \"%s\" is ambiguous: it starts IDs on backends "
+                            "`%s` and `%s`; give more of the ID",
+                            pod ? "pod sandbox" : "container", prefix,
+                            r->backends[a]->config->name, r->backends[b]->config->name);
+}
+
 /* The backend holding the pod or container whose ID starts with PREFIX (an
- * operator's `crictl inspect 8f3`): every backend is asked, since one that
- * finds it says nothing of the others.  Found on several, the prefix is
- * refused: acting on whichever backend answered first could stop or remove
- * the wrong one.  The prefix is not filed in the table (it is no ID).  */
+ * operator's `crictl inspect 8f3`) when the table knows none: every backend
+ * is asked, since one that finds it says nothing of the others.  Found on
+ * several, the prefix is refused: acting on whichever backend answered
+ * first could stop or remove the wrong one.  A prefix is never filed in the
+ * table (it is no ID).  */
 static int owner_of_prefix(struct crimp_router *r, struct crimp_rpc *rpc, const char *prefix,
                            bool pod, crimp_error_t *err)
 {
@@ -72,12 +83,7 @@ static int owner_of_prefix(struct crimp_router *r, struct crimp_rpc *rpc, const 
             !backend_has(r->backends[i], rpc, prefix, pod))
             continue;
         if (found >= 0)
-            return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
-                                    "%s ID prefix \"%s\" is ambiguous: it starts IDs on "
-                                    "backends `%s` and `%s`; give more of the ID",
-                                    pod ? "pod sandbox" : "container", prefix,
-                                    r->backends[found]->config->name,
-                                    r->backends[i]->config->name);
+            return ambiguous_prefix(r, prefix, pod, found, (int)i, err);
         found = (int)i;
     }
     return found >= 0 ? found : (int)def;
@@ -89,10 +95,13 @@ static int owner_of_prefix(struct crimp_router *r, struct crimp_rpc *rpc, const 
 static int owner_of(struct crimp_router *r, struct crimp_rpc *rpc, const char *id, bool pod,
                     crimp_error_t *err)
 {
-    int idx = crimp_ownership_get_kind(r->owners, id, pod);
+    int also = -1;
+    int idx = crimp_ownership_get_kind(r->owners, id, pod, &also);
+    if (idx >= 0 && also >= 0 && (size_t)idx < r->n && (size_t)also < r->n)
+        return ambiguous_prefix(r, id, pod, idx, also, err);
     if (idx >= 0 && (size_t)idx < r->n)
         return idx;
-    if (idx == CRIMP_OWNERSHIP_AMBIGUOUS || (!str_empty(id) && strlen(id) < CRIMP_FULL_ID_LEN))
+    if (!str_empty(id) && strlen(id) < CRIMP_FULL_ID_LEN)
         return owner_of_prefix(r, rpc, id, pod, err);
     size_t def = crimp_router_default_index(r);
     for (size_t k = 0; k < r->n; k++) {
@@ -192,9 +201,14 @@ int crimp_router_plan_known(struct crimp_router *r, const struct crimp_method *m
         return crimp_router_live(r, 0) ? 0 : -1;
     switch (m->route) {
     case ROUTE_POD:
-        return crimp_ownership_get_kind(r->owners, string_field(req, "pod_sandbox_id"), true);
-    case ROUTE_CONTAINER:
-        return crimp_ownership_get_kind(r->owners, string_field(req, "container_id"), false);
+    case ROUTE_CONTAINER: {
+        /* An ambiguous prefix is refused on the slow path.  */
+        bool pod = m->route == ROUTE_POD;
+        int also = -1;
+        int idx = crimp_ownership_get_kind(
+            r->owners, string_field(req, pod ? "pod_sandbox_id" : "container_id"), pod, &also);
+        return also >= 0 ? -1 : idx;
+    }
     case ROUTE_ALL:
     case ROUTE_ALL_STRICT:
     case ROUTE_FOLLOW_ALL:

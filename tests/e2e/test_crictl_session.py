@@ -116,8 +116,9 @@ class OperatorSession(unittest.TestCase):
         for pod in (on_docker, on_containerd):
             st = self.c.call("PodSandboxStatus", pod_sandbox_id=pod).status
             self.assertEqual(st.state, PB.SANDBOX_READY)
-            # The shortest prefix telling the two apart reaches each.
-            n = next(i for i in range(1, 64) if on_docker[:i] != on_containerd[:i])
+            # The shortest prefix no other pod of the test shares reaches it.
+            n = next(i for i in range(1, 64)
+                     if not any(p != pod and p.startswith(pod[:i]) for p in self.pods))
             self.assertEqual(self.c.call("PodSandboxStatus",
                                          pod_sandbox_id=pod[:n]).status.id, pod)
         # The refused prefix was not filed as an ID: still refused.
@@ -128,7 +129,7 @@ class OperatorSession(unittest.TestCase):
             rc, out, err = self.crictl("stopp", prefix)
             self.assertNotEqual(rc, 0, out)
             self.assertIn("ambiguous", err)
-            rc, out, _ = self.crictl("inspectp", on_containerd[:n])
+            rc, out, _ = self.crictl("inspectp", on_containerd[:n])  # n: the loop ended on it
             self.assertEqual(rc, 0)
             self.assertEqual(json.loads(out)["status"]["id"], on_containerd)
 
