@@ -125,30 +125,49 @@ void crimp_ownership_remove_pod(struct crimp_ownership *o, const char *pod_id)
     pthread_mutex_unlock(&o->lock);
 }
 
-/* A unique entry whose ID starts with PREFIX (lock held).  */
-static struct entry *find_prefix_locked(struct crimp_ownership *o, const char *prefix)
-{
-    struct entry *found = NULL;
-    size_t n = strlen(prefix);
-    for (size_t b = 0; b < BUCKETS; b++)
-        for (struct entry *e = o->buckets[b]; e; e = e->next)
-            if (strncmp(e->id, prefix, n) == 0) {
-                if (found)
-                    return NULL;
-                found = e;
-            }
-    return found;
-}
-
 int crimp_ownership_get(struct crimp_ownership *o, const char *id)
 {
     if (str_empty(id))
         return -1;
     pthread_mutex_lock(&o->lock);
     struct entry *e = find_locked(o, id);
-    if (e == NULL && strlen(id) < 64)
-        e = find_prefix_locked(o, id);
     int backend = e ? e->backend : -1;
+    pthread_mutex_unlock(&o->lock);
+    return backend;
+}
+
+/* The owner of the pods or containers (POD) whose IDs start with PREFIX,
+ * -1 for none; *ALSO a second owner, else -1 (lock held).  Several IDs on
+ * one backend are that backend's to resolve or refuse.  */
+static int owners_by_prefix_locked(struct crimp_ownership *o, const char *prefix, bool pod,
+                                   int *also)
+{
+    int backend = -1;
+    size_t n = strlen(prefix);
+    for (size_t b = 0; b < BUCKETS; b++)
+        for (struct entry *e = o->buckets[b]; e; e = e->next) {
+            /* Aliases ("pod-uid/...") are no pod's or container's ID.  */
+            if (e->is_pod != pod || strncmp(e->id, prefix, n) != 0 || strchr(e->id, '/'))
+                continue;
+            if (backend < 0)
+                backend = e->backend;
+            else if (e->backend != backend)
+                *also = e->backend;
+        }
+    return backend;
+}
+
+int crimp_ownership_get_kind(struct crimp_ownership *o, const char *id, bool pod, int *also)
+{
+    int unused;
+    also = also ? also : &unused;
+    *also = -1;
+    if (str_empty(id))
+        return -1;
+    pthread_mutex_lock(&o->lock);
+    struct entry *e = find_locked(o, id);
+    int backend = e ? (e->is_pod == pod ? e->backend : -1)
+                    : owners_by_prefix_locked(o, id, pod, also);
     pthread_mutex_unlock(&o->lock);
     return backend;
 }

@@ -25,9 +25,17 @@ void crimp_ownership_remove(struct crimp_ownership *o, const char *id);
 /* Forgets a pod and every container recorded under it.  */
 void crimp_ownership_remove_pod(struct crimp_ownership *o, const char *pod_id);
 
-/* The owner of ID, or of the one ID that starts with it (crictl takes
- * prefixes); -1 when unknown or ambiguous.  */
+/* The owner of ID or alias key exactly; -1 when unknown.  */
 int crimp_ownership_get(struct crimp_ownership *o, const char *id);
+
+/* The owner of pod (POD) or container ID, or of the pods or containers
+ * whose IDs start with it; -1 when unknown.  *ALSO (may be NULL) is set to
+ * a second backend holding one such ID, else -1: the prefix is then
+ * ambiguous across backends.  */
+int crimp_ownership_get_kind(struct crimp_ownership *o, const char *id, bool pod, int *also);
+
+/* Shorter IDs are prefixes (IDs are 64 hex digits on every backend).  */
+#define CRIMP_FULL_ID_LEN 64
 
 /* How many pods and containers BACKEND owns.  */
 void crimp_ownership_count(struct crimp_ownership *o, int backend, size_t *pods,

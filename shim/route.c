@@ -50,17 +50,62 @@ static bool backend_has(struct crimp_backend *b, struct crimp_rpc *rpc, const ch
     return rc == 0;
 }
 
+/* Backends [k] in the order to ask them: the default first.  */
+static size_t ask_order(size_t def, size_t k)
+{
+    return k == 0 ? def : (k <= def ? k - 1 : k);
+}
+
+static int ambiguous_prefix(struct crimp_router *r, const char *prefix, bool pod, int a, int b,
+                            crimp_error_t *err)
+{
+    return crimp_make_error(err, GRPC_STATUS_INVALID_ARGUMENT, 0,
+                            "%s ID prefix \"%s\" is ambiguous: it starts IDs on backends "
+                            "`%s` and `%s`; give more of the ID",
+                            pod ? "pod sandbox" : "container", prefix,
+                            r->backends[a]->config->name, r->backends[b]->config->name);
+}
+
+/* The backend holding the pod or container whose ID starts with PREFIX (an
+ * operator's `crictl inspect 8f3`) when the table knows none: every backend
+ * is asked, since one that finds it says nothing of the others.  Found on
+ * several, the prefix is refused: acting on whichever backend answered
+ * first could stop or remove the wrong one.  A prefix is never filed in the
+ * table (it is no ID).  */
+static int owner_of_prefix(struct crimp_router *r, struct crimp_rpc *rpc, const char *prefix,
+                           bool pod, crimp_error_t *err)
+{
+    size_t def = crimp_router_default_index(r);
+    int found = -1;
+    for (size_t k = 0; k < r->n; k++) {
+        size_t i = ask_order(def, k);
+        if (!crimp_router_live(r, i) || crimp_router_down(r, i) ||
+            !backend_has(r->backends[i], rpc, prefix, pod))
+            continue;
+        if (found >= 0)
+            return ambiguous_prefix(r, prefix, pod, found, (int)i, err);
+        found = (int)i;
+    }
+    return found >= 0 ? found : (int)def;
+}
+
 /* The owner of ID: the table, else every backend asked in turn (the default
  * first).  Unknown everywhere: the default, whose answer (NOT_FOUND, or
  * success for an idempotent remove) is the right one.  */
-static int owner_of(struct crimp_router *r, struct crimp_rpc *rpc, const char *id, bool pod)
+static int owner_of(struct crimp_router *r, struct crimp_rpc *rpc, const char *id, bool pod,
+                    crimp_error_t *err)
 {
-    int idx = crimp_ownership_get(r->owners, id);
+    int also = -1;
+    int idx = crimp_ownership_get_kind(r->owners, id, pod, &also);
+    if (idx >= 0 && also >= 0 && (size_t)idx < r->n && (size_t)also < r->n)
+        return ambiguous_prefix(r, id, pod, idx, also, err);
     if (idx >= 0 && (size_t)idx < r->n)
         return idx;
+    if (!str_empty(id) && strlen(id) < CRIMP_FULL_ID_LEN)
+        return owner_of_prefix(r, rpc, id, pod, err);
     size_t def = crimp_router_default_index(r);
     for (size_t k = 0; k < r->n; k++) {
-        size_t i = k == 0 ? def : (k <= def ? k - 1 : k);
+        size_t i = ask_order(def, k);
         /* A backend found down is not asked: the lookup would wait for it.  */
         if (crimp_router_live(r, i) && !crimp_router_down(r, i) &&
             backend_has(r->backends[i], rpc, id, pod)) {
@@ -132,9 +177,9 @@ int crimp_router_plan(struct crimp_router *r, const struct crimp_method *m, stru
     case ROUTE_NEW_POD:
         return plan_new_pod(r, req, err);
     case ROUTE_POD:
-        return owner_of(r, rpc, string_field(req, "pod_sandbox_id"), true);
+        return owner_of(r, rpc, string_field(req, "pod_sandbox_id"), true, err);
     case ROUTE_CONTAINER:
-        return owner_of(r, rpc, string_field(req, "container_id"), false);
+        return owner_of(r, rpc, string_field(req, "container_id"), false, err);
     case ROUTE_ALL:
     case ROUTE_ALL_STRICT:
     case ROUTE_FOLLOW_ALL:
@@ -156,9 +201,14 @@ int crimp_router_plan_known(struct crimp_router *r, const struct crimp_method *m
         return crimp_router_live(r, 0) ? 0 : -1;
     switch (m->route) {
     case ROUTE_POD:
-        return crimp_ownership_get(r->owners, string_field(req, "pod_sandbox_id"));
-    case ROUTE_CONTAINER:
-        return crimp_ownership_get(r->owners, string_field(req, "container_id"));
+    case ROUTE_CONTAINER: {
+        /* An ambiguous prefix is refused on the slow path.  */
+        bool pod = m->route == ROUTE_POD;
+        int also = -1;
+        int idx = crimp_ownership_get_kind(
+            r->owners, string_field(req, pod ? "pod_sandbox_id" : "container_id"), pod, &also);
+        return also >= 0 ? -1 : idx;
+    }
     case ROUTE_ALL:
     case ROUTE_ALL_STRICT:
     case ROUTE_FOLLOW_ALL:

@@ -167,6 +167,12 @@ int ctrd_create_container(struct crimp_backend *self, struct crimp_rpc *rpc,
         ctrd_sandbox_put(s);
         return crimp_error_wrap(err, "image %s", cfg->image->image);
     }
+    cleanup_free char *name_key = ctrd_reserve_container_name(b, s->id, cfg->metadata, id, err);
+    if (name_key == NULL) {
+        ctrd_image_clear(&img);
+        ctrd_sandbox_put(s);
+        return -1;
+    }
     struct ctrd_container *c = ctrd_container_new(id);
     c->config = (Runtime__V1__ContainerConfig *)ctrd_pb_clone(&cfg->base);
     c->sandbox_id = xstrdup(s->id);
@@ -187,6 +193,7 @@ int ctrd_create_container(struct crimp_backend *self, struct crimp_rpc *rpc,
             log_warn("containerd: cleanup of a failed container: %s", uerr->msg);
     }
     ctrd_intent_end(b, id);
+    ctrd_store_release_name(b, name_key);
     if (ret == 0) {
         crimp_event_hub_publish(b->events, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_CREATED_EVENT,
                                 c->id, c->sandbox_id, c->created_at);

@@ -261,6 +261,23 @@ struct ctrd_container **ctrd_containers(struct ctrd_backend *b, const char *sand
 void ctrd_sandboxes_put_all(struct ctrd_sandbox **v, size_t n);
 void ctrd_containers_put_all(struct ctrd_container **v, size_t n);
 
+/* Names (names.c): a pod's or container's name is reserved from the start
+ * of its creation until its record is removed.  The reserve calls return the
+ * key to release once the record is added or the creation failed, or NULL
+ * with ALREADY_EXISTS naming the holder.  */
+char *ctrd_pod_name_key(const Runtime__V1__PodSandboxMetadata *m);
+char *ctrd_container_name_key(const char *pod_id, const Runtime__V1__ContainerMetadata *m);
+char *ctrd_reserve_pod_name(struct ctrd_backend *b, const Runtime__V1__PodSandboxMetadata *m,
+                            const char *id, crimp_error_t *err);
+char *ctrd_reserve_container_name(struct ctrd_backend *b, const char *pod_id,
+                                  const Runtime__V1__ContainerMetadata *m, const char *id,
+                                  crimp_error_t *err);
+/* Store side: 0 when KEY was free (now held by ID until released), else -1
+ * with *HOLDER the ID of the record or creation holding it.  */
+int ctrd_store_reserve_name(struct ctrd_backend *b, const char *key, const char *id,
+                            char **holder);
+void ctrd_store_release_name(struct ctrd_backend *b, const char *key);
+
 /* New records, zeroed, one reference.  */
 struct ctrd_sandbox *ctrd_sandbox_new(const char *id);
 struct ctrd_container *ctrd_container_new(const char *id);

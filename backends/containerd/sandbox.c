@@ -307,6 +307,9 @@ int ctrd_run_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
     cleanup_free char *id = ctrd_new_id(err);
     if (id == NULL)
         return -1;
+    cleanup_free char *name_key = ctrd_reserve_pod_name(b, req->config->metadata, id, err);
+    if (name_key == NULL)
+        return -1;
     struct ctrd_sandbox *s = ctrd_sandbox_new(id);
     s->config = (Runtime__V1__PodSandboxConfig *)ctrd_pb_clone(&req->config->base);
     s->runtime_handler = xstrdup(req->runtime_handler ? req->runtime_handler : "");
@@ -318,6 +321,7 @@ int ctrd_run_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
     cleanup_free char *what = xasprintf("%s/%s", req->config->metadata->namespace_,
                                         req->config->metadata->name);
     if (ctrd_intent_begin(b, "pod", id, what, err) < 0) {
+        ctrd_store_release_name(b, name_key);
         ctrd_sandbox_put(s);
         return -1;
     }
@@ -340,6 +344,8 @@ int ctrd_run_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
         undo_sandbox(b, s);
     /* The record explains the pod from here on, or nothing is left.  */
     ctrd_intent_end(b, id);
+    /* Added, the record holds the name; failed, nothing does.  */
+    ctrd_store_release_name(b, name_key);
     ctrd_sandbox_put(s);
     if (ret < 0)
         return -1;

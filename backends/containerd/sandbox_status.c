@@ -36,9 +36,15 @@ static Runtime__V1__LinuxPodSandboxStatus *linux_status(struct ctrd_sandbox *s)
     lx->namespaces = xmalloc(sizeof(*lx->namespaces));
     runtime__v1__namespace__init(lx->namespaces);
     const Runtime__V1__LinuxPodSandboxConfig *l = s->config->linux;
-    if (l && l->security_context && l->security_context->namespace_options)
+    if (l && l->security_context && l->security_context->namespace_options) {
         lx->namespaces->options = (Runtime__V1__NamespaceOption *)ctrd_pb_clone(
             &l->security_context->namespace_options->base);
+    } else {
+        /* None asked: the pod's own namespaces (all POD, the zero mode), said
+         * as containerd's CRI plugin says it rather than left out.  */
+        lx->namespaces->options = xmalloc(sizeof(*lx->namespaces->options));
+        runtime__v1__namespace_option__init(lx->namespaces->options);
+    }
     return lx;
 }
 

@@ -19,6 +19,7 @@ struct table {
 struct ctrd_store {
     pthread_mutex_t lock; /* guards both tables and every record's REFS */
     struct table sandboxes, containers;
+    json_t *creating; /* name key -> ID of a creation under way (names.c) */
     char *sandbox_dir, *container_dir;
 };
 
@@ -359,6 +360,50 @@ int ctrd_container_add(struct ctrd_backend *b, struct ctrd_container *c, crimp_e
     return 0;
 }
 
+/* The ID of the record (lock held) whose name key is KEY, or NULL.  */
+static const char *record_named_locked(struct ctrd_store *st, const char *key)
+{
+    for (size_t i = 0; i < st->sandboxes.n; i++) {
+        struct ctrd_sandbox *s = st->sandboxes.v[i];
+        cleanup_free char *k = ctrd_pod_name_key(s->config ? s->config->metadata : NULL);
+        if (k && strcmp(k, key) == 0)
+            return s->id;
+    }
+    for (size_t i = 0; i < st->containers.n; i++) {
+        struct ctrd_container *c = st->containers.v[i];
+        cleanup_free char *k =
+            ctrd_container_name_key(c->sandbox_id, c->config ? c->config->metadata : NULL);
+        if (k && strcmp(k, key) == 0)
+            return c->id;
+    }
+    return NULL;
+}
+
+int ctrd_store_reserve_name(struct ctrd_backend *b, const char *key, const char *id,
+                            char **holder)
+{
+    struct ctrd_store *st = b->store;
+    pthread_mutex_lock(&st->lock);
+    const char *by = json_string_value(json_object_get(st->creating, key));
+    if (by == NULL)
+        by = record_named_locked(st, key);
+    if (by)
+        *holder = xstrdup(by);
+    else
+        json_object_set_new(st->creating, key, json_string(id));
+    pthread_mutex_unlock(&st->lock);
+    return by ? -1 : 0;
+}
+
+void ctrd_store_release_name(struct ctrd_backend *b, const char *key)
+{
+    if (key == NULL)
+        return;
+    pthread_mutex_lock(&b->store->lock);
+    json_object_del(b->store->creating, key);
+    pthread_mutex_unlock(&b->store->lock);
+}
+
 /* Drops the table's reference to REC if it is still in T.  */
 static bool forget(struct ctrd_store *st, struct table *t, void *rec, atomic_int *refs)
 {
@@ -466,6 +511,7 @@ int ctrd_store_init(struct ctrd_backend *b, crimp_error_t *err)
 {
     struct ctrd_store *st = xcalloc(1, sizeof(*st));
     pthread_mutex_init(&st->lock, NULL);
+    st->creating = json_object();
     st->sandbox_dir = xasprintf("%s/sandboxes", b->state_dir);
     st->container_dir = xasprintf("%s/containers", b->state_dir);
     b->store = st;
@@ -489,6 +535,7 @@ void ctrd_store_free(struct ctrd_backend *b)
         ctrd_container_put(st->containers.v[i]);
     free(st->sandboxes.v);
     free(st->containers.v);
+    json_decref(st->creating);
     free(st->sandbox_dir);
     free(st->container_dir);
     pthread_mutex_destroy(&st->lock);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "docker-internal.h"
@@ -22,23 +23,47 @@ static char *conflicting_id(const char *msg)
     return strndup(p, strcspn(p, "\""));
 }
 
-/* A name can be left taken by a create that failed half way (kubernetes
- * PRs 36768, 40448).  Like dockershim: remove the holder if it is not in use
- * and report the conflict (kubelet retries), or retry under a new name when
- * the holder is a phantom Docker cannot find.  */
+/* Docker's names are unique, as CRI names must be: a second create of a
+ * pod's or a container's name (an operator's repeated `crictl create`, or
+ * kubelet's retry while the first create still runs) is refused with
+ * ALREADY_EXISTS naming the holder, and the holder is kept, as containerd's
+ * CRI plugin keeps it.  (dockershim removed a holder not running, which
+ * deleted a live created or exited container, or the twin still being
+ * made.)  A container left behind by a create that failed half way carries
+ * the CRI labels, so it is listed and kubelet collects it.  Only a phantom
+ * holder Docker cannot find (kubernetes PRs 36768, 40448) is stepped round
+ * by a retry under a new name.  */
+/* Docker takes the name before the container it creates can be looked
+ * up: a holder not found at once may be a twin create still running.  Only
+ * one missing for PHANTOM_WAIT_MS is a phantom.  */
+enum { PHANTOM_WAIT_MS = 2000, PHANTOM_POLL_MS = 100 };
+
+static bool holder_is_phantom(struct docker_backend *d, const char *holder)
+{
+    for (int waited = 0; waited <= PHANTOM_WAIT_MS; waited += PHANTOM_POLL_MS) {
+        json_auto_t *found = NULL;
+        cleanup_error crimp_error_t err = NULL;
+        if (docker_get_json(d->client, "/containers/{id}/json", holder, NULL, &found, &err) == 0 ||
+            err->code != GRPC_STATUS_NOT_FOUND)
+            return false;
+        struct timespec pause = {0, PHANTOM_POLL_MS * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    return true;
+}
+
 static int recover_conflict(struct docker_backend *d, const char *name, json_t *body, char **id,
                             crimp_error_t *err)
 {
     cleanup_free char *holder = conflicting_id((*err)->msg);
     if (holder == NULL)
         return -1;
-    struct docker_request del = {.method = "DELETE", .path = "/containers/{id}", .id = holder,
-                                 .query = "v=1"};
-    cleanup_error crimp_error_t derr = NULL;
-    if (docker_do(d->client, &del, NULL, &derr) == 0 || derr->code != GRPC_STATUS_NOT_FOUND) {
+    if (!holder_is_phantom(d, holder)) {
         (*err)->code = GRPC_STATUS_ALREADY_EXISTS;
         return -1;
     }
+    log_warn("docker: the name %s is held by container %s, which Docker cannot find: "
+             "creating it as %s_<random>", name, holder, name);
     unsigned r = (unsigned)crimp_now_real_ns();
     cleanup_free char *renamed = xasprintf("%s_%08x", name, r);
     crimp_error_release(err);
@@ -119,6 +144,14 @@ int docker_start_container(struct crimp_backend *self, struct crimp_rpc *rpc,
      * copy (fresh from the resolve) serves.  */
     if (id == NULL || docker_inspect_known(d, id, &inspect, err) < 0)
         return crimp_error_wrap(err, "start container");
+    /* A CRI container runs once: Docker would restart an exited one (its
+     * log file appended to, EXITED undone), which no CRI runtime does.  */
+    const char *state = json_string_value(json_object_get(json_object_get(inspect, "State"),
+                                                          "Status"));
+    if (state && strcmp(state, "created") != 0)
+        return crimp_make_error(err, GRPC_STATUS_FAILED_PRECONDITION, 0,
+                                "container %.12s is not in the created state (it is %s)", id,
+                                state);
     cleanup_docker_response struct docker_response r = {0};
     int rc = docker_post(d->client, "/containers/{id}/start", id, NULL, NULL, &r, err);
     docker_inventory_touch(d->inventory, id);

@@ -33,9 +33,10 @@ struct docker_backend {
     struct docker_inventory *inventory;    /* what the stats calls read (inventory.h) */
     struct docker_image_cache *images;     /* what the image calls read (image_cache.h) */
 
-    pthread_mutex_t lock; /* guards the cached engine version */
+    pthread_mutex_t lock; /* guards the cached engine version and MAKING */
     char *engine_version;
     int64_t engine_version_at;
+    json_t *making; /* set of pod names whose intent is open (recover.c) */
 };
 
 static inline struct docker_backend *docker_of(struct crimp_backend *b)

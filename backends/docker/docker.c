@@ -79,6 +79,7 @@ static void docker_close(struct crimp_backend *self)
     cni_runner_free(d->cni);
     docker_client_free(d->client);
     pthread_mutex_destroy(&d->lock);
+    json_decref(d->making);
     free(d->engine_version);
     free(d->pause_image);
     for (char **c = d->privileged_caps; c && *c; c++)
@@ -102,6 +103,7 @@ static struct crimp_backend *docker_open(const struct crimp_backend_config *cfg,
         return NULL;
     struct docker_backend *d = xcalloc(1, sizeof(*d));
     pthread_mutex_init(&d->lock, NULL);
+    d->making = json_object();
     d->client = docker_client_new(socket_of(cfg->endpoint));
     d->pause_image = xstrdup(crimp_option_string(opts, "pause_image"));
     d->state_dir = xstrdup(cfg->state_dir ? cfg->state_dir : "/var/lib/crimp/backends/docker");

@@ -29,12 +29,27 @@ static char *intent_dir(struct docker_backend *d)
     return xasprintf("%s/intents", d->state_dir);
 }
 
+/* One RunPodSandbox per pod name at a time: a twin (kubelet's retry while
+ * the first still runs, an operator's second `crictl runp`) is refused here,
+ * before it could write over the first one's intent.  Once the intent ends,
+ * Docker's own name check refuses twins.  */
 int docker_intent_begin(struct docker_backend *d, const char *name, crimp_error_t *err)
 {
+    pthread_mutex_lock(&d->lock);
+    bool busy = json_object_get(d->making, name) != NULL;
+    if (!busy)
+        json_object_set_new(d->making, name, json_true());
+    pthread_mutex_unlock(&d->lock);
+    if (busy)
+        return crimp_make_error(err, GRPC_STATUS_ALREADY_EXISTS, 0,
+                                "pod sandbox name %s is in use by a RunPodSandbox still running",
+                                name);
     cleanup_free char *dir = intent_dir(d);
     json_auto_t *j = json_pack("{s:s}", "name", name);
-    if (crimp_checkpoint_write(dir, name, j, err) < 0)
+    if (crimp_checkpoint_write(dir, name, j, err) < 0) {
+        docker_intent_end(d, name);
         return crimp_error_wrap(err, "intent of pod %s", name);
+    }
     return 0;
 }
 
@@ -44,6 +59,9 @@ void docker_intent_end(struct docker_backend *d, const char *name)
     cleanup_error crimp_error_t err = NULL;
     if (crimp_checkpoint_remove(dir, name, &err) < 0)
         log_warn("docker: %s", err->msg);
+    pthread_mutex_lock(&d->lock);
+    json_object_del(d->making, name);
+    pthread_mutex_unlock(&d->lock);
 }
 
 /* What exists: pause containers by ID (with their Docker name) and app

@@ -314,6 +314,75 @@ class PodTests:
     def follow_events(self, timeout=120):
         return follow_events(self.c, timeout)
 
+    def test_exited_container_is_not_started_again(self):
+        """`crictl start` of an exited (or running) container: a CRI
+        container runs once, so FAILED_PRECONDITION, and it stays EXITED
+        with its exit code (Docker alone would have run it again)."""
+        cfg, pod = self.run_pod("once")
+        try:
+            cid, _ = self.run_container(pod, cfg, "once", ["sh", "-c", "exit 4"])
+            wait_for(lambda: self.c.call("ContainerStatus", container_id=cid).status.state ==
+                     PB.CONTAINER_EXITED, 30, "the exit")
+            with self.assertRaises(grpc.RpcError) as cm:
+                self.c.call("StartContainer", container_id=cid, timeout=60)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.FAILED_PRECONDITION)
+            self.assertIn(cid[:12], cm.exception.details())
+            st = self.c.call("ContainerStatus", container_id=cid).status
+            self.assertEqual((st.state, st.exit_code), (PB.CONTAINER_EXITED, 4))
+        finally:
+            self.remove_pod(pod)
+
+    def test_names_taken_until_removed(self):
+        """A pod's (name, namespace, uid, attempt) and a container's (name,
+        attempt) in its pod are refused a second time, even while the first
+        creation still runs (kubelet's retry after a deadline), with
+        ALREADY_EXISTS naming the holder; once removed, the name is free."""
+        cfg = self.pod_config("twin")
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            tries = [pool.submit(self.c.call, "RunPodSandbox", config=cfg,
+                                 timeout=self.RUNP_TIMEOUT) for _ in range(2)]
+            results = []
+            for t in tries:
+                try:
+                    results.append(t.result().pod_sandbox_id)
+                except grpc.RpcError as e:
+                    results.append(e)
+        pods = [r for r in results if isinstance(r, str)]
+        refused = [r for r in results if not isinstance(r, str)]
+        self.assertEqual((len(pods), len(refused)), (1, 1), results)
+        pod = pods[0]
+        try:
+            self.assertEqual(refused[0].code(), grpc.StatusCode.ALREADY_EXISTS, refused[0].details())
+            self.assertIn("twin", refused[0].details())
+            # Asked again once the first is made: refused, naming the pod.
+            with self.assertRaises(grpc.RpcError) as cm:
+                self.c.call("RunPodSandbox", config=cfg, timeout=self.RUNP_TIMEOUT)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.ALREADY_EXISTS)
+            self.assertIn(pod, cm.exception.details())
+            self.assertEqual([p.id for p in self.c.call("ListPodSandbox").items
+                              if p.metadata.uid == cfg.metadata.uid], [pod])
+            cid, _ = self.run_container(pod, cfg, "one", ["sleep", "300"], start=False)
+            with self.assertRaises(grpc.RpcError) as cm:
+                self.run_container(pod, cfg, "one", ["sleep", "300"], start=False)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.ALREADY_EXISTS)
+            self.assertIn(cid, cm.exception.details())
+            # ... and the holder is kept (dockershim removed one not running).
+            self.assertEqual(self.c.call("ContainerStatus", container_id=cid).status.state,
+                             PB.CONTAINER_CREATED)
+            # The next attempt is another name; a removed container frees its own.
+            cfg1 = PB.ContainerConfig(metadata=PB.ContainerMetadata(name="one", attempt=1),
+                                      image=PB.ImageSpec(image=self.IMAGE), command=["true"],
+                                      log_path="one-1.log", linux=PB.LinuxContainerConfig())
+            self.c.call("CreateContainer", pod_sandbox_id=pod, config=cfg1, sandbox_config=cfg,
+                        timeout=60)
+            self.c.call("RemoveContainer", container_id=cid)
+            self.run_container(pod, cfg, "one", ["sleep", "300"], start=False)
+        finally:
+            self.remove_pod(pod)
+        # Removed, the pod's name can be used again.
+        pod = self.c.call("RunPodSandbox", config=cfg, timeout=self.RUNP_TIMEOUT).pod_sandbox_id
+        self.remove_pod(pod)
+
     def test_container_events_in_order(self):
         """Evented PLEG: CREATED, STARTED, STOPPED, DELETED in order, each with
         the pod's status and its containers'; a container that exits by
