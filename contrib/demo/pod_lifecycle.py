@@ -31,6 +31,9 @@ def timed(samples, name, fn, *args, **kw):
 
 def one_round(c, image, logdir, samples):
     uid = uuid.uuid4().hex[:8]
+    # kubelet makes the pod's log directory before RunPodSandbox; a runtime
+    # need not (cri-dockerd does not), so do as kubelet does.
+    os.makedirs(os.path.join(logdir, uid), exist_ok=True)
     pod_cfg = PB.PodSandboxConfig(
         metadata=PB.PodSandboxMetadata(name=f"demo-{uid}", namespace="crimp-demo", uid=uid),
         hostname=f"demo-{uid}", log_directory=os.path.join(logdir, uid),
