@@ -276,17 +276,8 @@ static int set_security(json_t *body, json_t *hc, const Runtime__V1__LinuxContai
         return -1;
     if (user)
         json_object_set_new(body, "User", json_string(user));
-    if (sc->n_supplemental_groups > 0) {
-        json_t *groups = json_array();
-        for (size_t i = 0; i < sc->n_supplemental_groups; i++) {
-            char buf[24];
-            snprintf(buf, sizeof(buf), "%lld", (long long)sc->supplemental_groups[i]);
-            json_array_append_new(groups, json_string(buf));
-        }
-        json_object_set_new(hc, "GroupAdd", groups);
-    }
-    if (sc->readonly_rootfs)
-        json_object_set_new(hc, "ReadonlyRootfs", json_true());
+    docker_spec_rootfs_and_groups(hc, sc->readonly_rootfs, sc->supplemental_groups,
+                                  sc->n_supplemental_groups);
     if (sc->no_new_privs)
         json_array_append_new(secopts, json_string("no-new-privileges"));
     if (sc->privileged) {
@@ -384,6 +375,22 @@ static json_t *container_body(const Runtime__V1__ContainerConfig *cfg, const cha
     if (sig)
         json_object_set_new(body, "StopSignal", json_string(sig));
     return body;
+}
+
+void docker_spec_rootfs_and_groups(json_t *hc, bool readonly_rootfs, const int64_t *groups,
+                                   size_t n_groups)
+{
+    if (readonly_rootfs)
+        json_object_set_new(hc, "ReadonlyRootfs", json_true());
+    if (n_groups == 0)
+        return;
+    json_t *add = json_array();
+    for (size_t i = 0; i < n_groups; i++) {
+        char buf[24];
+        snprintf(buf, sizeof(buf), "%lld", (long long)groups[i]);
+        json_array_append_new(add, json_string(buf));
+    }
+    json_object_set_new(hc, "GroupAdd", add);
 }
 
 json_t *docker_container_spec(const Runtime__V1__ContainerConfig *cfg, const char *sandbox_id,

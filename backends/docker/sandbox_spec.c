@@ -48,17 +48,8 @@ static json_t *sandbox_host_config(const Runtime__V1__PodSandboxConfig *cfg,
                                                  cfg->linux->n_sysctls));
     const Runtime__V1__LinuxSandboxSecurityContext *sc = cfg->linux->security_context;
     if (sc) {
-        if (sc->readonly_rootfs)
-            json_object_set_new(hc, "ReadonlyRootfs", json_true());
-        if (sc->n_supplemental_groups > 0) {
-            json_t *groups = json_array();
-            for (size_t i = 0; i < sc->n_supplemental_groups; i++) {
-                char buf[24];
-                snprintf(buf, sizeof(buf), "%lld", (long long)sc->supplemental_groups[i]);
-                json_array_append_new(groups, json_string(buf));
-            }
-            json_object_set_new(hc, "GroupAdd", groups);
-        }
+        docker_spec_rootfs_and_groups(hc, sc->readonly_rootfs, sc->supplemental_groups,
+                                      sc->n_supplemental_groups);
         /* A privileged pod's pause container needs no privilege itself, and
          * Docker's privileged mode fails on machines with a reduced bounding
          * set; the app containers get what they ask for.  */

@@ -7,6 +7,8 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "backend.h"
 
@@ -33,5 +35,10 @@ json_t *docker_sandbox_spec(const Runtime__V1__PodSandboxConfig *cfg,
 json_t *docker_container_spec(const Runtime__V1__ContainerConfig *cfg, const char *sandbox_id,
                               const Runtime__V1__PodSandboxConfig *sandbox_cfg,
                               const struct docker_spec_opts *o, crimp_error_t *err);
+
+/* HostConfig's ReadonlyRootfs and GroupAdd (Docker wants the group IDs as
+ * strings), the same for a pause container and an app container.  */
+void docker_spec_rootfs_and_groups(json_t *hc, bool readonly_rootfs, const int64_t *groups,
+                                   size_t n_groups);
 
 #endif
