@@ -363,6 +363,9 @@ void ctrd_monitor_resync(struct ctrd_backend *b);
 /* Queues ctrd_recover_containerd on the reaper (retried every second
  * while containerd cannot be reached).  */
 void ctrd_monitor_recover(struct ctrd_backend *b);
+/* Queues ctrd_sweep_shims on the reaper DELAY_NS from now, unless one is
+ * queued already: after a reconnect and after a container is deleted.  */
+void ctrd_monitor_sweep_shims(struct ctrd_backend *b, int64_t delay_ns);
 /* Has the reaper close container ID's stdin (ctrd_close_stdin) soon: for
  * the log copier, which must not wait on containerd.  CTX is the backend.  */
 void ctrd_monitor_close_stdin(void *ctx, const char *id);
@@ -396,6 +399,15 @@ void ctrd_recover_local(struct ctrd_backend *b);
  * snapshots that neither a record nor a live intent explains, then the
  * stale intents.  Fails (to be retried) when containerd cannot be reached.  */
 int ctrd_recover_containerd(struct ctrd_backend *b, crimp_error_t *err);
+/* Adds the IDs of this crimpd's calls in flight (live intents) to SET.  */
+void ctrd_live_intents_into(struct ctrd_backend *b, json_t *set);
+
+/* ---- shim_sweep.c --------------------------------------------------------
+ * Ends the containerd shims of this namespace and socket that serve no
+ * container, group or call in flight and have no child (containerd leaks
+ * them when a call is cancelled mid-way); *KILLED counts them.  Fails when
+ * containerd cannot list its containers (nothing is killed then).  */
+int ctrd_sweep_shims(struct ctrd_backend *b, size_t *killed, crimp_error_t *err);
 /* Polls Tasks/Get until ID's task is stopped or gone (10 s at most).  */
 void ctrd_wait_task_stopped(struct ctrd_backend *b, const char *id);
 

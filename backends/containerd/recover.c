@@ -16,7 +16,8 @@
  *    again 5 s later (containerd may still finish a call the dead crimpd
  *    had in flight), containerd containers, tasks and rootfs snapshots that
  *    neither a record nor a call in flight in this crimpd explains are
- *    deleted.
+ *    deleted, and then the idle shims containerd leaked for calls the dead
+ *    crimpd had in flight are ended (shim_sweep.c).
  *
  * Every object removed is logged, with the pod's name when an intent
  * named it.  Objects made by this crimpd are never touched: the local sweep
@@ -65,6 +66,16 @@ static bool is_live(struct ctrd_backend *b, const char *id)
     bool live = json_object_get(b->live_intents, id) != NULL;
     pthread_mutex_unlock(&b->intents_mu);
     return live;
+}
+
+void ctrd_live_intents_into(struct ctrd_backend *b, json_t *set)
+{
+    pthread_mutex_lock(&b->intents_mu);
+    const char *id;
+    json_t *v;
+    json_object_foreach (b->live_intents, id, v)
+        json_object_set_new(set, id, json_true());
+    pthread_mutex_unlock(&b->intents_mu);
 }
 
 int ctrd_intent_begin(struct ctrd_backend *b, const char *kind, const char *id,
@@ -450,9 +461,9 @@ static int sweep_snapshots(struct ctrd_backend *b, size_t *removed, crimp_error_
 
 int ctrd_recover_containerd(struct ctrd_backend *b, crimp_error_t *err)
 {
-    size_t containers = 0, tasks = 0, snapshots = 0;
+    size_t containers = 0, tasks = 0, snapshots = 0, shims = 0;
     if (sweep_containers(b, &containers, err) < 0 || sweep_tasks(b, &tasks, err) < 0 ||
-        sweep_snapshots(b, &snapshots, err) < 0)
+        sweep_snapshots(b, &snapshots, err) < 0 || ctrd_sweep_shims(b, &shims, err) < 0)
         return crimp_error_wrap(err, "containerd recovery");
     /* Every half-made object of the last run is gone now; intents written
      * since belong to calls in flight.  */
@@ -462,7 +473,7 @@ int ctrd_recover_containerd(struct ctrd_backend *b, crimp_error_t *err)
         ctrd_intent_end(b, json_string_value(id));
     json_array_clear(b->stale_intents);
     log_info("containerd: recovery done: %zu containers, %zu tasks and %zu snapshots without "
-             "a record removed",
-             containers, tasks, snapshots);
+             "a record removed, %zu idle shims ended",
+             containers, tasks, snapshots, shims);
     return 0;
 }
