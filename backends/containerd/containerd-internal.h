@@ -44,6 +44,7 @@ struct ctrd_backend {
     char *pause_image;
     char **insecure_registries; /* NULL-terminated, from options */
     char *registry_config_path; /* containerd's hosts.toml tree (registry_hosts.h) */
+    char *shim_address; /* containerd's socket as its shims name it (-address) */
     char *state_dir;   /* crimp's files for this backend: sandboxes/, containers/ */
     char *netns_dir;   /* pinned network namespaces */
     struct cni_runner *cni;

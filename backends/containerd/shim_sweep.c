@@ -279,7 +279,7 @@ int ctrd_sweep_shims(struct ctrd_backend *b, size_t *killed, crimp_error_t *err)
 {
     *killed = 0;
     const char *ns = ctrd_conn_namespace(b->conn);
-    const char *socket = ctrd_conn_endpoint(b->conn);
+    const char *socket = b->shim_address;
     size_t n = 0;
     struct shim_proc *v = scan_shims(ns, socket, &n);
     if (n == 0)
@@ -287,7 +287,7 @@ int ctrd_sweep_shims(struct ctrd_backend *b, size_t *killed, crimp_error_t *err)
     json_auto_t *in_use = ids_in_use(b, err);
     cleanup_free bool *orphan = xcalloc(n, sizeof(*orphan));
     for (size_t i = 0; in_use != NULL && i < n; i++) {
-        struct ctrd_shim_args a = {.ns = ns, .id = v[i].id, .address = ctrd_endpoint_path(socket)};
+        struct ctrd_shim_args a = {.ns = ns, .id = v[i].id, .address = socket};
         orphan[i] = ctrd_shim_judge(&a, ns, socket, in_use, v[i].children > 0) == CTRD_SHIM_ORPHAN;
         if (orphan[i])
             signal_orphan(&v[i], ns, socket, SIGTERM);
