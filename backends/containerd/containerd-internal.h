@@ -19,6 +19,7 @@
 #include "common/fs_usage.h"
 #include "ctrd_client.h"
 #include "ctrd_io.h"
+#include "github.com/containerd/containerd/api/services/containers/v1/containers.pb-c.h"
 
 #define CTRD_DEFAULT_RUNTIME     "io.containerd.runc.v2"
 
@@ -400,6 +401,12 @@ void ctrd_recover_local(struct ctrd_backend *b);
  * snapshots that neither a record nor a live intent explains, then the
  * stale intents.  Fails (to be retried) when containerd cannot be reached.  */
 int ctrd_recover_containerd(struct ctrd_backend *b, crimp_error_t *err);
+/* Containers/List of the namespace, with a 10 s deadline; NULL on error.  */
+Containerd__Services__Containers__V1__ListContainersResponse *
+ctrd_containerd_containers(struct ctrd_backend *b, crimp_error_t *err);
+/* The value of label KEY of container C, or NULL.  */
+const char *ctrd_container_label(const Containerd__Services__Containers__V1__Container *c,
+                                 const char *key);
 /* Adds the IDs of this crimpd's calls in flight (live intents) to SET.  */
 void ctrd_live_intents_into(struct ctrd_backend *b, json_t *set);
 

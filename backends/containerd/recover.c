@@ -332,7 +332,8 @@ static int remove_orphan(struct ctrd_backend *b, const char *id, const char *kin
     return 0;
 }
 
-static const char *label_of(Containerd__Services__Containers__V1__Container *c, const char *key)
+const char *ctrd_container_label(const Containerd__Services__Containers__V1__Container *c,
+                                 const char *key)
 {
     for (size_t i = 0; i < c->n_labels; i++)
         if (strcmp(c->labels[i]->key, key) == 0)
@@ -340,7 +341,8 @@ static const char *label_of(Containerd__Services__Containers__V1__Container *c, 
     return NULL;
 }
 
-static int sweep_containers(struct ctrd_backend *b, size_t *removed, crimp_error_t *err)
+Containerd__Services__Containers__V1__ListContainersResponse *
+ctrd_containerd_containers(struct ctrd_backend *b, crimp_error_t *err)
 {
     Containerd__Services__Containers__V1__ListContainersRequest req =
         CONTAINERD__SERVICES__CONTAINERS__V1__LIST_CONTAINERS_REQUEST__INIT;
@@ -349,11 +351,20 @@ static int sweep_containers(struct ctrd_backend *b, size_t *removed, crimp_error
     if (ctrd_call(b->conn, &o, CTRD_CONTAINERS "List", &req.base,
                   &containerd__services__containers__v1__list_containers_response__descriptor,
                   (ProtobufCMessage **)&resp, err) < 0)
+        return NULL;
+    return resp;
+}
+
+static int sweep_containers(struct ctrd_backend *b, size_t *removed, crimp_error_t *err)
+{
+    Containerd__Services__Containers__V1__ListContainersResponse *resp =
+        ctrd_containerd_containers(b, err);
+    if (resp == NULL)
         return -1;
     int ret = 0;
     for (size_t i = 0; i < resp->n_containers && ret == 0; i++) {
         Containerd__Services__Containers__V1__Container *c = resp->containers[i];
-        const char *kind = label_of(c, CTRD_LABEL_KIND);
+        const char *kind = ctrd_container_label(c, CTRD_LABEL_KIND);
         if (kind == NULL || !unexplained(b, c->id))
             continue;
         ret = remove_orphan(b, c->id, kind, err);

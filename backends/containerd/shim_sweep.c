@@ -245,21 +245,17 @@ static bool wait_gone(const struct shim_proc *v, size_t n, const bool *orphan, i
  * and calls in flight in this crimpd.  */
 static json_t *ids_in_use(struct ctrd_backend *b, crimp_error_t *err)
 {
-    Containerd__Services__Containers__V1__ListContainersRequest req =
-        CONTAINERD__SERVICES__CONTAINERS__V1__LIST_CONTAINERS_REQUEST__INIT;
-    Containerd__Services__Containers__V1__ListContainersResponse *resp = NULL;
-    struct ctrd_opts o = {.timeout_s = 10};
-    if (ctrd_call(b->conn, &o, CTRD_CONTAINERS "List", &req.base,
-                  &containerd__services__containers__v1__list_containers_response__descriptor,
-                  (ProtobufCMessage **)&resp, err) < 0)
+    Containerd__Services__Containers__V1__ListContainersResponse *resp =
+        ctrd_containerd_containers(b, err);
+    if (resp == NULL)
         return NULL;
     json_t *set = json_object();
     for (size_t i = 0; i < resp->n_containers; i++) {
         Containerd__Services__Containers__V1__Container *c = resp->containers[i];
+        const char *group = ctrd_container_label(c, SHIM_GROUP_LABEL);
         json_object_set_new(set, c->id, json_true());
-        for (size_t l = 0; l < c->n_labels; l++)
-            if (strcmp(c->labels[l]->key, SHIM_GROUP_LABEL) == 0)
-                json_object_set_new(set, c->labels[l]->value, json_true());
+        if (group != NULL)
+            json_object_set_new(set, group, json_true());
     }
     protobuf_c_message_free_unpacked(&resp->base, NULL);
     ctrd_live_intents_into(b, set);

@@ -14,7 +14,7 @@ import time
 import unittest
 
 import test_containerd_backend as tcb
-from crimpe2e import PB, PodTests, bed_env, main, wait_for
+from crimpe2e import PB, PodTests, bed_env, main, shim_processes, wait_for
 
 BED = bed_env()
 SOCK = BED.get("CRIMP_BED_CONTAINERD_NATIVE_SOCK", "")
@@ -24,21 +24,7 @@ OTHER_NS = "crimp-e2e-shims-other"
 
 def shims(ns):
     """{id: pid} of the live shims of namespace NS on the bed's containerd."""
-    found = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                argv = f.read().decode(errors="replace").split("\0")
-            with open(f"/proc/{pid}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if not os.path.basename(argv[0]).startswith("containerd-shim") or state == "Z":
-            continue
-        flags = dict(zip(argv[1::2], argv[2::2]))
-        if flags.get("-namespace") == ns and flags.get("-address") == SOCK:
-            found[flags.get("-id")] = int(pid)
-    return found
+    return shim_processes(ns, SOCK)
 
 
 def make_orphan_shim(ns):

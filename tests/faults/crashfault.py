@@ -35,7 +35,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from crimpe2e import PB, Crimpd, bed_env, wait_for_socket  # noqa: E402
+from crimpe2e import PB, Crimpd, bed_env, shim_processes, wait_for_socket  # noqa: E402
 from hangproxy import HangingProxy  # noqa: E402
 
 import grpc  # noqa: E402
@@ -138,24 +138,6 @@ class Containerd(Backend):
                             "cni_conf_dir": BED["CRIMP_BED_CNI_CONF_DIR"],
                             "cni_bin_dirs": "/usr/lib/cni", "shim_address": self.SOCK}}
 
-    def shims(self):
-        """{id: pid} of the live shim processes of the suite's namespace."""
-        found = {}
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    argv = f.read().decode(errors="replace").split("\0")
-                with open(f"/proc/{pid}/stat") as f:
-                    state = f.read().rsplit(")", 1)[1].split()[0]
-            except (OSError, IndexError):
-                continue
-            if not os.path.basename(argv[0]).startswith("containerd-shim") or state == "Z":
-                continue
-            flags = dict(zip(argv[1::2], argv[2::2]))
-            if flags.get("-namespace") == self.NS and flags.get("-address") == self.SOCK:
-                found[flags.get("-id")] = int(pid)
-        return found
-
     def ctr(self, *args):
         return subprocess.run(["ctr", "--address", self.SOCK, "-n", self.NS, *args],
                               capture_output=True, text=True, timeout=60).stdout
@@ -177,7 +159,8 @@ class Containerd(Backend):
         if snaps:
             out.append(f"containerd snapshots: {snaps}")
         tasks = set(self.ctr("tasks", "ls", "-q").split())
-        idle = {i: pid for i, pid in self.shims().items() if i not in tasks}
+        idle = {i: pid for i, pid in shim_processes(self.NS, self.SOCK).items()
+                if i not in tasks}
         if idle:
             out.append(f"containerd shims without a task (id: pid): {idle}")
         return out
