@@ -241,7 +241,10 @@ static bool wait_gone(const struct shim_proc *v, size_t n, const bool *orphan, i
 
 /* ---- containerd's side ------------------------------------------------- */
 
-/* The IDs a shim of this namespace may serve: containers, their groups,
+/* The IDs a shim of this namespace may serve: containers, their groups
+ * (the runc shim also groups by the io.kubernetes.cri.sandbox-id spec
+ * annotation crimp sets: a pod's containers run under its sandbox's shim,
+ * so every pod on record counts even once its sandbox container is gone),
  * and calls in flight in this crimpd.  */
 static json_t *ids_in_use(struct ctrd_backend *b, crimp_error_t *err)
 {
@@ -258,6 +261,11 @@ static json_t *ids_in_use(struct ctrd_backend *b, crimp_error_t *err)
             json_object_set_new(set, group, json_true());
     }
     protobuf_c_message_free_unpacked(&resp->base, NULL);
+    size_t n = 0;
+    struct ctrd_sandbox **pods = ctrd_sandboxes(b, &n);
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(set, pods[i]->id, json_true());
+    ctrd_sandboxes_put_all(pods, n);
     ctrd_live_intents_into(b, set);
     return set;
 }
