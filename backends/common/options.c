@@ -38,6 +38,9 @@ const struct crimp_option_spec crimp_backend_options[] = {
      "the containerd snapshotter for image layers and container roots"},
     {"runtime", "containerd", CRIMP_OPTION_STRING, "io.containerd.runc.v2", 0, 0, NULL, false,
      "the containerd runtime (shim) of every task"},
+    {"shim_address", "containerd", CRIMP_OPTION_STRING, NULL, 0, 0, NULL, false,
+     "the containerd socket path its shims are given (-address), to find shims left idle in "
+     "the namespace (default: the endpoint's path; set it when the endpoint is a proxy)"},
     {"insecure_registries", "containerd", CRIMP_OPTION_STRING_LIST, NULL, 0, 0, NULL, false,
      "\"host[:port]\" registries pulled from over plain HTTP or unverified TLS (default none)"},
     {"registry_config_path", "containerd", CRIMP_OPTION_STRING, "/etc/containerd/certs.d", 0, 0,

@@ -19,6 +19,7 @@
 #include "common/fs_usage.h"
 #include "ctrd_client.h"
 #include "ctrd_io.h"
+#include "github.com/containerd/containerd/api/services/containers/v1/containers.pb-c.h"
 
 #define CTRD_DEFAULT_RUNTIME     "io.containerd.runc.v2"
 
@@ -44,6 +45,7 @@ struct ctrd_backend {
     char *pause_image;
     char **insecure_registries; /* NULL-terminated, from options */
     char *registry_config_path; /* containerd's hosts.toml tree (registry_hosts.h) */
+    char *shim_address; /* containerd's socket as its shims name it (-address) */
     char *state_dir;   /* crimp's files for this backend: sandboxes/, containers/ */
     char *netns_dir;   /* pinned network namespaces */
     struct cni_runner *cni;
@@ -380,6 +382,9 @@ void ctrd_monitor_resync(struct ctrd_backend *b);
 /* Queues ctrd_recover_containerd on the reaper (retried every second
  * while containerd cannot be reached).  */
 void ctrd_monitor_recover(struct ctrd_backend *b);
+/* Queues ctrd_sweep_shims on the reaper DELAY_NS from now, unless one is
+ * queued already: after a reconnect and after a container is deleted.  */
+void ctrd_monitor_sweep_shims(struct ctrd_backend *b, int64_t delay_ns);
 /* Has the reaper close container ID's stdin (ctrd_close_stdin) soon: for
  * the log copier, which must not wait on containerd.  CTX is the backend.  */
 void ctrd_monitor_close_stdin(void *ctx, const char *id);
@@ -413,6 +418,21 @@ void ctrd_recover_local(struct ctrd_backend *b);
  * snapshots that neither a record nor a live intent explains, then the
  * stale intents.  Fails (to be retried) when containerd cannot be reached.  */
 int ctrd_recover_containerd(struct ctrd_backend *b, crimp_error_t *err);
+/* Containers/List of the namespace, with a 10 s deadline; NULL on error.  */
+Containerd__Services__Containers__V1__ListContainersResponse *
+ctrd_containerd_containers(struct ctrd_backend *b, crimp_error_t *err);
+/* The value of label KEY of container C, or NULL.  */
+const char *ctrd_container_label(const Containerd__Services__Containers__V1__Container *c,
+                                 const char *key);
+/* Adds the IDs of this crimpd's calls in flight (live intents) to SET.  */
+void ctrd_live_intents_into(struct ctrd_backend *b, json_t *set);
+
+/* ---- shim_sweep.c --------------------------------------------------------
+ * Ends the containerd shims of this namespace and socket that serve no
+ * container, group or call in flight and have no child (containerd leaks
+ * them when a call is cancelled mid-way); *KILLED counts them.  Fails when
+ * containerd cannot list its containers (nothing is killed then).  */
+int ctrd_sweep_shims(struct ctrd_backend *b, size_t *killed, crimp_error_t *err);
 /* Polls Tasks/Get until ID's task is stopped or gone (10 s at most).  */
 void ctrd_wait_task_stopped(struct ctrd_backend *b, const char *id);
 

@@ -16,6 +16,7 @@
 #include "common/options.h"
 #include "containerd-internal.h"
 #include "github.com/containerd/containerd/api/services/version/v1/version.pb-c.h"
+#include "shim_sweep.h"
 #include "log.h"
 #include "pbutil.h"
 #include "utils.h"
@@ -57,6 +58,7 @@ static void ctrd_close(struct crimp_backend *self)
         free(*s);
     free(b->insecure_registries);
     free(b->registry_config_path);
+    free(b->shim_address);
     free(b->snapshotter);
     free(b->runtime);
     free(b->pause_image);
@@ -94,6 +96,10 @@ static struct crimp_backend *ctrd_open(const struct crimp_backend_config *cfg, c
     b->insecure_registries = string_list(json_object_get(opts, "insecure_registries"));
     b->registry_config_path =
         xstrdup(crimp_option_string(opts, "registry_config_path"));
+    const char *shim_address = crimp_option_string(opts, "shim_address");
+    b->shim_address = xstrdup(str_empty(shim_address)
+                                  ? ctrd_endpoint_path(ctrd_conn_endpoint(b->conn))
+                                  : shim_address);
     b->state_dir =
         xstrdup(cfg->state_dir ? cfg->state_dir : "/var/lib/crimp/backends/containerd");
     b->netns_dir = xasprintf("%s/netns", b->state_dir);

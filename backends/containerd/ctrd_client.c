@@ -54,6 +54,11 @@ const char *ctrd_conn_namespace(const struct ctrd_conn *c)
     return c->ns;
 }
 
+const char *ctrd_conn_endpoint(const struct ctrd_conn *c)
+{
+    return c->endpoint;
+}
+
 static void stop_waits(struct ctrd_conn *c);
 
 void ctrd_conn_free(struct ctrd_conn *c)

@@ -54,6 +54,8 @@ struct ctrd_conn;
 struct ctrd_conn *ctrd_conn_new(const char *endpoint, const char *ns);
 void ctrd_conn_free(struct ctrd_conn *c);
 const char *ctrd_conn_namespace(const struct ctrd_conn *c);
+/* The endpoint as given to ctrd_conn_new.  */
+const char *ctrd_conn_endpoint(const struct ctrd_conn *c);
 
 /* How one call is made; a zeroed struct is fine (no parent, no lease, the
  * default timeout of 30 s, or the backend's call_timeout when shorter).  */

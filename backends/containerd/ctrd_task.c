@@ -176,6 +176,8 @@ static void *remove_snapshot(void *arg)
     return NULL;
 }
 
+#define SHIM_SWEEP_AFTER_DELETE_NS (2LL * 1000 * 1000 * 1000)
+
 int ctrd_delete_record(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *id,
                        crimp_error_t *err)
 {
@@ -197,5 +199,8 @@ int ctrd_delete_record(struct ctrd_backend *b, struct crimp_rpc *rpc, const char
     if (ret == 0 && snap->ret < 0)
         *err = steal_ptr(&snap->err);
     crimp_error_release(&snap->err);
+    /* A Tasks/Delete cut short leaves the shim of ID running.  */
+    if (ret == 0)
+        ctrd_monitor_sweep_shims(b, SHIM_SWEEP_AFTER_DELETE_NS);
     return ret == 0 ? snap->ret : ret;
 }

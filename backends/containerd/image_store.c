@@ -29,6 +29,7 @@ struct ctrd_image_store {
     pthread_mutex_t stream_mu; /* guards stream, for the canceller */
     struct ctrd_stream *stream;
     pthread_t thread;
+    bool followed; /* a stream was up before: the next one is a reconnect */
 };
 
 /* A deep copy of REC (one allocation tree, freed with free_unpacked).  */
@@ -255,6 +256,8 @@ static struct ctrd_stream *subscribe(struct ctrd_image_store *s, crimp_error_t *
     return ctrd_stream_start(s->b->conn, &o, CTRD_EVENTS "Subscribe", &req.base, err);
 }
 
+#define SHIM_SWEEP_AFTER_RECONNECT_NS (5LL * 1000 * 1000 * 1000)
+
 /* Subscribes, resyncs, applies events until the stream ends.  */
 static int follow_once(struct ctrd_image_store *s, crimp_error_t *err)
 {
@@ -266,8 +269,14 @@ static int follow_once(struct ctrd_image_store *s, crimp_error_t *err)
     bool stop = atomic_load(&s->stopping);
     pthread_mutex_unlock(&s->stream_mu);
     int r = stop ? 0 : resync(s, err); /* stopping: the cancel came before the stream */
-    if (r == 0 && !stop)
+    if (r == 0 && !stop) {
         atomic_store(&s->current, true);
+        /* containerd came back: a restart mid-call may have leaked shims.
+         * Later, so that the calls it had in flight settle first.  */
+        if (s->followed)
+            ctrd_monitor_sweep_shims(s->b, SHIM_SWEEP_AFTER_RECONNECT_NS);
+        s->followed = true;
+    }
     Containerd__Services__Events__V1__Envelope *e = NULL;
     while (r == 0 && !stop &&
            (r = ctrd_stream_next(st, &containerd__services__events__v1__envelope__descriptor,

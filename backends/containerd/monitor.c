@@ -29,6 +29,7 @@ enum reap_kind {
     REAP_CHECK,       /* the wait failed or was never made: ask containerd */
     REAP_CLOSE_STDIN, /* stdin_once: the attach session's stdin ended */
     REAP_RECOVER,     /* the containerd part of crash recovery (recover.c) */
+    REAP_SHIMS,       /* idle shims (shim_sweep.c) */
 };
 
 struct reap_item {
@@ -47,6 +48,7 @@ struct ctrd_monitor {
     pthread_cond_t cv;
     struct reap_item *head, *tail;
     bool stop;
+    bool shims_queued; /* a REAP_SHIMS item waits in the queue */
 };
 
 bool ctrd_wait_flag(pthread_mutex_t *mu, pthread_cond_t *cv, const bool *flag,
@@ -333,6 +335,32 @@ void ctrd_monitor_recover(struct ctrd_backend *b)
     enqueue(b->monitor, "", REAP_RECOVER, 0, 0, 0);
 }
 
+static void sweep_shims(struct ctrd_monitor *m)
+{
+    pthread_mutex_lock(&m->mu);
+    m->shims_queued = false;
+    pthread_mutex_unlock(&m->mu);
+    size_t killed = 0;
+    cleanup_error crimp_error_t err = NULL;
+    if (ctrd_sweep_shims(m->b, &killed, &err) < 0)
+        log_debug("containerd: %s (the next sweep will tell)", err->msg);
+    else if (killed > 0)
+        log_info("containerd: %zu idle shims ended", killed);
+}
+
+void ctrd_monitor_sweep_shims(struct ctrd_backend *b, int64_t delay_ns)
+{
+    struct ctrd_monitor *m = b->monitor;
+    if (m == NULL)
+        return;
+    pthread_mutex_lock(&m->mu);
+    bool queued = m->shims_queued;
+    m->shims_queued = true;
+    pthread_mutex_unlock(&m->mu);
+    if (!queued)
+        enqueue(m, "shims", REAP_SHIMS, 0, 0, delay_ns);
+}
+
 /* Unlinks and returns the first item due by NOW; else NULL with *NEXT_DUE
  * the earliest time one will be (NOW + 1 s when the queue is empty).  */
 static struct reap_item *take_due(struct ctrd_monitor *m, int64_t now, int64_t *next_due)
@@ -396,6 +424,9 @@ static void *reaper_main(void *arg)
             break;
         case REAP_RECOVER:
             recover(m, it->id);
+            break;
+        case REAP_SHIMS:
+            sweep_shims(m);
             break;
         }
         free(it->id);

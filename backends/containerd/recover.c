@@ -16,7 +16,8 @@
  *    again 5 s later (containerd may still finish a call the dead crimpd
  *    had in flight), containerd containers, tasks and rootfs snapshots that
  *    neither a record nor a call in flight in this crimpd explains are
- *    deleted.
+ *    deleted, and then the idle shims containerd leaked for calls the dead
+ *    crimpd had in flight are ended (shim_sweep.c).
  *
  * Every object removed is logged, with the pod's name when an intent
  * named it.  Objects made by this crimpd are never touched: the local sweep
@@ -65,6 +66,16 @@ static bool is_live(struct ctrd_backend *b, const char *id)
     bool live = json_object_get(b->live_intents, id) != NULL;
     pthread_mutex_unlock(&b->intents_mu);
     return live;
+}
+
+void ctrd_live_intents_into(struct ctrd_backend *b, json_t *set)
+{
+    pthread_mutex_lock(&b->intents_mu);
+    const char *id;
+    json_t *v;
+    json_object_foreach (b->live_intents, id, v)
+        json_object_set_new(set, id, json_true());
+    pthread_mutex_unlock(&b->intents_mu);
 }
 
 int ctrd_intent_begin(struct ctrd_backend *b, const char *kind, const char *id,
@@ -321,7 +332,8 @@ static int remove_orphan(struct ctrd_backend *b, const char *id, const char *kin
     return 0;
 }
 
-static const char *label_of(Containerd__Services__Containers__V1__Container *c, const char *key)
+const char *ctrd_container_label(const Containerd__Services__Containers__V1__Container *c,
+                                 const char *key)
 {
     for (size_t i = 0; i < c->n_labels; i++)
         if (strcmp(c->labels[i]->key, key) == 0)
@@ -329,7 +341,8 @@ static const char *label_of(Containerd__Services__Containers__V1__Container *c, 
     return NULL;
 }
 
-static int sweep_containers(struct ctrd_backend *b, size_t *removed, crimp_error_t *err)
+Containerd__Services__Containers__V1__ListContainersResponse *
+ctrd_containerd_containers(struct ctrd_backend *b, crimp_error_t *err)
 {
     Containerd__Services__Containers__V1__ListContainersRequest req =
         CONTAINERD__SERVICES__CONTAINERS__V1__LIST_CONTAINERS_REQUEST__INIT;
@@ -338,11 +351,20 @@ static int sweep_containers(struct ctrd_backend *b, size_t *removed, crimp_error
     if (ctrd_call(b->conn, &o, CTRD_CONTAINERS "List", &req.base,
                   &containerd__services__containers__v1__list_containers_response__descriptor,
                   (ProtobufCMessage **)&resp, err) < 0)
+        return NULL;
+    return resp;
+}
+
+static int sweep_containers(struct ctrd_backend *b, size_t *removed, crimp_error_t *err)
+{
+    Containerd__Services__Containers__V1__ListContainersResponse *resp =
+        ctrd_containerd_containers(b, err);
+    if (resp == NULL)
         return -1;
     int ret = 0;
     for (size_t i = 0; i < resp->n_containers && ret == 0; i++) {
         Containerd__Services__Containers__V1__Container *c = resp->containers[i];
-        const char *kind = label_of(c, CTRD_LABEL_KIND);
+        const char *kind = ctrd_container_label(c, CTRD_LABEL_KIND);
         if (kind == NULL || !unexplained(b, c->id))
             continue;
         ret = remove_orphan(b, c->id, kind, err);
@@ -450,9 +472,9 @@ static int sweep_snapshots(struct ctrd_backend *b, size_t *removed, crimp_error_
 
 int ctrd_recover_containerd(struct ctrd_backend *b, crimp_error_t *err)
 {
-    size_t containers = 0, tasks = 0, snapshots = 0;
+    size_t containers = 0, tasks = 0, snapshots = 0, shims = 0;
     if (sweep_containers(b, &containers, err) < 0 || sweep_tasks(b, &tasks, err) < 0 ||
-        sweep_snapshots(b, &snapshots, err) < 0)
+        sweep_snapshots(b, &snapshots, err) < 0 || ctrd_sweep_shims(b, &shims, err) < 0)
         return crimp_error_wrap(err, "containerd recovery");
     /* Every half-made object of the last run is gone now; intents written
      * since belong to calls in flight.  */
@@ -462,7 +484,7 @@ int ctrd_recover_containerd(struct ctrd_backend *b, crimp_error_t *err)
         ctrd_intent_end(b, json_string_value(id));
     json_array_clear(b->stale_intents);
     log_info("containerd: recovery done: %zu containers, %zu tasks and %zu snapshots without "
-             "a record removed",
-             containers, tasks, snapshots);
+             "a record removed, %zu idle shims ended",
+             containers, tasks, snapshots, shims);
     return 0;
 }

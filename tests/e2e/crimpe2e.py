@@ -82,6 +82,26 @@ def wait_for(fn, timeout=10, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def shim_processes(ns, address):
+    """{id: pid} of the live containerd shims of namespace NS whose
+    containerd is at ADDRESS (their -namespace and -address flags)."""
+    found = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().decode(errors="replace").split("\0")
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if not os.path.basename(argv[0]).startswith("containerd-shim") or state == "Z":
+            continue
+        flags = dict(zip(argv[1::2], argv[2::2]))
+        if flags.get("-namespace") == ns and flags.get("-address") == address:
+            found[flags.get("-id")] = int(pid)
+    return found
+
+
 def _method_table():
     table = {}
     for service in PB.DESCRIPTOR.services_by_name.values():

@@ -35,7 +35,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from crimpe2e import PB, Crimpd, bed_env, wait_for_socket  # noqa: E402
+from crimpe2e import PB, Crimpd, bed_env, shim_processes, wait_for_socket  # noqa: E402
 from hangproxy import HangingProxy  # noqa: E402
 
 import grpc  # noqa: E402
@@ -132,10 +132,11 @@ class Containerd(Backend):
     NS = "crimp-faults"
 
     def config(self, sock):
+        # shim_address: the shims name containerd's own socket, not the proxy's
         return {"name": self.name, "type": "containerd", "endpoint": "unix://" + sock,
                 "options": {"namespace": self.NS, "pause_image": BED["CRIMP_BED_PAUSE_IMAGE"],
                             "cni_conf_dir": BED["CRIMP_BED_CNI_CONF_DIR"],
-                            "cni_bin_dirs": "/usr/lib/cni"}}
+                            "cni_bin_dirs": "/usr/lib/cni", "shim_address": self.SOCK}}
 
     def ctr(self, *args):
         return subprocess.run(["ctr", "--address", self.SOCK, "-n", self.NS, *args],
@@ -157,6 +158,11 @@ class Containerd(Backend):
                  if line.split() and HEX64.match(line.split()[0])]
         if snaps:
             out.append(f"containerd snapshots: {snaps}")
+        tasks = set(self.ctr("tasks", "ls", "-q").split())
+        idle = {i: pid for i, pid in shim_processes(self.NS, self.SOCK).items()
+                if i not in tasks}
+        if idle:
+            out.append(f"containerd shims without a task (id: pid): {idle}")
         return out
 
 
@@ -243,6 +249,15 @@ class Harness:
         self.crimpd.start(wait=False)
         if not wait_for_socket(self.crimpd.sock, 90):
             raise RuntimeError(f"crimpd did not serve within 90 s:\n{self.crimpd.read_log()[-3000:]}")
+
+    def shims_ended(self):
+        """How many idle shims crimpd has logged ending since the last ask
+        (containerd leaks them when a call of the killed crimpd is cut)."""
+        with open(self.crimpd.log_path, errors="replace") as f:
+            f.seek(getattr(self, "log_seen", 0))
+            text = f.read()
+            self.log_seen = f.tell()
+        return len(re.findall(r"shim pid \d+ of \w+ had no container, task or child", text))
 
     def kill9(self):
         if self.crimpd.proc.poll() is None:
@@ -506,6 +521,8 @@ def run_rounds(h, backend, args):
     seen = set()
     failed = hits = 0
     faults = {"kill": 0, "runtime": 0, "hung": 0, "hung-kill": 0}
+    shims = dict.fromkeys(faults, 0)
+    h.shims_ended()  # those of the calibration are not a round's
     for r in range(rounds):
         fault = round_fault(r, args)
         m, lbl, off = plan[r % len(plan)]
@@ -513,6 +530,8 @@ def run_rounds(h, backend, args):
         kind = {"kill": f"kill -9 in {m} at {lbl}", "runtime": "runtime restart",
                 "hung": "hung runtime", "hung-kill": "hung runtime, kill -9"}[fault]
         faults[fault] += 1
+        ended = h.shims_ended()
+        shims[fault] += ended
         if hit:
             hits += 1
             seen.add((m, lbl))
@@ -520,11 +539,15 @@ def run_rounds(h, backend, args):
             failed += 1
             log(f"{backend.name} round {r} ({kind}): FAIL: " + " | ".join(problems))
         elif args.verbose:
-            log(f"{backend.name} round {r} ({kind}): ok{' (missed)' if fault == 'kill' and not hit else ''}")
+            log(f"{backend.name} round {r} ({kind}): ok{' (missed)' if fault == 'kill' and not hit else ''}"
+                + (f", {ended} idle shims ended by crimpd" if ended else ""))
     log(f"{backend.name}: {rounds} rounds, {faults['kill']} kills of which {hits} landed "
         f"inside the chosen call ({len(seen)} of {len(plan)} distinct points), "
         f"{faults['runtime']} runtime restarts, {faults['hung'] + faults['hung-kill']} hung "
         f"runtime rounds ({faults['hung-kill']} with a kill), {failed} rounds with problems")
+    if backend.name == "containerd":
+        log(f"{backend.name}: idle shims crimpd ended, by round type: " +
+            ", ".join(f"{k} {v}" for k, v in shims.items()))
     return failed
 
 
