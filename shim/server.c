@@ -389,6 +389,13 @@ void crimp_server_stop(struct crimp_server *srv)
     crimp_call_expire_parked(srv, true);
     if (!wait_shutdown(srv, crimp_now_mono_ns() + 5000000000LL))
         log_warn("gRPC did not finish shutting down in 5s");
+    /* gRPC reports the server shut down once every call is cancelled, but a
+     * cancelled call still sends its final batch on srv->cq (a passthrough
+     * call answers when its cut backend call completes): the queue must
+     * not be shut down under it, or gRPC aborts the process.  */
+    wait_unary_drained(srv, crimp_now_mono_ns() + 5000000000LL);
+    if (atomic_load(&srv->unary_in_flight) > 0)
+        log_warn("%d cancelled calls did not finish in 5s", atomic_load(&srv->unary_in_flight));
     /* Stream threads end once their cancelled call fails a send.  */
     int64_t streams_deadline = crimp_now_mono_ns() + 5000000000LL;
     while (atomic_load(&srv->streams_in_flight) > 0 && crimp_now_mono_ns() < streams_deadline)
