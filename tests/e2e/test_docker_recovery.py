@@ -150,6 +150,8 @@ class HalfMadePods(unittest.TestCase):
                       f"{files(os.path.join(self.backend_dir, 'intents'))}, "
                       f"CNI cache {files(os.path.join(self.backend_dir, 'cni-cache'))}\n"
                       f"{self.crimpd.read_log()[-4000:]}")
+        # a clean exit (the sanitizer builds report leaks and errors here)
+        self.assertEqual(self.crimpd.stop(), 0, self.crimpd.read_log()[-4000:])
 
 
 if __name__ == "__main__":
