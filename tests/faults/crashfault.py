@@ -216,6 +216,7 @@ def private_cni_conf(state, octet):
 class Harness:
     def __init__(self, backend, parallel, rng, hung_rounds):
         self.b = backend
+        self.serve_s = []  # each start: exec to Version answered
         self.parallel = parallel
         self.rng = rng
         self.logdir = os.path.join(backend.state, "logs")
@@ -237,12 +238,18 @@ class Harness:
         return self.crimpd.client
 
     def start(self):
-        """Starts crimpd and waits for its socket: the recovery of what a
-        killed crimpd left runs before it serves, which takes seconds per
-        pod on a loaded machine (more than crimpe2e's default wait)."""
+        """Starts crimpd and waits for its socket (what is slow in the
+        recovery runs after it serves; a hung runtime still holds the start
+        up for a few seconds), and times it up to a Version answered."""
+        t0 = time.monotonic()
         self.crimpd.start(wait=False)
         if not wait_for_socket(self.crimpd.sock, 90):
             raise RuntimeError(f"crimpd did not serve within 90 s:\n{self.crimpd.read_log()[-3000:]}")
+        try:
+            self.crimpd.client.call("Version", PB.VersionRequest(), timeout=60)
+            self.serve_s.append(time.monotonic() - t0)
+        except grpc.RpcError as e:  # a runtime still hung: not a start time
+            log(f"{self.b.name}: Version after the start: {e.code()}")
 
     def kill9(self):
         if self.crimpd.proc.poll() is None:
@@ -525,6 +532,10 @@ def run_rounds(h, backend, args):
         f"inside the chosen call ({len(seen)} of {len(plan)} distinct points), "
         f"{faults['runtime']} runtime restarts, {faults['hung'] + faults['hung-kill']} hung "
         f"runtime rounds ({faults['hung-kill']} with a kill), {failed} rounds with problems")
+    t = sorted(h.serve_s)
+    if t:
+        log(f"{backend.name}: {len(t)} starts of crimpd answered Version in median "
+            f"{t[len(t) // 2]:.2f} s, max {t[-1]:.2f} s")
     return failed
 
 
