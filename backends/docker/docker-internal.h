@@ -33,10 +33,15 @@ struct docker_backend {
     struct docker_inventory *inventory;    /* what the stats calls read (inventory.h) */
     struct docker_image_cache *images;     /* what the image calls read (image_cache.h) */
 
-    pthread_mutex_t lock; /* guards the cached engine version and MAKING */
+    pthread_mutex_t lock; /* guards the cached engine version, MAKING, DISCARDING */
     char *engine_version;
     int64_t engine_version_at;
-    json_t *making; /* set of pod names whose intent is open (recover.c) */
+    /* Pod names whose intent is open, or (value "recovery") whose half-made
+     * pod the sweep at start is still tearing down (recover.c).  */
+    json_t *making;
+    json_t *discarding;        /* IDs of half-made pods being torn down: never listed */
+    pthread_cond_t released;   /* a name of MAKING was released by the sweep */
+    struct docker_sweep *sweep; /* the sweep running after the socket serves; NULL: none */
 };
 
 static inline struct docker_backend *docker_of(struct crimp_backend *b)
@@ -98,7 +103,17 @@ int docker_sandbox_checkpoint(struct docker_backend *d, const char *id, json_t *
  * sweep at start of what a crimpd killed mid-call left behind.  */
 int docker_intent_begin(struct docker_backend *d, const char *name, crimp_error_t *err);
 void docker_intent_end(struct docker_backend *d, const char *name);
+/* Plans the sweep (lists Docker's containers and crimp's records, and
+ * reserves the half-made pods' names and IDs) before the CRI socket serves,
+ * then tears them down on a thread of its own, so that serving never waits
+ * for Docker to remove containers.  */
 int docker_recover(struct docker_backend *d, crimp_error_t *err);
+/* Waits for the sweep's thread (the backend closes).  */
+void docker_recover_join(struct docker_backend *d);
+/* Whether pod ID is a half-made one the sweep is tearing down; and RESP
+ * without those (ListPodSandbox: kubelet never got their IDs).  */
+bool docker_discarding(struct docker_backend *d, const char *id);
+void docker_hide_discarding(struct docker_backend *d, Runtime__V1__ListPodSandboxResponse *resp);
 /* The IDs of the pods crimp has a checkpoint of (a new array); appends to
  * RESP, as NOTREADY, those of IDS crimp has a checkpoint of but
  * Docker no pause container (removed by a RemovePodSandbox that crimpd

@@ -71,6 +71,7 @@ static const char *socket_of(const char *endpoint)
 static void docker_close(struct crimp_backend *self)
 {
     struct docker_backend *d = docker_of(self);
+    docker_recover_join(d);
     docker_inventory_free(d->inventory);
     docker_image_cache_free(d->images);
     crimp_fs_usage_cache_free(d->fs_usage);
@@ -79,7 +80,9 @@ static void docker_close(struct crimp_backend *self)
     cni_runner_free(d->cni);
     docker_client_free(d->client);
     pthread_mutex_destroy(&d->lock);
+    pthread_cond_destroy(&d->released);
     json_decref(d->making);
+    json_decref(d->discarding);
     free(d->engine_version);
     free(d->pause_image);
     for (char **c = d->privileged_caps; c && *c; c++)
@@ -103,7 +106,9 @@ static struct crimp_backend *docker_open(const struct crimp_backend_config *cfg,
         return NULL;
     struct docker_backend *d = xcalloc(1, sizeof(*d));
     pthread_mutex_init(&d->lock, NULL);
+    pthread_cond_init(&d->released, NULL);
     d->making = json_object();
+    d->discarding = json_object();
     d->client = docker_client_new(socket_of(cfg->endpoint));
     d->pause_image = xstrdup(crimp_option_string(opts, "pause_image"));
     d->state_dir = xstrdup(cfg->state_dir ? cfg->state_dir : "/var/lib/crimp/backends/docker");
@@ -151,9 +156,10 @@ static struct crimp_backend *docker_open(const struct crimp_backend_config *cfg,
         log_warn("docker backend `%s`: %s", cfg->name, verr->msg);
         crimp_error_release(&verr);
     } else {
-        /* Before the logs resume: containers torn down need no copier.
-         * Bounded apart from the probe: the sweep may stop and remove
-         * several containers.  */
+        /* Bounded apart from the probe: the plan lists Docker's
+         * containers; the teardown runs on its own thread after this (an
+         * orphan container's log copier, resumed below, is dropped as the
+         * sweep removes it).  */
         struct crimp_budget sweep = {.deadline_ns = crimp_now_mono_ns() + RECOVER_NS};
         crimp_budget_set_current(&sweep);
         if (docker_recover(d, &verr) < 0) {

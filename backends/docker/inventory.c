@@ -251,8 +251,11 @@ static size_t refresh_round(struct docker_inventory *inv)
     pthread_rwlock_rdlock(&inv->lock);
     struct stale *todo = xcalloc(inv->n + 1, sizeof(*todo));
     size_t n = 0;
+    /* Half-made pods the recovery is tearing down are left stale (never
+     * listed): an inspect would wait while Docker removes them.  */
     for (size_t i = 0; i < inv->n; i++)
-        if (inv->entries[i].gen != inv->entries[i].fresh_gen)
+        if (inv->entries[i].gen != inv->entries[i].fresh_gen &&
+            !docker_discarding(inv->d, inv->entries[i].id))
             todo[n++] = (struct stale){xstrdup(inv->entries[i].id), inv->entries[i].gen};
     pthread_rwlock_unlock(&inv->lock);
     for (size_t i = 0; i < n; i++) {

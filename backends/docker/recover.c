@@ -7,18 +7,23 @@
  * pause and runs CNI ADD, then clears "pending".  An intent named after the
  * pause container covers the window before its checkpoint exists.
  *
- * At start, before any CRI call is served, whatever a crimpd killed mid-call
- * left is torn down and logged: pods whose RunPodSandbox never finished
+ * At start, before any CRI call is served, what a crimpd killed mid-call
+ * left is listed; it is torn down and logged on a thread of its own while
+ * crimpd serves (the half-made pods' names and IDs held back meanwhile): pods whose RunPodSandbox never finished
  * (an intent, a pending checkpoint, or a pause container without a
  * checkpoint), checkpoints whose pause container is gone (CNI DEL if still
  * attached), app containers whose pod is gone, and CNI cache entries that
  * no checkpoint explains.  cri-dockerd's containers (adopted: no
  * io.crimp.cri label) are never torn down by this sweep: crimp did not make
  * them, and a node taken over from cri-dockerd keeps its pods running.  */
+#include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/checkpoint.h"
+#include "deadline.h"
 #include "docker-internal.h"
 #include "labels.h"
 #include "log.h"
@@ -29,6 +34,29 @@ static char *intent_dir(struct docker_backend *d)
     return xasprintf("%s/intents", d->state_dir);
 }
 
+/* Waits (D's lock held) while NAME is a half-made pod the sweep at start
+ * is still tearing down: kubelet's retry of a RunPodSandbox the killed
+ * crimpd never answered goes ahead once the old pause container is gone,
+ * rather than colliding with it in Docker.  Bounded by the call's budget.  */
+static bool wait_for_sweep_of(struct docker_backend *d, const char *name)
+{
+    long ms = crimp_budget_timeout_ms(-1, 60000);
+    if (ms < 0)
+        ms = 60000;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    while (strcmp(json_string_value(json_object_get(d->making, name)) ?: "", "recovery") == 0)
+        if (pthread_cond_timedwait(&d->released, &d->lock, &until) == ETIMEDOUT)
+            return false;
+    return true;
+}
+
 /* One RunPodSandbox per pod name at a time: a twin (kubelet's retry while
  * the first still runs, an operator's second `crictl runp`) is refused here,
  * before it could write over the first one's intent.  Once the intent ends,
@@ -36,6 +64,12 @@ static char *intent_dir(struct docker_backend *d)
 int docker_intent_begin(struct docker_backend *d, const char *name, crimp_error_t *err)
 {
     pthread_mutex_lock(&d->lock);
+    if (!wait_for_sweep_of(d, name)) {
+        pthread_mutex_unlock(&d->lock);
+        return crimp_make_error(err, GRPC_STATUS_UNAVAILABLE, 0,
+                                "pod sandbox name %s is still held by a half-made pod that "
+                                "crimpd is tearing down since its restart", name);
+    }
     bool busy = json_object_get(d->making, name) != NULL;
     if (!busy)
         json_object_set_new(d->making, name, json_true());
@@ -125,20 +159,6 @@ static void remove_logged(struct docker_backend *d, const char *id, const char *
         log_warn("docker: removed %.12s: %s", id, why);
 }
 
-/* A pod the last crimpd did not finish making, or whose pause container
- * is gone: its network released, its pause container and checkpoint
- * removed.  */
-static void discard_pod(struct docker_backend *d, struct inventory *inv, const char *id,
-                        json_t *ckpt, const char *why)
-{
-    log_warn("docker: pod %.12s (%s/%s) %s: tearing it down", id,
-             json_string_value(json_object_get(ckpt, "namespace")) ?: "?",
-             json_string_value(json_object_get(ckpt, "name")) ?: "?", why);
-    /* CNI DEL finds nothing to do when the network was released already.  */
-    docker_sandbox_undo(d, id, ckpt);
-    json_object_del(inv->sandboxes, id);
-}
-
 static void collect_id(void *ctx, const char *id)
 {
     json_array_append_new(ctx, json_string(id));
@@ -154,29 +174,60 @@ static json_t *ids_in(const char *dir)
     return ids;
 }
 
-static void recover_checkpoints(struct docker_backend *d, struct inventory *inv)
+/* What the sweep tears down, decided before the socket serves: a call
+ * served meanwhile makes new objects the plan does not name, so the sweep
+ * never takes them for leftovers.  */
+struct docker_sweep {
+    struct docker_backend *d;
+    json_t *pods;       /* [{id, name?, ckpt?, why}]: half-made or without a pause */
+    json_t *intents;    /* names of the intents left */
+    json_t *containers; /* app containers whose pod is gone */
+    json_t *cni;        /* CNI cache entries with no checkpoint */
+    int64_t planned_ns; /* when Docker's containers were listed */
+    atomic_bool stop;   /* the backend closes: leave the rest to the next start */
+    pthread_t thread;
+};
+
+/* Its Docker name and ID kept from a RunPodSandbox retry and from the
+ * lists until the sweep has torn it down.  */
+static void plan_pod(struct docker_sweep *s, struct inventory *inv, const char *id, json_t *ckpt,
+                     const char *why)
 {
-    json_auto_t *ids = ids_in(d->sandbox_dir);
+    const char *name = json_string_value(json_object_get(inv->sandboxes, id));
+    json_array_append_new(s->pods, json_pack("{s:s, s:s?, s:O?, s:s}", "id", id, "name", name,
+                                             "ckpt", ckpt, "why", why));
+    struct docker_backend *d = s->d;
+    pthread_mutex_lock(&d->lock);
+    json_object_set_new(d->discarding, id, json_true());
+    if (!str_empty(name))
+        json_object_set_new(d->making, name, json_string("recovery"));
+    pthread_mutex_unlock(&d->lock);
+    json_object_del(inv->sandboxes, id);
+}
+
+static void plan_checkpoints(struct docker_sweep *s, struct inventory *inv)
+{
+    json_auto_t *ids = ids_in(s->d->sandbox_dir);
     size_t i;
     json_t *v;
     json_array_foreach (ids, i, v) {
         const char *id = json_string_value(v);
         json_auto_t *ckpt = NULL;
         cleanup_error crimp_error_t err = NULL;
-        if (crimp_checkpoint_read(d->sandbox_dir, id, &ckpt, &err) < 0) {
+        if (crimp_checkpoint_read(s->d->sandbox_dir, id, &ckpt, &err) < 0) {
             log_warn("docker: %s", err->msg);
             continue;
         }
         if (json_is_true(json_object_get(ckpt, "pending")))
-            discard_pod(d, inv, id, ckpt, "was half-made when crimpd stopped");
+            plan_pod(s, inv, id, ckpt, "was half-made when crimpd stopped");
         else if (json_object_get(inv->sandboxes, id) == NULL)
-            discard_pod(d, inv, id, ckpt, "has a checkpoint but no pause container");
+            plan_pod(s, inv, id, ckpt, "has a checkpoint but no pause container");
     }
 }
 
 /* Pause containers with no checkpoint: made, and crimpd died before it
  * could write one (the intent names them too).  */
-static void recover_unrecorded_pods(struct docker_backend *d, struct inventory *inv)
+static void plan_unrecorded_pods(struct docker_sweep *s, struct inventory *inv)
 {
     const char *id;
     json_t *name;
@@ -186,48 +237,44 @@ static void recover_unrecorded_pods(struct docker_backend *d, struct inventory *
          * them: adopted, never half-made by crimp.  */
         if (json_object_get(inv->adopted, id) != NULL)
             continue;
-        cleanup_free char *path = xasprintf("%s/%s", d->sandbox_dir, id);
-        if (access(path, F_OK) == 0)
-            continue;
-        remove_logged(d, id, "a pause container crimp has no checkpoint of (half-made pod)");
-        json_object_del(inv->sandboxes, id);
+        cleanup_free char *path = xasprintf("%s/%s", s->d->sandbox_dir, id);
+        if (access(path, F_OK) != 0)
+            plan_pod(s, inv, id, NULL, "is a pause container crimp has no checkpoint of");
     }
 }
 
-static void recover_intents(struct docker_backend *d)
+/* Intents left: their pause container, if Docker made it, has no
+ * checkpoint and is planned above; the names stay reserved until then.  */
+static void plan_intents(struct docker_sweep *s)
 {
-    cleanup_free char *dir = intent_dir(d);
-    json_auto_t *names = ids_in(dir);
+    cleanup_free char *dir = intent_dir(s->d);
+    s->intents = ids_in(dir);
     size_t i;
     json_t *v;
-    json_array_foreach (names, i, v) {
-        /* Its pause container, if Docker made it, has no checkpoint and
-         * goes with the others below.  */
-        log_warn("docker: pod %s was half-made when crimpd stopped: tearing it down",
-                 json_string_value(v));
-        docker_intent_end(d, json_string_value(v));
-    }
+    pthread_mutex_lock(&s->d->lock);
+    json_array_foreach (s->intents, i, v)
+        json_object_set_new(s->d->making, json_string_value(v), json_string("recovery"));
+    pthread_mutex_unlock(&s->d->lock);
 }
 
 /* App containers whose pod is gone: kubelet would never list the pod to
  * remove them through it.  */
-static void recover_orphan_containers(struct docker_backend *d, struct inventory *inv)
+static void plan_orphan_containers(struct docker_sweep *s, struct inventory *inv)
 {
     const char *id;
     json_t *sb;
     json_object_foreach (inv->containers, id, sb)
         if (json_object_get(inv->adopted, id) == NULL &&
-            json_object_get(inv->sandboxes, json_string_value(sb)) == NULL) {
-            docker_logs_forget(d->logs, id);
-            remove_logged(d, id, "a container whose pod is gone");
-        }
+            json_object_get(inv->sandboxes, json_string_value(sb)) == NULL)
+            json_array_append_new(s->containers, json_string(id));
 }
 
 /* CNI cache entries (<pod id>-<ifname>) of pods crimp has no checkpoint
- * of: the ADD happened (or began) and no DEL will come otherwise.  */
-static void recover_cni(struct docker_backend *d)
+ * of: the ADD happened (or began) and no DEL will come otherwise.  A pod
+ * made after this writes its checkpoint before its cache entry.  */
+static void plan_cni(struct docker_sweep *s)
 {
-    cleanup_free char *cache = xasprintf("%s/cni-cache", d->state_dir);
+    cleanup_free char *cache = xasprintf("%s/cni-cache", s->d->state_dir);
     json_auto_t *entries = ids_in(cache);
     size_t i;
     json_t *v;
@@ -237,33 +284,228 @@ static void recover_cni(struct docker_backend *d)
         if (dash == NULL)
             continue;
         *dash = '\0';
-        cleanup_free char *path = xasprintf("%s/%s", d->sandbox_dir, id);
-        if (access(path, F_OK) == 0)
-            continue;
-        struct cni_attachment a = {.container_id = id, .netns = "", .ifname = dash + 1,
-                                   .pod_namespace = "", .pod_name = ""};
-        cleanup_error crimp_error_t err = NULL;
-        if (cni_del(d->cni, &a, &err) < 0)
-            log_warn("docker: CNI DEL of pod %.12s that has no checkpoint: %s", id, err->msg);
-        else
-            log_warn("docker: CNI DEL of pod %.12s that has no checkpoint", id);
+        cleanup_free char *path = xasprintf("%s/%s", s->d->sandbox_dir, id);
+        if (access(path, F_OK) != 0)
+            json_array_append(s->cni, v);
     }
+}
+
+static void release_name(struct docker_backend *d, const char *name)
+{
+    pthread_mutex_lock(&d->lock);
+    if (strcmp(json_string_value(json_object_get(d->making, name)) ?: "", "recovery") == 0)
+        json_object_del(d->making, name);
+    pthread_cond_broadcast(&d->released);
+    pthread_mutex_unlock(&d->lock);
+}
+
+/* A pod the last crimpd did not finish making, or whose pause container
+ * is gone: its network released (CNI DEL finds nothing to do when it was
+ * released already), its pause container and checkpoint removed.  Force
+ * removal kills the pause at once: no workload kubelet knows of ran in it.  */
+static bool has_intent(struct docker_sweep *s, const char *name)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach (s->intents, i, v)
+        if (strcmp(json_string_value(v), name) == 0)
+            return true;
+    return false;
+}
+
+static void discard_pod(struct docker_sweep *s, json_t *pod)
+{
+    struct docker_backend *d = s->d;
+    const char *id = json_string_value(json_object_get(pod, "id"));
+    const char *name = json_string_value(json_object_get(pod, "name"));
+    json_t *ckpt = json_object_get(pod, "ckpt");
+    const char *why = json_string_value(json_object_get(pod, "why"));
+    if (json_is_object(ckpt)) {
+        log_warn("docker: pod %.12s (%s/%s) %s: tearing it down", id,
+                 json_string_value(json_object_get(ckpt, "namespace")) ?: "?",
+                 json_string_value(json_object_get(ckpt, "name")) ?: "?", why);
+        docker_sandbox_undo(d, id, ckpt);
+    } else {
+        remove_logged(d, id, "a pause container crimp has no checkpoint of (half-made pod)");
+    }
+    pthread_mutex_lock(&d->lock);
+    json_object_del(d->discarding, id);
+    pthread_mutex_unlock(&d->lock);
+    /* A name an intent holds is released when the intent ends: Docker
+     * may still make a container of that name (end_intent).  */
+    if (!str_empty(name) && !has_intent(s, name))
+        release_name(d, name);
+}
+
+static void cni_del_unrecorded(struct docker_backend *d, const char *entry)
+{
+    cleanup_free char *id = xstrdup(entry);
+    char *dash = strrchr(id, '-');
+    *dash = '\0';
+    struct cni_attachment a = {.container_id = id, .netns = "", .ifname = dash + 1,
+                               .pod_namespace = "", .pod_name = ""};
+    cleanup_error crimp_error_t err = NULL;
+    if (cni_del(d->cni, &a, &err) < 0)
+        log_warn("docker: CNI DEL of pod %.12s that has no checkpoint: %s", id, err->msg);
+    else
+        log_warn("docker: CNI DEL of pod %.12s that has no checkpoint", id);
+}
+
+/* dockerd finishes a create the killed crimpd had sent even after the
+ * plan listed its containers: an intent's pause container is looked for
+ * again by name this long after the plan.  */
+#define LATE_CREATE_NS (5 * 1000000000LL)
+
+static void sleep_until(struct docker_sweep *s, int64_t when_ns)
+{
+    while (!atomic_load(&s->stop) && crimp_now_mono_ns() < when_ns)
+        usleep(50 * 1000);
+}
+
+/* The pause container an intent names, made late: removed by its name.  */
+static void end_intent(struct docker_backend *d, const char *name)
+{
+    struct docker_request r = {.method = "DELETE", .path = "/containers/{id}", .id = name,
+                               .query = "v=1&force=1"};
+    cleanup_error crimp_error_t err = NULL;
+    if (docker_do(d->client, &r, NULL, &err) == 0)
+        log_warn("docker: removed %s: a pause container Docker made after crimpd died", name);
+    else if (err->code != GRPC_STATUS_NOT_FOUND) {
+        log_warn("docker: removing %s (half-made pod): %s; left to the next start", name,
+                 err->msg);
+        return; /* the intent stays: the next start tries again */
+    }
+    log_warn("docker: pod %s was half-made when crimpd stopped: torn down", name);
+    docker_intent_end(d, name);
+}
+
+/* Intents end last: until the pause container they name is gone, the
+ * next start must still find it (a crash during the sweep).  */
+static void run_sweep(struct docker_sweep *s, int64_t planned_ns)
+{
+    struct docker_backend *d = s->d;
+    size_t i;
+    json_t *v;
+    json_array_foreach (s->pods, i, v)
+        if (!atomic_load(&s->stop))
+            discard_pod(s, v);
+    if (json_array_size(s->intents) > 0)
+        sleep_until(s, planned_ns + LATE_CREATE_NS);
+    json_array_foreach (s->intents, i, v)
+        if (!atomic_load(&s->stop))
+            end_intent(d, json_string_value(v));
+    json_array_foreach (s->containers, i, v)
+        if (!atomic_load(&s->stop)) {
+            docker_logs_forget(d->logs, json_string_value(v));
+            remove_logged(d, json_string_value(v), "a container whose pod is gone");
+        }
+    json_array_foreach (s->cni, i, v)
+        if (!atomic_load(&s->stop))
+            cni_del_unrecorded(d, json_string_value(v));
+}
+
+/* The sweep's own budget: the teardown may stop and remove several
+ * containers; no CRI call waits for it.  */
+#define SWEEP_NS (120 * 1000000000LL)
+
+static void *sweep_main(void *arg)
+{
+    struct docker_sweep *s = arg;
+    struct crimp_budget b = {.deadline_ns = crimp_now_mono_ns() + SWEEP_NS};
+    crimp_budget_set_current(&b);
+    int64_t began = crimp_now_mono_ns();
+    run_sweep(s, s->planned_ns);
+    log_info("docker: recovery sweep done in %.1f s (%zu pods, %zu containers, %zu CNI entries)",
+             (double)(crimp_now_mono_ns() - began) / 1e9, json_array_size(s->pods),
+             json_array_size(s->containers), json_array_size(s->cni));
+    /* Whatever was left (the backend closing) is planned again at the
+     * next start: its records are still on disk.  */
+    struct docker_backend *d = s->d;
+    pthread_mutex_lock(&d->lock);
+    const char *name;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe (d->making, tmp, name, v)
+        if (strcmp(json_string_value(v) ?: "", "recovery") == 0)
+            json_object_del(d->making, name);
+    json_object_clear(d->discarding);
+    pthread_cond_broadcast(&d->released);
+    pthread_mutex_unlock(&d->lock);
+    return NULL;
+}
+
+static void sweep_free(struct docker_sweep *s)
+{
+    json_decref(s->pods);
+    json_decref(s->intents);
+    json_decref(s->containers);
+    json_decref(s->cni);
+    free(s);
 }
 
 int docker_recover(struct docker_backend *d, crimp_error_t *err)
 {
     struct inventory inv = {0};
+    int64_t planned_ns = crimp_now_mono_ns();
     if (take_inventory(d, &inv, err) < 0)
         return crimp_error_wrap(err, "docker recovery");
-    recover_intents(d);
-    recover_checkpoints(d, &inv);
-    recover_unrecorded_pods(d, &inv);
-    recover_orphan_containers(d, &inv);
-    recover_cni(d);
+    struct docker_sweep *s = xcalloc(1, sizeof(*s));
+    s->d = d;
+    s->planned_ns = planned_ns;
+    s->pods = json_array();
+    s->containers = json_array();
+    s->cni = json_array();
+    plan_intents(s);
+    plan_checkpoints(s, &inv);
+    plan_unrecorded_pods(s, &inv);
+    plan_orphan_containers(s, &inv);
+    plan_cni(s);
     json_decref(inv.sandboxes);
     json_decref(inv.containers);
     json_decref(inv.adopted);
+    if (json_array_size(s->pods) + json_array_size(s->intents) + json_array_size(s->containers) +
+            json_array_size(s->cni) == 0) {
+        sweep_free(s);
+        return 0;
+    }
+    if (pthread_create(&s->thread, NULL, sweep_main, s) != 0) {
+        sweep_main(s); /* no thread: before serving, as it must be done */
+        sweep_free(s);
+        return 0;
+    }
+    pthread_setname_np(s->thread, "crimp-recover");
+    d->sweep = s;
     return 0;
+}
+
+void docker_recover_join(struct docker_backend *d)
+{
+    if (d->sweep == NULL)
+        return;
+    atomic_store(&d->sweep->stop, true);
+    pthread_join(d->sweep->thread, NULL);
+    sweep_free(d->sweep);
+    d->sweep = NULL;
+}
+
+bool docker_discarding(struct docker_backend *d, const char *id)
+{
+    pthread_mutex_lock(&d->lock);
+    bool r = json_object_get(d->discarding, id) != NULL;
+    pthread_mutex_unlock(&d->lock);
+    return r;
+}
+
+void docker_hide_discarding(struct docker_backend *d, Runtime__V1__ListPodSandboxResponse *resp)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < resp->n_items; i++) {
+        if (docker_discarding(d, resp->items[i]->id))
+            runtime__v1__pod_sandbox__free_unpacked(resp->items[i], NULL);
+        else
+            resp->items[kept++] = resp->items[i];
+    }
+    resp->n_items = kept;
 }
 
 static bool listed(const Runtime__V1__ListPodSandboxResponse *resp, const char *id)
@@ -319,8 +561,10 @@ void docker_list_checkpoint_only(struct docker_backend *d, json_t *ids,
     json_t *v;
     json_array_foreach (ids, i, v) {
         const char *id = json_string_value(v);
+        /* A half-made pod being torn down is not inspected: Docker holds
+         * its container while removing it.  */
         if ((f && !str_empty(f->id) && !has_prefix(id, f->id)) || listed(resp, id) ||
-            !docker_pause_gone(d, id))
+            docker_discarding(d, id) || !docker_pause_gone(d, id))
             continue;
         json_auto_t *ckpt = NULL;
         cleanup_error crimp_error_t err = NULL;

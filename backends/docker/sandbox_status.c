@@ -94,6 +94,10 @@ int docker_pod_sandbox_status(struct crimp_backend *self, struct crimp_rpc *rpc,
     json_auto_t *inspect = NULL;
     if (full == NULL || docker_inspect_known(d, full, &inspect, err) < 0)
         return crimp_error_wrap(err, "pod sandbox status");
+    if (docker_discarding(d, full))
+        return crimp_make_error(err, GRPC_STATUS_NOT_FOUND, 0,
+                                "pod sandbox %.12s was half-made when crimpd stopped and is "
+                                "being torn down", full);
     struct docker_cri_meta meta;
     if (docker_meta_of_inspect(inspect, true, &meta, err) < 0)
         return crimp_error_wrap(err, "pod sandbox %.12s", full);
@@ -204,5 +208,6 @@ int docker_list_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
     json_object_foreach (checkpointed, id, ck)
         if (docker_pause_gone(d, id))
             add_checkpoint_only(&x, id, ck);
+    docker_hide_discarding(d, resp);
     return 0;
 }

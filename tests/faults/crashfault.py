@@ -222,6 +222,7 @@ def private_cni_conf(state, octet):
 class Harness:
     def __init__(self, backend, parallel, rng, hung_rounds):
         self.b = backend
+        self.serve_s = []  # each start: exec to Version answered
         self.parallel = parallel
         self.rng = rng
         self.logdir = os.path.join(backend.state, "logs")
@@ -243,12 +244,18 @@ class Harness:
         return self.crimpd.client
 
     def start(self):
-        """Starts crimpd and waits for its socket: the recovery of what a
-        killed crimpd left runs before it serves, which takes seconds per
-        pod on a loaded machine (more than crimpe2e's default wait)."""
+        """Starts crimpd and waits for its socket (what is slow in the
+        recovery runs after it serves; a hung runtime still holds the start
+        up for a few seconds), and times it up to a Version answered."""
+        t0 = time.monotonic()
         self.crimpd.start(wait=False)
         if not wait_for_socket(self.crimpd.sock, 90):
             raise RuntimeError(f"crimpd did not serve within 90 s:\n{self.crimpd.read_log()[-3000:]}")
+        try:
+            self.crimpd.client.call("Version", PB.VersionRequest(), timeout=60)
+            self.serve_s.append(time.monotonic() - t0)
+        except grpc.RpcError as e:  # a runtime still hung: not a start time
+            log(f"{self.b.name}: Version after the start: {e.code()}")
 
     def shims_ended(self):
         """How many idle shims crimpd has logged ending since the last ask
@@ -548,6 +555,10 @@ def run_rounds(h, backend, args):
     if backend.name == "containerd":
         log(f"{backend.name}: idle shims crimpd ended, by round type: " +
             ", ".join(f"{k} {v}" for k, v in shims.items()))
+    t = sorted(h.serve_s)
+    if t:
+        log(f"{backend.name}: {len(t)} starts of crimpd answered Version in median "
+            f"{t[len(t) // 2]:.2f} s, max {t[-1]:.2f} s")
     return failed
 
 
