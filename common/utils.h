@@ -116,4 +116,19 @@ void crimp_format_rfc3339_ns(int64_t ns, char *buf, size_t size);
 
 #define CRIMP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Whether malloc is glibc's: under AddressSanitizer it is the sanitizer's,
+ * and glibc's arena calls (mallopt, malloc_trim) must be left alone — a
+ * trim there sets up glibc arenas that a thread's exit then finds
+ * inconsistent ("__malloc_arena_thread_freeres" assertion).  */
+#if defined(__SANITIZE_ADDRESS__)
+#define CRIMP_GLIBC_MALLOC 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CRIMP_GLIBC_MALLOC 0
+#endif
+#endif
+#ifndef CRIMP_GLIBC_MALLOC
+#define CRIMP_GLIBC_MALLOC 1
+#endif
+
 #endif

@@ -72,7 +72,7 @@ static void reload(int argc, char **argv, struct crimp_router *router,
  * GLIBC_TUNABLES=glibc.malloc.arena_max) set by the operator wins.  */
 static void bound_malloc_arenas(void)
 {
-    if (getenv("MALLOC_ARENA_MAX") == NULL &&
+    if (CRIMP_GLIBC_MALLOC && getenv("MALLOC_ARENA_MAX") == NULL &&
         (getenv("GLIBC_TUNABLES") == NULL || strstr(getenv("GLIBC_TUNABLES"), "arena_max") == NULL))
         mallopt(M_ARENA_MAX, 2);
 }

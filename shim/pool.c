@@ -137,7 +137,8 @@ static void *worker_main(void *arg)
          * the system, outside the lock; a job that came meanwhile keeps
          * the worker.  */
         pthread_mutex_unlock(&pool->lock);
-        malloc_trim(0);
+        if (CRIMP_GLIBC_MALLOC)
+            malloc_trim(0);
         pthread_mutex_lock(&pool->lock);
         if (!wants_worker(pool))
             break;

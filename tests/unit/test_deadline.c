@@ -70,7 +70,9 @@ static int test_gpr_deadline_on_the_monotonic_clock(void)
     CHECK(crimp_deadline_mono_ns(gpr_inf_future(GPR_CLOCK_MONOTONIC)) == CRIMP_NO_DEADLINE);
     gpr_timespec in2s = gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_seconds(2, GPR_TIMESPAN));
     int64_t left = crimp_deadline_mono_ns(in2s) - crimp_now_mono_ns();
-    CHECK(left > 1900000000LL && left <= 2000000000LL);
+    /* Wide bounds: a loaded CI machine (sanitizers, two cores) can stall the
+     * test between the two readings; a wrong clock is off by years.  */
+    CHECK(left > 1000000000LL && left <= 2001000000LL);
     return 0;
 }
 
