@@ -197,6 +197,29 @@ int crimp_checkpoint_remove(const char *dir, const char *id, crimp_error_t *err)
     return 0;
 }
 
+static bool is_write_temp(const char *name)
+{
+    size_t n = strlen(name);
+    return name[0] == '.' && n > 5 && strcmp(name + n - 4, ".tmp") == 0;
+}
+
+void crimp_checkpoint_sweep_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!is_write_temp(e->d_name))
+            continue;
+        if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+            log_info("removed `%s/%s`, a write cut short by a crash", dir, e->d_name);
+        else
+            log_warn("cannot remove `%s/%s`: %s", dir, e->d_name, strerror(errno));
+    }
+    closedir(d);
+}
+
 int crimp_checkpoint_list(const char *dir, void (*fn)(void *ctx, const char *id), void *ctx,
                           crimp_error_t *err)
 {

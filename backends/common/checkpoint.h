@@ -38,6 +38,11 @@ int crimp_checkpoint_quarantine(const char *dir, const char *id, crimp_error_t *
 /* Removes DIR/ID; a missing file is success.  */
 int crimp_checkpoint_remove(const char *dir, const char *id, crimp_error_t *err);
 
+/* Removes the temporary files of writes a killed crimpd left half done in
+ * DIR (crimp_file_write_atomic's ".NAME.tmp"; the checkpoint they were to
+ * replace is intact).  Only at start, before anything writes to DIR.  */
+void crimp_checkpoint_sweep_temps(const char *dir);
+
 /* Calls FN for the id of every checkpoint in DIR (none if DIR is missing;
  * quarantined files are not checkpoints).  */
 int crimp_checkpoint_list(const char *dir, void (*fn)(void *ctx, const char *id), void *ctx,

@@ -516,6 +516,8 @@ int ctrd_store_init(struct ctrd_backend *b, crimp_error_t *err)
     st->container_dir = xasprintf("%s/containers", b->state_dir);
     b->store = st;
     struct load_ctx sl = {b, true}, cl = {b, false};
+    crimp_checkpoint_sweep_temps(st->sandbox_dir);
+    crimp_checkpoint_sweep_temps(st->container_dir);
     if (crimp_checkpoint_list(st->sandbox_dir, load_one, &sl, err) < 0 ||
         crimp_checkpoint_list(st->container_dir, load_one, &cl, err) < 0)
         return -1;

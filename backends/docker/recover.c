@@ -174,6 +174,14 @@ static json_t *ids_in(const char *dir)
     return ids;
 }
 
+/* The same at start, before anything writes to DIR: what a write cut
+ * short by the crash left (".NAME.tmp") goes first.  */
+static json_t *ids_at_start(const char *dir)
+{
+    crimp_checkpoint_sweep_temps(dir);
+    return ids_in(dir);
+}
+
 /* What the sweep tears down, decided before the socket serves: a call
  * served meanwhile makes new objects the plan does not name, so the sweep
  * never takes them for leftovers.  */
@@ -207,7 +215,7 @@ static void plan_pod(struct docker_sweep *s, struct inventory *inv, const char *
 
 static void plan_checkpoints(struct docker_sweep *s, struct inventory *inv)
 {
-    json_auto_t *ids = ids_in(s->d->sandbox_dir);
+    json_auto_t *ids = ids_at_start(s->d->sandbox_dir);
     size_t i;
     json_t *v;
     json_array_foreach (ids, i, v) {
@@ -248,7 +256,7 @@ static void plan_unrecorded_pods(struct docker_sweep *s, struct inventory *inv)
 static void plan_intents(struct docker_sweep *s)
 {
     cleanup_free char *dir = intent_dir(s->d);
-    s->intents = ids_in(dir);
+    s->intents = ids_at_start(dir);
     size_t i;
     json_t *v;
     pthread_mutex_lock(&s->d->lock);
@@ -275,7 +283,7 @@ static void plan_orphan_containers(struct docker_sweep *s, struct inventory *inv
 static void plan_cni(struct docker_sweep *s)
 {
     cleanup_free char *cache = xasprintf("%s/cni-cache", s->d->state_dir);
-    json_auto_t *entries = ids_in(cache);
+    json_auto_t *entries = ids_at_start(cache);
     size_t i;
     json_t *v;
     json_array_foreach (entries, i, v) {

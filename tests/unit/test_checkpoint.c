@@ -126,6 +126,30 @@ static int test_list_and_bad_ids(void)
     return 0;
 }
 
+/* A write a crash cut short leaves ".NAME.tmp" beside the intact file:
+ * the start sweep removes it and nothing else.  */
+static int test_sweep_temps(void)
+{
+    crimp_error_t err = NULL;
+    cleanup_free char *sub = xasprintf("%s/temps", dir);
+    json_auto_t *in = json_object();
+    CHECK(crimp_checkpoint_write(sub, "kept", in, &err) == 0);
+    cleanup_free char *tmp = xasprintf("%s/.kept.tmp", sub);
+    cleanup_free char *other = xasprintf("%s/.hidden", sub);
+    FILE *f = fopen(tmp, "w");
+    CHECK(f != NULL && fputs("{\"half", f) >= 0 && fclose(f) == 0);
+    f = fopen(other, "w");
+    CHECK(f != NULL && fclose(f) == 0);
+    crimp_checkpoint_sweep_temps(sub);
+    CHECK(access(tmp, F_OK) < 0 && errno == ENOENT);
+    CHECK(access(other, F_OK) == 0);
+    json_t *out = NULL;
+    CHECK(crimp_checkpoint_read(sub, "kept", &out, &err) == 0);
+    json_decref(out);
+    crimp_checkpoint_sweep_temps("/nonexistent/dir");
+    return 0;
+}
+
 int main(void)
 {
     if (mkdtemp(dir) == NULL)
@@ -136,6 +160,7 @@ int main(void)
         UNIT_TEST(test_unreadable_is_kept),
         UNIT_TEST(test_not_a_file_is_set_aside),
         UNIT_TEST(test_list_and_bad_ids),
+        UNIT_TEST(test_sweep_temps),
     };
     int ret = unit_run(tests, sizeof(tests) / sizeof(tests[0]));
     cleanup_free char *rm = xasprintf("rm -rf %s", dir);
