@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/crilog.h"
+#include "deadline.h"
 #include "common/oci_spec.h"
 #include "safe_open.h"
 #include "common/oom.h"
@@ -257,6 +258,56 @@ void ctrd_container_find_cgroup(struct ctrd_container *c)
 
 static void remove_fifos(const struct ctrd_container *c);
 
+#define SETTLE_AT_MOST_NS (30LL * 1000 * 1000 * 1000)
+#define SETTLE_AT_LEAST_NS (2LL * 1000 * 1000 * 1000)
+
+/* How long a failed start may wait for containerd to say what it made:
+ * within kubelet's deadline (less a second for the answer), at most 30 s,
+ * and a short while even when kubelet gave up (cancelled, past its
+ * deadline), as the task may run all the same.  */
+static int64_t settle_until(struct crimp_rpc *rpc)
+{
+    int64_t now = crimp_now_mono_ns();
+    int64_t until = now + SETTLE_AT_MOST_NS;
+    int64_t deadline = rpc ? crimp_deadline_mono_ns(rpc->deadline) : CRIMP_NO_DEADLINE;
+    if (deadline != CRIMP_NO_DEADLINE && deadline - 1000000000LL < until)
+        until = deadline - 1000000000LL;
+    return until < now + SETTLE_AT_LEAST_NS ? now + SETTLE_AT_LEAST_NS : until;
+}
+
+/* Whether ERR leaves open that containerd made or still makes the task
+ * (the call was cut short, not refused).  */
+static bool inconclusive(const crimp_error_t err)
+{
+    return err->code == GRPC_STATUS_UNAVAILABLE || err->code == GRPC_STATUS_DEADLINE_EXCEEDED ||
+           err->code == GRPC_STATUS_CANCELLED || err->code == GRPC_STATUS_UNKNOWN;
+}
+
+/* StartContainer failed with START_ERR after Tasks/Create went out (C
+ * locked): the task may exist and even run.  kubelet is told that the
+ * start failed, so the task goes (SIGKILL, wait, Tasks/Delete) and the
+ * record's "exited" is true.  When containerd does not answer in time, or
+ * the failure was a cut (containerd may finish a Tasks/Create it still
+ * has), the container is marked: the reaper asks again for a while and
+ * removes a task it finds; ContainerStatus says unknown till then.  */
+static void settle_failed_start(struct ctrd_backend *b, struct crimp_rpc *rpc,
+                                struct ctrd_container *c, const crimp_error_t start_err)
+{
+    cleanup_error crimp_error_t err = NULL;
+    bool settled = ctrd_settle_task(b, c->id, 0, settle_until(rpc), &err) == 0;
+    if (settled)
+        c->task_gone = true;
+    if (settled && !inconclusive(start_err))
+        return;
+    if (!settled)
+        log_warn("containerd: container %.12s failed to start and %s; the reaper will remove "
+                 "its task",
+                 c->id, err->msg);
+    c->start_unsettled = true;
+    c->unsettled_until_ns = crimp_now_mono_ns() + SETTLE_AT_MOST_NS;
+    ctrd_monitor_check(b, c->id);
+}
+
 static int start_task(struct ctrd_backend *b, struct crimp_rpc *rpc, struct ctrd_container *c,
                       crimp_error_t *err)
 {
@@ -267,6 +318,8 @@ static int start_task(struct ctrd_backend *b, struct crimp_rpc *rpc, struct ctrd
         return -1;
     Containerd__Services__Snapshots__V1__MountsResponse *mounts = NULL;
     int ret = snapshot_mounts(b, rpc, c->id, &mounts, err);
+    if (ret == 0)
+        c->task_gone = false; /* Tasks/Create may make one though its answer is lost */
     if (ret == 0)
         ret = ctrd_create_task(b, rpc, c->id, mounts->mounts, mounts->n_mounts, &f, tty, &c->pid,
                                err);
@@ -286,9 +339,8 @@ static int start_task(struct ctrd_backend *b, struct crimp_rpc *rpc, struct ctrd
     if (ret == 0)
         ret = ctrd_start_task(b, rpc, c->id, NULL, err);
     if (ret < 0) {
-        cleanup_error crimp_error_t kerr = NULL;
-        ctrd_kill(b, NULL, c->id, NULL, SIGKILL, &kerr);
-        ctrd_delete_task(b, c->id, &kerr);
+        if (!c->task_gone)
+            settle_failed_start(b, rpc, c, *err);
         ctrd_logger_finish(b->logger, c->id, 0);
         ctrd_fifos_cleanup(&f);
         return -1;
@@ -358,8 +410,9 @@ int ctrd_container_stop(struct ctrd_backend *b, struct crimp_rpc *rpc, struct ct
     bool first = !c->kill_sent;
     c->kill_sent = true;
     pthread_mutex_unlock(&c->mu);
+    /* The record may not know of a task (a start cut short): ask.  */
     if (!running)
-        return 0;
+        return ctrd_container_settle(b, c, timeout_s, err);
     if (timeout_s > 0 && first) {
         if (ctrd_kill(b, rpc, c->id, NULL, stop_signal(c), err) < 0)
             return -1;
@@ -401,20 +454,15 @@ static void remove_fifos(const struct ctrd_container *c)
 int ctrd_container_remove(struct ctrd_backend *b, struct crimp_rpc *rpc,
                           struct ctrd_container *c, crimp_error_t *err)
 {
+    /* Forcibly: a running task is killed at once.  A created or exited
+     * record may still have a task (crimpd died inside StartContainer, or
+     * its Tasks/Create was cut short): the stop settles that one too, else
+     * Containers/Delete would fail on it for good.  */
     if (ctrd_container_stop(b, rpc, c, 0, err) < 0)
         return -1;
-    /* The reaper deleted the task at the exit.  A created container has
-     * none, unless crimpd died inside its StartContainer after Tasks/Create:
-     * containerd would delete the container record and keep the task.  */
     pthread_mutex_lock(&c->mu);
     bool task_gone = c->task_gone;
-    bool created = c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED;
     pthread_mutex_unlock(&c->mu);
-    if (!task_gone && created) {
-        if (ctrd_kill(b, rpc, c->id, NULL, SIGKILL, err) < 0)
-            return -1;
-        ctrd_wait_task_stopped(b, c->id);
-    }
     if (!task_gone && ctrd_delete_task(b, c->id, err) < 0)
         return -1;
     ctrd_logger_finish(b->logger, c->id, 0);

@@ -25,7 +25,9 @@ static Runtime__V1__ContainerStatus *container_status(struct ctrd_container *c)
     const Runtime__V1__ContainerConfig *cfg = c->config;
     st->id = xstrdup(c->id);
     st->metadata = (Runtime__V1__ContainerMetadata *)ctrd_pb_clone(&cfg->metadata->base);
-    st->state = c->state;
+    /* A failed start whose task containerd could not yet be asked about
+     * may still run: not "exited" until the reaper knows (stray_task.c).  */
+    st->state = c->start_unsettled ? RUNTIME__V1__CONTAINER_STATE__CONTAINER_UNKNOWN : c->state;
     st->created_at = c->created_at;
     st->started_at = c->started_at;
     st->finished_at = c->finished_at;
@@ -129,7 +131,7 @@ int ctrd_list_containers(struct crimp_backend *self, struct crimp_rpc *rpc,
         o->image = image_spec(c->image_name);
         o->image_ref = xstrdup(c->image_id ? c->image_id : "");
         o->image_id = xstrdup(c->image_id ? c->image_id : "");
-        o->state = c->state;
+        o->state = c->start_unsettled ? RUNTIME__V1__CONTAINER_STATE__CONTAINER_UNKNOWN : c->state;
         o->created_at = c->created_at;
         o->labels = crimp_pb_map_copy(&runtime__v1__container__labels_entry__descriptor,
                              (void *const *)c->config->labels, c->config->n_labels, &o->n_labels);

@@ -235,6 +235,12 @@ struct ctrd_container {
     bool kill_sent;   /* the stop signal went out once */
     bool task_done;   /* the exit was handled (state EXITED) */
     bool task_gone;   /* Tasks/Delete done (or no task was ever made) */
+    /* A StartContainer cut short (containerd unreachable, a deadline) may
+     * have a task that containerd makes late: the reaper asks until
+     * UNSETTLED_UNTIL_NS (monotonic) and removes one it finds; ContainerStatus
+     * says unknown meanwhile.  */
+    bool start_unsettled;
+    int64_t unsettled_until_ns;
 };
 
 int ctrd_store_init(struct ctrd_backend *b, crimp_error_t *err);
@@ -435,6 +441,22 @@ void ctrd_live_intents_into(struct ctrd_backend *b, json_t *set);
 int ctrd_sweep_shims(struct ctrd_backend *b, size_t *killed, crimp_error_t *err);
 /* Polls Tasks/Get until ID's task is stopped or gone (10 s at most).  */
 void ctrd_wait_task_stopped(struct ctrd_backend *b, const char *id);
+/* The same until DEADLINE_NS (monotonic).  */
+void ctrd_wait_task_stopped_until(struct ctrd_backend *b, const char *id, int64_t deadline_ns);
+
+/* ---- stray_task.c: a task the record does not account for --------------- */
+
+/* Finds ID's task (Tasks/Get, asked again while containerd is unreachable,
+ * until UNTIL_NS) and removes it: a running one gets SIGTERM and GRACE_S
+ * seconds when GRACE_S > 0, then SIGKILL, the wait and Tasks/Delete.  */
+int ctrd_settle_task(struct ctrd_backend *b, const char *id, int64_t grace_s, int64_t until_ns,
+                     crimp_error_t *err);
+/* ctrd_settle_task for C when its record is not running, whatever its
+ * task_gone says (C's lock not held); then marks the task gone.  */
+int ctrd_container_settle(struct ctrd_backend *b, struct ctrd_container *c, int64_t grace_s,
+                          crimp_error_t *err);
+/* Has the reaper check ID's task (monitor.c).  */
+void ctrd_monitor_check(struct ctrd_backend *b, const char *id);
 
 /* Stats (stats.c) and metrics (metrics.c).  */
 struct crimp_pod_facts;

@@ -201,6 +201,7 @@ void ctrd_monitor_reap(struct ctrd_backend *b, const char *id, uint32_t status, 
     if (c && deleted) {
         pthread_mutex_lock(&c->mu);
         c->task_gone = true;
+        c->start_unsettled = false;
         pthread_mutex_unlock(&c->mu);
     }
     if (c) {
@@ -232,8 +233,8 @@ static void reattach_log(struct ctrd_backend *b, struct ctrd_container *c)
         log_warn("containerd: log of %.12s not resumed: %s", c->id, err->msg);
 }
 
-/* Whether container ID is on record as created (never started) though it
- * has a task.  */
+/* Whether container ID is on record as created (never started) or exited
+ * (a start that failed) though it has a running task.  */
 static bool started_mid_call(struct ctrd_backend *b, const char *id)
 {
     cleanup_error crimp_error_t err = NULL;
@@ -241,10 +242,32 @@ static bool started_mid_call(struct ctrd_backend *b, const char *id)
     if (c == NULL)
         return false;
     pthread_mutex_lock(&c->mu);
-    bool created = c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED;
+    bool not_running = c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED ||
+                       c->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED;
     pthread_mutex_unlock(&c->mu);
     ctrd_container_put(c);
-    return created;
+    return not_running;
+}
+
+/* ID's task is gone: a record that waited to learn it is settled, but for
+ * a start cut short whose Tasks/Create containerd may still finish: that
+ * one is asked about again until its window ends.  */
+static void task_absent(struct ctrd_monitor *m, struct ctrd_container *c)
+{
+    struct ctrd_backend *b = m->b;
+    pthread_mutex_lock(&c->mu);
+    if (c->start_unsettled && crimp_now_mono_ns() < c->unsettled_until_ns) {
+        pthread_mutex_unlock(&c->mu);
+        enqueue(m, c->id, REAP_CHECK, 0, 0, RETRY_NS);
+        return;
+    }
+    bool was_running = c->state != RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED &&
+                       c->state != RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED;
+    c->task_gone = true;
+    c->start_unsettled = false;
+    pthread_mutex_unlock(&c->mu);
+    if (was_running)
+        record_container_exit(b, c, 0, 0, true, false);
 }
 
 /* What containerd says of ID's task, for a check item.  */
@@ -266,7 +289,7 @@ static void check_task(struct ctrd_monitor *m, const char *id)
     if (ret < 0 || resp->process == NULL) {
         struct ctrd_container *c = ctrd_container_get(b, id, &err);
         if (c) {
-            record_container_exit(b, c, 0, 0, true, false);
+            task_absent(m, c);
             ctrd_container_put(c);
         } else {
             ctrd_monitor_reap(b, id, 0, 0);
@@ -275,8 +298,10 @@ static void check_task(struct ctrd_monitor *m, const char *id)
         ctrd_monitor_reap(b, id, resp->process->exit_status,
                           ctrd_timestamp_ns(resp->process->exited_at));
     } else if (started_mid_call(b, id)) {
-        /* crimpd died inside StartContainer after Tasks/Create: the record
-         * still says created; the task goes, and its reaped exit lets the
+        /* crimpd died inside StartContainer after Tasks/Create (the record
+         * still says created), or the start failed and could not remove
+         * what Tasks/Create made (it says exited): the task goes, and its
+         * reaped exit lets the
          * container be started again or removed.  What the process printed
          * meanwhile is copied first (the recovery adopted its FIFOs), and
          * the exit waits for the rest as any exit does.  */
@@ -328,6 +353,11 @@ static void recover(struct ctrd_monitor *m, const char *pass)
     else
         log_warn("containerd: %s (retrying)", err->msg);
     enqueue(m, pass, REAP_RECOVER, 0, 0, RETRY_NS);
+}
+
+void ctrd_monitor_check(struct ctrd_backend *b, const char *id)
+{
+    enqueue(b->monitor, id, REAP_CHECK, 0, 0, RETRY_NS);
 }
 
 void ctrd_monitor_recover(struct ctrd_backend *b)
@@ -491,9 +521,14 @@ void ctrd_monitor_resync(struct ctrd_backend *b)
     ctrd_sandboxes_put_all(sv, ns);
     struct ctrd_container **cv = ctrd_containers(b, NULL, &nc);
     for (size_t i = 0; i < nc; i++)
-        /* Created ones too: a crash inside StartContainer may have left a task.  */
+        /* Created and exited ones too: a crash inside StartContainer, or
+         * one that failed while containerd restarted, may have left a task
+         * (an exited record's task is deleted at its exit, so this is one
+         * Tasks/Get that says NOT_FOUND for most).  */
         if (cv[i]->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING ||
-            cv[i]->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED)
+            cv[i]->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED ||
+            (cv[i]->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED &&
+             !cv[i]->task_gone))
             enqueue(b->monitor, cv[i]->id, REAP_CHECK, 0, 0, 0);
     ctrd_containers_put_all(cv, nc);
 }

@@ -296,7 +296,11 @@ void ctrd_recover_local(struct ctrd_backend *b)
 
 void ctrd_wait_task_stopped(struct ctrd_backend *b, const char *id)
 {
-    int64_t deadline = crimp_now_mono_ns() + TASK_STOP_WAIT_NS;
+    ctrd_wait_task_stopped_until(b, id, crimp_now_mono_ns() + TASK_STOP_WAIT_NS);
+}
+
+void ctrd_wait_task_stopped_until(struct ctrd_backend *b, const char *id, int64_t deadline)
+{
     while (crimp_now_mono_ns() < deadline) {
         Containerd__Services__Tasks__V1__GetRequest req =
             CONTAINERD__SERVICES__TASKS__V1__GET_REQUEST__INIT;
