@@ -199,11 +199,19 @@ class SocketActivation(CrimpdUnderSystemd):
         other = os.path.join(self.dir, "other.sock")
         self.start([ACTIVATE, "-l", other, "-l", os.path.join(self.dir, "third.sock"),
                     "--fdname=a:b", *self.crimpd_args()])
-        deadline = time.monotonic() + 10
-        while not os.path.exists(other) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        # The file appears at bind(), before listen(): a connect in between
+        # is refused, so retry until systemd-socket-activate listens.
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(other)  # starts crimpd
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                s.connect(other)  # starts crimpd
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                if time.monotonic() > deadline:
+                    s.close()
+                    raise
+                time.sleep(0.02)
         try:
             self.assertEqual(self.proc.wait(timeout=30), 1, self.read_log())
         finally:

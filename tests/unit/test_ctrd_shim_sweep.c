@@ -22,7 +22,7 @@ static int test_parse_containerd_argv(void)
 static int test_parse_go_flag_forms(void)
 {
     char *argv[] = {"containerd-shim-runc-v2", "--namespace=ns1", "-publish-binary",
-                    "/usr/bin/containerd", "--id", "abc", "-address=" SOCK, "-debug"};
+                    "/usr/bin/containerd", "--id", "abc", ("-address=" SOCK), "-debug"};
     struct ctrd_shim_args a;
     CHECK(ctrd_shim_args_parse(argv, 8, &a));
     CHECK(strcmp(a.ns, "ns1") == 0 && strcmp(a.id, "abc") == 0 && strcmp(a.address, SOCK) == 0);
