@@ -524,6 +524,11 @@ def run_rounds(h, backend, args):
         ", ".join(f"{m}={len(points.get(m, []))}" for m in METHODS))
     if args.short:  # the step boundaries only
         plan = [p for p in plan if p[1].startswith("after")]
+    if args.points:  # to repeat one kill point, e.g. "StartContainer at in 2:"
+        plan = [p for p in plan if args.points in f"{p[0]} at {p[1]}"]
+        if not plan:
+            log(f"{backend.name}: no kill point matches {args.points!r}")
+            return 1
     rounds = args.rounds or (len(plan) if args.short else max(200, len(plan)))
     seen = set()
     failed = hits = 0
@@ -631,6 +636,8 @@ def main():
                     "(0: never; crimpd then talks to the runtime without a proxy)")
     ap.add_argument("--seed", type=int, default=int(time.time()))
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--points", default="",
+                    help="only the kill points whose 'METHOD at LABEL' contains this")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("skip: the fault suite runs as root (it drives the bed's daemons)")
