@@ -28,10 +28,12 @@
 
 #define VERSION_METHOD "/runtime.v1.RuntimeService/Version"
 
-/* The call measured: Version by default; ListContainers and ContainerStatus
- * measure a passthrough backend (--method, --container-id).  */
+/* The call measured: Version by default; the others measure a backend
+ * (--method, with --container-id, --pod-id or --image as the call needs).  */
 static const char *bench_method = "Version";
 static const char *bench_container_id = "";
+static const char *bench_pod_id = "";
+static const char *bench_image = "";
 #define MAX_LEVELS     16
 
 struct options {
@@ -80,22 +82,69 @@ struct result {
 
 /* ---- one call ---- */
 
-/* The request, VersionRequest{version: "v1"} as kubelet sends it, packed
- * once: the benchmark measures the server, not the client's encoder.  */
+/* The methods measured, each with its request type and the one string
+ * field it needs (Version's is what kubelet sends; "image" is ImageSpec's
+ * own field).  The request is packed once: the benchmark measures the
+ * server, not the client's encoder.  */
+static const struct bench_method {
+    const char *name, *service;
+    const ProtobufCMessageDescriptor *request;
+    const char *field;
+    const char **value;
+} METHODS[] = {
+    {"Version", "RuntimeService", &runtime__v1__version_request__descriptor, "version", NULL},
+    {"ListContainers", "RuntimeService", &runtime__v1__list_containers_request__descriptor, NULL, NULL},
+    {"ContainerStatus", "RuntimeService", &runtime__v1__container_status_request__descriptor,
+     "container_id", &bench_container_id},
+    {"ListPodSandbox", "RuntimeService", &runtime__v1__list_pod_sandbox_request__descriptor, NULL, NULL},
+    {"PodSandboxStatus", "RuntimeService", &runtime__v1__pod_sandbox_status_request__descriptor,
+     "pod_sandbox_id", &bench_pod_id},
+    {"ListImages", "ImageService", &runtime__v1__list_images_request__descriptor, NULL, NULL},
+    {"ImageStatus", "ImageService", &runtime__v1__image_status_request__descriptor, "image",
+     &bench_image},
+    {"ImageFsInfo", "ImageService", &runtime__v1__image_fs_info_request__descriptor, NULL, NULL},
+};
+
+/* Sets string field NAME of M to VALUE; a message-typed field gets a new
+ * message whose field of the same name is set (ImageSpec.image).  */
+static void set_string_field(ProtobufCMessage *m, const char *name, char *value)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name);
+    void *slot = (char *)m + f->offset;
+    if (f->type == PROTOBUF_C_TYPE_STRING) {
+        *(char **)slot = value;
+        return;
+    }
+    const ProtobufCMessageDescriptor *d = f->descriptor;
+    ProtobufCMessage *inner = xcalloc(1, d->sizeof_message);
+    protobuf_c_message_init(d, inner);
+    set_string_field(inner, name, value);
+    *(ProtobufCMessage **)slot = inner;
+}
+
+static const struct bench_method *method_named(const char *name)
+{
+    for (size_t i = 0; i < sizeof(METHODS) / sizeof(METHODS[0]); i++)
+        if (strcmp(METHODS[i].name, name) == 0)
+            return &METHODS[i];
+    return NULL;
+}
+
 static grpc_slice request_bytes(void)
 {
-    if (strcmp(bench_method, "ListContainers") == 0) {
-        Runtime__V1__ListContainersRequest req = RUNTIME__V1__LIST_CONTAINERS_REQUEST__INIT;
-        return bench_pack_slice(&req.base);
-    }
-    if (strcmp(bench_method, "ContainerStatus") == 0) {
-        Runtime__V1__ContainerStatusRequest req = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
-        req.container_id = (char *)bench_container_id;
-        return bench_pack_slice(&req.base);
-    }
-    Runtime__V1__VersionRequest req = RUNTIME__V1__VERSION_REQUEST__INIT;
-    req.version = (char *)"v1";
-    return bench_pack_slice(&req.base);
+    const struct bench_method *bm = method_named(bench_method);
+    cleanup_free ProtobufCMessage *req = xcalloc(1, bm->request->sizeof_message);
+    protobuf_c_message_init(bm->request, req);
+    if (bm->field)
+        set_string_field(req, bm->field, (char *)(bm->value ? *bm->value : "v1"));
+    grpc_slice packed = bench_pack_slice(req);
+    /* What set_string_field allocated: a message-typed field's message.  */
+    const ProtobufCFieldDescriptor *f =
+        bm->field ? protobuf_c_message_descriptor_get_field_by_name(bm->request, bm->field) : NULL;
+    if (f && f->type == PROTOBUF_C_TYPE_MESSAGE)
+        free(*(void **)((char *)req + f->offset));
+    return packed;
 }
 
 /* ---- threads and slices ---- */
@@ -225,7 +274,8 @@ static struct result summarize(struct sample *s)
 static int open_endpoint(struct endpoint *ep, crimp_error_t *err)
 {
     ep->ch = crimp_grpc_channel_open(ep->address, 0);
-    cleanup_free char *path = xasprintf("/runtime.v1.RuntimeService/%s", bench_method);
+    cleanup_free char *path =
+        xasprintf("/runtime.v1.%s/%s", method_named(bench_method)->service, bench_method);
     ep->method = grpc_channel_register_call(ep->ch, path, NULL, NULL);
     Runtime__V1__VersionRequest req = RUNTIME__V1__VERSION_REQUEST__INIT;
     req.version = (char *)"v1";
@@ -322,9 +372,11 @@ static void usage(FILE *out)
             "Usage: crimp-bench-version --endpoint E [--endpoint-ref E2] [--clients 1,8,64]\n"
             "                           [--seconds S] [--warmup S] [--rounds N] [--json]\n"
             "                           [--label NAME] [--label-ref NAME]\n"
-            "                           [--method Version|ListContainers|ContainerStatus]\n"
-            "                           [--container-id ID]\n"
-            "Measures Version calls/s, p50 and p99 on E (label crimpd) and, interleaved,\n"
+            "                           [--method M] [--container-id ID] [--pod-id ID]\n"
+            "                           [--image REF]\n"
+            "M: Version (default), ListContainers, ContainerStatus, ListPodSandbox,\n"
+            "PodSandboxStatus, ListImages, ImageStatus or ImageFsInfo.\n"
+            "Measures M's calls/s, p50 and p99 on E (label crimpd) and, interleaved,\n"
             "on the reference E2 (label echo, e.g. crimp-echo-server), with one shared\n"
             "channel per endpoint and C client threads per level.  S (default 5) is the\n"
             "measured time per endpoint and level, cut into N (default 4) slices run in\n"
@@ -366,6 +418,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"label", required_argument, NULL, 'l'},    {"label-ref", required_argument, NULL, 'L'},
         {"json", no_argument, NULL, 'j'},           {"help", no_argument, NULL, 'h'},
         {"method", required_argument, NULL, 'm'},   {"container-id", required_argument, NULL, 'i'},
+        {"pod-id", required_argument, NULL, 'p'},   {"image", required_argument, NULL, 'I'},
         {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -378,10 +431,11 @@ static int parse_args(int argc, char **argv, struct options *o)
         case 'j': o->json = true; break;
         case 'm':
             bench_method = optarg;
-            bad = strcmp(optarg, "Version") && strcmp(optarg, "ListContainers") &&
-                  strcmp(optarg, "ContainerStatus");
+            bad = method_named(optarg) == NULL;
             break;
         case 'i': bench_container_id = optarg; break;
+        case 'p': bench_pod_id = optarg; break;
+        case 'I': bench_image = optarg; break;
         case 'c': bad = parse_levels(optarg, o) < 0; break;
         case 's': bad = parse_seconds(optarg, 0.01, &o->seconds) < 0; break;
         case 'w': bad = parse_seconds(optarg, 0, &o->warmup) < 0; break;

@@ -222,15 +222,27 @@ void ctrd_monitor_reap(struct ctrd_backend *b, const char *id, uint32_t status, 
  * held died with the old crimpd, which was the process's stdin EOF.  */
 static void reattach_log(struct ctrd_backend *b, struct ctrd_container *c)
 {
-    if (c->fifo_dir == NULL || ctrd_logger_has(b->logger, c->id))
+    if (ctrd_logger_has(b->logger, c->id))
         return;
+    if (c->fifo_dir == NULL) {
+        log_warn("containerd: log of %.12s: no FIFOs on record (its output is lost)", c->id);
+        return;
+    }
     cleanup_free char *out = xasprintf("%s/%s-stdout", c->fifo_dir, c->id);
     cleanup_free char *errp = xasprintf("%s/%s-stderr", c->fifo_dir, c->id);
     int fo = open(out, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fo < 0)
+        log_warn("containerd: log of %.12s: stdout FIFO `%s`: %s (its output is lost)", c->id,
+                 out, strerror(errno));
     int fe = open(errp, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fe < 0 && errno != ENOENT) /* a tty container has no stderr FIFO */
+        log_warn("containerd: log of %.12s: stderr FIFO `%s`: %s (its output is lost)", c->id,
+                 errp, strerror(errno));
     cleanup_error crimp_error_t err = NULL;
     if (ctrd_logger_add(b->logger, c->id, fo, fe, -1, false, c->log_path, &err) < 0)
         log_warn("containerd: log of %.12s not resumed: %s", c->id, err->msg);
+    else
+        log_info("containerd: log of %.12s resumed from its FIFOs", c->id);
 }
 
 /* Whether container ID is on record as created (never started) or exited
