@@ -26,6 +26,14 @@ NET_OCTET=${CRIMP_BED_NET:-99}
 CNI_NET=10.$NET_OCTET.0.0/16
 CNI_BRIDGE=crimp$NET_OCTET
 
+# Another bed (or anything) on the registry port would answer in place of
+# this bed's registry: its images would land there and the suites that
+# read this bed's registry store would fail far from the cause.
+if curl -s -o /dev/null --max-time 2 "http://$REGISTRY/v2/" 2>/dev/null; then
+    rmdir "$BED" 2>/dev/null
+    bed_die "127.0.0.1:$REGISTRY_PORT is in use (another bed?): set CRIMP_BED_REGISTRY_PORT" \
+        "and CRIMP_BED_NET (e.g. 5200 and 98) for a second bed"
+fi
 bed_snapshot > "$BED/snapshot.before"
 mkdir -p "$BED/cni/net.d" "$BED/containerd" "$BED/docker" "$BED/registry" "$BED/images"
 
@@ -110,6 +118,8 @@ Y
     docker-registry serve "$d/config.yml" >"$d/registry.log" 2>&1 &
     echo $! > "$d/registry.pid"
     bed_wait_http "http://$REGISTRY/v2/" 30 || bed_die "registry did not start; see $d/registry.log"
+    kill -0 "$(cat "$d/registry.pid")" 2>/dev/null ||
+        bed_die "registry exited (port $REGISTRY_PORT taken?); see $d/registry.log"
 }
 
 # The images are built by the bed dockerd from FROM scratch, offline.
