@@ -457,6 +457,16 @@ int ctrd_container_settle(struct ctrd_backend *b, struct ctrd_container *c, int6
                           crimp_error_t *err);
 /* Has the reaper check ID's task (monitor.c).  */
 void ctrd_monitor_check(struct ctrd_backend *b, const char *id);
+/* Reattaches the log copier of container C found at start, unless one
+ * copies already: the shim still holds the FIFOs' write ends.  Not stdin:
+ * the write end crimp held died with the old crimpd, which was the
+ * process's stdin EOF.  */
+void ctrd_log_resume(struct ctrd_backend *b, struct ctrd_container *c);
+/* ctrd_log_resume for every container running on record, and every one
+ * whose start crimpd died in, at start before any call to containerd:
+ * reading a FIFO needs no containerd, and a container whose output nobody
+ * reads blocks once the FIFO's 64 KiB are full.  */
+void ctrd_log_resume_all(struct ctrd_backend *b);
 
 /* Stats (stats.c) and metrics (metrics.c).  */
 struct crimp_pod_facts;

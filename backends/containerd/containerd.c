@@ -139,6 +139,7 @@ static struct crimp_backend *ctrd_open(const struct crimp_backend_config *cfg, c
      * before any call is served; containerd's part on the reaper, which
      * keeps asking when containerd comes up after crimpd.  */
     ctrd_recover_local(b);
+    ctrd_log_resume_all(b);
     b->monitor = ctrd_monitor_new(b);
     b->image_store = ctrd_image_store_new(b);
     ctrd_monitor_recover(b);

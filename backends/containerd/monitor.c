@@ -217,10 +217,7 @@ void ctrd_monitor_reap(struct ctrd_backend *b, const char *id, uint32_t status, 
     }
 }
 
-/* Reattaches the log copier of a running container found at start: the
- * shim still holds the FIFOs' write ends.  Not stdin: the write end crimp
- * held died with the old crimpd, which was the process's stdin EOF.  */
-static void reattach_log(struct ctrd_backend *b, struct ctrd_container *c)
+void ctrd_log_resume(struct ctrd_backend *b, struct ctrd_container *c)
 {
     if (ctrd_logger_has(b->logger, c->id))
         return;
@@ -322,7 +319,7 @@ static void check_task(struct ctrd_monitor *m, const char *id)
                  id);
         struct ctrd_container *c = ctrd_container_get(b, id, &err);
         if (c) {
-            reattach_log(b, c);
+            ctrd_log_resume(b, c);
             ctrd_container_put(c);
         }
         crimp_error_release(&err);
@@ -333,7 +330,7 @@ static void check_task(struct ctrd_monitor *m, const char *id)
         crimp_error_release(&err);
         struct ctrd_container *c = ctrd_container_get(b, id, &err);
         if (c) {
-            reattach_log(b, c);
+            ctrd_log_resume(b, c);
             pthread_mutex_lock(&c->mu);
             ctrd_container_find_cgroup(c);
             pthread_mutex_unlock(&c->mu);
@@ -521,6 +518,22 @@ void ctrd_monitor_free(struct ctrd_monitor *m)
     pthread_mutex_destroy(&m->mu);
     pthread_cond_destroy(&m->cv);
     free(m);
+}
+
+void ctrd_log_resume_all(struct ctrd_backend *b)
+{
+    size_t n = 0;
+    struct ctrd_container **cv = ctrd_containers(b, NULL, &n);
+    for (size_t i = 0; i < n; i++) {
+        /* Running on record, or created with the FIFOs of a start cut
+         * short (adopted by the local recovery).  */
+        bool copy = cv[i]->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING ||
+                    (cv[i]->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED &&
+                     cv[i]->fifo_dir != NULL);
+        if (copy)
+            ctrd_log_resume(b, cv[i]);
+    }
+    ctrd_containers_put_all(cv, n);
 }
 
 void ctrd_monitor_resync(struct ctrd_backend *b)

@@ -12,7 +12,11 @@ and without it again at the end) and a crimpd restart made while dockerd
 is down; lines a container printed before exiting while crimpd was down
 reach the file once crimpd is back; a tty container that prints megabytes
 without a newline does not grow crimpd's memory and its output reaches the
-file as P lines."""
+file as P lines.
+
+Resume on the containerd backend: output a container prints while crimpd
+restarts reaches the log even while containerd itself does not answer
+(the copier reads the shim's FIFOs, which need no containerd call)."""
 import os
 import re
 import shutil
@@ -192,6 +196,16 @@ def rss_kib(pid):
         return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
 
 
+def numbers_in(case, log):
+    """The n=K numbers of a CRI log file of one counter container."""
+    out = []
+    for line in read_text(log).splitlines():
+        m = re.fullmatch(r"\S+ stdout F n=(\d+)", line)
+        case.assertIsNotNone(m, f"unexpected log line {line!r}")
+        out.append(int(m.group(1)))
+    return out
+
+
 class DockerLogContinuity(Pods, unittest.TestCase):
 
     @classmethod
@@ -212,14 +226,6 @@ class DockerLogContinuity(Pods, unittest.TestCase):
         cls.crimpd.cleanup()
         shutil.rmtree(cls.state, ignore_errors=True)
 
-    def numbers_in(self, log):
-        out = []
-        for line in read_text(log).splitlines():
-            m = re.fullmatch(r"\S+ stdout F n=(\d+)", line)
-            self.assertIsNotNone(m, f"unexpected log line {line!r}")
-            out.append(int(m.group(1)))
-        return out
-
     def test_numbered_lines_survive_dockerd_and_crimpd_restarts(self):
         _, argv = dockerd_argv()
         start_dockerd(with_live_restore(stop_dockerd(), True))
@@ -236,7 +242,7 @@ class DockerLogContinuity(Pods, unittest.TestCase):
         cid, log = self.run_container(
             pod, cfg, "counter",
             ["sh", "-c", "i=0; while true; do i=$((i+1)); echo n=$i; sleep 0.15; done"])
-        got = lambda: len(self.numbers_in(log))
+        got = lambda: len(numbers_in(self, log))
         wait_for(lambda: got() >= 5, 20, "the first lines")
         # 1: dockerd restarts under a running crimpd.
         start_dockerd(stop_dockerd())
@@ -256,7 +262,7 @@ class DockerLogContinuity(Pods, unittest.TestCase):
                          PB.CONTAINER_RUNNING, "live-restore kept the container")
         self.c.call("StopContainer", PB.StopContainerRequest(container_id=cid, timeout=0),
                     timeout=30)
-        nums = self.numbers_in(log)
+        nums = numbers_in(self, log)
         self.assertEqual(nums, list(range(1, len(nums) + 1)),
                          "the log has a gap or a line twice")
         # Docker holds the same lines: none missing at the end either.
@@ -279,7 +285,7 @@ class DockerLogContinuity(Pods, unittest.TestCase):
             type(self).c = self.crimpd.client
             st = self.c.call("ContainerStatus", container_id=cid).status
             self.assertEqual(st.state, PB.CONTAINER_EXITED)
-            self.assertEqual(self.numbers_in(log), [1, 2])
+            self.assertEqual(numbers_in(self, log), [1, 2])
         finally:
             self.remove_pod(pod)
 
@@ -302,6 +308,60 @@ class DockerLogContinuity(Pods, unittest.TestCase):
                 self.assertLess(grown, 4 * 1024, f"crimpd grew by {grown} KiB")
             self.c.call("StopContainer", PB.StopContainerRequest(container_id=cid, timeout=0),
                         timeout=30)
+        finally:
+            self.remove_pod(pod)
+
+
+@unittest.skipUnless(CTRD_SOCK, "the bed has no CRI-less containerd")
+class ContainerdLogResume(Pods, unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.state = tempfile.mkdtemp(prefix="crimp-logs-e2e.")
+        cls.logdir = os.path.join(cls.state, "logs")
+        cls.crimpd = cls.new_crimpd().start()
+        cls.c = cls.crimpd.client
+        cls.c.call("PullImage", PB.PullImageRequest(image=PB.ImageSpec(image=BUSYBOX)), timeout=180)
+
+    @classmethod
+    def new_crimpd(cls):
+        return Crimpd(extra=["--config", containerd_backend(cls.state, "crimp-e2e-resume"),
+                             "--state-dir", os.path.join(cls.state, "crimp")])
+
+    @classmethod
+    def tearDownClass(cls):
+        for img in cls.c.call("ListImages").images:
+            cls.c.call("RemoveImage", image=PB.ImageSpec(image=img.id), timeout=60)
+        cls.crimpd.cleanup()
+        shutil.rmtree(cls.state, ignore_errors=True)
+
+    def test_output_reaches_the_log_while_containerd_is_frozen(self):
+        cfg, pod = self.run_pod("resume-frozen")
+        try:
+            cid, log = self.run_container(
+                pod, cfg, "counter",
+                ["sh", "-c", "i=0; while true; do i=$((i+1)); echo n=$i; sleep 0.05; done"])
+            got = lambda: len(numbers_in(self, log))
+            wait_for(lambda: got() >= 5, 20, "the first lines")
+            self.assertEqual(self.crimpd.stop(), 0)
+            self.crimpd.cleanup()
+            with open(os.path.join(os.path.dirname(CTRD_SOCK), "containerd.pid")) as f:
+                containerd = int(f.read())
+            os.kill(containerd, signal.SIGSTOP)
+            try:
+                time.sleep(1)  # lines wait in the FIFO meanwhile
+                type(self).crimpd = self.new_crimpd().start()
+                type(self).c = self.crimpd.client
+                n = got()
+                wait_for(lambda: got() >= n + 30, 15,
+                         "lines copied while containerd does not answer")
+            finally:
+                os.kill(containerd, signal.SIGCONT)
+            self.c.call("StopContainer", PB.StopContainerRequest(container_id=cid, timeout=0),
+                        timeout=60)
+            nums = numbers_in(self, log)
+            self.assertEqual(nums, list(range(1, len(nums) + 1)),
+                             "the log has a gap or a line twice")
         finally:
             self.remove_pod(pod)
 
