@@ -48,6 +48,48 @@ class Pods:
     remove_pod = PodTests.remove_pod
 
 
+class OwnCrimpd(Pods):
+    """A crimpd of the suite's own on a fresh state dir, made by the
+    class's new_crimpd() (so that a test can restart it the same way);
+    REMOVE_IMAGES: the backend's images go at the end (a private containerd
+    namespace; the bed's dockerd keeps its images for the other suites)."""
+
+    REMOVE_IMAGES = False
+
+    @classmethod
+    def setUpClass(cls):
+        cls.state = tempfile.mkdtemp(prefix="crimp-logs-e2e.")
+        cls.logdir = os.path.join(cls.state, "logs")
+        cls.crimpd = cls.new_crimpd().start()
+        cls.c = cls.crimpd.client
+        cls.c.call("PullImage", PB.PullImageRequest(image=PB.ImageSpec(image=BUSYBOX)), timeout=180)
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.REMOVE_IMAGES:
+            for img in cls.c.call("ListImages").images:
+                cls.c.call("RemoveImage", image=PB.ImageSpec(image=img.id), timeout=60)
+        cls.crimpd.cleanup()
+        shutil.rmtree(cls.state, ignore_errors=True)
+
+
+class OnDocker(OwnCrimpd):
+    @classmethod
+    def new_crimpd(cls):
+        return Crimpd(extra=["--config", docker_backend(cls.state),
+                             "--state-dir", os.path.join(cls.state, "crimp")])
+
+
+class OnContainerd(OwnCrimpd):
+    NAMESPACE = "crimp-e2e-logs"
+    REMOVE_IMAGES = True
+
+    @classmethod
+    def new_crimpd(cls):
+        return Crimpd(extra=["--config", containerd_backend(cls.state, cls.NAMESPACE),
+                             "--state-dir", os.path.join(cls.state, "crimp")])
+
+
 class ExitAfterOutput(Pods):
     """Mixed into a TestCase whose setUpClass starts crimpd (cls.c)."""
 
@@ -106,39 +148,13 @@ class ExitAfterOutput(Pods):
             self.remove_pod(pod)
 
 
-class DockerExitAfterOutput(ExitAfterOutput, unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.state = tempfile.mkdtemp(prefix="crimp-logs-e2e.")
-        cls.logdir = os.path.join(cls.state, "logs")
-        cls.crimpd = Crimpd(extra=["--config", docker_backend(cls.state),
-                                   "--state-dir", os.path.join(cls.state, "crimp")]).start()
-        cls.c = cls.crimpd.client
-        cls.c.call("PullImage", PB.PullImageRequest(image=PB.ImageSpec(image=BUSYBOX)), timeout=120)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.crimpd.cleanup()
-        shutil.rmtree(cls.state, ignore_errors=True)
+class DockerExitAfterOutput(ExitAfterOutput, OnDocker, unittest.TestCase):
+    pass
 
 
 @unittest.skipUnless(CTRD_SOCK, "the bed has no CRI-less containerd")
-class ContainerdExitAfterOutput(ExitAfterOutput, unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.state = tempfile.mkdtemp(prefix="crimp-logs-e2e.")
-        cls.logdir = os.path.join(cls.state, "logs")
-        cls.crimpd = Crimpd(extra=["--config", containerd_backend(cls.state, "crimp-e2e-logs"),
-                                   "--state-dir", os.path.join(cls.state, "crimp")]).start()
-        cls.c = cls.crimpd.client
-        cls.c.call("PullImage", PB.PullImageRequest(image=PB.ImageSpec(image=BUSYBOX)), timeout=180)
-
-    @classmethod
-    def tearDownClass(cls):
-        for img in cls.c.call("ListImages").images:
-            cls.c.call("RemoveImage", image=PB.ImageSpec(image=img.id), timeout=60)
-        cls.crimpd.cleanup()
-        shutil.rmtree(cls.state, ignore_errors=True)
+class ContainerdExitAfterOutput(ExitAfterOutput, OnContainerd, unittest.TestCase):
+    pass
 
 
 DOCKERDS = {}  # pid -> Popen of the dockerds started here, to reap them
@@ -206,25 +222,7 @@ def numbers_in(case, log):
     return out
 
 
-class DockerLogContinuity(Pods, unittest.TestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.state = tempfile.mkdtemp(prefix="crimp-logs-e2e.")
-        cls.logdir = os.path.join(cls.state, "logs")
-        cls.crimpd = cls.new_crimpd().start()
-        cls.c = cls.crimpd.client
-        cls.c.call("PullImage", PB.PullImageRequest(image=PB.ImageSpec(image=BUSYBOX)), timeout=120)
-
-    @classmethod
-    def new_crimpd(cls):
-        return Crimpd(extra=["--config", docker_backend(cls.state),
-                             "--state-dir", os.path.join(cls.state, "crimp")])
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.crimpd.cleanup()
-        shutil.rmtree(cls.state, ignore_errors=True)
+class DockerLogContinuity(OnDocker, unittest.TestCase):
 
     def test_numbered_lines_survive_dockerd_and_crimpd_restarts(self):
         _, argv = dockerd_argv()
@@ -313,27 +311,8 @@ class DockerLogContinuity(Pods, unittest.TestCase):
 
 
 @unittest.skipUnless(CTRD_SOCK, "the bed has no CRI-less containerd")
-class ContainerdLogResume(Pods, unittest.TestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.state = tempfile.mkdtemp(prefix="crimp-logs-e2e.")
-        cls.logdir = os.path.join(cls.state, "logs")
-        cls.crimpd = cls.new_crimpd().start()
-        cls.c = cls.crimpd.client
-        cls.c.call("PullImage", PB.PullImageRequest(image=PB.ImageSpec(image=BUSYBOX)), timeout=180)
-
-    @classmethod
-    def new_crimpd(cls):
-        return Crimpd(extra=["--config", containerd_backend(cls.state, "crimp-e2e-resume"),
-                             "--state-dir", os.path.join(cls.state, "crimp")])
-
-    @classmethod
-    def tearDownClass(cls):
-        for img in cls.c.call("ListImages").images:
-            cls.c.call("RemoveImage", image=PB.ImageSpec(image=img.id), timeout=60)
-        cls.crimpd.cleanup()
-        shutil.rmtree(cls.state, ignore_errors=True)
+class ContainerdLogResume(OnContainerd, unittest.TestCase):
+    NAMESPACE = "crimp-e2e-resume"
 
     def test_output_reaches_the_log_while_containerd_is_frozen(self):
         cfg, pod = self.run_pod("resume-frozen")
