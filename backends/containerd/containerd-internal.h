@@ -326,6 +326,18 @@ int ctrd_kill(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *id, con
               int sig, crimp_error_t *err);
 /* Tasks/Delete; a task that is gone is success.  */
 int ctrd_delete_task(struct ctrd_backend *b, const char *id, crimp_error_t *err);
+
+/* What containerd holds of a container's task (Tasks/Get).  */
+enum ctrd_task_found { CTRD_TASK_ABSENT, CTRD_TASK_STOPPED, CTRD_TASK_LIVE };
+struct ctrd_task_state {
+    enum ctrd_task_found found;
+    uint32_t exit_status; /* CTRD_TASK_STOPPED */
+    int64_t exited_at_ns; /* CTRD_TASK_STOPPED; 0 when containerd did not say */
+};
+/* Tasks/Get of ID's task, bounded by TIMEOUT_S: NOT_FOUND (or no process)
+ * is CTRD_TASK_ABSENT; -1 with ERR only when containerd did not tell.  */
+int ctrd_task_get(struct ctrd_backend *b, const char *id, int timeout_s,
+                  struct ctrd_task_state *state, crimp_error_t *err);
 int ctrd_delete_record(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *id,
                        crimp_error_t *err);
 

@@ -121,6 +121,34 @@ int ctrd_start_task(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *i
     return ret;
 }
 
+int ctrd_task_get(struct ctrd_backend *b, const char *id, int timeout_s,
+                  struct ctrd_task_state *state, crimp_error_t *err)
+{
+    Containerd__Services__Tasks__V1__GetRequest req = CONTAINERD__SERVICES__TASKS__V1__GET_REQUEST__INIT;
+    req.container_id = (char *)id;
+    Containerd__Services__Tasks__V1__GetResponse *resp = NULL;
+    struct ctrd_opts o = {.timeout_s = timeout_s};
+    *state = (struct ctrd_task_state){.found = CTRD_TASK_ABSENT};
+    if (ctrd_call(b->conn, &o, CTRD_TASKS "Get", &req.base,
+                  &containerd__services__tasks__v1__get_response__descriptor,
+                  (ProtobufCMessage **)&resp, err) < 0) {
+        if ((*err)->code != GRPC_STATUS_NOT_FOUND)
+            return -1;
+        crimp_error_release(err);
+        return 0;
+    }
+    const Containerd__V1__Types__Process *p = resp->process;
+    if (p && p->status == CONTAINERD__V1__TYPES__STATUS__STOPPED) {
+        state->found = CTRD_TASK_STOPPED;
+        state->exit_status = p->exit_status;
+        state->exited_at_ns = ctrd_timestamp_ns(p->exited_at);
+    } else if (p) {
+        state->found = CTRD_TASK_LIVE;
+    }
+    protobuf_c_message_free_unpacked(&resp->base, NULL);
+    return 0;
+}
+
 /* Tasks/Kill; a task that is gone is success.  */
 int ctrd_kill(struct ctrd_backend *b, struct crimp_rpc *rpc, const char *id, const char *exec_id,
               int sig, crimp_error_t *err)

@@ -279,23 +279,59 @@ static void task_absent(struct ctrd_monitor *m, struct ctrd_container *c)
         record_container_exit(b, c, 0, 0, true, false);
 }
 
+/* crimpd died inside StartContainer after Tasks/Create (the record still
+ * says created), or the start failed and could not remove what
+ * Tasks/Create made (it says exited): the task goes, and its reaped exit
+ * lets the container be started again or removed.  What the process
+ * printed meanwhile is copied first (the recovery adopted its FIFOs), and
+ * the exit waits for the rest as any exit does.  */
+static void kill_started_mid_call(struct ctrd_monitor *m, const char *id)
+{
+    struct ctrd_backend *b = m->b;
+    log_warn("containerd: container %.12s was being started when crimpd stopped: its task is "
+             "killed",
+             id);
+    cleanup_error crimp_error_t err = NULL;
+    struct ctrd_container *c = ctrd_container_get(b, id, &err);
+    if (c) {
+        ctrd_log_resume(b, c);
+        ctrd_container_put(c);
+    }
+    crimp_error_release(&err);
+    if (ctrd_kill(b, NULL, id, NULL, SIGKILL, &err) < 0 || ctrd_monitor_watch(b, id, &err) < 0)
+        enqueue(m, id, REAP_CHECK, 0, 0, RETRY_NS);
+}
+
+/* A running task found by a check: its output is copied and its exit
+ * awaited again.  */
+static void watch_live_task(struct ctrd_monitor *m, const char *id)
+{
+    struct ctrd_backend *b = m->b;
+    cleanup_error crimp_error_t err = NULL;
+    struct ctrd_container *c = ctrd_container_get(b, id, &err);
+    if (c) {
+        ctrd_log_resume(b, c);
+        pthread_mutex_lock(&c->mu);
+        ctrd_container_find_cgroup(c);
+        pthread_mutex_unlock(&c->mu);
+        ctrd_container_put(c);
+    }
+    crimp_error_release(&err);
+    if (ctrd_monitor_watch(b, id, &err) < 0)
+        enqueue(m, id, REAP_CHECK, 0, 0, RETRY_NS);
+}
+
 /* What containerd says of ID's task, for a check item.  */
 static void check_task(struct ctrd_monitor *m, const char *id)
 {
     struct ctrd_backend *b = m->b;
-    Containerd__Services__Tasks__V1__GetRequest req = CONTAINERD__SERVICES__TASKS__V1__GET_REQUEST__INIT;
-    req.container_id = (char *)id;
-    Containerd__Services__Tasks__V1__GetResponse *resp = NULL;
+    struct ctrd_task_state t;
     cleanup_error crimp_error_t err = NULL;
-    struct ctrd_opts o = {.timeout_s = 10};
-    int ret = ctrd_call(b->conn, &o, CTRD_TASKS "Get", &req.base,
-                        &containerd__services__tasks__v1__get_response__descriptor,
-                        (ProtobufCMessage **)&resp, &err);
-    if (ret < 0 && err->code != GRPC_STATUS_NOT_FOUND) {
+    if (ctrd_task_get(b, id, 10, &t, &err) < 0) {
         enqueue(m, id, REAP_CHECK, 0, 0, RETRY_NS);
         return;
     }
-    if (ret < 0 || resp->process == NULL) {
+    if (t.found == CTRD_TASK_ABSENT) {
         struct ctrd_container *c = ctrd_container_get(b, id, &err);
         if (c) {
             task_absent(m, c);
@@ -303,45 +339,13 @@ static void check_task(struct ctrd_monitor *m, const char *id)
         } else {
             ctrd_monitor_reap(b, id, 0, 0);
         }
-    } else if (resp->process->status == CONTAINERD__V1__TYPES__STATUS__STOPPED) {
-        ctrd_monitor_reap(b, id, resp->process->exit_status,
-                          ctrd_timestamp_ns(resp->process->exited_at));
+    } else if (t.found == CTRD_TASK_STOPPED) {
+        ctrd_monitor_reap(b, id, t.exit_status, t.exited_at_ns);
     } else if (started_mid_call(b, id)) {
-        /* crimpd died inside StartContainer after Tasks/Create (the record
-         * still says created), or the start failed and could not remove
-         * what Tasks/Create made (it says exited): the task goes, and its
-         * reaped exit lets the
-         * container be started again or removed.  What the process printed
-         * meanwhile is copied first (the recovery adopted its FIFOs), and
-         * the exit waits for the rest as any exit does.  */
-        log_warn("containerd: container %.12s was being started when crimpd stopped: its task "
-                 "is killed",
-                 id);
-        struct ctrd_container *c = ctrd_container_get(b, id, &err);
-        if (c) {
-            ctrd_log_resume(b, c);
-            ctrd_container_put(c);
-        }
-        crimp_error_release(&err);
-        cleanup_error crimp_error_t kerr = NULL;
-        if (ctrd_kill(b, NULL, id, NULL, SIGKILL, &kerr) < 0 || ctrd_monitor_watch(b, id, &kerr) < 0)
-            enqueue(m, id, REAP_CHECK, 0, 0, RETRY_NS);
+        kill_started_mid_call(m, id);
     } else {
-        crimp_error_release(&err);
-        struct ctrd_container *c = ctrd_container_get(b, id, &err);
-        if (c) {
-            ctrd_log_resume(b, c);
-            pthread_mutex_lock(&c->mu);
-            ctrd_container_find_cgroup(c);
-            pthread_mutex_unlock(&c->mu);
-            ctrd_container_put(c);
-        }
-        crimp_error_release(&err);
-        if (ctrd_monitor_watch(b, id, &err) < 0)
-            enqueue(m, id, REAP_CHECK, 0, 0, RETRY_NS);
+        watch_live_task(m, id);
     }
-    if (resp)
-        protobuf_c_message_free_unpacked(&resp->base, NULL);
 }
 
 /* A second sweep this long after the first: containerd may still finish

@@ -302,21 +302,10 @@ void ctrd_wait_task_stopped(struct ctrd_backend *b, const char *id)
 void ctrd_wait_task_stopped_until(struct ctrd_backend *b, const char *id, int64_t deadline)
 {
     while (crimp_now_mono_ns() < deadline) {
-        Containerd__Services__Tasks__V1__GetRequest req =
-            CONTAINERD__SERVICES__TASKS__V1__GET_REQUEST__INIT;
-        req.container_id = (char *)id;
-        Containerd__Services__Tasks__V1__GetResponse *resp = NULL;
+        struct ctrd_task_state t;
         cleanup_error crimp_error_t err = NULL;
-        struct ctrd_opts o = {.timeout_s = 5};
-        if (ctrd_call(b->conn, &o, CTRD_TASKS "Get", &req.base,
-                      &containerd__services__tasks__v1__get_response__descriptor,
-                      (ProtobufCMessage **)&resp, &err) < 0)
-            return; /* gone (NOT_FOUND) or containerd away: Delete says which */
-        bool stopped = resp->process == NULL ||
-                       resp->process->status == CONTAINERD__V1__TYPES__STATUS__STOPPED;
-        protobuf_c_message_free_unpacked(&resp->base, NULL);
-        if (stopped)
-            return;
+        if (ctrd_task_get(b, id, 5, &t, &err) < 0 || t.found != CTRD_TASK_LIVE)
+            return; /* stopped, gone, or containerd away: Delete says which */
         usleep(TASK_POLL_US);
     }
 }

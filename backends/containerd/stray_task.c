@@ -11,14 +11,11 @@
 #include <unistd.h>
 
 #include "containerd-internal.h"
-#include "github.com/containerd/containerd/api/services/tasks/v1/tasks.pb-c.h"
 #include "log.h"
 #include "utils.h"
 
 #define UNREACHABLE_POLL_US 250000
 #define KILL_WAIT_NS        (10LL * 1000 * 1000 * 1000)
-
-enum task_found { TASK_ABSENT, TASK_STOPPED, TASK_LIVE };
 
 static bool unreachable(const crimp_error_t err)
 {
@@ -29,28 +26,13 @@ static bool unreachable(const crimp_error_t err)
 /* Tasks/Get of ID, asked again while containerd cannot be reached, until
  * UNTIL_NS (monotonic).  */
 static int find_task(struct ctrd_backend *b, const char *id, int64_t until_ns,
-                     enum task_found *found, crimp_error_t *err)
+                     enum ctrd_task_found *found, crimp_error_t *err)
 {
     for (;;) {
-        Containerd__Services__Tasks__V1__GetRequest req =
-            CONTAINERD__SERVICES__TASKS__V1__GET_REQUEST__INIT;
-        req.container_id = (char *)id;
-        Containerd__Services__Tasks__V1__GetResponse *resp = NULL;
-        struct ctrd_opts o = {.timeout_s = 5};
+        struct ctrd_task_state t;
         crimp_error_release(err);
-        if (ctrd_call(b->conn, &o, CTRD_TASKS "Get", &req.base,
-                      &containerd__services__tasks__v1__get_response__descriptor,
-                      (ProtobufCMessage **)&resp, err) == 0) {
-            *found = resp->process == NULL ? TASK_ABSENT
-                     : resp->process->status == CONTAINERD__V1__TYPES__STATUS__STOPPED
-                         ? TASK_STOPPED
-                         : TASK_LIVE;
-            protobuf_c_message_free_unpacked(&resp->base, NULL);
-            return 0;
-        }
-        if ((*err)->code == GRPC_STATUS_NOT_FOUND) {
-            crimp_error_release(err);
-            *found = TASK_ABSENT;
+        if (ctrd_task_get(b, id, 5, &t, err) == 0) {
+            *found = t.found;
             return 0;
         }
         if (!unreachable(*err) || crimp_now_mono_ns() >= until_ns)
@@ -76,16 +58,16 @@ static int kill_and_delete(struct ctrd_backend *b, const char *id, int64_t grace
 int ctrd_settle_task(struct ctrd_backend *b, const char *id, int64_t grace_s, int64_t until_ns,
                      crimp_error_t *err)
 {
-    enum task_found found;
+    enum ctrd_task_found found = CTRD_TASK_ABSENT;
     if (find_task(b, id, until_ns, &found, err) < 0)
         return -1;
-    if (found == TASK_LIVE) {
+    if (found == CTRD_TASK_LIVE) {
         log_warn("containerd: container %.12s is not running on record but its task runs: "
                  "killing it",
                  id);
         return kill_and_delete(b, id, grace_s, err);
     }
-    return found == TASK_STOPPED ? ctrd_delete_task(b, id, err) : 0;
+    return found == CTRD_TASK_STOPPED ? ctrd_delete_task(b, id, err) : 0;
 }
 
 int ctrd_container_settle(struct ctrd_backend *b, struct ctrd_container *c, int64_t grace_s,
