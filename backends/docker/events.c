@@ -255,14 +255,19 @@ static int follow_once(struct events_ctx *x, crimp_error_t *err)
     return rc;
 }
 
-/* The phases now, and the time before the list (for since=).  */
+/* The phases now; since= becomes the time before the list, or stays at the
+ * last event the previous stream delivered when that is earlier: a
+ * container made and removed while no stream was open is in no list, only
+ * in Docker's buffer, and the next stream replays it from there (what the
+ * client was told already is skipped, see handle_event).  */
 static int take_list(struct events_ctx *x, json_t **now, crimp_error_t *err)
 {
     int64_t before = crimp_now_real_ns() - 1000000000LL; /* a second of clock slack */
     x->listed_ns = crimp_now_real_ns();
     if (list_phases(x, now, err) < 0)
         return -1;
-    x->last_ns = before;
+    if (x->last_ns == 0 || before < x->last_ns)
+        x->last_ns = before;
     return 0;
 }
 
