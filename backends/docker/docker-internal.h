@@ -4,6 +4,7 @@
 #define CRIMP_DOCKER_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "backend.h"
 #include "client.h"
@@ -42,6 +43,10 @@ struct docker_backend {
     json_t *discarding;        /* IDs of half-made pods being torn down: never listed */
     pthread_cond_t released;   /* a name of MAKING was released by the sweep */
     struct docker_sweep *sweep; /* the sweep running after the socket serves; NULL: none */
+    /* Set when dockerd could not be asked at open: the sweep is planned
+     * once it answers, before the first pod is made (recover.c).  */
+    pthread_mutex_t recover_lock; /* guards SWEEP and the pending recovery's run */
+    atomic_bool recovery_pending;
 };
 
 static inline struct docker_backend *docker_of(struct crimp_backend *b)
@@ -108,6 +113,13 @@ void docker_intent_end(struct docker_backend *d, const char *name);
  * then tears them down on a thread of its own, so that serving never waits
  * for Docker to remove containers.  */
 int docker_recover(struct docker_backend *d, crimp_error_t *err);
+/* The recovery that dockerd's absence at open put off, run now if it is
+ * still pending; 0 once it has run (now or before).  Called when dockerd
+ * answers again (the inventory's resync) and before RunPodSandbox makes
+ * anything, so that no pod made after the start is mistaken for one a
+ * killed crimpd half made.  UNAVAILABLE while dockerd still does not
+ * answer.  */
+int docker_recover_deferred(struct docker_backend *d, crimp_error_t *err);
 /* Waits for the sweep's thread (the backend closes).  */
 void docker_recover_join(struct docker_backend *d);
 /* Whether pod ID is a half-made one the sweep is tearing down; and RESP

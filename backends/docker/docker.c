@@ -80,6 +80,7 @@ static void docker_close(struct crimp_backend *self)
     cni_runner_free(d->cni);
     docker_client_free(d->client);
     pthread_mutex_destroy(&d->lock);
+    pthread_mutex_destroy(&d->recover_lock);
     pthread_cond_destroy(&d->released);
     json_decref(d->making);
     json_decref(d->discarding);
@@ -106,6 +107,7 @@ static struct crimp_backend *docker_open(const struct crimp_backend_config *cfg,
         return NULL;
     struct docker_backend *d = xcalloc(1, sizeof(*d));
     pthread_mutex_init(&d->lock, NULL);
+    pthread_mutex_init(&d->recover_lock, NULL);
     pthread_cond_init(&d->released, NULL);
     d->making = json_object();
     d->discarding = json_object();
@@ -153,8 +155,11 @@ static struct crimp_backend *docker_open(const struct crimp_backend_config *cfg,
     crimp_budget_set_current(&at_open);
     int vrc = docker_engine_version(d, &version, &verr);
     if (vrc < 0) {
-        log_warn("docker backend `%s`: %s", cfg->name, verr->msg);
+        log_warn("docker backend `%s`: %s; the recovery of what a killed crimpd left runs "
+                 "once dockerd answers",
+                 cfg->name, verr->msg);
         crimp_error_release(&verr);
+        atomic_store(&d->recovery_pending, true);
     } else {
         /* Bounded apart from the probe: the plan lists Docker's
          * containers; the teardown runs on its own thread after this (an
@@ -163,8 +168,10 @@ static struct crimp_backend *docker_open(const struct crimp_backend_config *cfg,
         struct crimp_budget sweep = {.deadline_ns = crimp_now_mono_ns() + RECOVER_NS};
         crimp_budget_set_current(&sweep);
         if (docker_recover(d, &verr) < 0) {
-            log_warn("docker backend `%s`: %s", cfg->name, verr->msg);
+            log_warn("docker backend `%s`: %s; tried again once dockerd answers", cfg->name,
+                     verr->msg);
             crimp_error_release(&verr);
+            atomic_store(&d->recovery_pending, true);
         }
         at_open.deadline_ns = crimp_now_mono_ns() + OPEN_PROBE_NS;
         crimp_budget_set_current(&at_open);

@@ -322,6 +322,11 @@ static int resync(struct docker_inventory *inv, crimp_error_t *err)
         return -1;
     json_array_extend(all, containers);
     json_decref(containers);
+    /* dockerd answers: the recovery it held up at start goes first, so
+     * that the half-made pods are hidden before the lists show them.  */
+    cleanup_error crimp_error_t rerr = NULL;
+    if (docker_recover_deferred(inv->d, &rerr) < 0)
+        log_warn("docker: %s", rerr->msg);
     resync_apply(inv, all, epoch0);
     return refresh_stale(inv);
 }

@@ -486,14 +486,54 @@ int docker_recover(struct docker_backend *d, crimp_error_t *err)
     return 0;
 }
 
+/* The deferred plan's own budget, apart from the call or resync that runs
+ * it (the same as at open).  */
+#define DEFERRED_PLAN_NS (60 * 1000000000LL)
+
+int docker_recover_deferred(struct docker_backend *d, crimp_error_t *err)
+{
+    if (!atomic_load(&d->recovery_pending))
+        return 0;
+    pthread_mutex_lock(&d->recover_lock);
+    int rc = 0;
+    if (atomic_load(&d->recovery_pending)) {
+        /* The thread's budget is a copy: kept by value to put it back.  */
+        const struct crimp_budget *cur = crimp_budget_current();
+        struct crimp_budget outer = cur ? *cur : (struct crimp_budget){0};
+        struct crimp_budget plan = {.deadline_ns = crimp_now_mono_ns() + DEFERRED_PLAN_NS,
+                                    .cancelled = outer.cancelled};
+        if (cur && outer.deadline_ns < plan.deadline_ns)
+            plan.deadline_ns = outer.deadline_ns;
+        crimp_budget_set_current(&plan);
+        rc = docker_recover(d, err);
+        crimp_budget_set_current(cur ? &outer : NULL);
+        if (rc == 0) {
+            atomic_store(&d->recovery_pending, false);
+            log_info("docker: dockerd answers: the recovery put off at start has run");
+        } else {
+            (*err)->code = GRPC_STATUS_UNAVAILABLE;
+            crimp_error_wrap(err, "dockerd did not answer at start and still does not; no "
+                                  "pod is made before the recovery of what a killed crimpd "
+                                  "left has run");
+        }
+    }
+    pthread_mutex_unlock(&d->recover_lock);
+    return rc;
+}
+
 void docker_recover_join(struct docker_backend *d)
 {
-    if (d->sweep == NULL)
-        return;
-    atomic_store(&d->sweep->stop, true);
-    pthread_join(d->sweep->thread, NULL);
-    sweep_free(d->sweep);
+    /* No deferred run starts once the backend closes.  */
+    pthread_mutex_lock(&d->recover_lock);
+    atomic_store(&d->recovery_pending, false);
+    struct docker_sweep *s = d->sweep;
     d->sweep = NULL;
+    pthread_mutex_unlock(&d->recover_lock);
+    if (s == NULL)
+        return;
+    atomic_store(&s->stop, true);
+    pthread_join(s->thread, NULL);
+    sweep_free(s);
 }
 
 bool docker_discarding(struct docker_backend *d, const char *id)

@@ -131,6 +131,8 @@ int docker_run_pod_sandbox(struct crimp_backend *self, struct crimp_rpc *rpc,
     if (!crimp_pod_host_network(cfg) && !cni_runner_ready(d->cni, NULL))
         return crimp_make_error(err, GRPC_STATUS_FAILED_PRECONDITION, 0,
                                 "the pod network is not ready: no CNI config");
+    if (docker_recover_deferred(d, err) < 0)
+        return -1;
     json_auto_t *body = docker_sandbox_spec(cfg, &d->spec, err);
     if (body == NULL)
         return -1;

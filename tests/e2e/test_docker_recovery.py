@@ -4,7 +4,9 @@ ListPodSandbox within ~2 s whatever the recovery has to tear down (the
 teardown of the half-made pods runs after the socket serves), never lists a
 half-made pod, lets kubelet's retry of the same pod through, and leaks
 nothing once the recovery is done (crimp-labelled containers, records, CNI
-cache entries, pod IPs)."""
+cache entries, pod IPs).  And the same when dockerd does not answer at the
+restart: the recovery waits for dockerd, and no pod is made before it has
+run."""
 import json
 import os
 import shutil
@@ -16,7 +18,7 @@ import unittest
 import uuid
 
 from crimpe2e import PB, Client, Crimpd, bed_env, leased_ips, main, wait_for, wait_for_socket
-from test_docker_backend import docker_api, docker_backend
+from test_docker_backend import DOCKER_SOCK, docker_api, docker_backend
 
 BED = bed_env()
 PODS = 8
@@ -92,7 +94,9 @@ class HalfMadePods(unittest.TestCase):
             t.join()
         return made
 
-    def test_serves_at_once_then_tears_half_made_pods_down(self):
+    def kill_with_half_made_pods(self):
+        """crimpd started, then killed during PODS RunPodSandbox calls;
+        returns (configs, {name: id} of those answered)."""
         self.crimpd.start()
         # the pause image first: the kill must land in the pod calls
         self.crimpd.client.call("PullImage", PB.PullImageRequest(
@@ -101,36 +105,28 @@ class HalfMadePods(unittest.TestCase):
             metadata=PB.PodSandboxMetadata(name=f"half{i}", namespace="recovery", uid=str(uuid.uuid4())),
             hostname=f"half{i}", linux=PB.LinuxPodSandboxConfig()) for i in range(PODS)]
         made = self.kill_during_runp(configs)
-        left = self.half_made()
-        self.assertGreater(left, 0, "the kill left no half-made pod: the test proves nothing")
+        self.assertGreater(self.half_made(), 0, "the kill left no half-made pod: the test proves nothing")
+        return configs, made
 
-        t0 = time.monotonic()
+    def restart(self):
+        """crimpd again on the same state; returns its client once it serves."""
         self.crimpd.start(wait=False)
         self.assertTrue(wait_for_socket(self.crimpd.sock, 60), self.crimpd.read_log())
-        self.crimpd.client = c = Client(self.crimpd.endpoint)
-        c.call("Version", PB.VersionRequest(), timeout=30)
-        t_version = time.monotonic() - t0
-        c.call("Status", PB.StatusRequest(), timeout=30)
-        listed = c.call("ListPodSandbox", PB.ListPodSandboxRequest(), timeout=30).items
-        t_list = time.monotonic() - t0
-        print(f"{left} half-made pods left by the kill, {len(made)} answered; after the restart "
-              f"Version in {t_version:.2f} s, ListPodSandbox in {t_list:.2f} s")
-        self.assertLess(t_version, SERVE_WITHIN_S, self.crimpd.read_log()[-3000:])
-        self.assertLess(t_list, SERVE_WITHIN_S, self.crimpd.read_log()[-3000:])
-        # only pods whose RunPodSandbox answered: kubelet knows no other ID
-        self.assertLessEqual({p.id for p in listed}, set(made.values()))
+        self.crimpd.client = Client(self.crimpd.endpoint)
+        return self.crimpd.client
 
-        # kubelet's retries of the pods it got no answer for: same name,
-        # uid and attempt, while their half-made twins may still be torn down
-        retried = {}
-        for cfg in configs:
-            if cfg.metadata.name not in made:
-                retried[cfg.metadata.name] = c.call(
-                    "RunPodSandbox", PB.RunPodSandboxRequest(config=cfg), timeout=60).pod_sandbox_id
+    def retry_unanswered(self, c, configs, made):
+        """kubelet's retries of the pods it got no answer for: same name,
+        uid and attempt, while their half-made twins may still be torn down."""
+        return {cfg.metadata.name: c.call("RunPodSandbox", PB.RunPodSandboxRequest(config=cfg),
+                                          timeout=60).pod_sandbox_id
+                for cfg in configs if cfg.metadata.name not in made}
+
+    def assert_all_ready_then_nothing_left(self, c, expected):
         wait_for(lambda: "recovery sweep done" in self.crimpd.read_log(), 30, "the recovery sweep")
         ready = {p.id for p in c.call("ListPodSandbox", PB.ListPodSandboxRequest()).items
                  if p.state == PB.SANDBOX_READY}
-        self.assertEqual(ready, set(made.values()) | set(retried.values()))
+        self.assertEqual(ready, expected)
         for pid in ready:
             c.call("StopPodSandbox", PB.StopPodSandboxRequest(pod_sandbox_id=pid))
             c.call("RemovePodSandbox", PB.RemovePodSandboxRequest(pod_sandbox_id=pid))
@@ -153,6 +149,55 @@ class HalfMadePods(unittest.TestCase):
         # a clean exit (the sanitizer builds report leaks and errors here)
         self.assertEqual(self.crimpd.stop(), 0, self.crimpd.read_log()[-4000:])
 
+    def test_serves_at_once_then_tears_half_made_pods_down(self):
+        configs, made = self.kill_with_half_made_pods()
+        left = self.half_made()
+        t0 = time.monotonic()
+        c = self.restart()
+        c.call("Version", PB.VersionRequest(), timeout=30)
+        t_version = time.monotonic() - t0
+        c.call("Status", PB.StatusRequest(), timeout=30)
+        listed = c.call("ListPodSandbox", PB.ListPodSandboxRequest(), timeout=30).items
+        t_list = time.monotonic() - t0
+        print(f"{left} half-made pods left by the kill, {len(made)} answered; after the restart "
+              f"Version in {t_version:.2f} s, ListPodSandbox in {t_list:.2f} s")
+        self.assertLess(t_version, SERVE_WITHIN_S, self.crimpd.read_log()[-3000:])
+        self.assertLess(t_list, SERVE_WITHIN_S, self.crimpd.read_log()[-3000:])
+        # only pods whose RunPodSandbox answered: kubelet knows no other ID
+        self.assertLessEqual({p.id for p in listed}, set(made.values()))
+        retried = self.retry_unanswered(c, configs, made)
+        self.assert_all_ready_then_nothing_left(c, set(made.values()) | set(retried.values()))
+
+    def test_recovery_waits_for_a_dockerd_that_is_down_at_the_restart(self):
+        configs, made = self.kill_with_half_made_pods()
+        left = self.half_made()
+        # crimpd comes back while dockerd does not answer: its endpoint is
+        # a link to nowhere, pointed at the bed's dockerd later
+        link = os.path.join(self.state, "docker.sock")
+        os.symlink(os.path.join(self.state, "absent.sock"), link)
+        with open(self.crimpd.args[self.crimpd.args.index("--config") + 1]) as f:
+            cfg = json.load(f)
+        cfg["backends"][0]["endpoint"] = "unix://" + link
+        with open(self.crimpd.args[self.crimpd.args.index("--config") + 1], "w") as f:
+            json.dump(cfg, f)
+        c = self.restart()
+        c.call("Version", PB.VersionRequest(), timeout=30)
+        unanswered = [cfg for cfg in configs if cfg.metadata.name not in made]
+        with self.assertRaises(Exception) as ctx:
+            c.call("RunPodSandbox", PB.RunPodSandboxRequest(config=unanswered[0]), timeout=30)
+        self.assertEqual(ctx.exception.code().name, "UNAVAILABLE", ctx.exception)
+        self.assertIn("recovery", ctx.exception.details())
+        self.assertEqual(self.half_made(), left, "records changed while dockerd was away")
+
+        os.unlink(link)
+        os.symlink(DOCKER_SOCK, link)
+        # no CRI call needed: the inventory's reconnect runs the recovery
+        wait_for(lambda: "recovery put off at start has run" in self.crimpd.read_log(), 30,
+                 "the put-off recovery")
+        listed = c.call("ListPodSandbox", PB.ListPodSandboxRequest(), timeout=30).items
+        self.assertLessEqual({p.id for p in listed}, set(made.values()))
+        retried = self.retry_unanswered(c, configs, made)
+        self.assert_all_ready_then_nothing_left(c, set(made.values()) | set(retried.values()))
 
 if __name__ == "__main__":
     main()
