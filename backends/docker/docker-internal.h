@@ -113,6 +113,9 @@ void docker_intent_end(struct docker_backend *d, const char *name);
  * then tears them down on a thread of its own, so that serving never waits
  * for Docker to remove containers.  */
 int docker_recover(struct docker_backend *d, crimp_error_t *err);
+/* The plan's own budget, at open or put off, apart from the probe or the
+ * call that runs it.  */
+#define DOCKER_RECOVER_PLAN_NS (60 * 1000000000LL)
 /* The recovery that dockerd's absence at open put off, run now if it is
  * still pending; 0 once it has run (now or before).  Called when dockerd
  * answers again (the inventory's resync) and before RunPodSandbox makes

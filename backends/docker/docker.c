@@ -96,8 +96,6 @@ static void docker_close(struct crimp_backend *self)
 }
 
 #define OPEN_PROBE_NS (3 * 1000000000LL)
-/* The sweep at start of what a killed crimpd left (recover.c).  */
-#define RECOVER_NS (60 * 1000000000LL)
 
 static struct crimp_backend *docker_open(const struct crimp_backend_config *cfg,
                                          crimp_error_t *err)
@@ -165,7 +163,7 @@ static struct crimp_backend *docker_open(const struct crimp_backend_config *cfg,
          * containers; the teardown runs on its own thread after this (an
          * orphan container's log copier, resumed below, is dropped as the
          * sweep removes it).  */
-        struct crimp_budget sweep = {.deadline_ns = crimp_now_mono_ns() + RECOVER_NS};
+        struct crimp_budget sweep = {.deadline_ns = crimp_now_mono_ns() + DOCKER_RECOVER_PLAN_NS};
         crimp_budget_set_current(&sweep);
         if (docker_recover(d, &verr) < 0) {
             log_warn("docker backend `%s`: %s; tried again once dockerd answers", cfg->name,

@@ -486,10 +486,6 @@ int docker_recover(struct docker_backend *d, crimp_error_t *err)
     return 0;
 }
 
-/* The deferred plan's own budget, apart from the call or resync that runs
- * it (the same as at open).  */
-#define DEFERRED_PLAN_NS (60 * 1000000000LL)
-
 int docker_recover_deferred(struct docker_backend *d, crimp_error_t *err)
 {
     if (!atomic_load(&d->recovery_pending))
@@ -500,7 +496,7 @@ int docker_recover_deferred(struct docker_backend *d, crimp_error_t *err)
         /* The thread's budget is a copy: kept by value to put it back.  */
         const struct crimp_budget *cur = crimp_budget_current();
         struct crimp_budget outer = cur ? *cur : (struct crimp_budget){0};
-        struct crimp_budget plan = {.deadline_ns = crimp_now_mono_ns() + DEFERRED_PLAN_NS,
+        struct crimp_budget plan = {.deadline_ns = crimp_now_mono_ns() + DOCKER_RECOVER_PLAN_NS,
                                     .cancelled = outer.cancelled};
         if (cur && outer.deadline_ns < plan.deadline_ns)
             plan.deadline_ns = outer.deadline_ns;
