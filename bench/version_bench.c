@@ -106,26 +106,28 @@ static const struct bench_method {
 };
 
 /* Sets string field NAME of M to VALUE; a message-typed field gets a new
- * message whose field of the same name is set (ImageSpec.image).  */
-static void set_string_field(ProtobufCMessage *m, const char *name, char *value)
+ * message whose field of the same name is set (ImageSpec.image), returned
+ * for the caller to free (NULL for a string field).  */
+static ProtobufCMessage *set_string_field(ProtobufCMessage *m, const char *name, char *value)
 {
     const ProtobufCFieldDescriptor *f =
         protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name);
     void *slot = (char *)m + f->offset;
     if (f->type == PROTOBUF_C_TYPE_STRING) {
         *(char **)slot = value;
-        return;
+        return NULL;
     }
     const ProtobufCMessageDescriptor *d = f->descriptor;
     ProtobufCMessage *inner = xcalloc(1, d->sizeof_message);
     protobuf_c_message_init(d, inner);
     set_string_field(inner, name, value);
     *(ProtobufCMessage **)slot = inner;
+    return inner;
 }
 
 static const struct bench_method *method_named(const char *name)
 {
-    for (size_t i = 0; i < sizeof(METHODS) / sizeof(METHODS[0]); i++)
+    for (size_t i = 0; i < CRIMP_ARRAY_SIZE(METHODS); i++)
         if (strcmp(METHODS[i].name, name) == 0)
             return &METHODS[i];
     return NULL;
@@ -136,15 +138,10 @@ static grpc_slice request_bytes(void)
     const struct bench_method *bm = method_named(bench_method);
     cleanup_free ProtobufCMessage *req = xcalloc(1, bm->request->sizeof_message);
     protobuf_c_message_init(bm->request, req);
-    if (bm->field)
-        set_string_field(req, bm->field, (char *)(bm->value ? *bm->value : "v1"));
-    grpc_slice packed = bench_pack_slice(req);
-    /* What set_string_field allocated: a message-typed field's message.  */
-    const ProtobufCFieldDescriptor *f =
-        bm->field ? protobuf_c_message_descriptor_get_field_by_name(bm->request, bm->field) : NULL;
-    if (f && f->type == PROTOBUF_C_TYPE_MESSAGE)
-        free(*(void **)((char *)req + f->offset));
-    return packed;
+    cleanup_free ProtobufCMessage *inner =
+        bm->field ? set_string_field(req, bm->field, (char *)(bm->value ? *bm->value : "v1"))
+                  : NULL;
+    return bench_pack_slice(req);
 }
 
 /* ---- threads and slices ---- */
