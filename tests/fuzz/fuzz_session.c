@@ -1,4 +1,6 @@
-/* The fake backend and client of the session fuzzers (fuzz_session.h).  */
+/* The session fuzzers' harness (fuzz_session.h): a backend whose process
+ * output and a client whose requests are the fuzzer's input, so that the
+ * real streaming server parses both.  */
 #include "fuzz_session.h"
 
 #include <errno.h>
